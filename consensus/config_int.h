@@ -1,0 +1,89 @@
+/*
+ * config_int.h — zoo.cfg parsing (Apache ZooKeeper's QuorumPeerConfig /
+ * ServerConfig key set).
+ *
+ * paddockd accepts an unmodified ZooKeeper zoo.cfg.  Keys paddock uses are
+ * parsed and range-checked; every other key ZooKeeper knows is accepted
+ * with one warning line on stderr; an unknown key is also only a warning
+ * (ZooKeeper puts unknown keys into system properties).  Malformed lines
+ * and bad values are errors naming the file and line.
+ */
+#ifndef PADDOCK_CONFIG_INT_H
+#define PADDOCK_CONFIG_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZCFG_MAX_SERVERS 32
+#define ZCFG_MAX_WORKERS 64     /* paddock.workers limit, <= ZAB_MAX_WORKERS */
+
+struct zcfg_server {
+	int id;                 /* server.N */
+	char host[256];
+	int quorum_port;        /* first port  */
+	int election_port;      /* second port */
+	bool observer;          /* ":observer" role */
+	char client_addr[256];  /* optional ";[addr:]port" part, "" if none */
+	int client_port;        /* 0 if none */
+};
+
+struct zcfg {
+	int tick_time;                  /* ms, default 2000 */
+	char data_dir[PATH_MAX];        /* default "./data" */
+	char data_log_dir[PATH_MAX];    /* default = data_dir */
+	int client_port;                /* default 2181; 0 when a file sets no
+					   clientPort but server.N lines carry
+					   client ports (use this server's) */
+	char client_port_address[256];  /* default "127.0.0.1" when no
+					   config file, else "0.0.0.0" */
+	int max_client_cnxns;           /* per IP, default 60, 0 = no limit */
+	int min_session_timeout;        /* ms, default 2 * tick_time */
+	int max_session_timeout;        /* ms, default 20 * tick_time */
+	char four_lw_whitelist[1024];   /* default "srvr", "*" = all */
+	int init_limit;                 /* default 10 */
+	int sync_limit;                 /* default 5 */
+	int64_t snap_count;             /* default 100000 */
+	int64_t prealloc_size;          /* bytes, default 64 MiB
+					   (preAllocSize is in KiB) */
+	int32_t jute_maxbuffer;         /* default 0xfffff */
+	bool force_sync;                /* forceSync=yes|no, default yes */
+	char super_digest[512];         /* "super:<base64 sha1>" or "" */
+	int snap_retain_count;          /* autopurge.snapRetainCount, def 3 */
+	int purge_interval;             /* autopurge.purgeInterval h, def 0 */
+	int workers;                    /* paddock.workers, default
+					   max(1, ncores - 1), at most
+					   ZCFG_MAX_WORKERS */
+	int container_check_interval_ms; /* znode.container.checkIntervalMs
+					   (a JVM property in ZooKeeper),
+					   default 60000 */
+	bool standalone_enabled;        /* default true */
+	bool peer_type_observer;        /* peerType=observer, default
+					   participant */
+	int n_servers;
+	struct zcfg_server servers[ZCFG_MAX_SERVERS];
+	char path[PATH_MAX];            /* the file loaded, "" for defaults */
+};
+
+/* Fill with the defaults of a standalone server with no config file. */
+void zcfg_defaults(struct zcfg *c);
+
+/*
+ * Load `path` over the defaults (zcfg_load calls zcfg_defaults itself).
+ * Returns 0, or -1 with a message such as
+ * "zoo.cfg:12: clientPort: not a port number: 'abc'" in err (the path is
+ * printed as given; checks over the whole file print "zoo.cfg: ...").
+ * On -1 *c is left unchanged.  Warnings for accepted-but-unused keys go
+ * to `warn` (one line each, may be NULL), as do ZooKeeper's own warnings
+ * (snapCount < 2, autopurge.snapRetainCount < 3, even ensembles, a key
+ * given twice).  Any thread; no global state.
+ */
+int zcfg_load(struct zcfg *c, const char *path, char *err, size_t err_len,
+	      void (*warn)(const char *line));
+
+/* Is the four-letter word `cmd` (e.g. "ruok") allowed by the whitelist?
+ * "*" allows all; ZooKeeper always allows "srvr"-whitelisted defaults. */
+bool zcfg_4lw_allowed(const struct zcfg *c, const char *cmd);
+
+#endif

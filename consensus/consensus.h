@@ -1,0 +1,131 @@
+/*
+ * consensus.h — the sequencer: the one thread that orders and applies
+ * writes, owns sessions and is the only writer of the znode tree.
+ *
+ * Workers talk to it through two single-producer/single-consumer rte_rings
+ * per worker (one each way) carrying struct zmsg pointers.  A consumer that
+ * finds its ring empty sleeps on an eventfd; a producer writes that
+ * eventfd only when the consumer said it was going to sleep, so a busy
+ * system makes no wake-up syscalls.
+ *
+ * Standalone mode: a write is validated against the tree (ZooKeeper's
+ * PrepRequestProcessor rules), given the next zxid, applied to the tree
+ * (FinalRequestProcessor/DataTree rules), and answered.  Every applied
+ * change is also broadcast to every worker as watch events, followed by
+ * one ZM_APPLIED marker per batch, so that a worker can deliver the events
+ * up to zxid Z before it answers a read that shows data at zxid Z
+ * (ARCHITECTURE.md guarantee 3).  ZAB replication and the durable log will
+ * sit between "validated" and "applied".
+ */
+#ifndef PADDOCK_CONSENSUS_H
+#define PADDOCK_CONSENSUS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "tree/tree.h"
+
+#define ZAB_MAX_WORKERS 64
+#define ZK_PASSWD_LEN 16
+
+enum zmsg_type {
+	/* worker -> sequencer */
+	ZM_CONNECT = 1, /* session, timeout, zxid = lastZxidSeen,
+			   body = passwd (16 bytes) */
+	ZM_REQUEST,     /* xid, op, session; body = auth ids
+			   (auth_len bytes) then the request record */
+	ZM_TOUCH,       /* body = int64_t session ids */
+	ZM_DETACH,      /* the connection of `session` closed */
+	/* sequencer -> worker */
+	ZM_CONNECTED,   /* session (0 = refused/expired), timeout,
+			   body = passwd */
+	ZM_REPLY,       /* xid, zxid, err; body = reply record; op as sent */
+	ZM_EVENT,       /* zxid, err = event type, body = path */
+	ZM_APPLIED,     /* zxid: every event up to here has been sent */
+	ZM_KILL,        /* close connection conn/gen (session expired,
+			   moved or closed) */
+};
+
+/* Addressing of a client connection: worker index, slot, generation. */
+struct zconn_ref {
+	uint16_t worker;
+	uint32_t slot;
+	uint32_t gen;
+};
+
+struct zmsg {
+	uint16_t type;
+	struct zconn_ref conn;
+	int32_t xid;
+	int32_t op;
+	int32_t err;
+	int32_t timeout;
+	int64_t session;
+	int64_t zxid;
+	uint32_t auth_len;
+	uint32_t len;
+	uint8_t body[];
+};
+
+/* Allocate a message with room for `len` body bytes (zeroed header);
+ * NULL on ENOMEM.  Ownership passes with zab_post()/zab_seq_send(). */
+struct zmsg *zmsg_new(uint16_t type, uint32_t len);
+void zmsg_free(struct zmsg *m);
+
+struct zab_seq_config {
+	struct tree *tree;
+	int n_workers;
+	int tick_time;           /* ms */
+	int min_session_timeout; /* ms */
+	int max_session_timeout; /* ms */
+	int64_t server_id;       /* top byte of session ids */
+	int container_interval_ms; /* ContainerManager period, def 60000 */
+};
+
+/* Counters, read racily by four-letter words. */
+struct zab_stats {
+	_Atomic int64_t sessions;
+	_Atomic int64_t ephemerals;
+	_Atomic int64_t writes;
+	_Atomic int64_t expired;
+};
+
+struct zab_seq;
+
+/* Create the sequencer and its rings; NULL with errno on failure.  The
+ * tree stays owned by the caller and must outlive the sequencer. */
+struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg);
+/* Start / stop (join) the sequencer thread.  0 or -errno. */
+int zab_seq_start(struct zab_seq *s);
+void zab_seq_stop(struct zab_seq *s);
+void zab_seq_destroy(struct zab_seq *s);
+const struct zab_stats *zab_seq_stats(const struct zab_seq *s);
+
+/* Worker side (worker `w` only). */
+
+/* Send a message to the sequencer; never fails (waits for ring space). */
+void zab_post(struct zab_seq *s, int w, struct zmsg *m);
+/* Dequeue up to n messages for worker w; returns the count.  The worker
+ * owns (and frees) the messages. */
+unsigned zab_poll(struct zab_seq *s, int w, struct zmsg **out, unsigned n);
+/* eventfd the worker adds to its epoll set; readable when messages
+ * arrived after zab_sleep_prepare() returned true. */
+int zab_worker_fd(struct zab_seq *s, int w);
+/* Announce that worker w is about to block; returns false if messages are
+ * already waiting (then do not block).  Call zab_sleep_done after
+ * waking. */
+bool zab_sleep_prepare(struct zab_seq *s, int w);
+void zab_sleep_done(struct zab_seq *s, int w);
+
+/* Any thread: negotiate a client's requested session timeout. */
+int zab_negotiate_timeout(const struct zab_seq *s, int requested);
+
+/* Serialise / parse the auth identities carried in ZM_REQUEST bodies.
+ * zab_auth_parse fills up to max ids pointing into `p`; returns count or
+ * -1 if malformed. */
+struct jw;
+void zab_auth_write(struct jw *w, const struct zauth_id *ids, int n);
+int zab_auth_parse(const uint8_t *p, uint32_t len, struct zauth_id *ids,
+		   char *strbuf, size_t strbuf_len, int max);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * dataplane.h — client connections: accept, frame, parse, answer reads in
+ * place, hand writes to the sequencer, deliver watch events.
+ *
+ * N worker threads each own an epoll set, a SO_REUSEPORT listener and the
+ * connections the kernel hands that listener, for life.  A worker parses
+ * every complete frame a read returned (a burst), answers reads from the
+ * RCU tree, posts writes to the sequencer ring, and at the end of the pass
+ * sends each connection's queued replies with one send() (a batch).  It
+ * blocks in epoll_wait when idle (RCU-offline while blocked).
+ *
+ * The byte stream is behind struct dp_io (read / write / close), chosen
+ * once per worker at start-up, so the DPDK backend can replace kernel TCP
+ * without touching the protocol code.
+ */
+#ifndef PADDOCK_DATAPLANE_H
+#define PADDOCK_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consensus/consensus.h"
+#include "consensus/config_int.h"
+#include "tree/tree.h"
+
+struct dp_server;
+
+/* Create the workers (not started).  `cfg`, `tree` and `seq` must outlive
+ * the server.  NULL with a message in err on failure (e.g. the port is in
+ * use). */
+struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
+				   struct zab_seq *seq, char *err,
+				   size_t err_len);
+/* Start the worker threads; 0 or -errno. */
+int dp_server_start(struct dp_server *d);
+/* Stop and join the workers, close every connection. */
+void dp_server_stop(struct dp_server *d);
+void dp_server_destroy(struct dp_server *d);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * dataplane_int.h — worker and connection state shared by worker.c and
+ * fourlw.c.  Owned by one worker thread; four-letter words read other
+ * workers' counters and connection slots racily (statistics only).
+ */
+#ifndef PADDOCK_DATAPLANE_INT_H
+#define PADDOCK_DATAPLANE_INT_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/uio.h>
+
+#include "dataplane/dataplane.h"
+#include "dataplane/watch_int.h"
+#include "tree/jute.h"
+
+#define DP_MAX_AUTH 8
+
+struct dp_conn;
+
+/* The byte-stream backend (kernel TCP now, DPDK later). */
+struct dp_io {
+	ssize_t (*read)(struct dp_conn *c, void *buf, size_t len);
+	ssize_t (*write)(struct dp_conn *c, const void *buf, size_t len);
+	void (*close)(struct dp_conn *c);
+};
+
+enum conn_state {
+	CS_FREE = 0,
+	CS_NEW,       /* waiting for ConnectRequest (or a 4lw) */
+	CS_SESSION,   /* ConnectRequest sent to the sequencer */
+	CS_OPEN,
+	CS_CLOSING,   /* flush output, then close */
+};
+
+struct frame {
+	struct frame *next;
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct dp_conn {
+	enum conn_state state;
+	int fd;
+	uint32_t slot, gen;
+	char ip[INET6_ADDRSTRLEN];
+	int port;
+	int64_t session;
+	int32_t timeout;
+	bool readonly_sent; /* client sent the readOnly byte */
+	bool dirty;         /* on the flush list */
+	bool want_write;    /* EPOLLOUT armed */
+	bool touched;       /* activity since last touch batch */
+	int inflight;       /* requests at the sequencer */
+	struct frame *backlog, *backlog_tail;
+	struct jw in;
+	size_t in_off;
+	struct jw out;
+	size_t out_off;
+	struct zauth_id auth[DP_MAX_AUTH];
+	int nauth;
+	struct wt_owner watches;
+	/* statistics (cons) */
+	_Atomic int64_t recv, sent;
+	int64_t established_ms;
+	int64_t last_zxid;
+	int32_t last_op;
+	int64_t lat_min, lat_max, lat_sum, lat_n;
+};
+
+struct dp_server;
+
+struct dp_worker {
+	struct dp_server *srv;
+	int idx;
+	int ep;
+	int lfd;
+	pthread_t thread;
+	const struct dp_io *io;
+	struct dp_conn **conns;
+	uint32_t nconns, capconns;
+	uint32_t *free_slots;
+	uint32_t nfree;
+	struct dp_conn **dirty;
+	uint32_t ndirty, capdirty;
+	struct wt *watches;
+	zxid_t seen; /* every event up to here delivered */
+	struct zmsg **mq; /* messages dequeued but not yet processed */
+	unsigned mq_head, mq_n, mq_cap;
+	struct jw scratch;
+	int64_t next_touch;
+	/* statistics */
+	_Atomic int64_t packets_recv, packets_sent, nconn_open;
+	_Atomic int64_t lat_min, lat_max, lat_sum, lat_n;
+	char pad[64];
+};
+
+struct dp_server {
+	const struct zcfg *cfg;
+	struct tree *tree;
+	struct zab_seq *seq;
+	int n;
+	struct dp_worker *w;
+	_Atomic int running;
+	int64_t start_ms;
+	pthread_mutex_t ip_lock;
+	struct ipcount *ips;
+};
+
+/* fourlw.c: if the 4 bytes are a four-letter word, write its answer to
+ * `out` and return true (the caller closes after sending). */
+bool dp_4lw(struct dp_worker *w, const uint8_t cmd[4], struct jw *out);
+bool dp_4lw_known(const uint8_t cmd[4]);
+int64_t dp_now_ms(void);
+
+#endif

@@ -1,0 +1,326 @@
+/*
+ * fourlw.c — ZooKeeper's four-letter words on the client port
+ * (FourLetterCommands / *Command.java in ZooKeeper 3.8).
+ *
+ * A connection whose first four bytes spell a known word gets the text
+ * answer and is closed; a word not in 4lw.commands.whitelist gets
+ * ZooKeeper's refusal line.  Counters of other workers are read racily;
+ * watch listings (wchc, wchp) cover the answering worker's connections.
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "dataplane/dataplane_int.h"
+
+#define ZK_COMPAT_VERSION "3.8.0-paddock-0.1.0, built on " __DATE__
+
+static const char *const words[] = {"ruok", "srvr", "stat", "mntr", "conf",
+				    "cons", "envi", "wchs", "wchc", "wchp",
+				    "dump", "isro", "crst", "srst", "dirs",
+				    "gtmk", "stmk", NULL};
+
+bool dp_4lw_known(const uint8_t cmd[4])
+{
+	for (int i = 0; words[i]; i++)
+		if (!memcmp(words[i], cmd, 4))
+			return true;
+	return false;
+}
+
+static void out(struct jw *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void out(struct jw *o, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		jw_bytes(o, buf, (size_t)n < sizeof(buf) ? (size_t)n
+							 : sizeof(buf) - 1);
+}
+
+struct totals {
+	int64_t recv, sent, conns, lat_min, lat_max, lat_sum, lat_n;
+};
+
+static void totals(struct dp_server *d, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->lat_min = INT64_MAX;
+	for (int i = 0; i < d->n; i++) {
+		struct dp_worker *w = &d->w[i];
+		t->recv += atomic_load(&w->packets_recv);
+		t->sent += atomic_load(&w->packets_sent);
+		t->conns += atomic_load(&w->nconn_open);
+		int64_t mn = atomic_load(&w->lat_min);
+		if (atomic_load(&w->lat_n) && mn < t->lat_min)
+			t->lat_min = mn;
+		int64_t mx = atomic_load(&w->lat_max);
+		if (mx > t->lat_max)
+			t->lat_max = mx;
+		t->lat_sum += atomic_load(&w->lat_sum);
+		t->lat_n += atomic_load(&w->lat_n);
+	}
+	if (t->lat_min == INT64_MAX)
+		t->lat_min = 0;
+}
+
+static void conn_line(struct jw *o, const struct dp_conn *c, bool full)
+{
+	out(o, " /%s:%d[%d](queued=%d,recved=%lld,sent=%lld", c->ip, c->port,
+	    c->state == CS_OPEN ? 1 : 0, c->inflight,
+	    (long long)atomic_load(&c->recv), (long long)atomic_load(&c->sent));
+	if (full && c->session)
+		out(o, ",sid=0x%llx,lop=%d,est=%lld,to=%d,lzxid=0x%llx",
+		    (unsigned long long)c->session, c->last_op,
+		    (long long)c->established_ms, c->timeout,
+		    (unsigned long long)c->last_zxid);
+	out(o, ")\n");
+}
+
+static void each_conn(struct dp_server *d, struct jw *o, bool full)
+{
+	for (int i = 0; i < d->n; i++) {
+		struct dp_worker *w = &d->w[i];
+		uint32_t n = w->nconns;
+		for (uint32_t k = 0; k < n && w->conns; k++) {
+			struct dp_conn *c = w->conns[k];
+			if (c && c->state != CS_FREE)
+				conn_line(o, c, full);
+		}
+	}
+}
+
+static void srvr(struct dp_worker *w, struct jw *o, bool clients)
+{
+	struct dp_server *d = w->srv;
+	struct totals t;
+	totals(d, &t);
+	out(o, "Zookeeper version: %s\n", ZK_COMPAT_VERSION);
+	if (clients) {
+		out(o, "Clients:\n");
+		each_conn(d, o, false);
+		out(o, "\n");
+	}
+	out(o, "Latency min/avg/max: %lld/%.4f/%lld\n", (long long)t.lat_min,
+	    t.lat_n ? (double)t.lat_sum / (double)t.lat_n : 0.0,
+	    (long long)t.lat_max);
+	out(o, "Received: %lld\n", (long long)t.recv);
+	out(o, "Sent: %lld\n", (long long)t.sent);
+	out(o, "Connections: %lld\n", (long long)t.conns);
+	out(o, "Outstanding: 0\n");
+	out(o, "Zxid: 0x%llx\n",
+	    (unsigned long long)tree_applied_zxid(d->tree));
+	out(o, "Mode: standalone\n");
+	out(o, "Node count: %llu\n",
+	    (unsigned long long)tree_node_count(d->tree));
+}
+
+static int64_t dir_size(const char *path)
+{
+	DIR *dir = opendir(path);
+	if (!dir)
+		return 0;
+	int64_t sum = 0;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		char p[PATH_MAX + 256];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+		if (e->d_name[0] != '.' && !stat(p, &st) && S_ISREG(st.st_mode))
+			sum += st.st_size;
+	}
+	closedir(dir);
+	return sum;
+}
+
+static int count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+	if (!dir)
+		return 0;
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n > 2 ? n - 3 : 0; /* ., .., the DIR's own fd */
+}
+
+struct wlist {
+	struct jw *o;
+	bool by_session;
+	struct dp_worker *w;
+};
+
+static void wch_line(const char *path, size_t len, const struct wt_owner *ow,
+		     int kind, void *arg)
+{
+	struct wlist *l = arg;
+	const struct dp_conn *c =
+		(const struct dp_conn *)((const char *)ow -
+					 offsetof(struct dp_conn, watches));
+	if (l->by_session)
+		out(l->o, "0x%llx\n\t%.*s\n", (unsigned long long)c->session,
+		    (int)len, path);
+	else
+		out(l->o, "%.*s\n\t0x%llx\n", (int)len, path,
+		    (unsigned long long)c->session);
+}
+
+static void mntr(struct dp_worker *w, struct jw *o)
+{
+	struct dp_server *d = w->srv;
+	const struct zab_stats *zs = zab_seq_stats(d->seq);
+	struct totals t;
+	totals(d, &t);
+	struct rlimit rl = {0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	size_t watches = 0;
+	for (int i = 0; i < d->n; i++)
+		watches += wt_count(d->w[i].watches);
+	out(o, "zk_version\t%s\n", ZK_COMPAT_VERSION);
+	out(o, "zk_server_state\tstandalone\n");
+	out(o, "zk_avg_latency\t%.4f\n",
+	    t.lat_n ? (double)t.lat_sum / (double)t.lat_n : 0.0);
+	out(o, "zk_max_latency\t%lld\n", (long long)t.lat_max);
+	out(o, "zk_min_latency\t%lld\n", (long long)t.lat_min);
+	out(o, "zk_packets_received\t%lld\n", (long long)t.recv);
+	out(o, "zk_packets_sent\t%lld\n", (long long)t.sent);
+	out(o, "zk_num_alive_connections\t%lld\n", (long long)t.conns);
+	out(o, "zk_outstanding_requests\t0\n");
+	out(o, "zk_znode_count\t%llu\n",
+	    (unsigned long long)tree_node_count(d->tree));
+	out(o, "zk_watch_count\t%zu\n", watches);
+	out(o, "zk_ephemerals_count\t%lld\n",
+	    (long long)atomic_load(&zs->ephemerals));
+	out(o, "zk_approximate_data_size\t%llu\n",
+	    (unsigned long long)tree_data_bytes(d->tree));
+	out(o, "zk_open_file_descriptor_count\t%d\n", count_fds());
+	out(o, "zk_max_file_descriptor_count\t%llu\n",
+	    (unsigned long long)rl.rlim_cur);
+	out(o, "zk_global_sessions\t%lld\n",
+	    (long long)atomic_load(&zs->sessions));
+	out(o, "zk_uptime\t%lld\n", (long long)(dp_now_ms() - d->start_ms));
+}
+
+bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
+{
+	struct dp_server *d = w->srv;
+	const struct zcfg *cfg = d->cfg;
+	char cmd[5];
+	memcpy(cmd, cmd4, 4);
+	cmd[4] = 0;
+	if (!dp_4lw_known(cmd4))
+		return false;
+	if (!zcfg_4lw_allowed(cfg, cmd)) {
+		out(o, "%s is not executed because it is not in the "
+		       "whitelist.\n",
+		    cmd);
+		return true;
+	}
+	if (!strcmp(cmd, "ruok")) {
+		out(o, "imok");
+	} else if (!strcmp(cmd, "srvr")) {
+		srvr(w, o, false);
+	} else if (!strcmp(cmd, "stat")) {
+		srvr(w, o, true);
+	} else if (!strcmp(cmd, "mntr")) {
+		mntr(w, o);
+	} else if (!strcmp(cmd, "conf")) {
+		out(o, "clientPort=%d\n", cfg->client_port);
+		out(o, "secureClientPort=-1\n");
+		out(o, "dataDir=%s/version-2\n", cfg->data_dir);
+		out(o, "dataDirSize=%lld\n", (long long)dir_size(cfg->data_dir));
+		out(o, "dataLogDir=%s/version-2\n", cfg->data_log_dir);
+		out(o, "dataLogSize=%lld\n",
+		    (long long)dir_size(cfg->data_log_dir));
+		out(o, "tickTime=%d\n", cfg->tick_time);
+		out(o, "maxClientCnxns=%d\n", cfg->max_client_cnxns);
+		out(o, "minSessionTimeout=%d\n", cfg->min_session_timeout);
+		out(o, "maxSessionTimeout=%d\n", cfg->max_session_timeout);
+		out(o, "clientPortListenBacklog=-1\n");
+		out(o, "serverId=0\n");
+		out(o, "paddock.workers=%d\n", cfg->workers);
+	} else if (!strcmp(cmd, "cons")) {
+		each_conn(d, o, true);
+		out(o, "\n");
+	} else if (!strcmp(cmd, "envi")) {
+		struct utsname u;
+		char host[256] = "";
+		char cwd[PATH_MAX] = "";
+		uname(&u);
+		gethostname(host, sizeof(host) - 1);
+		if (!getcwd(cwd, sizeof(cwd)))
+			cwd[0] = 0;
+		out(o, "Environment:\n");
+		out(o, "zookeeper.version=%s\n", ZK_COMPAT_VERSION);
+		out(o, "host.name=%s\n", host);
+		out(o, "os.name=%s\n", u.sysname);
+		out(o, "os.arch=%s\n", u.machine);
+		out(o, "os.version=%s\n", u.release);
+		out(o, "user.dir=%s\n", cwd);
+		out(o, "paddock.workers=%d\n", d->n);
+	} else if (!strcmp(cmd, "wchs")) {
+		size_t watches = 0, paths = 0, conns = 0;
+		for (int i = 0; i < d->n; i++) {
+			struct dp_worker *x = &d->w[i];
+			watches += wt_count(x->watches);
+			paths += wt_paths(x->watches);
+			for (uint32_t k = 0; k < x->nconns; k++)
+				if (x->conns[k]->watches.count)
+					conns++;
+		}
+		out(o, "%zu connections watching %zu paths\n", conns, paths);
+		out(o, "Total watches:%zu\n", watches);
+	} else if (!strcmp(cmd, "wchc") || !strcmp(cmd, "wchp")) {
+		struct wlist l = {o, cmd[3] == 'c', w};
+		wt_foreach(w->watches, wch_line, &l);
+	} else if (!strcmp(cmd, "dump")) {
+		const struct zab_stats *zs = zab_seq_stats(d->seq);
+		out(o, "SessionTracker dump:\n");
+		out(o, "Global Sessions(%lld):\n",
+		    (long long)atomic_load(&zs->sessions));
+		out(o, "ephemeral nodes dump:\n");
+		out(o, "Sessions with Ephemerals (%lld):\n",
+		    (long long)atomic_load(&zs->ephemerals) ? 1LL : 0LL);
+		out(o, "Connections dump:\n");
+		each_conn(d, o, true);
+	} else if (!strcmp(cmd, "isro")) {
+		out(o, "rw");
+	} else if (!strcmp(cmd, "crst")) {
+		for (int i = 0; i < d->n; i++)
+			for (uint32_t k = 0; k < d->w[i].nconns; k++) {
+				atomic_store(&d->w[i].conns[k]->recv, 0);
+				atomic_store(&d->w[i].conns[k]->sent, 0);
+			}
+		out(o, "Connection stats reset.\n");
+	} else if (!strcmp(cmd, "srst")) {
+		for (int i = 0; i < d->n; i++) {
+			atomic_store(&d->w[i].packets_recv, 0);
+			atomic_store(&d->w[i].packets_sent, 0);
+			atomic_store(&d->w[i].lat_min, 0);
+			atomic_store(&d->w[i].lat_max, 0);
+			atomic_store(&d->w[i].lat_sum, 0);
+			atomic_store(&d->w[i].lat_n, 0);
+		}
+		out(o, "Server stats reset.\n");
+	} else if (!strcmp(cmd, "dirs")) {
+		out(o, "datadir_size: %lld\n", (long long)dir_size(cfg->data_dir));
+		out(o, "logdir_size: %lld\n",
+		    (long long)dir_size(cfg->data_log_dir));
+	} else if (!strcmp(cmd, "gtmk")) {
+		out(o, "0\n");
+	} else {
+		out(o, "%s is not executed because it is not supported.\n",
+		    cmd);
+	}
+	return true;
+}

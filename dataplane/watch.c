@@ -1,0 +1,320 @@
+/*
+ * watch.c — per-worker watch registry.  See watch_int.h.
+ *
+ * A chained hash table of watched paths; each path holds a doubly linked
+ * list of watches, and each watch is also on its owner's list so a closing
+ * connection drops its watches without a scan.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/watch_int.h"
+#include "tree/jute.h"
+
+struct wpath {
+	struct wpath *next;
+	struct watch *head;
+	size_t len;
+	char path[];
+};
+
+struct watch {
+	struct wpath *wp;
+	struct wt_owner *owner;
+	int kind;
+	zxid_t reg;
+	struct watch *pnext, *pprev;
+	struct watch *onext, *oprev;
+};
+
+struct wt {
+	struct wpath **b;
+	size_t nb;
+	size_t npaths;
+	size_t count;
+	size_t recursive;
+	/* per-trigger de-duplication */
+	struct wt_owner **fired;
+	size_t nfired, capfired;
+};
+
+static uint64_t hash(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+struct wt *wt_new(void)
+{
+	struct wt *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->nb = 1024;
+	t->b = calloc(t->nb, sizeof(*t->b));
+	if (!t->b) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void wt_free(struct wt *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nb; i++) {
+		struct wpath *wp = t->b[i];
+		while (wp) {
+			struct wpath *n = wp->next;
+			struct watch *w = wp->head;
+			while (w) {
+				struct watch *x = w->pnext;
+				free(w);
+				w = x;
+			}
+			free(wp);
+			wp = n;
+		}
+	}
+	free(t->b);
+	free(t->fired);
+	free(t);
+}
+
+static struct wpath **find(struct wt *t, const char *path, size_t len)
+{
+	struct wpath **pp = &t->b[hash(path, len) & (t->nb - 1)];
+	while (*pp && ((*pp)->len != len || memcmp((*pp)->path, path, len)))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void grow(struct wt *t)
+{
+	size_t nb = t->nb * 2;
+	struct wpath **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nb; i++) {
+		struct wpath *wp = t->b[i];
+		while (wp) {
+			struct wpath *n = wp->next;
+			size_t h = hash(wp->path, wp->len) & (nb - 1);
+			wp->next = b[h];
+			b[h] = wp;
+			wp = n;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->nb = nb;
+}
+
+int wt_add(struct wt *t, const char *path, size_t len, struct wt_owner *o,
+	   int kind, zxid_t reg)
+{
+	struct wpath **pp = find(t, path, len);
+	struct wpath *wp = *pp;
+	if (wp) {
+		for (struct watch *w = wp->head; w; w = w->pnext)
+			if (w->owner == o && w->kind == kind) {
+				w->reg = reg;
+				return ZOK;
+			}
+	} else {
+		wp = malloc(sizeof(*wp) + len + 1);
+		if (!wp)
+			return ZSYSTEMERROR;
+		wp->head = NULL;
+		wp->len = len;
+		memcpy(wp->path, path, len);
+		wp->path[len] = 0;
+		wp->next = NULL;
+		*pp = wp;
+		t->npaths++;
+	}
+	struct watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return ZSYSTEMERROR;
+	w->wp = wp;
+	w->owner = o;
+	w->kind = kind;
+	w->reg = reg;
+	w->pnext = wp->head;
+	if (wp->head)
+		wp->head->pprev = w;
+	wp->head = w;
+	w->onext = o->head;
+	if (o->head)
+		o->head->oprev = w;
+	o->head = w;
+	o->count++;
+	t->count++;
+	if (kind == WK_RECURSIVE)
+		t->recursive++;
+	if (t->npaths > t->nb)
+		grow(t);
+	return ZOK;
+}
+
+static void unlink_watch(struct wt *t, struct watch *w)
+{
+	struct wpath *wp = w->wp;
+	if (w->pprev)
+		w->pprev->pnext = w->pnext;
+	else
+		wp->head = w->pnext;
+	if (w->pnext)
+		w->pnext->pprev = w->pprev;
+	if (w->oprev)
+		w->oprev->onext = w->onext;
+	else
+		w->owner->head = w->onext;
+	if (w->onext)
+		w->onext->oprev = w->oprev;
+	w->owner->count--;
+	t->count--;
+	if (w->kind == WK_RECURSIVE)
+		t->recursive--;
+	free(w);
+	if (!wp->head) {
+		struct wpath **pp = find(t, wp->path, wp->len);
+		*pp = wp->next;
+		free(wp);
+		t->npaths--;
+	}
+}
+
+bool wt_remove(struct wt *t, const char *path, size_t len,
+	       struct wt_owner *o, int kinds)
+{
+	struct wpath *wp = *find(t, path, len);
+	bool any = false;
+	while (wp) {
+		struct watch *w = wp->head;
+		bool last = false;
+		for (; w; w = w->pnext)
+			if (w->owner == o && (w->kind & kinds))
+				break;
+		if (!w)
+			break;
+		/* unlink may free wp when w is its only watch */
+		last = !w->pnext && !w->pprev;
+		unlink_watch(t, w);
+		any = true;
+		if (last)
+			break;
+	}
+	return any;
+}
+
+bool wt_has(struct wt *t, const char *path, size_t len,
+	    const struct wt_owner *o, int kinds)
+{
+	struct wpath *wp = *find(t, path, len);
+	for (struct watch *w = wp ? wp->head : NULL; w; w = w->pnext)
+		if (w->owner == o && (w->kind & kinds))
+			return true;
+	return false;
+}
+
+void wt_remove_owner(struct wt *t, struct wt_owner *o)
+{
+	while (o->head)
+		unlink_watch(t, o->head);
+}
+
+size_t wt_count(const struct wt *t)
+{
+	return t->count;
+}
+
+size_t wt_paths(const struct wt *t)
+{
+	return t->npaths;
+}
+
+static bool fired_once(struct wt *t, struct wt_owner *o)
+{
+	for (size_t i = 0; i < t->nfired; i++)
+		if (t->fired[i] == o)
+			return true;
+	if (t->nfired == t->capfired) {
+		size_t cap = t->capfired ? t->capfired * 2 : 64;
+		struct wt_owner **f = realloc(t->fired, cap * sizeof(*f));
+		if (!f)
+			return false;
+		t->fired = f;
+		t->capfired = cap;
+	}
+	t->fired[t->nfired++] = o;
+	return false;
+}
+
+/* Fire the watches of one path whose kind is in `kinds`. */
+static void fire_path(struct wt *t, const char *path, size_t len, int kinds,
+		      zxid_t zxid, void (*fn)(struct wt_owner *, void *),
+		      void *arg)
+{
+	struct wpath *wp = *find(t, path, len);
+	if (!wp)
+		return;
+	struct watch *w = wp->head;
+	while (w) {
+		struct watch *next = w->pnext;
+		bool last = !w->pnext && !w->pprev;
+		if ((w->kind & kinds) && zxid > w->reg) {
+			struct wt_owner *o = w->owner;
+			if (w->kind & (WK_DATA | WK_CHILD))
+				unlink_watch(t, w); /* may free wp */
+			else
+				last = false;
+			if (!fired_once(t, o))
+				fn(o, arg);
+			if (last)
+				return;
+		}
+		w = next;
+	}
+}
+
+void wt_trigger(struct wt *t, int event, const char *path, size_t len,
+		zxid_t zxid, void (*fn)(struct wt_owner *o, void *arg),
+		void *arg)
+{
+	t->nfired = 0;
+	if (event == ZEV_CHILD_CHANGED) {
+		fire_path(t, path, len, WK_CHILD | WK_PERSIST, zxid, fn, arg);
+		return;
+	}
+	int kinds = WK_DATA | WK_PERSIST | WK_RECURSIVE;
+	if (event == ZEV_DELETED)
+		kinds |= WK_CHILD;
+	fire_path(t, path, len, kinds, zxid, fn, arg);
+	if (!t->recursive)
+		return;
+	/* persistent recursive watches of every ancestor */
+	size_t l = len;
+	while (l > 1) {
+		while (l > 0 && path[l - 1] != '/')
+			l--;
+		l = l > 1 ? l - 1 : 1; /* parent path length */
+		fire_path(t, path, l, WK_RECURSIVE, zxid, fn, arg);
+		if (l == 1)
+			break;
+	}
+}
+
+void wt_foreach(const struct wt *t,
+		void (*fn)(const char *path, size_t len,
+			   const struct wt_owner *o, int kind, void *arg),
+		void *arg)
+{
+	for (size_t i = 0; i < t->nb; i++)
+		for (struct wpath *wp = t->b[i]; wp; wp = wp->next)
+			for (struct watch *w = wp->head; w; w = w->pnext)
+				fn(wp->path, wp->len, w->owner, w->kind, arg);
+}

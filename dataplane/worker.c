@@ -1,0 +1,1466 @@
+/*
+ * worker.c — per-core worker loop over kernel TCP (epoll).
+ *
+ * One pass: (1) process messages from the sequencer (replies, watch
+ * events, session results), (2) epoll_wait for sockets — blocking, RCU
+ * offline, only when the sequencer ring is empty, (3) read every ready
+ * socket until EAGAIN and handle every complete frame, (4) send each dirty
+ * connection's output with one write, (5) report an RCU quiescent state.
+ *
+ * Ordering (ARCHITECTURE.md guarantees 2 and 3):
+ *  - a connection's requests are answered in order: while it has writes at
+ *    the sequencer, later reads wait in its backlog;
+ *  - before a reply that shows data at zxid Z is queued, every sequencer
+ *    message with zxid <= Z has been processed, so watch events for those
+ *    changes precede the reply; messages with larger zxids stay queued, so
+ *    a watch set by this very read still sees them (ZooKeeper's
+ *    FinalRequestProcessor order).
+ *
+ * Request semantics follow ZooKeeper 3.8 FinalRequestProcessor (reads) and
+ * ServerCnxn (auth, ping, setWatches).  Writes are parsed by the
+ * sequencer.  Wire layouts: dataplane/PROTOCOL.md.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu-qsbr.h>
+
+#include "dataplane/dataplane_int.h"
+
+#define READ_CHUNK 65536
+#define MAX_OUT_PENDING (64u << 20) /* a client that stops reading */
+#define MSG_BURST 256
+#define TOUCH_MS 250
+
+int64_t dp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("paddockd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Kernel TCP backend                                                    */
+/* ------------------------------------------------------------------ */
+static ssize_t tcp_read(struct dp_conn *c, void *buf, size_t len)
+{
+	return recv(c->fd, buf, len, 0);
+}
+
+static ssize_t tcp_write(struct dp_conn *c, const void *buf, size_t len)
+{
+	return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
+static void tcp_close(struct dp_conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+}
+
+static const struct dp_io tcp_io = {tcp_read, tcp_write, tcp_close};
+
+/* ------------------------------------------------------------------ */
+/* Per-IP connection counts (maxClientCnxns)                             */
+/* ------------------------------------------------------------------ */
+struct ipcount {
+	struct ipcount *next;
+	int n;
+	char ip[INET6_ADDRSTRLEN];
+};
+
+static bool ip_take(struct dp_server *d, const char *ip)
+{
+	int max = d->cfg->max_client_cnxns;
+	bool ok = true;
+	pthread_mutex_lock(&d->ip_lock);
+	struct ipcount *e = d->ips;
+	while (e && strcmp(e->ip, ip))
+		e = e->next;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (e) {
+			snprintf(e->ip, sizeof(e->ip), "%s", ip);
+			e->next = d->ips;
+			d->ips = e;
+		}
+	}
+	if (!e || (max > 0 && e->n >= max))
+		ok = false;
+	else
+		e->n++;
+	pthread_mutex_unlock(&d->ip_lock);
+	return ok;
+}
+
+static void ip_release(struct dp_server *d, const char *ip)
+{
+	pthread_mutex_lock(&d->ip_lock);
+	for (struct ipcount *e = d->ips; e; e = e->next)
+		if (!strcmp(e->ip, ip)) {
+			e->n--;
+			break;
+		}
+	pthread_mutex_unlock(&d->ip_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                           */
+/* ------------------------------------------------------------------ */
+static void mark_dirty(struct dp_worker *w, struct dp_conn *c)
+{
+	if (c->dirty)
+		return;
+	if (w->ndirty == w->capdirty) {
+		uint32_t cap = w->capdirty ? w->capdirty * 2 : 256;
+		struct dp_conn **n = realloc(w->dirty, cap * sizeof(*n));
+		if (!n)
+			return; /* flushed on the next EPOLLOUT/pass */
+		w->dirty = n;
+		w->capdirty = cap;
+	}
+	c->dirty = true;
+	w->dirty[w->ndirty++] = c;
+}
+
+static struct dp_conn *conn_new(struct dp_worker *w, int fd)
+{
+	struct dp_conn *c;
+	uint32_t slot;
+	if (w->nfree) {
+		slot = w->free_slots[--w->nfree];
+		c = w->conns[slot];
+	} else {
+		if (w->nconns == w->capconns) {
+			uint32_t cap = w->capconns ? w->capconns * 2 : 256;
+			struct dp_conn **n = realloc(w->conns, cap * sizeof(*n));
+			uint32_t *f = realloc(w->free_slots, cap * sizeof(*f));
+			if (n)
+				w->conns = n;
+			if (f)
+				w->free_slots = f;
+			if (!n || !f)
+				return NULL;
+			w->capconns = cap;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		slot = w->nconns;
+		w->conns[w->nconns++] = c;
+		c->slot = slot;
+	}
+	uint32_t gen = c->gen + 1;
+	memset(c, 0, sizeof(*c));
+	c->slot = slot;
+	c->gen = gen;
+	c->fd = fd;
+	c->state = CS_NEW;
+	c->established_ms = dp_now_ms();
+	c->lat_min = INT64_MAX;
+	return c;
+}
+
+static void conn_free_auth(struct dp_conn *c)
+{
+	for (int i = 0; i < c->nauth; i++) {
+		free((char *)c->auth[i].scheme);
+		free((char *)c->auth[i].id);
+	}
+	c->nauth = 0;
+}
+
+static void conn_close(struct dp_worker *w, struct dp_conn *c,
+		       const char *why)
+{
+	if (c->state == CS_FREE)
+		return;
+	if (why)
+		logf_("closing connection %s:%d session 0x%llx: %s", c->ip,
+		      c->port, (unsigned long long)c->session, why);
+	if (c->session && c->state != CS_NEW) {
+		struct zmsg *m = zmsg_new(ZM_DETACH, 0);
+		if (m) {
+			m->session = c->session;
+			m->conn = (struct zconn_ref){(uint16_t)w->idx, c->slot,
+						     c->gen};
+			zab_post(w->srv->seq, w->idx, m);
+		}
+	}
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	w->io->close(c);
+	ip_release(w->srv, c->ip);
+	wt_remove_owner(w->watches, &c->watches);
+	while (c->backlog) {
+		struct frame *f = c->backlog;
+		c->backlog = f->next;
+		free(f);
+	}
+	jw_free(&c->in);
+	jw_free(&c->out);
+	conn_free_auth(c);
+	c->state = CS_FREE;
+	c->gen++;
+	atomic_fetch_sub(&w->nconn_open, 1);
+	if (c->dirty) {
+		for (uint32_t i = 0; i < w->ndirty; i++)
+			if (w->dirty[i] == c)
+				w->dirty[i] = NULL;
+		c->dirty = false;
+	}
+	w->free_slots[w->nfree++] = c->slot;
+}
+
+static struct dp_conn *conn_lookup(struct dp_worker *w, struct zconn_ref r)
+{
+	if (r.slot >= w->nconns)
+		return NULL;
+	struct dp_conn *c = w->conns[r.slot];
+	if (c->gen != r.gen || c->state == CS_FREE)
+		return NULL;
+	return c;
+}
+
+static int add_auth(struct dp_conn *c, const char *scheme, const char *id,
+		    size_t id_len)
+{
+	for (int i = 0; i < c->nauth; i++)
+		if (!strcmp(c->auth[i].scheme, scheme) &&
+		    strlen(c->auth[i].id) == id_len &&
+		    !memcmp(c->auth[i].id, id, id_len))
+			return 0;
+	if (c->nauth == DP_MAX_AUTH)
+		return -1;
+	char *s = strdup(scheme), *i = strndup(id, id_len);
+	if (!s || !i) {
+		free(s);
+		free(i);
+		return -1;
+	}
+	c->auth[c->nauth].scheme = s;
+	c->auth[c->nauth].id = i;
+	c->nauth++;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Replies                                                               */
+/* ------------------------------------------------------------------ */
+static void reply_begin(struct jw *o, size_t *at, int32_t xid, int64_t zxid,
+			int32_t err)
+{
+	*at = jw_frame_begin(o);
+	jw_int(o, xid);
+	jw_long(o, zxid);
+	jw_int(o, err);
+}
+
+static void send_frame(struct dp_worker *w, struct dp_conn *c,
+		       const void *body, size_t len, int32_t xid, int64_t zxid,
+		       int32_t err)
+{
+	size_t at;
+	reply_begin(&c->out, &at, xid, zxid, err);
+	jw_bytes(&c->out, body, len);
+	jw_frame_end(&c->out, at);
+	atomic_fetch_add(&c->sent, 1);
+	atomic_fetch_add(&w->packets_sent, 1);
+	if (zxid > 0)
+		c->last_zxid = zxid;
+	mark_dirty(w, c);
+}
+
+static void notify(struct wt_owner *o, void *arg)
+{
+	struct dp_worker *w = ((void **)arg)[0];
+	struct zmsg *m = ((void **)arg)[1];
+	struct dp_conn *c = (struct dp_conn *)((char *)o -
+					       offsetof(struct dp_conn, watches));
+	if (c->state != CS_OPEN)
+		return;
+	size_t at;
+	reply_begin(&c->out, &at, ZXID_NOTIFICATION, -1, 0);
+	jw_int(&c->out, m->err);
+	jw_int(&c->out, ZK_STATE_SYNC_CONNECTED);
+	jw_buf(&c->out, m->body, (int32_t)m->len);
+	jw_frame_end(&c->out, at);
+	atomic_fetch_add(&c->sent, 1);
+	atomic_fetch_add(&w->packets_sent, 1);
+	mark_dirty(w, c);
+}
+
+static void drain_backlog(struct dp_worker *w, struct dp_conn *c);
+
+static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
+{
+	struct dp_conn *c;
+	switch (m->type) {
+	case ZM_EVENT: {
+		void *arg[2] = {w, m};
+		wt_trigger(w->watches, m->err, (const char *)m->body, m->len,
+			   m->zxid, notify, arg);
+		break;
+	}
+	case ZM_APPLIED:
+		break;
+	case ZM_REPLY:
+		c = conn_lookup(w, m->conn);
+		if (!c)
+			break;
+		c->inflight--;
+		if (m->err == ZMARSHALLINGERROR) {
+			conn_close(w, c, "malformed request");
+			break;
+		}
+		send_frame(w, c, m->body, m->len, m->xid, m->zxid, m->err);
+		if (m->op == ZOP_CLOSESESSION) {
+			c->session = 0; /* closed: no detach */
+			c->state = CS_CLOSING;
+			break;
+		}
+		drain_backlog(w, c);
+		break;
+	case ZM_CONNECTED:
+		c = conn_lookup(w, m->conn);
+		if (!c || c->state != CS_SESSION)
+			break;
+		{
+			uint8_t body[64];
+			struct jw b = {0};
+			size_t at = jw_frame_begin(&c->out);
+			jw_int(&c->out, 0); /* protocolVersion */
+			jw_int(&c->out, m->session ? m->timeout : 0);
+			jw_long(&c->out, m->session);
+			jw_buf(&c->out, m->body, ZK_PASSWD_LEN);
+			if (c->readonly_sent)
+				jw_bool(&c->out, false);
+			jw_frame_end(&c->out, at);
+			(void)body;
+			(void)b;
+		}
+		mark_dirty(w, c);
+		if (!m->session) {
+			logf_("refusing session 0x%llx from %s: expired or "
+			      "bad password",
+			      (unsigned long long)c->session, c->ip);
+			c->session = 0;
+			c->state = CS_CLOSING;
+			break;
+		}
+		c->session = m->session;
+		c->timeout = m->timeout;
+		c->state = CS_OPEN;
+		drain_backlog(w, c);
+		break;
+	case ZM_KILL:
+		c = conn_lookup(w, m->conn);
+		if (c) {
+			c->session = 0; /* the sequencer already knows */
+			conn_close(w, c, "session expired or moved");
+		}
+		break;
+	}
+	if (m->zxid > w->seen && m->type != ZM_CONNECTED)
+		w->seen = m->zxid;
+}
+
+static bool mq_fill(struct dp_worker *w)
+{
+	if (w->mq_n)
+		return true;
+	w->mq_head = 0;
+	w->mq_n = zab_poll(w->srv->seq, w->idx, w->mq, w->mq_cap);
+	return w->mq_n != 0;
+}
+
+/* Process sequencer messages whose zxid is <= upto (all if upto < 0). */
+static void process_msgs(struct dp_worker *w, zxid_t upto)
+{
+	for (;;) {
+		if (!mq_fill(w)) {
+			if (upto < 0 || w->seen >= upto)
+				return;
+			sched_yield(); /* the sequencer is about to send it */
+			continue;
+		}
+		struct zmsg *m = w->mq[w->mq_head];
+		if (upto >= 0 && m->zxid > upto &&
+		    (m->type == ZM_EVENT || m->type == ZM_APPLIED))
+			return;
+		w->mq_head++;
+		w->mq_n--;
+		handle_seq_msg(w, m);
+		zmsg_free(m);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                                 */
+/* ------------------------------------------------------------------ */
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Zxid a NONODE answer reflects: the pzxid of the nearest ancestor. */
+static zxid_t absent_zxid(struct tree *t, const char *path, size_t len)
+{
+	while (len > 1) {
+		while (len > 0 && path[len - 1] != '/')
+			len--;
+		len = len > 1 ? len - 1 : 1;
+		const struct znode *n = tree_lookup(t, path, len);
+		if (n) {
+			struct zview v;
+			znode_view(n, &v);
+			return v.stat->pzxid;
+		}
+	}
+	return 0;
+}
+
+static int put_child(const char *name, size_t len, void *arg)
+{
+	struct jw *o = ((struct jw **)arg)[0];
+	int32_t *count = ((int32_t **)arg)[1];
+	jw_buf(o, name, (int32_t)len);
+	(*count)++;
+	return 0;
+}
+
+struct read_ctx {
+	struct dp_worker *w;
+	struct dp_conn *c;
+	struct jw *o;
+	zxid_t z;       /* newest zxid the answer reflects */
+	int kind;       /* watch to add on success (0 = none) */
+	bool watch_any; /* exists: add even on NONODE */
+};
+
+/* Encode the body of a getData/getChildren(2)/exists/getACL answer for
+ * path into ctx->o; returns the error code. */
+static int read_node(struct read_ctx *x, int op, const char *path,
+		     size_t len)
+{
+	struct tree *t = x->w->srv->tree;
+	const struct znode *n = tree_lookup(t, path, len);
+	if (!n) {
+		x->z = max64(x->z, absent_zxid(t, path, len));
+		return ZNONODE;
+	}
+	struct zview v;
+	znode_view(n, &v);
+	x->z = max64(x->z, max64(v.stat->mzxid, v.stat->pzxid));
+	const struct zauth_id *ids = x->c->auth;
+	int nids = x->c->nauth;
+	switch (op) {
+	case ZOP_EXISTS:
+		jw_stat(x->o, v.stat);
+		return ZOK;
+	case ZOP_GETDATA:
+		if (zacl_check(v.acl, ZPERM_READ, ids, nids))
+			return ZNOAUTH;
+		jw_buf(x->o, v.data, v.stat->data_length);
+		jw_stat(x->o, v.stat);
+		return ZOK;
+	case ZOP_GETACL: {
+		if (zacl_check(v.acl, ZPERM_READ | ZPERM_ADMIN, ids, nids))
+			return ZNOAUTH;
+		bool admin = !zacl_check(v.acl, ZPERM_ADMIN, ids, nids);
+		jw_acl(x->o, v.acl, !admin);
+		jw_stat(x->o, v.stat);
+		return ZOK;
+	}
+	case ZOP_GETCHILDREN:
+	case ZOP_GETCHILDREN2: {
+		if (zacl_check(v.acl, ZPERM_READ, ids, nids))
+			return ZNOAUTH;
+		size_t at = x->o->len;
+		int32_t count = 0;
+		jw_int(x->o, 0);
+		void *arg[2] = {x->o, &count};
+		znode_children(n, put_child, arg);
+		if (!x->o->err)
+			jw_put_int_at(x->o->p + at, count);
+		if (op == ZOP_GETCHILDREN2)
+			jw_stat(x->o, v.stat);
+		return ZOK;
+	}
+	case ZOP_GETALLCHILDRENNUMBER:
+		if (zacl_check(v.acl, ZPERM_READ, ids, nids))
+			return ZNOAUTH;
+		jw_int(x->o, (int32_t)znode_descendants(n));
+		return ZOK;
+	}
+	return ZUNIMPLEMENTED;
+}
+
+static int watch_kind(int op)
+{
+	switch (op) {
+	case ZOP_GETDATA:
+	case ZOP_EXISTS:
+		return WK_DATA;
+	case ZOP_GETCHILDREN:
+	case ZOP_GETCHILDREN2:
+		return WK_CHILD;
+	}
+	return 0;
+}
+
+/* Queue the scratch answer after delivering events up to z, then set the
+ * watches the read asked for (they must not fire for zxids <= z). */
+static void finish_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
+			int err, zxid_t z)
+{
+	process_msgs(w, z);
+	if (c->state == CS_FREE)
+		return;
+	zxid_t applied = tree_applied_zxid(w->srv->tree);
+	send_frame(w, c, err ? NULL : w->scratch.p, err ? 0 : w->scratch.len,
+		   xid, max64(applied, z), err);
+}
+
+struct pend_watch {
+	const char *path;
+	size_t len;
+	int kind;
+};
+
+static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
+		       int op, struct jr *r)
+{
+	struct tree *t = w->srv->tree;
+	struct read_ctx x = {.w = w, .c = c, .o = &w->scratch};
+	struct pend_watch pw[64];
+	int npw = 0;
+	int err = ZOK;
+	unsigned seq;
+
+	if (op == ZOP_MULTIREAD) {
+		/* validate the whole record first */
+		size_t start = r->off;
+		for (;;) {
+			int32_t type = jr_int(r);
+			bool done = jr_bool(r);
+			jr_int(r);
+			if (r->err || done)
+				break;
+			int32_t pl;
+			jr_buf(r, &pl);
+			jr_bool(r);
+			if (type != ZOP_GETDATA && type != ZOP_GETCHILDREN)
+				r->err = true;
+			if (r->err || pl < 0)
+				break;
+		}
+		if (r->err) {
+			conn_close(w, c, "malformed multiRead");
+			return;
+		}
+		do {
+			seq = tree_read_begin(t);
+			w->scratch.len = 0;
+			npw = 0;
+			x.z = 0;
+			struct jr rr = *r;
+			rr.off = start;
+			for (;;) {
+				int32_t type = jr_int(&rr);
+				bool done = jr_bool(&rr);
+				jr_int(&rr);
+				if (done)
+					break;
+				int32_t pl;
+				const char *p = jr_buf(&rr, &pl);
+				bool watch = jr_bool(&rr);
+				size_t hdr = w->scratch.len;
+				jw_int(&w->scratch, type);
+				jw_bool(&w->scratch, false);
+				jw_int(&w->scratch, 0);
+				int e = read_node(&x, type, p, (size_t)pl);
+				if (e) {
+					w->scratch.len = hdr;
+					jw_int(&w->scratch, ZOP_ERROR);
+					jw_bool(&w->scratch, false);
+					jw_int(&w->scratch, e);
+					jw_int(&w->scratch, e);
+				} else if (watch && npw < 64) {
+					pw[npw++] = (struct pend_watch){
+						p, (size_t)pl, watch_kind(type)};
+				}
+			}
+			jw_int(&w->scratch, -1);
+			jw_bool(&w->scratch, true);
+			jw_int(&w->scratch, -1);
+		} while (tree_read_retry(t, seq));
+		goto done;
+	}
+
+	if (op == ZOP_WHOAMI) {
+		w->scratch.len = 0;
+		jw_int(&w->scratch, c->nauth);
+		for (int i = 0; i < c->nauth; i++) {
+			jw_str(&w->scratch, c->auth[i].scheme);
+			jw_str(&w->scratch, c->auth[i].id);
+		}
+		x.z = 0;
+		goto done;
+	}
+
+	int32_t pl;
+	const char *p = jr_buf(r, &pl);
+	bool watch = false;
+	if (op != ZOP_GETACL && op != ZOP_GETALLCHILDRENNUMBER)
+		watch = jr_bool(r);
+	if (r->err || pl < 0) {
+		conn_close(w, c, "malformed read request");
+		return;
+	}
+	do {
+		seq = tree_read_begin(t);
+		w->scratch.len = 0;
+		x.z = 0;
+		err = read_node(&x, op, p, (size_t)pl);
+	} while (tree_read_retry(t, seq));
+	if (watch && (err == ZOK || (op == ZOP_EXISTS && err == ZNONODE)))
+		pw[npw++] = (struct pend_watch){p, (size_t)pl, watch_kind(op)};
+	if (op == ZOP_EXISTS && err == ZNONODE) {
+		/* exists answers NONODE with no body */
+	}
+done:
+	if (w->scratch.err) {
+		w->scratch.err = false;
+		err = ZSYSTEMERROR;
+		npw = 0;
+	}
+	finish_read(w, c, xid, err, x.z);
+	if (c->state == CS_FREE)
+		return;
+	for (int i = 0; i < npw; i++)
+		wt_add(w->watches, pw[i].path, pw[i].len, &c->watches,
+		       pw[i].kind, x.z);
+}
+
+/* setWatches / setWatches2 (DataTree.setWatches). */
+static void serve_setwatches(struct dp_worker *w, struct dp_conn *c,
+			     int32_t xid, int op, struct jr *r)
+{
+	struct tree *t = w->srv->tree;
+	int64_t rel = jr_long(r);
+	int nvec = op == ZOP_SETWATCHES2 ? 5 : 3;
+	size_t start = r->off;
+	for (int v = 0; v < nvec; v++) {
+		int32_t n = jr_vec(r, 4);
+		for (int i = 0; i < n && !r->err; i++) {
+			int32_t l;
+			jr_buf(r, &l);
+			if (l < 0)
+				r->err = true;
+		}
+	}
+	if (r->err) {
+		conn_close(w, c, "malformed setWatches");
+		return;
+	}
+	zxid_t z = tree_applied_zxid(t);
+	process_msgs(w, z);
+	if (c->state == CS_FREE)
+		return;
+	r->off = start;
+	for (int v = 0; v < nvec; v++) {
+		int32_t n = jr_vec(r, 4);
+		for (int i = 0; i < n; i++) {
+			int32_t l;
+			const char *p = jr_buf(r, &l);
+			const struct znode *node = tree_lookup(t, p, (size_t)l);
+			const struct zstat *st = NULL;
+			struct zview vw;
+			if (node) {
+				znode_view(node, &vw);
+				st = vw.stat;
+			}
+			int ev = 0, kind = 0;
+			switch (v) {
+			case 0: /* data */
+				if (!st)
+					ev = ZEV_DELETED;
+				else if (st->mzxid > rel)
+					ev = ZEV_DATA_CHANGED;
+				else
+					kind = WK_DATA;
+				break;
+			case 1: /* exist */
+				if (st)
+					ev = ZEV_CREATED;
+				else
+					kind = WK_DATA;
+				break;
+			case 2: /* child */
+				if (!st)
+					ev = ZEV_DELETED;
+				else if (st->pzxid > rel)
+					ev = ZEV_CHILD_CHANGED;
+				else
+					kind = WK_CHILD;
+				break;
+			case 3:
+				kind = WK_PERSIST;
+				break;
+			case 4:
+				kind = WK_RECURSIVE;
+				break;
+			}
+			if (kind) {
+				wt_add(w->watches, p, (size_t)l, &c->watches,
+				       kind, z);
+			} else {
+				struct zmsg *m = zmsg_new(ZM_EVENT, (uint32_t)l);
+				if (!m)
+					continue;
+				m->err = ev;
+				memcpy(m->body, p, (size_t)l);
+				void *arg[2] = {w, m};
+				notify(&c->watches, arg);
+				zmsg_free(m);
+			}
+		}
+	}
+	send_frame(w, c, NULL, 0, xid, z, 0);
+}
+
+/* checkWatches / removeWatches / addWatch */
+static void serve_watchop(struct dp_worker *w, struct dp_conn *c, int32_t xid,
+			  int op, struct jr *r)
+{
+	int32_t pl;
+	const char *p = jr_buf(r, &pl);
+	int32_t type = jr_int(r);
+	if (r->err || pl < 0) {
+		conn_close(w, c, "malformed watch request");
+		return;
+	}
+	zxid_t z = tree_applied_zxid(w->srv->tree);
+	int err = ZOK;
+	if (op == ZOP_ADDWATCH) {
+		if (type != 0 && type != 1) {
+			err = ZBADARGUMENTS;
+		} else {
+			process_msgs(w, z);
+			if (c->state == CS_FREE)
+				return;
+			err = wt_add(w->watches, p, (size_t)pl, &c->watches,
+				     type ? WK_RECURSIVE : WK_PERSIST, z);
+		}
+	} else {
+		/* WatcherType: Children 1, Data 2, Any 3, Persistent 4,
+		 * PersistentRecursive 5 */
+		int kinds = type == 1 ? WK_CHILD
+			    : type == 2 ? WK_DATA
+			    : type == 3 ? WK_DATA | WK_CHILD | WK_PERSIST |
+						  WK_RECURSIVE
+			    : type == 4 ? WK_PERSIST
+			    : type == 5 ? WK_RECURSIVE
+					: 0;
+		bool found = op == ZOP_REMOVEWATCHES
+				     ? wt_remove(w->watches, p, (size_t)pl,
+						 &c->watches, kinds)
+				     : wt_has(w->watches, p, (size_t)pl,
+					      &c->watches, kinds);
+		if (!kinds)
+			err = ZBADARGUMENTS;
+		else if (!found)
+			err = ZNOWATCHER;
+	}
+	send_frame(w, c, NULL, 0, xid, z, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                              */
+/* ------------------------------------------------------------------ */
+static bool is_read(int op)
+{
+	switch (op) {
+	case ZOP_EXISTS:
+	case ZOP_GETDATA:
+	case ZOP_GETACL:
+	case ZOP_GETCHILDREN:
+	case ZOP_GETCHILDREN2:
+	case ZOP_GETALLCHILDRENNUMBER:
+	case ZOP_MULTIREAD:
+	case ZOP_WHOAMI:
+	case ZOP_PING:
+	case ZOP_SETWATCHES:
+	case ZOP_SETWATCHES2:
+	case ZOP_ADDWATCH:
+	case ZOP_REMOVEWATCHES:
+	case ZOP_CHECKWATCHES:
+	case ZOP_RECONFIG:
+		return true;
+	}
+	return false;
+}
+
+static bool is_write(int op)
+{
+	switch (op) {
+	case ZOP_CREATE:
+	case ZOP_CREATE2:
+	case ZOP_CREATECONTAINER:
+	case ZOP_CREATETTL:
+	case ZOP_DELETE:
+	case ZOP_SETDATA:
+	case ZOP_SETACL:
+	case ZOP_CHECK:
+	case ZOP_MULTI:
+	case ZOP_SYNC:
+	case ZOP_GETEPHEMERALS:
+	case ZOP_CLOSESESSION:
+		return true;
+	}
+	return false;
+}
+
+static void handle_auth(struct dp_worker *w, struct dp_conn *c,
+			struct jr *r)
+{
+	jr_int(r); /* type, always 0 */
+	int32_t sl, al;
+	const char *scheme = jr_buf(r, &sl);
+	const char *auth = jr_buf(r, &al);
+	if (r->err || sl < 0) {
+		conn_close(w, c, "malformed auth packet");
+		return;
+	}
+	zxid_t z = tree_applied_zxid(w->srv->tree);
+	if (sl == 6 && !memcmp(scheme, "digest", 6) && al >= 0) {
+		char digest[512];
+		if (zk_digest(auth, (size_t)al, digest, sizeof(digest)) > 0 &&
+		    add_auth(c, "digest", digest, strlen(digest)) == 0) {
+			const char *sd = w->srv->cfg->super_digest;
+			if (sd[0] && !strcmp(sd, digest))
+				add_auth(c, "super", "", 0);
+			send_frame(w, c, NULL, 0, ZXID_AUTH, z, ZOK);
+			return;
+		}
+	}
+	/* Unknown scheme or a failed authentication: ZooKeeper answers
+	 * AUTHFAILED and closes the connection. */
+	logf_("authentication failed for scheme '%.*s' from %s", (int)sl,
+	      scheme, c->ip);
+	send_frame(w, c, NULL, 0, ZXID_AUTH, z, ZAUTHFAILED);
+	c->state = CS_CLOSING;
+}
+
+static void post_write(struct dp_worker *w, struct dp_conn *c, int32_t xid,
+		       int op, const uint8_t *body, size_t len)
+{
+	struct jw a = {0};
+	zab_auth_write(&a, c->auth, c->nauth);
+	struct zmsg *m = a.err ? NULL : zmsg_new(ZM_REQUEST,
+						 (uint32_t)(a.len + len));
+	if (!m) {
+		jw_free(&a);
+		send_frame(w, c, NULL, 0, xid,
+			   tree_applied_zxid(w->srv->tree), ZSYSTEMERROR);
+		return;
+	}
+	m->conn = (struct zconn_ref){(uint16_t)w->idx, c->slot, c->gen};
+	m->xid = xid;
+	m->op = op;
+	m->session = c->session;
+	m->auth_len = (uint32_t)a.len;
+	memcpy(m->body, a.p, a.len);
+	memcpy(m->body + a.len, body, len);
+	jw_free(&a);
+	c->inflight++;
+	zab_post(w->srv->seq, w->idx, m);
+}
+
+/* Handle one request frame of an open connection.  Returns false if it
+ * must wait (a read behind in-flight writes). */
+static bool handle_request(struct dp_worker *w, struct dp_conn *c,
+			   const uint8_t *p, size_t len)
+{
+	struct jr r;
+	jr_init(&r, p, len);
+	int32_t xid = jr_int(&r);
+	int32_t op = jr_int(&r);
+	if (r.err) {
+		conn_close(w, c, "truncated request header");
+		return true;
+	}
+	if (is_read(op) && c->inflight)
+		return false;
+	c->touched = true;
+	c->last_op = op;
+	atomic_fetch_add(&c->recv, 1);
+	atomic_fetch_add(&w->packets_recv, 1);
+	if (op == ZOP_AUTH) {
+		handle_auth(w, c, &r);
+		return true;
+	}
+	if (is_write(op)) {
+		post_write(w, c, xid, op, p + r.off, len - r.off);
+		return true;
+	}
+	zxid_t z = tree_applied_zxid(w->srv->tree);
+	switch (op) {
+	case ZOP_PING:
+		send_frame(w, c, NULL, 0, ZXID_PING, z, ZOK);
+		return true;
+	case ZOP_SETWATCHES:
+	case ZOP_SETWATCHES2:
+		serve_setwatches(w, c, xid, op, &r);
+		return true;
+	case ZOP_ADDWATCH:
+	case ZOP_REMOVEWATCHES:
+	case ZOP_CHECKWATCHES:
+		serve_watchop(w, c, xid, op, &r);
+		return true;
+	case ZOP_RECONFIG:
+		send_frame(w, c, NULL, 0, xid, z, ZRECONFIGDISABLED);
+		return true;
+	default:
+		if (is_read(op)) {
+			serve_read(w, c, xid, op, &r);
+			return true;
+		}
+	}
+	logf_("unknown opcode %d from %s (xid %d)", op, c->ip, xid);
+	send_frame(w, c, NULL, 0, xid, z, ZUNIMPLEMENTED);
+	c->state = CS_CLOSING;
+	return true;
+}
+
+static void backlog_add(struct dp_conn *c, const uint8_t *p, size_t len)
+{
+	struct frame *f = malloc(sizeof(*f) + len);
+	if (!f)
+		return; /* out of memory: the request is dropped */
+	f->next = NULL;
+	f->len = (uint32_t)len;
+	memcpy(f->data, p, len);
+	if (c->backlog_tail)
+		c->backlog_tail->next = f;
+	else
+		c->backlog = f;
+	c->backlog_tail = f;
+}
+
+static void drain_backlog(struct dp_worker *w, struct dp_conn *c)
+{
+	while (c->backlog && c->state == CS_OPEN) {
+		struct frame *f = c->backlog;
+		if (!handle_request(w, c, f->data, f->len))
+			return;
+		if (c->state == CS_FREE)
+			return;
+		c->backlog = f->next;
+		if (!c->backlog)
+			c->backlog_tail = NULL;
+		free(f);
+	}
+}
+
+static void handle_connect(struct dp_worker *w, struct dp_conn *c,
+			   const uint8_t *p, size_t len)
+{
+	struct jr r;
+	jr_init(&r, p, len);
+	jr_int(&r); /* protocolVersion */
+	int64_t last_zxid = jr_long(&r);
+	int32_t timeout = jr_int(&r);
+	int64_t session = jr_long(&r);
+	int32_t pl;
+	const char *pw = jr_buf(&r, &pl);
+	if (r.err) {
+		conn_close(w, c, "malformed ConnectRequest");
+		return;
+	}
+	if (jr_left(&r) >= 1) {
+		jr_bool(&r);
+		c->readonly_sent = true;
+	}
+	zxid_t applied = tree_applied_zxid(w->srv->tree);
+	if (last_zxid > applied) {
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "client has seen zxid 0x%llx, our last zxid is "
+			 "0x%llx",
+			 (unsigned long long)last_zxid,
+			 (unsigned long long)applied);
+		conn_close(w, c, why);
+		return;
+	}
+	struct zmsg *m = zmsg_new(ZM_CONNECT, ZK_PASSWD_LEN);
+	if (!m) {
+		conn_close(w, c, "out of memory");
+		return;
+	}
+	m->conn = (struct zconn_ref){(uint16_t)w->idx, c->slot, c->gen};
+	m->session = session;
+	m->timeout = timeout;
+	m->zxid = last_zxid;
+	if (pw && pl > 0)
+		memcpy(m->body, pw, pl < ZK_PASSWD_LEN ? (size_t)pl
+						      : ZK_PASSWD_LEN);
+	c->session = session;
+	c->state = CS_SESSION;
+	c->touched = true;
+	zab_post(w->srv->seq, w->idx, m);
+}
+
+/* Parse every complete frame in c->in. */
+static void parse_frames(struct dp_worker *w, struct dp_conn *c)
+{
+	int32_t maxbuf = w->srv->cfg->jute_maxbuffer;
+	while (c->state != CS_FREE && c->state != CS_CLOSING) {
+		size_t avail = c->in.len - c->in_off;
+		const uint8_t *p = c->in.p + c->in_off;
+		if (avail < 4)
+			break;
+		if (c->state == CS_NEW && c->in_off == 0 && dp_4lw_known(p)) {
+			dp_4lw(w, p, &c->out);
+			mark_dirty(w, c);
+			c->state = CS_CLOSING;
+			break;
+		}
+		int32_t flen = (int32_t)((uint32_t)p[0] << 24 |
+					 (uint32_t)p[1] << 16 |
+					 (uint32_t)p[2] << 8 | p[3]);
+		if (flen < 0 || flen > maxbuf) {
+			char why[96];
+			snprintf(why, sizeof(why),
+				 "frame length %d outside 0..%d (jute.maxbuffer)",
+				 flen, maxbuf);
+			conn_close(w, c, why);
+			return;
+		}
+		if (avail - 4 < (size_t)flen)
+			break;
+		const uint8_t *body = p + 4;
+		c->in_off += 4 + (size_t)flen;
+		switch (c->state) {
+		case CS_NEW:
+			handle_connect(w, c, body, (size_t)flen);
+			break;
+		case CS_SESSION:
+			backlog_add(c, body, (size_t)flen);
+			break;
+		case CS_OPEN:
+			if (c->backlog ||
+			    !handle_request(w, c, body, (size_t)flen))
+				backlog_add(c, body, (size_t)flen);
+			break;
+		default:
+			break;
+		}
+	}
+	if (c->state == CS_FREE)
+		return;
+	/* compact */
+	if (c->in_off == c->in.len) {
+		c->in.len = c->in_off = 0;
+	} else if (c->in_off > 0) {
+		memmove(c->in.p, c->in.p + c->in_off, c->in.len - c->in_off);
+		c->in.len -= c->in_off;
+		c->in_off = 0;
+	}
+}
+
+static void conn_readable(struct dp_worker *w, struct dp_conn *c)
+{
+	for (;;) {
+		if (!jw_reserve(&c->in, READ_CHUNK)) {
+			conn_close(w, c, "out of memory");
+			return;
+		}
+		ssize_t n = w->io->read(c, c->in.p + c->in.len,
+					c->in.cap - c->in.len);
+		if (n > 0) {
+			c->in.len += (size_t)n;
+			parse_frames(w, c);
+			if (c->state == CS_FREE || c->state == CS_CLOSING)
+				return;
+			continue;
+		}
+		if (n == 0) {
+			conn_close(w, c, NULL);
+			return;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno == EINTR)
+			continue;
+		conn_close(w, c, NULL);
+		return;
+	}
+}
+
+static void conn_flush(struct dp_worker *w, struct dp_conn *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = w->io->write(c, c->out.p + c->out_off,
+					 c->out.len - c->out_off);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (c->out.len - c->out_off > MAX_OUT_PENDING) {
+				conn_close(w, c,
+					   "client does not read its replies");
+				return;
+			}
+			if (!c->want_write) {
+				struct epoll_event ev = {
+					.events = EPOLLIN | EPOLLOUT,
+					.data.u64 = ((uint64_t)c->gen << 32) |
+						    c->slot};
+				epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+				c->want_write = true;
+			}
+			return;
+		}
+		conn_close(w, c, NULL);
+		return;
+	}
+	c->out.len = c->out_off = 0;
+	if (c->out.cap > (1u << 20)) {
+		jw_free(&c->out); /* give back a burst's big buffer */
+	}
+	if (c->want_write) {
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.u64 = ((uint64_t)c->gen << 32) |
+						     c->slot};
+		epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+		c->want_write = false;
+	}
+	if (c->state == CS_CLOSING)
+		conn_close(w, c, NULL);
+}
+
+static void flush_dirty(struct dp_worker *w)
+{
+	for (uint32_t i = 0; i < w->ndirty; i++) {
+		struct dp_conn *c = w->dirty[i];
+		if (!c)
+			continue;
+		c->dirty = false;
+		if (c->state != CS_FREE)
+			conn_flush(w, c);
+	}
+	w->ndirty = 0;
+}
+
+static void accept_all(struct dp_worker *w)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(w->lfd, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				logf_("accept: %s", strerror(errno));
+			return;
+		}
+		char ip[INET6_ADDRSTRLEN] = "?";
+		int port = 0;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+			port = ntohs(a->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+			port = ntohs(a->sin6_port);
+		}
+		if (!ip_take(w->srv, ip)) {
+			logf_("too many connections from %s - max is %d", ip,
+			      w->srv->cfg->max_client_cnxns);
+			close(fd);
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct dp_conn *c = conn_new(w, fd);
+		if (!c) {
+			ip_release(w->srv, ip);
+			close(fd);
+			continue;
+		}
+		snprintf(c->ip, sizeof(c->ip), "%s", ip);
+		c->port = port;
+		add_auth(c, "ip", ip, strlen(ip));
+		atomic_fetch_add(&w->nconn_open, 1);
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.u64 = ((uint64_t)c->gen << 32) |
+						     c->slot};
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev)) {
+			conn_close(w, c, "epoll_ctl failed");
+			continue;
+		}
+	}
+}
+
+/* Tell the sequencer which sessions were active (heartbeats). */
+static void send_touches(struct dp_worker *w)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		struct dp_conn *c = w->conns[i];
+		if (c->state == CS_OPEN && c->touched)
+			n++;
+	}
+	if (!n)
+		return;
+	struct zmsg *m = zmsg_new(ZM_TOUCH, n * (uint32_t)sizeof(int64_t));
+	if (!m)
+		return;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < w->nconns && k < n; i++) {
+		struct dp_conn *c = w->conns[i];
+		if (c->state == CS_OPEN && c->touched) {
+			memcpy(m->body + k * sizeof(int64_t), &c->session,
+			       sizeof(int64_t));
+			c->touched = false;
+			k++;
+		}
+	}
+	zab_post(w->srv->seq, w->idx, m);
+}
+
+static void *worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct epoll_event evs[256];
+	char name[16];
+	snprintf(name, sizeof(name), "pdk-w%d", w->idx);
+	pthread_setname_np(pthread_self(), name);
+	rcu_register_thread();
+	w->next_touch = dp_now_ms() + TOUCH_MS;
+	while (atomic_load(&w->srv->running)) {
+		process_msgs(w, -1);
+		int64_t now = dp_now_ms();
+		if (now >= w->next_touch) {
+			send_touches(w);
+			w->next_touch = now + TOUCH_MS;
+		}
+		flush_dirty(w);
+		int timeout = (int)(w->next_touch - now);
+		if (timeout < 0)
+			timeout = 0;
+		bool sleep = zab_sleep_prepare(w->srv->seq, w->idx);
+		if (!sleep)
+			timeout = 0;
+		rcu_thread_offline();
+		int n = epoll_wait(w->ep, evs, 256, timeout);
+		rcu_thread_online();
+		if (sleep)
+			zab_sleep_done(w->srv->seq, w->idx);
+		for (int i = 0; i < n; i++) {
+			uint64_t u = evs[i].data.u64;
+			if (u == UINT64_MAX) {
+				accept_all(w);
+				continue;
+			}
+			if (u == UINT64_MAX - 1)
+				continue; /* sequencer eventfd */
+			uint32_t slot = (uint32_t)u, gen = (uint32_t)(u >> 32);
+			if (slot >= w->nconns)
+				continue;
+			struct dp_conn *c = w->conns[slot];
+			if (c->gen != gen || c->state == CS_FREE)
+				continue;
+			if (evs[i].events & EPOLLOUT)
+				mark_dirty(w, c);
+			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				conn_readable(w, c);
+		}
+		flush_dirty(w);
+		rcu_quiescent_state();
+	}
+	for (uint32_t i = 0; i < w->nconns; i++)
+		if (w->conns[i]->state != CS_FREE)
+			conn_close(w, w->conns[i], NULL);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Server                                                                */
+/* ------------------------------------------------------------------ */
+static int listen_on(const struct zcfg *cfg, char *err, size_t err_len)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", cfg->client_port);
+	const char *host = cfg->client_port_address[0]
+				   ? cfg->client_port_address
+				   : NULL;
+	int rc = getaddrinfo(host, port, &hints, &res);
+	if (rc) {
+		snprintf(err, err_len, "clientPortAddress %s: %s",
+			 host ? host : "*", gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(res->ai_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	}
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) ||
+	    listen(fd, 1024)) {
+		snprintf(err, err_len, "cannot listen on %s:%d: %s",
+			 host ? host : "*", cfg->client_port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
+				   struct zab_seq *seq, char *err,
+				   size_t err_len)
+{
+	struct dp_server *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	d->cfg = cfg;
+	d->tree = tree;
+	d->seq = seq;
+	d->n = cfg->workers;
+	d->start_ms = dp_now_ms();
+	pthread_mutex_init(&d->ip_lock, NULL);
+	d->w = calloc((size_t)d->n, sizeof(*d->w));
+	if (!d->w) {
+		snprintf(err, err_len, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < d->n; i++) {
+		struct dp_worker *w = &d->w[i];
+		w->srv = d;
+		w->idx = i;
+		w->io = &tcp_io;
+		w->lfd = -1;
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		w->watches = wt_new();
+		w->mq_cap = MSG_BURST;
+		w->mq = calloc(w->mq_cap, sizeof(*w->mq));
+		if (w->ep < 0 || !w->watches || !w->mq) {
+			snprintf(err, err_len, "out of memory");
+			goto fail;
+		}
+		w->lfd = listen_on(cfg, err, err_len);
+		if (w->lfd < 0)
+			goto fail;
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.u64 = UINT64_MAX};
+		epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd, &ev);
+		ev.data.u64 = UINT64_MAX - 1;
+		epoll_ctl(w->ep, EPOLL_CTL_ADD, zab_worker_fd(seq, i), &ev);
+	}
+	return d;
+fail:
+	dp_server_destroy(d);
+	return NULL;
+}
+
+int dp_server_start(struct dp_server *d)
+{
+	atomic_store(&d->running, 1);
+	for (int i = 0; i < d->n; i++) {
+		int rc = pthread_create(&d->w[i].thread, NULL, worker_main,
+					&d->w[i]);
+		if (rc) {
+			atomic_store(&d->running, 0);
+			for (int k = 0; k < i; k++)
+				pthread_join(d->w[k].thread, NULL);
+			return -rc;
+		}
+	}
+	return 0;
+}
+
+void dp_server_stop(struct dp_server *d)
+{
+	if (!atomic_exchange(&d->running, 0))
+		return;
+	for (int i = 0; i < d->n; i++) {
+		uint64_t one = 1;
+		ssize_t rc = write(zab_worker_fd(d->seq, i), &one, sizeof(one));
+		(void)rc;
+	}
+	for (int i = 0; i < d->n; i++)
+		pthread_join(d->w[i].thread, NULL);
+}
+
+void dp_server_destroy(struct dp_server *d)
+{
+	if (!d)
+		return;
+	dp_server_stop(d);
+	for (int i = 0; d->w && i < d->n; i++) {
+		struct dp_worker *w = &d->w[i];
+		if (w->lfd >= 0)
+			close(w->lfd);
+		if (w->ep >= 0)
+			close(w->ep);
+		wt_free(w->watches);
+		for (unsigned k = 0; k < w->mq_n; k++)
+			zmsg_free(w->mq[w->mq_head + k]);
+		free(w->mq);
+		for (uint32_t k = 0; k < w->nconns; k++)
+			free(w->conns[k]);
+		free(w->conns);
+		free(w->free_slots);
+		free(w->dirty);
+		jw_free(&w->scratch);
+	}
+	free(d->w);
+	while (d->ips) {
+		struct ipcount *n = d->ips->next;
+		free(d->ips);
+		d->ips = n;
+	}
+	pthread_mutex_destroy(&d->ip_lock);
+	free(d);
+}

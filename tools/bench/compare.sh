@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# compare.sh - the same workload matrix against Apache ZooKeeper 3.8
+# (Debian's zookeeper package) and paddockd, one server at a time, on
+# equivalent zoo.cfg files; prints one table with both results and the ratio.
+#
+# usage: tools/bench/compare.sh BUILD_DIR [DURATION_S]
+#   BUILD_DIR  meson build dir holding tools/paddockd and tools/bench/paddock-bench
+#   env: CONNS (16) WINDOW (32) WARMUP (3) KEYS (1000) VALUE (100)
+#        SERVER_CPU (1) BENCH_CPU (0) WORKLOADS ("get set create mix")
+#        SKIP_ZK=1 / SKIP_PADDOCK=1 to run one side only
+set -u
+
+BUILD=${1:?usage: compare.sh BUILD_DIR [DURATION_S]}
+BUILD=$(cd "$BUILD" && pwd)
+DUR=${2:-10}
+CONNS=${CONNS:-16}
+WINDOW=${WINDOW:-32}
+WARMUP=${WARMUP:-3}
+KEYS=${KEYS:-1000}
+VALUE=${VALUE:-100}
+SERVER_CPU=${SERVER_CPU:-1}
+BENCH_CPU=${BENCH_CPU:-0}
+WORKLOADS=${WORKLOADS:-"get set create mix"}
+BENCH=$BUILD/tools/bench/paddock-bench
+ZKC=$BUILD/tools/bench/zkc_async
+PADDOCKD=$BUILD/tools/paddockd
+ZKCP="/usr/share/java/zookeeper.jar:/usr/share/java/*"
+
+[ -x "$BENCH" ] || { echo "compare.sh: $BENCH missing: ninja -C $BUILD tools/bench/paddock-bench" >&2; exit 2; }
+command -v java >/dev/null || { echo "compare.sh: java missing: apt-get install -y zookeeper" >&2; exit 2; }
+[ -f /usr/share/java/zookeeper.jar ] || { echo "compare.sh: apt-get install -y zookeeper" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/paddock-compare.XXXXXX)
+SRV_PID=
+cleanup() {
+	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# $1 dir, $2 port: the zoo.cfg both servers get (forceSync=yes is the
+# ZooKeeper default; written out so nobody wonders).
+write_cfg() {
+	mkdir -p "$1/data"
+	cat >"$1/zoo.cfg" <<CFG
+tickTime=2000
+dataDir=$1/data
+clientPort=$2
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+forceSync=yes
+admin.enableServer=false
+4lw.commands.whitelist=*
+CFG
+}
+
+# waits until the port answers a session (paddock-bench's own setup path)
+wait_ready() {
+	local port=$1 i
+	for i in $(seq 1 100); do
+		if ! kill -0 "$SRV_PID" 2>/dev/null; then return 1; fi
+		if "$BENCH" -p "$port" -W exists -c 1 -w 1 -d 100ms --warmup 0 -q --no-setup \
+			--prefix /zookeeper >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	return 1
+}
+
+stop_server() {
+	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+	SRV_PID=
+}
+
+# $1 label, $2 port; fills results in $WORK/$1.<workload>.csv
+run_matrix() {
+	local label=$1 port=$2 w args
+	for w in $WORKLOADS; do
+		args="-W $w"
+		[ "$w" = mix ] && args="-W mix:0.9"
+		taskset -c "$BENCH_CPU" "$BENCH" -p "$port" $args -t 1 -c "$CONNS" -w "$WINDOW" \
+			-d "$DUR" --warmup "$WARMUP" -k "$KEYS" -s "$VALUE" --csv -q \
+			--prefix "/cmp-$w" >"$WORK/$label.$w.csv" 2>"$WORK/$label.$w.err" ||
+			echo "compare.sh: $label $w failed: $(tail -1 "$WORK/$label.$w.err")" >&2
+	done
+}
+
+# ops/s and client CPU seconds of one command: prints "OPS CPU"
+cpu_of() {
+	local t
+	t=$( { /usr/bin/time -f "TIME %U %S" "$@" >"$WORK/cpu.out"; } 2>&1 | awk '/^TIME/{print $2+$3}')
+	echo "$t"
+}
+
+echo "== paddock-bench compare: $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(nproc) cpu(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
+	"kernel $(uname -r), $(java -version 2>&1 | head -1)"
+echo "how: one server at a time, server pinned to cpu $SERVER_CPU, bench to cpu $BENCH_CPU"\
+	"(taskset); zoo.cfg forceSync=yes, dataDir under $WORK ($(df -T "$WORK" | awk 'NR==2{print $2}'))"
+echo "bench: paddock-bench -t 1 -c $CONNS -w $WINDOW -d ${DUR}s --warmup ${WARMUP}s -k $KEYS -s $VALUE"\
+	"(closed loop; mix = 90% getData / 10% setData)"
+echo
+
+ZK_PORT=
+if [ "${SKIP_ZK:-0}" != 1 ]; then
+	ZK_PORT=$(free_port)
+	write_cfg "$WORK/zk" "$ZK_PORT"
+	taskset -c "$SERVER_CPU" java -Dzookeeper.log.dir="$WORK/zk" -Dzookeeper.root.logger=WARN,CONSOLE \
+		-cp "$ZKCP" org.apache.zookeeper.server.quorum.QuorumPeerMain "$WORK/zk/zoo.cfg" \
+		>"$WORK/zk/out.log" 2>&1 &
+	SRV_PID=$!
+	if wait_ready "$ZK_PORT"; then
+		run_matrix zk "$ZK_PORT"
+		# the generator check: same load from the stock C client's async API
+		if [ -x "$ZKC" ]; then
+			for w in get set; do
+				c=$(cpu_of taskset -c "$BENCH_CPU" "$ZKC" "127.0.0.1:$ZK_PORT" "$w" "$CONNS" "$WINDOW" "$DUR" "$KEYS")
+				echo "$(awk '{print $(NF-6)}' "$WORK/cpu.out") $c $(cat "$WORK/cpu.out")" >"$WORK/zkc.$w"
+				c=$(cpu_of taskset -c "$BENCH_CPU" "$BENCH" -p "$ZK_PORT" -W "$w" -c "$CONNS" -w "$WINDOW" \
+					-d "$DUR" --warmup 1 -k "$KEYS" --csv -q --prefix "/gen-$w")
+				echo "$(tail -1 "$WORK/cpu.out" | cut -d, -f9) $c" >"$WORK/pb.$w"
+			done
+		fi
+	else
+		echo "compare.sh: ZooKeeper did not start; see below" >&2
+		tail -20 "$WORK/zk/out.log" >&2
+	fi
+	stop_server
+fi
+
+if [ "${SKIP_PADDOCK:-0}" != 1 ]; then
+	if [ -x "$PADDOCKD" ]; then
+		P_PORT=$(free_port)
+		write_cfg "$WORK/pd" "$P_PORT"
+		taskset -c "$SERVER_CPU" "$PADDOCKD" "$WORK/pd/zoo.cfg" >"$WORK/pd/out.log" 2>&1 &
+		SRV_PID=$!
+		if wait_ready "$P_PORT"; then
+			run_matrix pd "$P_PORT"
+		else
+			echo "compare.sh: paddockd did not answer on port $P_PORT (rows show n/a)" >&2
+			tail -5 "$WORK/pd/out.log" >&2
+		fi
+		stop_server
+	else
+		echo "compare.sh: $PADDOCKD not built (rows show n/a)" >&2
+	fi
+fi
+
+field() { # file column -> value or n/a
+	[ -s "$1" ] && tail -1 "$1" | cut -d, -f"$2" || echo n/a
+}
+
+printf '%-8s | %12s %10s %6s | %12s %10s %6s | %8s\n' workload "zk ops/s" "zk p99us" "zk err" \
+	"paddock ops/s" "p99us" "err" "ratio"
+printf -- '---------+-------------------------------+-------------------------------+---------\n'
+for w in $WORKLOADS; do
+	zr=$(field "$WORK/zk.$w.csv" 9); zp=$(field "$WORK/zk.$w.csv" 12); ze=$(field "$WORK/zk.$w.csv" 8)
+	pr=$(field "$WORK/pd.$w.csv" 9); pp=$(field "$WORK/pd.$w.csv" 12); pe=$(field "$WORK/pd.$w.csv" 8)
+	ratio=$(awk -v a="$pr" -v b="$zr" 'BEGIN{ if (a+0>0 && b+0>0) printf "%.2fx", a/b; else print "n/a" }')
+	printf '%-8s | %12s %10s %6s | %12s %10s %6s | %8s\n' "$w" "$zr" "$zp" "$ze" "$pr" "$pp" "$pe" "$ratio"
+done
+
+if [ -s "$WORK/zkc.get" ]; then
+	echo
+	echo "generator check against ZooKeeper (same -c $CONNS -w $WINDOW, client on cpu $BENCH_CPU):"
+	printf '%-6s | %14s %16s | %14s %16s | %10s %10s\n' op "zkc ops/s" "zkc ops/cpu-s" \
+		"bench ops/s" "bench ops/cpu-s" "rate x" "cpu-eff x"
+	for w in get set; do
+		read -r zo zc _ <"$WORK/zkc.$w"
+		read -r po pc <"$WORK/pb.$w"
+		# ops per client CPU second: what the generator could reach if the
+		# server were not the limit (zkc runs warm-up+DUR, bench warm-up 1s+DUR)
+		awk -v zo="$zo" -v zc="$zc" -v po="$po" -v pc="$pc" -v d="$DUR" -v w="$w" 'BEGIN{
+			ze = zo*(d+1)/zc; pe = po*(d+1)/pc;
+			printf "%-6s | %14.0f %16.0f | %14.0f %16.0f | %9.2fx %9.2fx\n", w, zo, ze, po, pe, po/zo, pe/ze }'
+	done
+fi

@@ -1,0 +1,130 @@
+/*
+ * paddockd — the paddock server.
+ *
+ *   paddockd [zoo.cfg]
+ *
+ * With no argument: a standalone server on 127.0.0.1:2181 with data
+ * under ./data.  With a file: an unmodified Apache ZooKeeper zoo.cfg.
+ * Runs until SIGINT or SIGTERM.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <urcu-qsbr.h>
+
+#include "consensus/config_int.h"
+#include "consensus/consensus.h"
+#include "dataplane/dataplane.h"
+#include "tree/tree.h"
+
+static void warn_line(const char *line)
+{
+	fprintf(stderr, "paddockd: warning: %s\n", line);
+}
+
+static int mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct zcfg cfg;
+	char err[1024];
+	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") ||
+				       !strcmp(argv[1], "--help")))) {
+		fprintf(stderr, "usage: %s [zoo.cfg]\n", argv[0]);
+		return 2;
+	}
+	zcfg_defaults(&cfg);
+	if (argc == 2 && zcfg_load(&cfg, argv[1], err, sizeof(err),
+				   warn_line)) {
+		fprintf(stderr, "paddockd: %s\n", err);
+		return 1;
+	}
+	if (cfg.client_port <= 0) {
+		fprintf(stderr, "paddockd: %s: no clientPort for this server\n",
+			argc == 2 ? argv[1] : "defaults");
+		return 1;
+	}
+	if (cfg.n_servers > 1)
+		fprintf(stderr, "paddockd: warning: %d server.N lines: "
+				"replication is not implemented yet, running "
+				"standalone\n",
+			cfg.n_servers);
+	if (mkdirs(cfg.data_dir) || mkdirs(cfg.data_log_dir)) {
+		fprintf(stderr, "paddockd: cannot create %s: %s\n",
+			cfg.data_dir, strerror(errno));
+		return 1;
+	}
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	struct tree *tree = tree_create();
+	if (!tree) {
+		fprintf(stderr, "paddockd: out of memory\n");
+		return 1;
+	}
+	struct zab_seq_config sc = {
+		.tree = tree,
+		.n_workers = cfg.workers,
+		.tick_time = cfg.tick_time,
+		.min_session_timeout = cfg.min_session_timeout,
+		.max_session_timeout = cfg.max_session_timeout,
+		.server_id = 0,
+		.container_interval_ms = cfg.container_check_interval_ms,
+	};
+	struct zab_seq *seq = zab_seq_create(&sc);
+	if (!seq) {
+		fprintf(stderr, "paddockd: sequencer: %s\n", strerror(errno));
+		return 1;
+	}
+	struct dp_server *dp = dp_server_create(&cfg, tree, seq, err,
+						sizeof(err));
+	if (!dp) {
+		fprintf(stderr, "paddockd: %s\n", err);
+		return 1;
+	}
+	if (zab_seq_start(seq) || dp_server_start(dp)) {
+		fprintf(stderr, "paddockd: cannot start threads\n");
+		return 1;
+	}
+	fprintf(stderr,
+		"paddockd: serving on %s:%d (%d worker%s), dataDir %s\n",
+		cfg.client_port_address[0] ? cfg.client_port_address : "*",
+		cfg.client_port, cfg.workers, cfg.workers == 1 ? "" : "s",
+		cfg.data_dir);
+
+	sigdelset(&set, SIGPIPE);
+	int sig = 0;
+	sigwait(&set, &sig);
+	fprintf(stderr, "paddockd: signal %d, shutting down\n", sig);
+	dp_server_stop(dp);
+	zab_seq_stop(seq);
+	dp_server_destroy(dp);
+	zab_seq_destroy(seq);
+	rcu_barrier();
+	tree_destroy(tree);
+	return 0;
+}

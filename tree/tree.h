@@ -1,0 +1,314 @@
+/*
+ * tree.h — the znode tree, stat rules, ACLs and path validation.
+ *
+ * Design
+ * ------
+ * One thread (the sequencer) writes; any number of worker threads read
+ * concurrently under liburcu's QSBR flavour (each reader thread is
+ * registered with rcu_register_thread() and reports quiescent states
+ * between loop passes).
+ *
+ * A znode is found by its full path in one lock-free hash table
+ * (cds_lfht).  Its mutable part (stat + data + ACL) lives in an immutable
+ * "version" that the writer replaces with rcu_assign_pointer() and frees
+ * with call_rcu() after a grace period, so a reader always sees a stat that
+ * matches the data it returns.  Children hang off their parent on an RCU
+ * list, so a reader can list them while the writer adds and removes.
+ *
+ * A multi-op transaction, or a batch of them, is applied between
+ * tree_write_begin() and tree_write_end(); readers that must see a batch
+ * atomically bracket their read with tree_read_begin()/tree_read_retry()
+ * (a sequence count, as Linux's seqcount_t).
+ *
+ * Semantics follow Apache ZooKeeper 3.8 DataTree: czxid/mzxid/pzxid,
+ * version/cversion/aversion, sequential counters from the parent's
+ * cversion, ephemeralOwner encodings for containers and TTL nodes.
+ */
+#ifndef PADDOCK_TREE_H
+#define PADDOCK_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+typedef int64_t zxid_t;
+
+/* ------------------------------------------------------------------ */
+/* Error codes: ZooKeeper's wire values (KeeperException.Code).         */
+/* ------------------------------------------------------------------ */
+#define ZK_ERRORS(X)                                                      \
+	X(ZOK, 0, "ok")                                                   \
+	X(ZSYSTEMERROR, -1, "system error")                               \
+	X(ZRUNTIMEINCONSISTENCY, -2, "runtime inconsistency")             \
+	X(ZDATAINCONSISTENCY, -3, "data inconsistency")                   \
+	X(ZCONNECTIONLOSS, -4, "connection loss")                         \
+	X(ZMARSHALLINGERROR, -5, "marshalling error")                     \
+	X(ZUNIMPLEMENTED, -6, "unimplemented")                            \
+	X(ZOPERATIONTIMEOUT, -7, "operation timeout")                     \
+	X(ZBADARGUMENTS, -8, "bad arguments")                             \
+	X(ZNEWCONFIGNOQUORUM, -13, "new config has no quorum")            \
+	X(ZRECONFIGINPROGRESS, -14, "reconfig in progress")               \
+	X(ZAPIERROR, -100, "api error")                                   \
+	X(ZNONODE, -101, "no node")                                       \
+	X(ZNOAUTH, -102, "not authenticated")                             \
+	X(ZBADVERSION, -103, "bad version")                               \
+	X(ZNOCHILDRENFOREPHEMERALS, -108, "no children for ephemerals")   \
+	X(ZNODEEXISTS, -110, "node exists")                               \
+	X(ZNOTEMPTY, -111, "not empty")                                   \
+	X(ZSESSIONEXPIRED, -112, "session expired")                       \
+	X(ZINVALIDCALLBACK, -113, "invalid callback")                     \
+	X(ZINVALIDACL, -114, "invalid acl")                               \
+	X(ZAUTHFAILED, -115, "authentication failed")                     \
+	X(ZCLOSING, -116, "closing")                                      \
+	X(ZNOTHING, -117, "nothing")                                      \
+	X(ZSESSIONMOVED, -118, "session moved")                           \
+	X(ZNOTREADONLY, -119, "not read only")                            \
+	X(ZEPHEMERALONLOCALSESSION, -120, "ephemeral on local session")   \
+	X(ZNOWATCHER, -121, "no watcher")                                 \
+	X(ZRECONFIGDISABLED, -123, "reconfig disabled")                   \
+	X(ZSESSIONCLOSEDREQUIRESASLAUTH, -124, "session requires sasl")   \
+	X(ZQUOTAEXCEEDED, -125, "quota exceeded")                         \
+	X(ZTHROTTLEDOP, -127, "throttled")
+
+enum zk_err {
+#define ZK_ERR_ENUM(name, value, text) name = value,
+	ZK_ERRORS(ZK_ERR_ENUM)
+#undef ZK_ERR_ENUM
+};
+
+/* Human-readable text of a code; never NULL ("unknown error" for others). */
+const char *zk_strerror(int code);
+
+/* ------------------------------------------------------------------ */
+/* Stat, ACL                                                            */
+/* ------------------------------------------------------------------ */
+struct zstat {
+	int64_t czxid;
+	int64_t mzxid;
+	int64_t ctime; /* ms since the epoch */
+	int64_t mtime;
+	int32_t version;
+	int32_t cversion;
+	int32_t aversion;
+	int64_t ephemeral_owner;
+	int32_t data_length;
+	int32_t num_children;
+	int64_t pzxid;
+};
+
+/* Permission bits (ZooDefs.Perms). */
+enum {
+	ZPERM_READ = 1,
+	ZPERM_WRITE = 2,
+	ZPERM_CREATE = 4,
+	ZPERM_DELETE = 8,
+	ZPERM_ADMIN = 16,
+	ZPERM_ALL = 31,
+};
+
+/* ephemeralOwner encodings (EphemeralType.java). */
+#define ZK_CONTAINER_OWNER ((int64_t)INT64_MIN)
+#define ZK_TTL_MASK 0xff00000000000000ULL
+#define ZK_TTL_MAX 0x000000ffffffffffLL
+static inline bool zk_owner_is_ttl(int64_t owner)
+{
+	return owner != ZK_CONTAINER_OWNER &&
+	       ((uint64_t)owner & ZK_TTL_MASK) == ZK_TTL_MASK;
+}
+static inline int64_t zk_owner_ttl(int64_t owner)
+{
+	return (int64_t)((uint64_t)owner & ~ZK_TTL_MASK);
+}
+static inline int64_t zk_ttl_owner(int64_t ttl_ms)
+{
+	return (int64_t)(ZK_TTL_MASK | (uint64_t)ttl_ms);
+}
+/* A real session id (ephemeral node), not container/TTL/persistent. */
+static inline bool zk_owner_is_session(int64_t owner)
+{
+	return owner != 0 && owner != ZK_CONTAINER_OWNER &&
+	       !zk_owner_is_ttl(owner);
+}
+
+struct zacl_entry {
+	int32_t perms;
+	char *scheme; /* NUL-terminated, owned by the zacl */
+	char *id;
+};
+
+/*
+ * An ACL list.  Immutable once built; shared between znode versions and
+ * reference-counted by the writer thread only (readers never touch the
+ * count: a zacl referenced by a live version outlives every reader of
+ * that version because versions are freed through call_rcu).
+ */
+struct zacl {
+	int refs;
+	int n;
+	struct zacl_entry e[];
+};
+
+/* Build an ACL with n entries copied from the arrays; NULL on ENOMEM.
+ * The result has refs == 1 and belongs to the caller. */
+struct zacl *zacl_new(int n, const int32_t *perms, const char *const *scheme,
+		      const char *const *id);
+/* World:anyone with ZPERM_ALL (ZooDefs.Ids.OPEN_ACL_UNSAFE). Caller owns. */
+struct zacl *zacl_open(void);
+struct zacl *zacl_ref(struct zacl *a);
+void zacl_unref(struct zacl *a);
+bool zacl_equal(const struct zacl *a, const struct zacl *b);
+
+/* An authenticated identity of a connection ("digest","bob:hash"), ("ip",
+ * "127.0.0.1"), ("super",""), ("sasl",...).  Owned by the connection. */
+struct zauth_id {
+	const char *scheme;
+	const char *id;
+};
+
+/*
+ * ACL check (ZooKeeperServer.checkACL): does any entry of `acl` grant
+ * `perm` to any of the `n` identities?  world:anyone matches everyone; an
+ * "ip" entry matches an ("ip", addr) identity, with an optional /bits
+ * prefix; "digest" and "auth"-expanded entries match by exact id.  An
+ * identity with scheme "super" passes every check.  acl == NULL or empty
+ * grants everything.  Returns ZOK or ZNOAUTH.  Any thread.
+ */
+int zacl_check(const struct zacl *acl, int perm, const struct zauth_id *ids,
+	       int n);
+
+/*
+ * Validate and fix up an ACL from a create/setACL request
+ * (PrepRequestProcessor.fixupACL): "world" must be "anyone"; "auth"
+ * entries are replaced by one entry per authenticated non-ip/non-world
+ * identity of the caller (ZINVALIDACL if there is none); "digest" ids must
+ * contain ':'; "ip" ids must parse as an address[/bits]; unknown schemes
+ * and an empty list are ZINVALIDACL.  On ZOK *out is a new zacl (refs 1),
+ * owned by the caller.
+ */
+int zacl_fixup(const struct zacl *in, const struct zauth_id *ids, int n,
+	       struct zacl **out);
+
+/* "user:password" -> "user:base64(sha1(user:password))" into out (NUL
+ * terminated).  Returns length or -1 if out_len is too small. */
+int zk_digest(const char *user_pw, size_t len, char *out, size_t out_len);
+
+/*
+ * Path validation (PathUtils.validatePath): starts with '/', no empty
+ * component ("//"), no trailing '/' except for "/", no "." or ".."
+ * component, no NUL or other forbidden characters (\u0001-\u001F,
+ * \u007F-\u009F, \ud800-\uf8ff, \ufff0-\uffff in UTF-8).  `sequential`
+ * allows a trailing '/' (a create of "/a/" with the sequential flag makes
+ * "/a/0000000001").  Returns ZOK or ZBADARGUMENTS.
+ */
+int zk_path_validate(const char *path, size_t len, bool sequential);
+
+/* ------------------------------------------------------------------ */
+/* The tree                                                             */
+/* ------------------------------------------------------------------ */
+struct tree;
+struct znode;
+
+/*
+ * A consistent view of a znode's current version.  Pointers stay valid
+ * until the reading thread's next quiescent state.
+ */
+struct zview {
+	const struct zstat *stat;
+	const char *data; /* stat->data_length bytes; NULL if 0 */
+	const struct zacl *acl;
+};
+
+/* Create a tree holding "/", "/zookeeper", "/zookeeper/quota" and
+ * "/zookeeper/config" (all zxid 0, world:anyone ALL, except
+ * /zookeeper/config whose ACL is world:anyone READ, as in ZooKeeper 3.8).
+ * NULL on ENOMEM.  Caller owns; call before starting readers. */
+struct tree *tree_create(void);
+/* Free everything; no readers or writer may be running. */
+void tree_destroy(struct tree *t);
+
+/* Number of znodes, and total bytes of paths + data (for mntr). */
+uint64_t tree_node_count(const struct tree *t);
+uint64_t tree_data_bytes(const struct tree *t);
+
+/* -- read side: any registered RCU reader thread, inside a read-side
+ *    section (with QSBR: between quiescent states) -- */
+
+/* Seqcount bracketing for readers that need a batch-atomic view:
+ *   do { s = tree_read_begin(t); ...read... } while (tree_read_retry(t, s));
+ * tree_read_begin spins while a writer is inside write_begin/end. */
+unsigned tree_read_begin(const struct tree *t);
+bool tree_read_retry(const struct tree *t, unsigned seq);
+
+/* Look up a znode by full path (not NUL-terminated necessarily). NULL if
+ * absent. */
+const struct znode *tree_lookup(const struct tree *t, const char *path,
+				size_t len);
+void znode_view(const struct znode *n, struct zview *v);
+const char *znode_path(const struct znode *n); /* full path, NUL-terminated */
+size_t znode_path_len(const struct znode *n);
+const struct znode *znode_parent(const struct znode *n); /* NULL for "/" */
+
+/* Call fn(child_name, name_len, arg) for each child, in no particular
+ * order; stop early if fn returns non-zero (that value is returned).
+ * Returns 0 after a full walk. */
+int znode_children(const struct znode *n,
+		   int (*fn)(const char *name, size_t len, void *arg),
+		   void *arg);
+
+/* Number of descendants (not counting n itself), for
+ * getAllChildrenNumber.  Walks the subtree. */
+int64_t znode_descendants(const struct znode *n);
+
+/* Largest zxid reflected in the tree so far (set by tree_write_end). */
+zxid_t tree_applied_zxid(const struct tree *t);
+
+/* -- write side: the sequencer thread only -- */
+
+void tree_write_begin(struct tree *t);
+/* Publish everything written since tree_write_begin; `zxid` becomes
+ * tree_applied_zxid(). */
+void tree_write_end(struct tree *t, zxid_t zxid);
+
+/*
+ * Create a znode.  The caller (sequencer prep) has already validated the
+ * path, the ACL and that the parent exists, may have children and the
+ * node does not exist; here these are re-checked and reported as
+ * ZNONODE / ZNOCHILDRENFOREPHEMERALS / ZNODEEXISTS without change.
+ * `path` is the final path (sequential suffix already added).  The
+ * parent's cversion is incremented, its pzxid set to zxid, its
+ * num_children incremented.  `acl` is referenced (caller keeps its own
+ * reference).  On ZOK, *stat_out (if not NULL) gets the new node's stat.
+ */
+int tree_node_create(struct tree *t, const char *path, size_t len,
+		     const void *data, int32_t data_len, struct zacl *acl,
+		     int64_t ephemeral_owner, zxid_t zxid, int64_t time_ms,
+		     struct zstat *stat_out);
+
+/* Delete a leaf znode.  ZNONODE, ZNOTEMPTY.  Parent: cversion++,
+ * pzxid = zxid, num_children--.  The node is freed after a grace period. */
+int tree_node_delete(struct tree *t, const char *path, size_t len,
+		     zxid_t zxid);
+
+/* Replace data; version++, mzxid = zxid, mtime = time.  ZNONODE. */
+int tree_node_set_data(struct tree *t, const char *path, size_t len,
+		       const void *data, int32_t data_len, zxid_t zxid,
+		       int64_t time_ms, struct zstat *stat_out);
+
+/* Replace the ACL; aversion++.  ZNONODE.  `acl` is referenced. */
+int tree_node_set_acl(struct tree *t, const char *path, size_t len,
+		      struct zacl *acl, zxid_t zxid, struct zstat *stat_out);
+
+/* Writer-side helpers for sessions, containers and TTL nodes. */
+
+/* Call fn(path, len, arg) for each ephemeral znode owned by `session`
+ * (in creation order). */
+void tree_ephemerals(const struct tree *t, int64_t session,
+		     void (*fn)(const char *path, size_t len, void *arg),
+		     void *arg);
+/* Same for every container or TTL znode (candidates for the periodic
+ * cleanup; the caller checks num_children / mtime). */
+void tree_containers_and_ttls(const struct tree *t,
+			      void (*fn)(const struct znode *n, void *arg),
+			      void *arg);
+
+#endif
