@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <rte_ring.h>
+#include <urcu-qsbr.h>
 
 #include "consensus/consensus.h"
 #include "tree/jute.h"
@@ -533,9 +534,15 @@ static int prep_create(struct prep *p, int op, struct jr *r, struct step *st)
 	}
 	memcpy(final, path, (size_t)plen);
 	size_t flen = (size_t)plen;
+	/* ZooKeeper 3.8 numbers sequential children by the count of child
+	 * creations, while cversion also counts deletions (observed; see
+	 * tests/integration/test_basic_ops.py).  Both start at 0, so the
+	 * creations are (cversion + numChildren) / 2. */
 	if (seq)
-		flen += (size_t)sprintf(final + plen, "%010d",
-					parent.stat.cversion);
+		flen += (size_t)sprintf(
+			final + plen, "%010d",
+			(int32_t)(((int64_t)parent.stat.cversion +
+				   parent.stat.num_children) / 2));
 	final[flen] = 0;
 	st->path = final;
 	st->len = flen;
@@ -1207,7 +1214,9 @@ static void *seq_main(void *arg)
 	struct zab_seq *s = arg;
 	struct zmsg *burst[BURST];
 	pthread_setname_np(pthread_self(), "pdk-seq");
+	rcu_register_thread(); /* it reads the tree and frees by call_rcu */
 	while (atomic_load(&s->running)) {
+		rcu_quiescent_state();
 		unsigned total = 0;
 		zxid_t before = s->zxid;
 		for (int w = 0; w < s->cfg.n_workers; w++) {
@@ -1260,14 +1269,17 @@ static void *seq_main(void *arg)
 				next = s->next_container_scan;
 			int to = (int)(next - now_mono_ms());
 			struct pollfd pfd = {.fd = s->efd, .events = POLLIN};
+			rcu_thread_offline();
 			if (to > 0 && poll(&pfd, 1, to) > 0) {
 				uint64_t v;
 				ssize_t rc = read(s->efd, &v, sizeof(v));
 				(void)rc;
 			}
+			rcu_thread_online();
 		}
 		atomic_store(&s->sleeping, 0);
 	}
+	rcu_unregister_thread();
 	return NULL;
 }
 

@@ -120,8 +120,9 @@ static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 	out(o, "Zxid: 0x%llx\n",
 	    (unsigned long long)tree_applied_zxid(d->tree));
 	out(o, "Mode: standalone\n");
+	/* ZooKeeper's node map also holds "" for the root: count it */
 	out(o, "Node count: %llu\n",
-	    (unsigned long long)tree_node_count(d->tree));
+	    (unsigned long long)tree_node_count(d->tree) + 1);
 }
 
 static int64_t dir_size(const char *path)
@@ -161,7 +162,7 @@ struct wlist {
 };
 
 static void wch_line(const char *path, size_t len, const struct wt_owner *ow,
-		     int kind, void *arg)
+		     int table, void *arg)
 {
 	struct wlist *l = arg;
 	const struct dp_conn *c =
@@ -197,7 +198,7 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "zk_num_alive_connections\t%lld\n", (long long)t.conns);
 	out(o, "zk_outstanding_requests\t0\n");
 	out(o, "zk_znode_count\t%llu\n",
-	    (unsigned long long)tree_node_count(d->tree));
+	    (unsigned long long)tree_node_count(d->tree) + 1);
 	out(o, "zk_watch_count\t%zu\n", watches);
 	out(o, "zk_ephemerals_count\t%lld\n",
 	    (long long)atomic_load(&zs->ephemerals));

@@ -22,7 +22,8 @@ struct wpath {
 struct watch {
 	struct wpath *wp;
 	struct wt_owner *owner;
-	int kind;
+	int table;
+	int mode;
 	zxid_t reg;
 	struct watch *pnext, *pprev;
 	struct watch *onext, *oprev;
@@ -33,7 +34,7 @@ struct wt {
 	size_t nb;
 	size_t npaths;
 	size_t count;
-	size_t recursive;
+	size_t recursive; /* WM_RECURSIVE watches (either table) */
 	/* per-trigger de-duplication */
 	struct wt_owner **fired;
 	size_t nfired, capfired;
@@ -114,13 +115,18 @@ static void grow(struct wt *t)
 }
 
 int wt_add(struct wt *t, const char *path, size_t len, struct wt_owner *o,
-	   int kind, zxid_t reg)
+	   int table, int mode, zxid_t reg)
 {
 	struct wpath **pp = find(t, path, len);
 	struct wpath *wp = *pp;
 	if (wp) {
 		for (struct watch *w = wp->head; w; w = w->pnext)
-			if (w->owner == o && w->kind == kind) {
+			if (w->owner == o && w->table == table) {
+				if (w->mode == WM_RECURSIVE)
+					t->recursive--;
+				if (mode == WM_RECURSIVE)
+					t->recursive++;
+				w->mode = mode;
 				w->reg = reg;
 				return ZOK;
 			}
@@ -137,11 +143,18 @@ int wt_add(struct wt *t, const char *path, size_t len, struct wt_owner *o,
 		t->npaths++;
 	}
 	struct watch *w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		if (!wp->head) {
+			*find(t, path, len) = wp->next;
+			free(wp);
+			t->npaths--;
+		}
 		return ZSYSTEMERROR;
+	}
 	w->wp = wp;
 	w->owner = o;
-	w->kind = kind;
+	w->table = table;
+	w->mode = mode;
 	w->reg = reg;
 	w->pnext = wp->head;
 	if (wp->head)
@@ -153,7 +166,7 @@ int wt_add(struct wt *t, const char *path, size_t len, struct wt_owner *o,
 	o->head = w;
 	o->count++;
 	t->count++;
-	if (kind == WK_RECURSIVE)
+	if (mode == WM_RECURSIVE)
 		t->recursive++;
 	if (t->npaths > t->nb)
 		grow(t);
@@ -177,7 +190,7 @@ static void unlink_watch(struct wt *t, struct watch *w)
 		w->onext->oprev = w->oprev;
 	w->owner->count--;
 	t->count--;
-	if (w->kind == WK_RECURSIVE)
+	if (w->mode == WM_RECURSIVE)
 		t->recursive--;
 	free(w);
 	if (!wp->head) {
@@ -188,35 +201,35 @@ static void unlink_watch(struct wt *t, struct watch *w)
 	}
 }
 
-bool wt_remove(struct wt *t, const char *path, size_t len,
-	       struct wt_owner *o, int kinds)
+static bool match(const struct watch *w, const struct wt_owner *o,
+		  int tables, int mode)
 {
-	struct wpath *wp = *find(t, path, len);
+	return w->owner == o && (w->table & tables) &&
+	       (mode == 0 || w->mode == mode);
+}
+
+bool wt_remove(struct wt *t, const char *path, size_t len,
+	       struct wt_owner *o, int tables, int mode)
+{
 	bool any = false;
-	while (wp) {
-		struct watch *w = wp->head;
-		bool last = false;
-		for (; w; w = w->pnext)
-			if (w->owner == o && (w->kind & kinds))
-				break;
+	for (;;) {
+		struct wpath *wp = *find(t, path, len);
+		struct watch *w = wp ? wp->head : NULL;
+		while (w && !match(w, o, tables, mode))
+			w = w->pnext;
 		if (!w)
-			break;
-		/* unlink may free wp when w is its only watch */
-		last = !w->pnext && !w->pprev;
-		unlink_watch(t, w);
+			return any;
+		unlink_watch(t, w); /* may free wp: look it up again */
 		any = true;
-		if (last)
-			break;
 	}
-	return any;
 }
 
 bool wt_has(struct wt *t, const char *path, size_t len,
-	    const struct wt_owner *o, int kinds)
+	    const struct wt_owner *o, int tables, int mode)
 {
 	struct wpath *wp = *find(t, path, len);
 	for (struct watch *w = wp ? wp->head : NULL; w; w = w->pnext)
-		if (w->owner == o && (w->kind & kinds))
+		if (match(w, o, tables, mode))
 			return true;
 	return false;
 }
@@ -254,30 +267,48 @@ static bool fired_once(struct wt *t, struct wt_owner *o)
 	return false;
 }
 
-/* Fire the watches of one path whose kind is in `kinds`. */
-static void fire_path(struct wt *t, const char *path, size_t len, int kinds,
-		      zxid_t zxid, void (*fn)(struct wt_owner *, void *),
-		      void *arg)
+/*
+ * WatchManager.triggerWatch for one table: at the path itself every
+ * watch fires (standard ones are removed); at its ancestors only
+ * recursive ones; recursive watches never fire NodeChildrenChanged.
+ */
+static void fire_table(struct wt *t, int table, int event, const char *path,
+		       size_t len, zxid_t zxid,
+		       void (*fn)(struct wt_owner *, void *), void *arg)
 {
-	struct wpath *wp = *find(t, path, len);
-	if (!wp)
-		return;
-	struct watch *w = wp->head;
-	while (w) {
-		struct watch *next = w->pnext;
-		bool last = !w->pnext && !w->pprev;
-		if ((w->kind & kinds) && zxid > w->reg) {
-			struct wt_owner *o = w->owner;
-			if (w->kind & (WK_DATA | WK_CHILD))
-				unlink_watch(t, w); /* may free wp */
-			else
-				last = false;
-			if (!fired_once(t, o))
-				fn(o, arg);
-			if (last)
-				return;
+	size_t l = len;
+	bool parent = false;
+	for (;;) {
+		struct wpath *wp = *find(t, path, l);
+		struct watch *w = wp ? wp->head : NULL;
+		while (w) {
+			struct watch *next = w->pnext;
+			bool fire = false, remove = false;
+			if (w->table == table && zxid > w->reg) {
+				if (w->mode == WM_RECURSIVE)
+					fire = event != ZEV_CHILD_CHANGED;
+				else if (!parent)
+					fire = true,
+					remove = w->mode == WM_STANDARD;
+			}
+			if (fire) {
+				struct wt_owner *o = w->owner;
+				bool last = remove && !w->pnext && !w->pprev;
+				if (remove)
+					unlink_watch(t, w); /* may free wp */
+				if (!fired_once(t, o))
+					fn(o, arg);
+				if (last)
+					break;
+			}
+			w = next;
 		}
-		w = next;
+		if (!t->recursive || l <= 1)
+			return;
+		while (l > 0 && path[l - 1] != '/')
+			l--;
+		l = l > 1 ? l - 1 : 1; /* the parent's length */
+		parent = true;
 	}
 }
 
@@ -285,36 +316,29 @@ void wt_trigger(struct wt *t, int event, const char *path, size_t len,
 		zxid_t zxid, void (*fn)(struct wt_owner *o, void *arg),
 		void *arg)
 {
+	/* One suppression set per DataTree operation. */
 	t->nfired = 0;
-	if (event == ZEV_CHILD_CHANGED) {
-		fire_path(t, path, len, WK_CHILD | WK_PERSIST, zxid, fn, arg);
-		return;
-	}
-	int kinds = WK_DATA | WK_PERSIST | WK_RECURSIVE;
-	if (event == ZEV_DELETED)
-		kinds |= WK_CHILD;
-	fire_path(t, path, len, kinds, zxid, fn, arg);
-	if (!t->recursive)
-		return;
-	/* persistent recursive watches of every ancestor */
-	size_t l = len;
-	while (l > 1) {
-		while (l > 0 && path[l - 1] != '/')
-			l--;
-		l = l > 1 ? l - 1 : 1; /* parent path length */
-		fire_path(t, path, l, WK_RECURSIVE, zxid, fn, arg);
-		if (l == 1)
-			break;
+	switch (event) {
+	case ZEV_CHILD_CHANGED:
+		fire_table(t, WT_CHILD, event, path, len, zxid, fn, arg);
+		break;
+	case ZEV_DELETED:
+		fire_table(t, WT_DATA, event, path, len, zxid, fn, arg);
+		fire_table(t, WT_CHILD, event, path, len, zxid, fn, arg);
+		break;
+	default:
+		fire_table(t, WT_DATA, event, path, len, zxid, fn, arg);
+		break;
 	}
 }
 
 void wt_foreach(const struct wt *t,
 		void (*fn)(const char *path, size_t len,
-			   const struct wt_owner *o, int kind, void *arg),
+			   const struct wt_owner *o, int table, void *arg),
 		void *arg)
 {
 	for (size_t i = 0; i < t->nb; i++)
 		for (struct wpath *wp = t->b[i]; wp; wp = wp->next)
 			for (struct watch *w = wp->head; w; w = w->pnext)
-				fn(wp->path, wp->len, w->owner, w->kind, arg);
+				fn(wp->path, wp->len, w->owner, w->table, arg);
 }

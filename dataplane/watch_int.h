@@ -17,12 +17,9 @@
 
 #include "tree/tree.h"
 
-enum {
-	WK_DATA = 1,
-	WK_CHILD = 2,
-	WK_PERSIST = 4,
-	WK_RECURSIVE = 8,
-};
+/* The two tables of ZooKeeper's DataTree, and a watch's mode in one. */
+enum { WT_DATA = 1, WT_CHILD = 2 };
+enum { WM_STANDARD = 1, WM_PERSISTENT = 2, WM_RECURSIVE = 3 };
 
 /* Embedded in each watcher (connection). */
 struct wt_owner {
@@ -35,33 +32,36 @@ struct wt;
 struct wt *wt_new(void);
 void wt_free(struct wt *t);
 
-/* Register; a duplicate (same path, owner, kind) only updates `reg`.
- * Events with zxid <= reg do not fire this watch (the read that set it
- * already showed that change).  0 or ZSYSTEMERROR. */
+/* Register owner's watch on path in `table` with `mode`.  One mode per
+ * (table, path, owner): a later registration replaces the mode, as
+ * ZooKeeper's WatcherModeManager does.  Events with zxid <= reg do not
+ * fire it (the read that set it already showed that change).
+ * 0 or ZSYSTEMERROR. */
 int wt_add(struct wt *t, const char *path, size_t len, struct wt_owner *o,
-	   int kind, zxid_t reg);
-/* Remove owner's watches of `kinds` on path; true if any was removed. */
+	   int table, int mode, zxid_t reg);
+/* Remove owner's watches on path in the tables of `tables` whose mode is
+ * `mode` (0 = any mode); true if any was removed. */
 bool wt_remove(struct wt *t, const char *path, size_t len,
-	       struct wt_owner *o, int kinds);
-/* Does owner have a watch of one of `kinds` on path? */
+	       struct wt_owner *o, int tables, int mode);
+/* Like wt_remove without removing. */
 bool wt_has(struct wt *t, const char *path, size_t len,
-	    const struct wt_owner *o, int kinds);
+	    const struct wt_owner *o, int tables, int mode);
 /* Drop every watch of an owner. */
 void wt_remove_owner(struct wt *t, struct wt_owner *o);
 /* Number of watches, and of distinct paths. */
 size_t wt_count(const struct wt *t);
 size_t wt_paths(const struct wt *t);
 
-/* Fire `event` (enum zk_event) at path.  fn(owner, arg) is called once per
- * owner that had a matching watch; one-shot watches are removed first. */
+/* Fire the watches a change fires (DataTree.createNode/deleteNode/
+ * setData): fn(owner, arg) once per owner; standard watches removed. */
 void wt_trigger(struct wt *t, int event, const char *path, size_t len,
 		zxid_t zxid, void (*fn)(struct wt_owner *o, void *arg),
 		void *arg);
 
-/* Walk every watch: fn(path, len, owner, kind, arg). */
+/* Walk every watch: fn(path, len, owner, table, arg). */
 void wt_foreach(const struct wt *t,
 		void (*fn)(const char *path, size_t len,
-			   const struct wt_owner *o, int kind, void *arg),
+			   const struct wt_owner *o, int table, void *arg),
 		void *arg);
 
 #endif

@@ -466,6 +466,8 @@ static int read_node(struct read_ctx *x, int op, const char *path,
 		     size_t len)
 {
 	struct tree *t = x->w->srv->tree;
+	if (len == 0) /* DataTree keeps the root under "" too */
+		path = "/", len = 1;
 	const struct znode *n = tree_lookup(t, path, len);
 	if (!n) {
 		x->z = max64(x->z, absent_zxid(t, path, len));
@@ -518,15 +520,16 @@ static int read_node(struct read_ctx *x, int op, const char *path,
 	return ZUNIMPLEMENTED;
 }
 
-static int watch_kind(int op)
+/* The table a read's one-shot watch goes to. */
+static int watch_table(int op)
 {
 	switch (op) {
 	case ZOP_GETDATA:
 	case ZOP_EXISTS:
-		return WK_DATA;
+		return WT_DATA;
 	case ZOP_GETCHILDREN:
 	case ZOP_GETCHILDREN2:
-		return WK_CHILD;
+		return WT_CHILD;
 	}
 	return 0;
 }
@@ -547,7 +550,7 @@ static void finish_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 struct pend_watch {
 	const char *path;
 	size_t len;
-	int kind;
+	int table;
 };
 
 static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
@@ -610,7 +613,7 @@ static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 					jw_int(&w->scratch, e);
 				} else if (watch && npw < 64) {
 					pw[npw++] = (struct pend_watch){
-						p, (size_t)pl, watch_kind(type)};
+						p, (size_t)pl, watch_table(type)};
 				}
 			}
 			jw_int(&w->scratch, -1);
@@ -623,9 +626,16 @@ static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	if (op == ZOP_WHOAMI) {
 		w->scratch.len = 0;
 		jw_int(&w->scratch, c->nauth);
+		/* ClientInfo(scheme, provider.getUserName(id)): a digest
+		 * id "user:hash" shows as "user" */
 		for (int i = 0; i < c->nauth; i++) {
+			const char *id = c->auth[i].id;
+			const char *colon = strchr(id, ':');
 			jw_str(&w->scratch, c->auth[i].scheme);
-			jw_str(&w->scratch, c->auth[i].id);
+			if (colon && !strcmp(c->auth[i].scheme, "digest"))
+				jw_buf(&w->scratch, id, (int32_t)(colon - id));
+			else
+				jw_str(&w->scratch, id);
 		}
 		x.z = 0;
 		goto done;
@@ -647,7 +657,7 @@ static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 		err = read_node(&x, op, p, (size_t)pl);
 	} while (tree_read_retry(t, seq));
 	if (watch && (err == ZOK || (op == ZOP_EXISTS && err == ZNONODE)))
-		pw[npw++] = (struct pend_watch){p, (size_t)pl, watch_kind(op)};
+		pw[npw++] = (struct pend_watch){p, (size_t)pl, watch_table(op)};
 	if (op == ZOP_EXISTS && err == ZNONODE) {
 		/* exists answers NONODE with no body */
 	}
@@ -662,7 +672,7 @@ done:
 		return;
 	for (int i = 0; i < npw; i++)
 		wt_add(w->watches, pw[i].path, pw[i].len, &c->watches,
-		       pw[i].kind, x.z);
+		       pw[i].table, WM_STANDARD, x.z);
 }
 
 /* setWatches / setWatches2 (DataTree.setWatches). */
@@ -703,7 +713,7 @@ static void serve_setwatches(struct dp_worker *w, struct dp_conn *c,
 				znode_view(node, &vw);
 				st = vw.stat;
 			}
-			int ev = 0, kind = 0;
+			int ev = 0, table = 0, mode = WM_STANDARD;
 			switch (v) {
 			case 0: /* data */
 				if (!st)
@@ -711,13 +721,13 @@ static void serve_setwatches(struct dp_worker *w, struct dp_conn *c,
 				else if (st->mzxid > rel)
 					ev = ZEV_DATA_CHANGED;
 				else
-					kind = WK_DATA;
+					table = WT_DATA;
 				break;
 			case 1: /* exist */
 				if (st)
 					ev = ZEV_CREATED;
 				else
-					kind = WK_DATA;
+					table = WT_DATA;
 				break;
 			case 2: /* child */
 				if (!st)
@@ -725,18 +735,19 @@ static void serve_setwatches(struct dp_worker *w, struct dp_conn *c,
 				else if (st->pzxid > rel)
 					ev = ZEV_CHILD_CHANGED;
 				else
-					kind = WK_CHILD;
+					table = WT_CHILD;
 				break;
 			case 3:
-				kind = WK_PERSIST;
-				break;
 			case 4:
-				kind = WK_RECURSIVE;
+				table = WT_DATA | WT_CHILD;
+				mode = v == 3 ? WM_PERSISTENT : WM_RECURSIVE;
 				break;
 			}
-			if (kind) {
-				wt_add(w->watches, p, (size_t)l, &c->watches,
-				       kind, z);
+			if (table) {
+				for (int k = WT_DATA; k <= WT_CHILD; k++)
+					if (table & k)
+						wt_add(w->watches, p, (size_t)l,
+						       &c->watches, k, mode, z);
 			} else {
 				struct zmsg *m = zmsg_new(ZM_EVENT, (uint32_t)l);
 				if (!m)
@@ -766,34 +777,44 @@ static void serve_watchop(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	zxid_t z = tree_applied_zxid(w->srv->tree);
 	int err = ZOK;
 	if (op == ZOP_ADDWATCH) {
+		/* DataTree.addWatch: the mode goes to both tables */
 		if (type != 0 && type != 1) {
 			err = ZBADARGUMENTS;
 		} else {
 			process_msgs(w, z);
 			if (c->state == CS_FREE)
 				return;
+			int mode = type ? WM_RECURSIVE : WM_PERSISTENT;
 			err = wt_add(w->watches, p, (size_t)pl, &c->watches,
-				     type ? WK_RECURSIVE : WK_PERSIST, z);
+				     WT_DATA, mode, z);
+			if (!err)
+				err = wt_add(w->watches, p, (size_t)pl,
+					     &c->watches, WT_CHILD, mode, z);
 		}
 	} else {
-		/* WatcherType: Children 1, Data 2, Any 3, Persistent 4,
-		 * PersistentRecursive 5 */
-		int kinds = type == 1 ? WK_CHILD
-			    : type == 2 ? WK_DATA
-			    : type == 3 ? WK_DATA | WK_CHILD | WK_PERSIST |
-						  WK_RECURSIVE
-			    : type == 4 ? WK_PERSIST
-			    : type == 5 ? WK_RECURSIVE
-					: 0;
-		bool found = op == ZOP_REMOVEWATCHES
-				     ? wt_remove(w->watches, p, (size_t)pl,
-						 &c->watches, kinds)
-				     : wt_has(w->watches, p, (size_t)pl,
-					      &c->watches, kinds);
-		if (!kinds)
+		/* DataTree.removeWatch / containsWatcher by WatcherType:
+		 * Children 1, Data 2, Any 3, Persistent 4, PersistentRecursive
+		 * 5 */
+		static const int tables[] = {0, WT_CHILD, WT_DATA,
+					     WT_DATA | WT_CHILD,
+					     WT_DATA | WT_CHILD,
+					     WT_DATA | WT_CHILD};
+		static const int modes[] = {0, WM_STANDARD, WM_STANDARD, 0,
+					    WM_PERSISTENT, WM_RECURSIVE};
+		if (type < 1 || type > 5) {
 			err = ZBADARGUMENTS;
-		else if (!found)
-			err = ZNOWATCHER;
+		} else {
+			bool found =
+				op == ZOP_REMOVEWATCHES
+					? wt_remove(w->watches, p, (size_t)pl,
+						    &c->watches, tables[type],
+						    modes[type])
+					: wt_has(w->watches, p, (size_t)pl,
+						 &c->watches, tables[type],
+						 modes[type]);
+			if (!found)
+				err = ZNOWATCHER;
+		}
 	}
 	send_frame(w, c, NULL, 0, xid, z, err);
 }

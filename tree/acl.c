@@ -40,8 +40,8 @@
 const char *zk_strerror(int code)
 {
 	switch (code) {
-#define ZK_ERR_CASE(name, value, text) \
-	case value:                    \
+#define ZK_ERR_CASE(name, value, text)                                         \
+	case value:                                                            \
 		return text;
 		ZK_ERRORS(ZK_ERR_CASE)
 #undef ZK_ERR_CASE
@@ -94,9 +94,9 @@ struct zacl *zacl_new(int n, const int32_t *perms, const char *const *scheme,
 
 struct zacl *zacl_open(void)
 {
-	static const int32_t perms[] = { ZPERM_ALL };
-	static const char *const scheme[] = { "world" };
-	static const char *const id[] = { "anyone" };
+	static const int32_t perms[] = {ZPERM_ALL};
+	static const char *const scheme[] = {"world"};
+	static const char *const id[] = {"anyone"};
 
 	return zacl_new(1, perms, scheme, id);
 }
@@ -361,8 +361,8 @@ int zacl_check(const struct zacl *acl, int perm, const struct zauth_id *ids,
 			if (!ids[j].scheme || !ids[j].id ||
 			    strcmp(ids[j].scheme, e->scheme) != 0)
 				continue;
-			if (ip ? ip_matches(ids[j].id, e->id) :
-				 strcmp(ids[j].id, e->id) == 0)
+			if (ip ? ip_matches(ids[j].id, e->id)
+			       : strcmp(ids[j].id, e->id) == 0)
 				return ZOK;
 		}
 	}

@@ -293,7 +293,9 @@ static inline void jw_stat(struct jw *w, const struct zstat *s)
 	jw_int(w, s->version);
 	jw_int(w, s->cversion);
 	jw_int(w, s->aversion);
-	jw_long(w, s->ephemeral_owner);
+	/* DataTree.getClientEphemeralOwner: containers and TTL nodes show 0 */
+	jw_long(w, zk_owner_is_session(s->ephemeral_owner) ? s->ephemeral_owner
+							   : 0);
 	jw_int(w, s->data_length);
 	jw_int(w, s->num_children);
 	jw_long(w, s->pzxid);
@@ -342,12 +344,11 @@ static inline struct zacl *jr_acl(struct jr *r)
 		perms[got] = jr_int(r);
 		const char *s = jr_buf(r, &sl);
 		const char *i = jr_buf(r, &il);
-		if (r->err || sl < 0 || il < 0) {
-			r->err = true;
+		if (r->err)
 			goto out;
-		}
-		scheme[got] = strndup(s, (size_t)sl);
-		id[got] = strndup(i, (size_t)il);
+		/* a null ustring (-1) reads as "" (kazoo writes "" as null) */
+		scheme[got] = strndup(sl > 0 ? s : "", sl > 0 ? (size_t)sl : 0);
+		id[got] = strndup(il > 0 ? i : "", il > 0 ? (size_t)il : 0);
 		if (!scheme[got] || !id[got]) {
 			got++;
 			goto out;

@@ -73,8 +73,8 @@ static size_t utf8_decode(const char *p, size_t len, size_t i, uint32_t *cp)
 
 static bool forbidden(uint32_t c)
 {
-	return c == 0 || (c >= 0x01 && c <= 0x1f) ||
-	       (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) ||
+	return c == 0 || (c >= 0x01 && c <= 0x1f) || (c >= 0x7f && c <= 0x9f) ||
+	       (c >= 0xd800 && c <= 0xf8ff) ||
 	       c >= 0xfff0; /* includes > U+FFFF (surrogates in Java) */
 }
 

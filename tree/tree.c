@@ -84,7 +84,7 @@ struct zver {
 struct znode {
 	struct cds_lfht_node ht;
 	struct znode *parent;
-	struct zver *ver; /* RCU */
+	struct zver *ver;	       /* RCU */
 	struct cds_list_head children; /* RCU, of znode.sibling */
 	struct cds_list_head sibling;
 	union {
@@ -112,7 +112,7 @@ struct tree {
 	uint64_t node_count;
 	uint64_t data_bytes;
 	struct cds_list_head ctl; /* containers and TTL nodes */
-	struct sess **sb;         /* session -> ephemerals, writer only */
+	struct sess **sb;	  /* session -> ephemerals, writer only */
 	size_t sb_mask;
 	size_t sb_count;
 	int iter_depth; /* writer is inside tree_ephemerals & co */
@@ -151,10 +151,9 @@ static int path_match(struct cds_lfht_node *node, const void *key)
 	return n->path_len == k->len && memcmp(n->path, k->p, k->len) == 0;
 }
 
-static struct znode *lookup(const struct tree *t, const char *path,
-			    size_t len)
+static struct znode *lookup(const struct tree *t, const char *path, size_t len)
 {
-	struct path_key k = { path, len };
+	struct path_key k = {path, len};
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 
@@ -199,8 +198,9 @@ static inline const char *ver_bytes(const struct zver *v)
 /* A version able to hold data_len bytes (inline or a blob pointer). */
 static struct zver *ver_alloc(int32_t data_len)
 {
-	size_t extra = data_len > ZVER_INLINE_MAX ? sizeof(struct zblob *) :
-			(size_t)(data_len > 0 ? data_len : 0);
+	size_t extra = data_len > ZVER_INLINE_MAX
+			   ? sizeof(struct zblob *)
+			   : (size_t)(data_len > 0 ? data_len : 0);
 
 	return malloc(sizeof(struct zver) + extra);
 }
@@ -310,8 +310,8 @@ static void ver_release(struct zver *v, bool *acl_dead, bool *blob_dead)
 static void ver_retire(struct zver *v)
 {
 	static void (*const cb[2][2])(struct rcu_head *) = {
-		{ ver_free_cb, ver_free_blob_cb },
-		{ ver_free_acl_cb, ver_free_all_cb },
+	    {ver_free_cb, ver_free_blob_cb},
+	    {ver_free_acl_cb, ver_free_all_cb},
 	};
 	bool a, b;
 
@@ -497,9 +497,9 @@ static void destroy_nodes(struct tree *t);
 struct tree *tree_create(void)
 {
 	struct zacl *open = NULL, *read = NULL;
-	static const int32_t rperm[] = { ZPERM_READ };
-	static const char *const world[] = { "world" };
-	static const char *const anyone[] = { "anyone" };
+	static const int32_t rperm[] = {ZPERM_READ};
+	static const char *const world[] = {"world"};
+	static const char *const anyone[] = {"anyone"};
 	struct znode *zk;
 	struct tree *t;
 
@@ -547,8 +547,7 @@ static void lfht_clear(struct tree *t)
 	struct cds_lfht_iter it;
 	struct znode *n;
 
-	cds_lfht_for_each_entry (t->ht, &it, n, ht)
-		cds_lfht_del(t->ht, &n->ht);
+	cds_lfht_for_each_entry(t->ht, &it, n, ht) cds_lfht_del(t->ht, &n->ht);
 }
 
 static void *lfht_clear_thread(void *arg)
@@ -569,8 +568,8 @@ static void free_subtrees(struct znode *root)
 
 	while (cur) {
 		if (!cds_list_empty(&cur->children)) {
-			cur = caa_container_of(cur->children.next,
-					       struct znode, sibling);
+			cur = caa_container_of(cur->children.next, struct znode,
+					       sibling);
 			continue;
 		}
 		p = cur->parent;
@@ -701,7 +700,8 @@ int znode_children(const struct znode *n,
 	struct znode *c;
 	int r;
 
-	cds_list_for_each_entry_rcu (c, &n->children, sibling) {
+	cds_list_for_each_entry_rcu(c, &n->children, sibling)
+	{
 		r = fn(c->path + c->name_off, c->path_len - c->name_off, arg);
 		if (r)
 			return r;
@@ -713,17 +713,17 @@ static inline const struct znode *first_child(const struct znode *n)
 {
 	struct cds_list_head *h = rcu_dereference(n->children.next);
 
-	return h == &n->children ? NULL :
-				   caa_container_of(h, struct znode, sibling);
+	return h == &n->children ? NULL
+				 : caa_container_of(h, struct znode, sibling);
 }
 
 static inline const struct znode *next_sibling(const struct znode *n)
 {
 	struct cds_list_head *h = rcu_dereference(n->sibling.next);
 
-	return h == &n->parent->children ?
-		       NULL :
-		       caa_container_of(h, struct znode, sibling);
+	return h == &n->parent->children
+		   ? NULL
+		   : caa_container_of(h, struct znode, sibling);
 }
 
 int64_t znode_descendants(const struct znode *n)
@@ -806,10 +806,11 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 
 	if (data_len < 0)
 		data_len = 0;
+	if (path && len == 1 && path[0] == '/')
+		return ZNODEEXISTS; /* the root always exists */
 	if (!path || len < 2 || path[0] != '/' || len > UINT32_MAX ||
 	    (data_len > 0 && !data))
-		return len == 1 && path && path[0] == '/' ? ZNODEEXISTS :
-							   ZBADARGUMENTS;
+		return ZBADARGUMENTS;
 	slash = memrchr(path, '/', len);
 	if ((size_t)(slash - path) == len - 1)
 		return ZBADARGUMENTS; /* empty last component */
@@ -865,8 +866,7 @@ nomem:
 	return ZSYSTEMERROR;
 }
 
-int tree_node_delete(struct tree *t, const char *path, size_t len,
-		     zxid_t zxid)
+int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 {
 	struct znode *n, *parent;
 	struct zver *pv;
@@ -900,9 +900,8 @@ int tree_node_delete(struct tree *t, const char *path, size_t len,
 			sess_drop_if_empty(t, owner);
 	}
 	CMM_STORE_SHARED(t->node_count, t->node_count - 1);
-	CMM_STORE_SHARED(t->data_bytes,
-			 t->data_bytes - n->path_len -
-				 (uint64_t)n->ver->stat.data_length);
+	CMM_STORE_SHARED(t->data_bytes, t->data_bytes - n->path_len -
+					    (uint64_t)n->ver->stat.data_length);
 	ver_retire(n->ver);
 	call_rcu(&n->rcu, node_free_cb);
 	return ZOK;
@@ -934,8 +933,8 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 	v->stat.mtime = time_ms;
 	v->stat.data_length = data_len;
 	node_swap_ver(n, v);
-	CMM_STORE_SHARED(t->data_bytes,
-			 t->data_bytes + (uint64_t)data_len - (uint64_t)old_len);
+	CMM_STORE_SHARED(t->data_bytes, t->data_bytes + (uint64_t)data_len -
+					    (uint64_t)old_len);
 	if (stat_out)
 		*stat_out = v->stat;
 	return ZOK;
@@ -979,8 +978,8 @@ void tree_ephemerals(const struct tree *ct, int64_t session,
 	if (!s)
 		return;
 	t->iter_depth++;
-	cds_list_for_each_entry_safe (n, tmp, &s->nodes, owner_link)
-		fn(n->path, n->path_len, arg);
+	cds_list_for_each_entry_safe(n, tmp, &s->nodes, owner_link)
+	    fn(n->path, n->path_len, arg);
 	t->iter_depth--;
 	if (!t->iter_depth)
 		sess_drop_if_empty(t, session);
@@ -994,7 +993,6 @@ void tree_containers_and_ttls(const struct tree *ct,
 	struct znode *n, *tmp;
 
 	t->iter_depth++;
-	cds_list_for_each_entry_safe (n, tmp, &t->ctl, owner_link)
-		fn(n, arg);
+	cds_list_for_each_entry_safe(n, tmp, &t->ctl, owner_link) fn(n, arg);
 	t->iter_depth--;
 }

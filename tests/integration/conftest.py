@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import socket
 import subprocess
 import sys
@@ -199,13 +200,21 @@ class Server:
         return "*" in words or "ruok" in words
 
     def _answers(self, ruok):
+        """The port answers ruok (if whitelisted) AND a real session can be
+        created (ZooKeeper answers imok before it serves sessions)."""
         try:
-            if ruok:
-                return four_letter(self.hosts, "ruok", timeout=1.0) == "imok"
-            with socket.create_connection(("127.0.0.1", self.port),
-                                          timeout=1.0):
-                return True
-        except OSError:
+            if ruok and four_letter(self.hosts, "ruok", timeout=1.0) != "imok":
+                return False
+            c = jute.RawClient(self.hosts, timeout=2.0)
+            try:
+                c.connect(timeout_ms=5000)
+                if c.session_id == 0:
+                    return False
+                c.close_session()
+            finally:
+                c.close_socket()
+            return True
+        except (OSError, jute.Closed, jute.ZKError, struct.error):
             return False
 
     def alive(self):

@@ -1,12 +1,10 @@
 """Sessions: timeout negotiation, expiry, reconnect with id+password, wrong
 password, close, lastZxidSeen, maxClientCnxns."""
 
-import threading
 import time
 
 import pytest
 from kazoo.client import KazooState
-from kazoo.exceptions import SessionExpiredError
 
 import jute
 from jute import Mode
@@ -48,7 +46,7 @@ def test_session_ids_are_unique(raw):
     assert len(ids) == 5
 
 
-def test_kazoo_session_expiry_is_reported(make_zk, root):
+def test_kazoo_session_expiry_is_reported(target, make_zk, root):
     # Expire a kazoo session by stealing it: a raw client reconnects with
     # the same id+password and then closes the session.
     c = make_zk(timeout=4.0)
@@ -56,12 +54,7 @@ def test_kazoo_session_expiry_is_reported(make_zk, root):
     c.add_listener(states.append)
     c.create(root, b"", ephemeral=True)
     sid, pw = c.client_id
-    thief = jute.RawClient(c.hosts.hosts and "%s:%d" % c.hosts.hosts[0]
-                           if hasattr(c.hosts, "hosts") else None) \
-        if False else None
-    from conftest import TARGET  # noqa: F401
-    host, port = c._connection._socket.getpeername()[:2]
-    thief = jute.RawClient("%s:%d" % (host, port))
+    thief = jute.RawClient(target.hosts)
     try:
         thief.connect(timeout_ms=4000, session_id=sid, passwd=pw)
         thief.close_session()
@@ -72,6 +65,7 @@ def test_kazoo_session_expiry_is_reported(make_zk, root):
     # kazoo starts a new session automatically afterwards; the ephemeral of
     # the old session is gone
     wait_for(lambda: c.connected, timeout=20, what="kazoo reconnect")
+    assert c.client_id[0] != sid
     assert c.exists(root) is None
 
 

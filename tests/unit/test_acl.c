@@ -18,12 +18,12 @@ static struct zacl *acl1(int32_t perms, const char *scheme, const char *id)
 	return a;
 }
 
-static struct zacl *acl2(int32_t p0, const char *s0, const char *i0,
-			 int32_t p1, const char *s1, const char *i1)
+static struct zacl *acl2(int32_t p0, const char *s0, const char *i0, int32_t p1,
+			 const char *s1, const char *i1)
 {
-	int32_t p[] = { p0, p1 };
-	const char *s[] = { s0, s1 };
-	const char *i[] = { i0, i1 };
+	int32_t p[] = {p0, p1};
+	const char *s[] = {s0, s1};
+	const char *i[] = {i0, i1};
 	struct zacl *a = zacl_new(2, p, s, i);
 
 	assert_non_null(a);
@@ -33,7 +33,7 @@ static struct zacl *acl2(int32_t p0, const char *s0, const char *i0,
 static int check_ip(const char *acl_id, const char *addr, int perm)
 {
 	struct zacl *a = acl1(ZPERM_ALL, "ip", acl_id);
-	struct zauth_id id = { "ip", addr };
+	struct zauth_id id = {"ip", addr};
 	int rc = zacl_check(a, perm, &id, 1);
 
 	zacl_unref(a);
@@ -72,11 +72,12 @@ static void test_digest_super_test_matches_zookeeper(void **state)
 
 static void test_digest_rejects_small_buffer(void **state)
 {
-	char out[34];
+	char out[35];
 
 	/* needs 34 + NUL */
-	assert_int_equal(zk_digest("super:test", 10, out, sizeof(out)), -1);
-	assert_int_equal(zk_digest("super:test", 10, out, 35), 34);
+	assert_int_equal(zk_digest("super:test", 10, out, 34), -1);
+	assert_int_equal(zk_digest("super:test", 10, out, sizeof(out)), 34);
+	assert_int_equal(zk_digest("super:test", 10, NULL, 0), -1);
 }
 
 static void test_digest_without_colon_uses_whole_string_as_user(void **state)
@@ -164,7 +165,7 @@ static void test_check_world_anyone_matches_everyone(void **state)
 static void test_check_world_other_id_does_not_match(void **state)
 {
 	struct zacl *a = acl1(ZPERM_ALL, "world", "someone");
-	struct zauth_id id = { "world", "someone" };
+	struct zauth_id id = {"world", "someone"};
 
 	assert_int_equal(zacl_check(a, ZPERM_READ, NULL, 0), ZNOAUTH);
 	/* no "world" provider: not even an identical identity matches */
@@ -175,7 +176,7 @@ static void test_check_world_other_id_does_not_match(void **state)
 static void test_check_super_passes_everything(void **state)
 {
 	struct zacl *a = acl1(ZPERM_READ, "digest", "bob:x");
-	struct zauth_id ids[] = { { "ip", "1.2.3.4" }, { "super", "" } };
+	struct zauth_id ids[] = {{"ip", "1.2.3.4"}, {"super", ""}};
 
 	assert_int_equal(zacl_check(a, ZPERM_ADMIN, ids, 2), ZOK);
 	assert_int_equal(zacl_check(a, ZPERM_ADMIN, ids, 1), ZNOAUTH);
@@ -185,9 +186,9 @@ static void test_check_super_passes_everything(void **state)
 static void test_check_digest_exact_match(void **state)
 {
 	struct zacl *a = acl1(ZPERM_READ | ZPERM_WRITE, "digest", "bob:abc=");
-	struct zauth_id ok = { "digest", "bob:abc=" };
-	struct zauth_id bad = { "digest", "bob:abd=" };
-	struct zauth_id wrong_scheme = { "ip", "bob:abc=" };
+	struct zauth_id ok = {"digest", "bob:abc="};
+	struct zauth_id bad = {"digest", "bob:abd="};
+	struct zauth_id wrong_scheme = {"ip", "bob:abc="};
 
 	assert_int_equal(zacl_check(a, ZPERM_WRITE, &ok, 1), ZOK);
 	assert_int_equal(zacl_check(a, ZPERM_DELETE, &ok, 1), ZNOAUTH);
@@ -198,9 +199,9 @@ static void test_check_digest_exact_match(void **state)
 
 static void test_check_any_entry_any_identity(void **state)
 {
-	struct zacl *a = acl2(ZPERM_READ, "digest", "a:1", ZPERM_WRITE,
-			      "digest", "b:2");
-	struct zauth_id ids[] = { { "digest", "a:1" }, { "digest", "b:2" } };
+	struct zacl *a =
+	    acl2(ZPERM_READ, "digest", "a:1", ZPERM_WRITE, "digest", "b:2");
+	struct zauth_id ids[] = {{"digest", "a:1"}, {"digest", "b:2"}};
 
 	assert_int_equal(zacl_check(a, ZPERM_WRITE, ids, 2), ZOK);
 	assert_int_equal(zacl_check(a, ZPERM_WRITE, ids, 1), ZNOAUTH);
@@ -210,8 +211,7 @@ static void test_check_any_entry_any_identity(void **state)
 static void test_check_ip_exact_v4(void **state)
 {
 	assert_int_equal(check_ip("10.1.2.3", "10.1.2.3", ZPERM_READ), ZOK);
-	assert_int_equal(check_ip("10.1.2.3", "10.1.2.4", ZPERM_READ),
-			 ZNOAUTH);
+	assert_int_equal(check_ip("10.1.2.3", "10.1.2.4", ZPERM_READ), ZNOAUTH);
 }
 
 static void test_check_ip_prefix_v4(void **state)
@@ -224,8 +224,7 @@ static void test_check_ip_prefix_v4(void **state)
 			 ZOK);
 	assert_int_equal(check_ip("10.1.2.128/25", "10.1.2.100", ZPERM_READ),
 			 ZNOAUTH);
-	assert_int_equal(check_ip("0.0.0.0/0", "192.168.1.1", ZPERM_READ),
-			 ZOK);
+	assert_int_equal(check_ip("0.0.0.0/0", "192.168.1.1", ZPERM_READ), ZOK);
 	/* host bits in the ACL address are masked too */
 	assert_int_equal(check_ip("10.1.2.3/8", "10.9.9.9", ZPERM_READ), ZOK);
 }
@@ -243,10 +242,8 @@ static void test_check_ip_v6(void **state)
 	assert_int_equal(check_ip("::1", "0:0:0:0:0:0:0:1", ZPERM_READ), ZOK);
 	assert_int_equal(check_ip("fe80::/10", "fe80::1234:5678", ZPERM_READ),
 			 ZOK);
-	assert_int_equal(check_ip("fe80::/10", "fec0::1", ZPERM_READ),
-			 ZNOAUTH);
-	assert_int_equal(check_ip("2001:db8::/32", "2001:db8:1::7",
-				  ZPERM_READ),
+	assert_int_equal(check_ip("fe80::/10", "fec0::1", ZPERM_READ), ZNOAUTH);
+	assert_int_equal(check_ip("2001:db8::/32", "2001:db8:1::7", ZPERM_READ),
 			 ZOK);
 	assert_int_equal(check_ip("2001:db8::/32", "2001:db9::7", ZPERM_READ),
 			 ZNOAUTH);
@@ -298,10 +295,10 @@ static void test_fixup_world_must_be_anyone(void **state)
 
 static void test_fixup_auth_expands_to_authenticated_ids(void **state)
 {
-	struct zauth_id ids[] = { { "ip", "127.0.0.1" },
-				  { "digest", "bob:hash" },
-				  { "super", "" },
-				  { "digest", "amy:hash2" } };
+	struct zauth_id ids[] = {{"ip", "127.0.0.1"},
+				 {"digest", "bob:hash"},
+				 {"super", ""},
+				 {"digest", "amy:hash2"}};
 	struct zacl *a = acl1(ZPERM_READ | ZPERM_ADMIN, "auth", ""), *out;
 
 	assert_int_equal(zacl_fixup(a, ids, 4, &out), ZOK);
@@ -316,7 +313,7 @@ static void test_fixup_auth_expands_to_authenticated_ids(void **state)
 
 static void test_fixup_auth_without_authenticated_id_is_invalid(void **state)
 {
-	struct zauth_id ids[] = { { "ip", "127.0.0.1" }, { "super", "" } };
+	struct zauth_id ids[] = {{"ip", "127.0.0.1"}, {"super", ""}};
 	struct zacl *out;
 
 	assert_int_equal(fixup1("auth", "", ids, 2, &out), ZINVALIDACL);
@@ -335,23 +332,20 @@ static void test_fixup_digest_needs_user_colon_hash(void **state)
 	assert_int_equal(fixup1("digest", "bob:x:", NULL, 0, &out), ZOK);
 	zacl_unref(out);
 	assert_int_equal(fixup1("digest", "bob", NULL, 0, &out), ZINVALIDACL);
-	assert_int_equal(fixup1("digest", "bob:", NULL, 0, &out),
-			 ZINVALIDACL);
-	assert_int_equal(fixup1("digest", "a:b:c", NULL, 0, &out),
-			 ZINVALIDACL);
+	assert_int_equal(fixup1("digest", "bob:", NULL, 0, &out), ZINVALIDACL);
+	assert_int_equal(fixup1("digest", "a:b:c", NULL, 0, &out), ZINVALIDACL);
 	assert_int_equal(fixup1("digest", "", NULL, 0, &out), ZINVALIDACL);
 }
 
 static void test_fixup_ip_must_parse(void **state)
 {
-	static const char *const good[] = { "1.2.3.4",  "10.0.0.0/8",
-					     "0.0.0.0/0", "::1",
-					     "fe80::/10", "1:2:3:4:5:6:7:8" };
-	static const char *const bad[] = { "1.2.3",     "1.2.3.256",
-					   "1.2.3.4/33", "1.2.3.4/",
-					   "host",      "1::2::3",
-					   "1:2:3:4:5:6:7:8:9", "::1/129",
-					   "1.2.3.4.5", "12345::" };
+	static const char *const good[] = {"1.2.3.4",	"10.0.0.0/8",
+					   "0.0.0.0/0", "::1",
+					   "fe80::/10", "1:2:3:4:5:6:7:8"};
+	static const char *const bad[] = {
+	    "1.2.3",	 "1.2.3.256", "1.2.3.4/33",	   "1.2.3.4/",
+	    "host",	 "1::2::3",   "1:2:3:4:5:6:7:8:9", "::1/129",
+	    "1.2.3.4.5", "12345::"};
 	struct zacl *out;
 	size_t i;
 
@@ -375,9 +369,9 @@ static void test_fixup_unknown_scheme_is_invalid(void **state)
 
 static void test_fixup_removes_duplicates_keeping_order(void **state)
 {
-	int32_t p[] = { 31, 1, 31, 1, 3 };
-	const char *s[] = { "world", "digest", "world", "digest", "world" };
-	const char *i[] = { "anyone", "a:b", "anyone", "a:b", "anyone" };
+	int32_t p[] = {31, 1, 31, 1, 3};
+	const char *s[] = {"world", "digest", "world", "digest", "world"};
+	const char *i[] = {"anyone", "a:b", "anyone", "a:b", "anyone"};
 	struct zacl *a = zacl_new(5, p, s, i), *out;
 
 	assert_int_equal(zacl_fixup(a, NULL, 0, &out), ZOK);
@@ -401,38 +395,38 @@ static void test_fixup_one_bad_entry_rejects_all(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_strerror_uses_table),
-		cmocka_unit_test(test_digest_super_test_matches_zookeeper),
-		cmocka_unit_test(test_digest_rejects_small_buffer),
-		cmocka_unit_test(
-			test_digest_without_colon_uses_whole_string_as_user),
-		cmocka_unit_test(test_open_acl_is_world_anyone_all),
-		cmocka_unit_test(test_acl_ref_unref_counts),
-		cmocka_unit_test(test_acl_equal_compares_entries_in_order),
-		cmocka_unit_test(test_acl_new_empty_list),
-		cmocka_unit_test(test_check_null_or_empty_acl_grants_all),
-		cmocka_unit_test(test_check_world_anyone_matches_everyone),
-		cmocka_unit_test(test_check_world_other_id_does_not_match),
-		cmocka_unit_test(test_check_super_passes_everything),
-		cmocka_unit_test(test_check_digest_exact_match),
-		cmocka_unit_test(test_check_any_entry_any_identity),
-		cmocka_unit_test(test_check_ip_exact_v4),
-		cmocka_unit_test(test_check_ip_prefix_v4),
-		cmocka_unit_test(test_check_ip_bad_expression_never_matches),
-		cmocka_unit_test(test_check_ip_v6),
-		cmocka_unit_test(test_check_ip_family_mismatch_fails),
-		cmocka_unit_test(test_check_perm_zero_is_denied),
-		cmocka_unit_test(test_fixup_empty_or_null_is_invalid),
-		cmocka_unit_test(test_fixup_world_anyone_passes),
-		cmocka_unit_test(test_fixup_world_must_be_anyone),
-		cmocka_unit_test(test_fixup_auth_expands_to_authenticated_ids),
-		cmocka_unit_test(
-			test_fixup_auth_without_authenticated_id_is_invalid),
-		cmocka_unit_test(test_fixup_digest_needs_user_colon_hash),
-		cmocka_unit_test(test_fixup_ip_must_parse),
-		cmocka_unit_test(test_fixup_unknown_scheme_is_invalid),
-		cmocka_unit_test(test_fixup_removes_duplicates_keeping_order),
-		cmocka_unit_test(test_fixup_one_bad_entry_rejects_all),
+	    cmocka_unit_test(test_strerror_uses_table),
+	    cmocka_unit_test(test_digest_super_test_matches_zookeeper),
+	    cmocka_unit_test(test_digest_rejects_small_buffer),
+	    cmocka_unit_test(
+		test_digest_without_colon_uses_whole_string_as_user),
+	    cmocka_unit_test(test_open_acl_is_world_anyone_all),
+	    cmocka_unit_test(test_acl_ref_unref_counts),
+	    cmocka_unit_test(test_acl_equal_compares_entries_in_order),
+	    cmocka_unit_test(test_acl_new_empty_list),
+	    cmocka_unit_test(test_check_null_or_empty_acl_grants_all),
+	    cmocka_unit_test(test_check_world_anyone_matches_everyone),
+	    cmocka_unit_test(test_check_world_other_id_does_not_match),
+	    cmocka_unit_test(test_check_super_passes_everything),
+	    cmocka_unit_test(test_check_digest_exact_match),
+	    cmocka_unit_test(test_check_any_entry_any_identity),
+	    cmocka_unit_test(test_check_ip_exact_v4),
+	    cmocka_unit_test(test_check_ip_prefix_v4),
+	    cmocka_unit_test(test_check_ip_bad_expression_never_matches),
+	    cmocka_unit_test(test_check_ip_v6),
+	    cmocka_unit_test(test_check_ip_family_mismatch_fails),
+	    cmocka_unit_test(test_check_perm_zero_is_denied),
+	    cmocka_unit_test(test_fixup_empty_or_null_is_invalid),
+	    cmocka_unit_test(test_fixup_world_anyone_passes),
+	    cmocka_unit_test(test_fixup_world_must_be_anyone),
+	    cmocka_unit_test(test_fixup_auth_expands_to_authenticated_ids),
+	    cmocka_unit_test(
+		test_fixup_auth_without_authenticated_id_is_invalid),
+	    cmocka_unit_test(test_fixup_digest_needs_user_colon_hash),
+	    cmocka_unit_test(test_fixup_ip_must_parse),
+	    cmocka_unit_test(test_fixup_unknown_scheme_is_invalid),
+	    cmocka_unit_test(test_fixup_removes_duplicates_keeping_order),
+	    cmocka_unit_test(test_fixup_one_bad_entry_rejects_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,7 +55,7 @@ static void test_trailing_slash_is_rejected(void **state)
 static void test_sequential_allows_trailing_slash(void **state)
 {
 	assert_int_equal(vs("/a/"), ZOK);
-	assert_int_equal(vs("/"), ZOK);      /* "/1" */
+	assert_int_equal(vs("/"), ZOK); /* "/1" */
 	assert_int_equal(vs("/a/x-"), ZOK);
 	assert_int_equal(vs("/a//"), ZBADARGUMENTS);
 	assert_int_equal(vs(""), ZBADARGUMENTS); /* "1" */
@@ -116,22 +116,22 @@ static void test_c1_controls_are_rejected(void **state)
 {
 	assert_int_equal(v("/\xc2\x80"), ZBADARGUMENTS); /* U+0080 */
 	assert_int_equal(v("/\xc2\x9f"), ZBADARGUMENTS); /* U+009F */
-	assert_int_equal(v("/\xc2\xa0"), ZOK);           /* U+00A0 */
-	assert_int_equal(v("/caf\xc3\xa9"), ZOK);        /* é */
+	assert_int_equal(v("/\xc2\xa0"), ZOK);		 /* U+00A0 */
+	assert_int_equal(v("/caf\xc3\xa9"), ZOK);	 /* é */
 }
 
 static void test_surrogate_and_private_use_range_is_rejected(void **state)
 {
-	assert_int_equal(v("/\xed\x9f\xbf"), ZOK);           /* U+D7FF */
+	assert_int_equal(v("/\xed\x9f\xbf"), ZOK);	     /* U+D7FF */
 	assert_int_equal(v("/\xee\x80\x80"), ZBADARGUMENTS); /* U+E000 */
 	assert_int_equal(v("/\xef\xa3\xbf"), ZBADARGUMENTS); /* U+F8FF */
-	assert_int_equal(v("/\xef\xa4\x80"), ZOK);           /* U+F900 */
-	assert_int_equal(v("/\xe4\xb8\xad"), ZOK);           /* U+4E2D */
+	assert_int_equal(v("/\xef\xa4\x80"), ZOK);	     /* U+F900 */
+	assert_int_equal(v("/\xe4\xb8\xad"), ZOK);	     /* U+4E2D */
 }
 
 static void test_specials_range_is_rejected(void **state)
 {
-	assert_int_equal(v("/\xef\xbf\xaf"), ZOK);           /* U+FFEF */
+	assert_int_equal(v("/\xef\xbf\xaf"), ZOK);	     /* U+FFEF */
 	assert_int_equal(v("/\xef\xbf\xb0"), ZBADARGUMENTS); /* U+FFF0 */
 	assert_int_equal(v("/\xef\xbf\xbd"), ZBADARGUMENTS); /* U+FFFD */
 	assert_int_equal(v("/\xef\xbf\xbf"), ZBADARGUMENTS); /* U+FFFF */
@@ -146,10 +146,10 @@ static void test_supplementary_characters_are_rejected(void **state)
 
 static void test_malformed_utf8_is_rejected(void **state)
 {
-	assert_int_equal(v("/\xc3"), ZBADARGUMENTS);         /* truncated */
+	assert_int_equal(v("/\xc3"), ZBADARGUMENTS);	     /* truncated */
 	assert_int_equal(v("/\xc0\xaf"), ZBADARGUMENTS);     /* overlong */
 	assert_int_equal(v("/\xed\xa0\x80"), ZBADARGUMENTS); /* surrogate */
-	assert_int_equal(v("/\x80"), ZBADARGUMENTS);         /* stray */
+	assert_int_equal(v("/\x80"), ZBADARGUMENTS);	     /* stray */
 	assert_int_equal(v("/\xff"), ZBADARGUMENTS);
 	assert_int_equal(v("\xc3\xa9"), ZBADARGUMENTS); /* no leading '/' */
 }
@@ -166,24 +166,24 @@ static void test_length_not_nul_terminated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_root_is_valid),
-		cmocka_unit_test(test_ordinary_paths_are_valid),
-		cmocka_unit_test(test_empty_path_is_rejected),
-		cmocka_unit_test(test_path_must_start_with_slash),
-		cmocka_unit_test(test_trailing_slash_is_rejected),
-		cmocka_unit_test(test_sequential_allows_trailing_slash),
-		cmocka_unit_test(test_empty_component_is_rejected),
-		cmocka_unit_test(test_dot_components_are_rejected),
-		cmocka_unit_test(test_dots_inside_names_are_allowed),
-		cmocka_unit_test(test_sequential_dot_component_becomes_name),
-		cmocka_unit_test(test_nul_byte_is_rejected),
-		cmocka_unit_test(test_control_characters_are_rejected),
-		cmocka_unit_test(test_c1_controls_are_rejected),
-		cmocka_unit_test(test_surrogate_and_private_use_range_is_rejected),
-		cmocka_unit_test(test_specials_range_is_rejected),
-		cmocka_unit_test(test_supplementary_characters_are_rejected),
-		cmocka_unit_test(test_malformed_utf8_is_rejected),
-		cmocka_unit_test(test_length_not_nul_terminated),
+	    cmocka_unit_test(test_root_is_valid),
+	    cmocka_unit_test(test_ordinary_paths_are_valid),
+	    cmocka_unit_test(test_empty_path_is_rejected),
+	    cmocka_unit_test(test_path_must_start_with_slash),
+	    cmocka_unit_test(test_trailing_slash_is_rejected),
+	    cmocka_unit_test(test_sequential_allows_trailing_slash),
+	    cmocka_unit_test(test_empty_component_is_rejected),
+	    cmocka_unit_test(test_dot_components_are_rejected),
+	    cmocka_unit_test(test_dots_inside_names_are_allowed),
+	    cmocka_unit_test(test_sequential_dot_component_becomes_name),
+	    cmocka_unit_test(test_nul_byte_is_rejected),
+	    cmocka_unit_test(test_control_characters_are_rejected),
+	    cmocka_unit_test(test_c1_controls_are_rejected),
+	    cmocka_unit_test(test_surrogate_and_private_use_range_is_rejected),
+	    cmocka_unit_test(test_specials_range_is_rejected),
+	    cmocka_unit_test(test_supplementary_characters_are_rejected),
+	    cmocka_unit_test(test_malformed_utf8_is_rejected),
+	    cmocka_unit_test(test_length_not_nul_terminated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

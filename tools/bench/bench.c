@@ -1616,5 +1616,6 @@ int main(int argc, char **argv)
 		plot(cfg.plot, &m);
 	if (cfg.cleanup)
 		do_cleanup();
-	return 0;
+	/* errors are results; failing to talk to the server at all is not */
+	return fails || mops == 0 ? 1 : 0;
 }

@@ -118,7 +118,7 @@ if [ "${SKIP_ZK:-0}" != 1 ]; then
 		if [ -x "$ZKC" ]; then
 			for w in get set; do
 				c=$(cpu_of taskset -c "$BENCH_CPU" "$ZKC" "127.0.0.1:$ZK_PORT" "$w" "$CONNS" "$WINDOW" "$DUR" "$KEYS")
-				echo "$(awk '{print $(NF-6)}' "$WORK/cpu.out") $c $(cat "$WORK/cpu.out")" >"$WORK/zkc.$w"
+				echo "$(grep -o '[0-9]* ops/s' "$WORK/cpu.out" | cut -d' ' -f1) $c" >"$WORK/zkc.$w"
 				c=$(cpu_of taskset -c "$BENCH_CPU" "$BENCH" -p "$ZK_PORT" -W "$w" -c "$CONNS" -w "$WINDOW" \
 					-d "$DUR" --warmup 1 -k "$KEYS" --csv -q --prefix "/gen-$w")
 				echo "$(tail -1 "$WORK/cpu.out" | cut -d, -f9) $c" >"$WORK/pb.$w"
@@ -169,7 +169,7 @@ if [ -s "$WORK/zkc.get" ]; then
 	printf '%-6s | %14s %16s | %14s %16s | %10s %10s\n' op "zkc ops/s" "zkc ops/cpu-s" \
 		"bench ops/s" "bench ops/cpu-s" "rate x" "cpu-eff x"
 	for w in get set; do
-		read -r zo zc _ <"$WORK/zkc.$w"
+		read -r zo zc <"$WORK/zkc.$w"
 		read -r po pc <"$WORK/pb.$w"
 		# ops per client CPU second: what the generator could reach if the
 		# server were not the limit (zkc runs warm-up+DUR, bench warm-up 1s+DUR)

@@ -1,0 +1,156 @@
+"""Four-letter words on the client port (server runs with
+4lw.commands.whitelist=*), and the whitelist rules."""
+
+import re
+
+import pytest
+
+import jute
+from conftest import four_letter
+
+
+def kv_lines(text):
+    out = {}
+    for line in text.splitlines():
+        if "\t" in line:
+            k, v = line.split("\t", 1)
+            out[k] = v
+    return out
+
+
+def test_ruok_answers_imok(target):
+    # exactly "imok", no newline
+    assert four_letter(target.hosts, "ruok") == "imok"
+
+
+def test_srvr(target):
+    out = four_letter(target.hosts, "srvr")
+    assert out.startswith("Zookeeper version: ")
+    for key in ("Latency min/avg/max: ", "Received: ", "Sent: ",
+                "Connections: ", "Outstanding: ", "Zxid: 0x", "Mode: ",
+                "Node count: "):
+        assert "\n" + key in out, key
+    assert re.search(r"\nMode: standalone\n", out)
+    assert re.search(r"\nLatency min/avg/max: \d+/[\d.]+/\d+\n", out)
+
+
+def test_stat_lists_clients(target, raw):
+    raw()
+    out = four_letter(target.hosts, "stat")
+    assert out.startswith("Zookeeper version: ")
+    assert "\nClients:\n" in out
+    assert re.search(r"\n /127\.0\.0\.1:\d+\[\d+\]\(queued=\d+,recved=\d+,"
+                     r"sent=\d+\)\n", out)
+    assert "\nNode count: " in out and "\nMode: standalone\n" in out
+
+
+def test_mntr_has_zk_keys(target, raw, root):
+    c = raw()
+    c.create(root, b"", mode=jute.Mode.EPHEMERAL)
+    kv = kv_lines(four_letter(target.hosts, "mntr"))
+    for key in ("zk_version", "zk_server_state", "zk_avg_latency",
+                "zk_max_latency", "zk_min_latency", "zk_packets_received",
+                "zk_packets_sent", "zk_num_alive_connections",
+                "zk_outstanding_requests", "zk_znode_count",
+                "zk_watch_count", "zk_ephemerals_count",
+                "zk_approximate_data_size", "zk_open_file_descriptor_count",
+                "zk_max_file_descriptor_count", "zk_uptime",
+                "zk_global_sessions"):
+        assert key in kv, key
+    assert kv["zk_server_state"] == "standalone"
+    assert int(kv["zk_znode_count"]) >= 5
+    assert int(kv["zk_ephemerals_count"]) >= 1
+    assert int(kv["zk_num_alive_connections"]) >= 1
+
+
+def test_conf(target):
+    kv = dict(l.split("=", 1) for l in
+              four_letter(target.hosts, "conf").splitlines() if "=" in l)
+    assert kv["clientPort"] == str(target.port)
+    assert kv["tickTime"] == "2000"
+    assert kv["minSessionTimeout"] == "1000"
+    assert kv["maxSessionTimeout"] == "40000"
+    assert kv["maxClientCnxns"] == "60"
+    assert "dataDir" in kv and "dataLogDir" in kv
+
+
+def test_envi(target):
+    out = four_letter(target.hosts, "envi")
+    assert out.startswith("Environment:\n")
+    assert re.search(r"\nzookeeper\.version=", out)
+    assert re.search(r"\nhost\.name=", out)
+    assert re.search(r"\nos\.name=", out)
+
+
+def test_cons_lists_session(target, raw):
+    c = raw()
+    out = four_letter(target.hosts, "cons")
+    assert "sid=0x%x" % c.session_id in out
+    assert re.search(r" /127\.0\.0\.1:\d+\[\d+\]\(queued=\d+,recved=\d+,"
+                     r"sent=\d+", out)
+
+
+def test_watch_words(target, raw, root):
+    c = raw()
+    c.create(root)
+    c.get_data(root, watch=True)
+    wchs = four_letter(target.hosts, "wchs")
+    assert re.match(r"\d+ connections watching \d+ paths\nTotal watches:\d+\n$",
+                    wchs), wchs
+    wchc = four_letter(target.hosts, "wchc")
+    assert "0x%x\n\t%s\n" % (c.session_id, root) in wchc
+    wchp = four_letter(target.hosts, "wchp")
+    assert "%s\n\t0x%x\n" % (root, c.session_id) in wchp
+
+
+def test_dump_lists_ephemerals(target, raw, root):
+    c = raw()
+    c.create(root, b"", mode=jute.Mode.EPHEMERAL)
+    out = four_letter(target.hosts, "dump")
+    assert out.startswith("SessionTracker dump:\n")
+    assert "ephemeral nodes dump:\n" in out
+    assert "0x%x:\n\t%s\n" % (c.session_id, root) in out
+
+
+def test_isro(target):
+    assert four_letter(target.hosts, "isro") == "rw"
+
+
+def test_crst_srst(target):
+    assert four_letter(target.hosts, "crst") == "Connection stats reset.\n"
+    assert four_letter(target.hosts, "srst") == "Server stats reset.\n"
+    out = four_letter(target.hosts, "srvr")
+    # after srst the counters restart (this very srvr counts itself at most)
+    assert re.search(r"\nReceived: [01]\n", out), out
+
+
+def test_dirs(target):
+    out = four_letter(target.hosts, "dirs")
+    assert re.match(r"datadir_size: \d+\nlogdir_size: \d+\n$", out), out
+
+
+def test_unknown_word_closes_without_reply(target):
+    # an unknown 4-byte word is read as a frame length (0x78797a77 is far
+    # beyond jute.maxbuffer): the connection is just closed
+    assert four_letter(target.hosts, "xyzw") == ""
+
+
+def test_non_whitelisted_word_is_refused(server_factory):
+    srv = server_factory({"4lw.commands.whitelist": "srvr, ruok"})
+    assert four_letter(srv.hosts, "ruok") == "imok"
+    assert four_letter(srv.hosts, "stat") == \
+        "stat is not executed because it is not in the whitelist.\n"
+    assert four_letter(srv.hosts, "mntr") == \
+        "mntr is not executed because it is not in the whitelist.\n"
+    out = four_letter(srv.hosts, "srvr")
+    # a fresh ZooKeeper counts 5 nodes: the root is stored twice in its
+    # node map ("" and "/"), plus /zookeeper, /zookeeper/quota,
+    # /zookeeper/config
+    assert "\nNode count: 5" in out, out
+
+
+def test_default_whitelist_is_srvr_only(server_factory):
+    srv = server_factory({"4lw.commands.whitelist": None})
+    assert four_letter(srv.hosts, "ruok") == \
+        "ruok is not executed because it is not in the whitelist.\n"
+    assert four_letter(srv.hosts, "srvr").startswith("Zookeeper version: ")

@@ -1,0 +1,131 @@
+"""Smoke test for paddock-bench (issue 4): a 2-second bench against a real
+paddockd, parsed from --json: zero errors and a non-zero rate. A smoke test,
+not a performance assertion.
+
+The build dir comes from $PADDOCK_BUILD (default /work/main/build). The test
+skips only when the paddockd binary is missing; a paddockd that does not
+answer is a failure. The same check also runs against Apache ZooKeeper when
+Debian's zookeeper package is installed, so the generator itself is tested
+independently of the server.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BUILD = os.environ.get("PADDOCK_BUILD", "/work/main/build")
+PADDOCKD = os.path.join(BUILD, "tools", "paddockd")
+BENCH = os.path.join(BUILD, "tools", "bench", "paddock-bench")
+ZK_JAR = "/usr/share/java/zookeeper.jar"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_cfg(d, port):
+    os.makedirs(os.path.join(d, "data"), exist_ok=True)
+    path = os.path.join(d, "zoo.cfg")
+    with open(path, "w") as f:
+        f.write(
+            "tickTime=2000\n"
+            f"dataDir={d}/data\n"
+            f"clientPort={port}\n"
+            "clientPortAddress=127.0.0.1\n"
+            "maxClientCnxns=0\n"
+            "admin.enableServer=false\n"
+            "4lw.commands.whitelist=*\n"
+        )
+    return path
+
+
+def wait_port(proc, port, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def run_bench(port, workload):
+    assert os.access(BENCH, os.X_OK), f"{BENCH} not built"
+    cmd = [BENCH, "-p", str(port), "-W", workload, "-t", "2", "-c", "8", "-w", "8",
+           "-d", "2", "--warmup", "0.5", "-k", "100", "--json", "-q",
+           "--prefix", f"/smoke-{workload}", "--cleanup"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip(), f"no JSON; rc={r.returncode} stderr={r.stderr}"
+    res = json.loads(r.stdout)
+    assert res.get("first_error") is None, res.get("first_error")
+    assert res["errors"] == 0, r.stdout
+    assert res["errors_total"] == 0, r.stdout
+    assert res["connection_failures"] == 0, r.stdout
+    assert res["ops"] > 0 and res["rate"] > 0, r.stdout
+    assert res["latency_us"]["p50"] > 0
+    assert res["latency_us"]["p99"] >= res["latency_us"]["p50"]
+    assert r.returncode == 0, r.stderr
+    return res
+
+
+@pytest.fixture
+def tmpdir_():
+    d = tempfile.mkdtemp(prefix="paddock-bench-smoke-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(not os.path.exists(PADDOCKD), reason=f"{PADDOCKD} not built")
+@pytest.mark.parametrize("workload", ["get", "mix"])
+def test_bench_runs_two_seconds_against_paddockd_without_errors(tmpdir_, workload):
+    port = free_port()
+    cfg = write_cfg(tmpdir_, port)
+    log = open(os.path.join(tmpdir_, "paddockd.log"), "w")
+    proc = subprocess.Popen([PADDOCKD, cfg], stdout=log, stderr=subprocess.STDOUT,
+                            cwd=tmpdir_)
+    try:
+        assert wait_port(proc, port, 15), (
+            f"paddockd did not listen on {port}; log:\n"
+            + open(os.path.join(tmpdir_, "paddockd.log")).read()[-2000:])
+        run_bench(port, workload)
+    finally:
+        stop(proc)
+        log.close()
+
+
+@pytest.mark.skipif(not (os.path.exists(ZK_JAR) and shutil.which("java")),
+                    reason="Apache ZooKeeper (Debian zookeeper package) not installed")
+def test_bench_runs_two_seconds_against_apache_zookeeper_without_errors(tmpdir_):
+    port = free_port()
+    cfg = write_cfg(tmpdir_, port)
+    log = open(os.path.join(tmpdir_, "zk.log"), "w")
+    proc = subprocess.Popen(
+        ["java", f"-Dzookeeper.log.dir={tmpdir_}", "-cp",
+         f"{ZK_JAR}:/usr/share/java/*",
+         "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmpdir_)
+    try:
+        assert wait_port(proc, port, 60), "ZooKeeper did not start"
+        run_bench(port, "mix")
+    finally:
+        stop(proc)
+        log.close()

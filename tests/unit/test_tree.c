@@ -1,0 +1,1256 @@
+/*
+ * test_tree.c — znode tree: stat rules (ZooKeeper 3.8 DataTree), owner
+ * lists, subtree walks, the seqcount, and concurrent RCU readers.
+ *
+ * The main thread is the writer and is a registered QSBR thread; it
+ * reports quiescent states so call_rcu callbacks run during the tests.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include <cmocka.h>
+#include <urcu-qsbr.h>
+
+#include "tree/tree.h"
+
+#define S(p) (p), strlen(p)
+
+static const struct znode *L(struct tree *t, const char *p)
+{
+	return tree_lookup(t, S(p));
+}
+
+static struct zstat st(struct tree *t, const char *p)
+{
+	const struct znode *n = L(t, p);
+	struct zview v;
+
+	assert_non_null(n);
+	znode_view(n, &v);
+	return *v.stat;
+}
+
+static int mk(struct tree *t, const char *p, const char *data, zxid_t zxid)
+{
+	struct zacl *a = zacl_open();
+	int rc =
+	    tree_node_create(t, S(p), data, data ? (int32_t)strlen(data) : 0, a,
+			     0, zxid, 1000 + zxid, NULL);
+
+	zacl_unref(a);
+	return rc;
+}
+
+static int mk_owned(struct tree *t, const char *p, int64_t owner, zxid_t zxid)
+{
+	struct zacl *a = zacl_open();
+	int rc = tree_node_create(t, S(p), NULL, 0, a, owner, zxid, 0, NULL);
+
+	zacl_unref(a);
+	return rc;
+}
+
+static int setup(void **state)
+{
+	struct tree *t = tree_create();
+
+	assert_non_null(t);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tree_destroy(*state);
+	rcu_quiescent_state();
+	return 0;
+}
+
+/* ---- initial tree ---- */
+
+struct names {
+	int n;
+	char buf[8][32];
+};
+
+static int collect(const char *name, size_t len, void *arg)
+{
+	struct names *c = arg;
+
+	if (c->n < 8 && len < 32) {
+		memcpy(c->buf[c->n], name, len);
+		c->buf[c->n][len] = '\0';
+	}
+	c->n++;
+	return 0;
+}
+
+static bool has_name(const struct names *c, const char *s)
+{
+	int i;
+
+	for (i = 0; i < c->n && i < 8; i++)
+		if (strcmp(c->buf[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void test_initial_tree_has_zookeeper_nodes(void **state)
+{
+	struct tree *t = *state;
+	struct names c = {0};
+
+	assert_int_equal(tree_node_count(t), 4);
+	/* "/" + "/zookeeper" + "/zookeeper/quota" + "/zookeeper/config" */
+	assert_int_equal(tree_data_bytes(t), 1 + 10 + 16 + 17);
+	assert_int_equal(st(t, "/").num_children, 1);
+	assert_int_equal(st(t, "/zookeeper").num_children, 2);
+	assert_int_equal(st(t, "/zookeeper/quota").num_children, 0);
+	znode_children(L(t, "/zookeeper"), collect, &c);
+	assert_int_equal(c.n, 2);
+	assert_true(has_name(&c, "quota"));
+	assert_true(has_name(&c, "config"));
+	assert_null(znode_parent(L(t, "/")));
+	assert_ptr_equal(znode_parent(L(t, "/zookeeper")), L(t, "/"));
+	assert_string_equal(znode_path(L(t, "/zookeeper/config")),
+			    "/zookeeper/config");
+	assert_int_equal(znode_path_len(L(t, "/zookeeper/config")), 17);
+	assert_int_equal(tree_applied_zxid(t), 0);
+}
+
+static void test_initial_stats_are_zero_except_zookeeper_offsets(void **state)
+{
+	struct tree *t = *state;
+	const char *paths[] = {"/", "/zookeeper", "/zookeeper/quota",
+			       "/zookeeper/config"};
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		struct zstat s = st(t, paths[i]);
+
+		assert_int_equal(s.czxid, 0);
+		assert_int_equal(s.mzxid, 0);
+		assert_int_equal(s.pzxid, 0);
+		assert_int_equal(s.ctime, 0);
+		assert_int_equal(s.mtime, 0);
+		assert_int_equal(s.version, 0);
+		assert_int_equal(s.ephemeral_owner, 0);
+		assert_int_equal(s.data_length, 0);
+	}
+	/* ZooKeeper reports cversion*2 - numChildren with cversion 0 */
+	assert_int_equal(st(t, "/").cversion, -1);
+	assert_int_equal(st(t, "/zookeeper").cversion, -2);
+	assert_int_equal(st(t, "/zookeeper/quota").cversion, 0);
+	/* addConfigNode: setACL(config, READ_ACL_UNSAFE, -1) */
+	assert_int_equal(st(t, "/zookeeper/config").aversion, -1);
+	assert_int_equal(st(t, "/zookeeper").aversion, 0);
+}
+
+static void test_config_node_acl_is_world_read(void **state)
+{
+	struct tree *t = *state;
+	struct zview v;
+
+	znode_view(L(t, "/zookeeper/config"), &v);
+	assert_int_equal(v.acl->n, 1);
+	assert_int_equal(v.acl->e[0].perms, ZPERM_READ);
+	assert_string_equal(v.acl->e[0].scheme, "world");
+	assert_string_equal(v.acl->e[0].id, "anyone");
+	znode_view(L(t, "/zookeeper/quota"), &v);
+	assert_int_equal(v.acl->e[0].perms, ZPERM_ALL);
+	znode_view(L(t, "/"), &v);
+	assert_int_equal(v.acl->e[0].perms, ZPERM_ALL);
+}
+
+/* ---- create ---- */
+
+static void test_create_sets_new_node_stat(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+	struct zstat out;
+	struct zview v;
+
+	assert_int_equal(
+	    tree_node_create(t, S("/a"), "hello", 5, a, 0, 0x100, 777, &out),
+	    ZOK);
+	assert_int_equal(out.czxid, 0x100);
+	assert_int_equal(out.mzxid, 0x100);
+	assert_int_equal(out.pzxid, 0x100);
+	assert_int_equal(out.ctime, 777);
+	assert_int_equal(out.mtime, 777);
+	assert_int_equal(out.version, 0);
+	assert_int_equal(out.cversion, 0);
+	assert_int_equal(out.aversion, 0);
+	assert_int_equal(out.ephemeral_owner, 0);
+	assert_int_equal(out.data_length, 5);
+	assert_int_equal(out.num_children, 0);
+	znode_view(L(t, "/a"), &v);
+	assert_memory_equal(v.stat, &out, sizeof(out));
+	assert_memory_equal(v.data, "hello", 5);
+	assert_ptr_equal(v.acl, a);
+	assert_int_equal(a->refs, 2); /* ours + the version's */
+	zacl_unref(a);
+}
+
+static void test_create_empty_data_views_null(void **state)
+{
+	struct tree *t = *state;
+	struct zview v;
+
+	assert_int_equal(mk(t, "/e", NULL, 5), ZOK);
+	znode_view(L(t, "/e"), &v);
+	assert_null(v.data);
+	assert_int_equal(v.stat->data_length, 0);
+}
+
+static void test_create_increments_parent_cversion(void **state)
+{
+	struct tree *t = *state;
+	struct zstat p;
+
+	assert_int_equal(mk(t, "/a", NULL, 10), ZOK);
+	p = st(t, "/");
+	assert_int_equal(p.cversion, 0); /* from -1 */
+	assert_int_equal(p.pzxid, 10);
+	assert_int_equal(p.num_children, 2);
+	assert_int_equal(p.mzxid, 0); /* data untouched */
+	assert_int_equal(p.version, 0);
+	assert_int_equal(mk(t, "/a/b", NULL, 11), ZOK);
+	assert_int_equal(mk(t, "/a/c", NULL, 12), ZOK);
+	p = st(t, "/a");
+	assert_int_equal(p.cversion, 2);
+	assert_int_equal(p.pzxid, 12);
+	assert_int_equal(p.num_children, 2);
+	assert_int_equal(p.czxid, 10);
+	assert_int_equal(p.mzxid, 10);
+	/* grandparent not touched */
+	assert_int_equal(st(t, "/").pzxid, 10);
+}
+
+static void test_create_missing_parent_is_nonode(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(mk(t, "/x/y", NULL, 1), ZNONODE);
+	assert_null(L(t, "/x/y"));
+	assert_int_equal(tree_node_count(t), 4);
+}
+
+static void test_create_existing_is_nodeexists_without_change(void **state)
+{
+	struct tree *t = *state;
+	struct zstat before, after;
+
+	assert_int_equal(mk(t, "/a", "1", 1), ZOK);
+	before = st(t, "/");
+	assert_int_equal(mk(t, "/a", "2", 2), ZNODEEXISTS);
+	after = st(t, "/");
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(st(t, "/a").czxid, 1);
+	assert_int_equal(mk(t, "/", NULL, 3), ZNODEEXISTS);
+}
+
+static void test_create_under_ephemeral_is_rejected(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(mk_owned(t, "/eph", 0x1234, 1), ZOK);
+	assert_int_equal(mk(t, "/eph/c", NULL, 2), ZNOCHILDRENFOREPHEMERALS);
+	assert_int_equal(st(t, "/eph").cversion, 0);
+}
+
+static void test_create_under_container_and_ttl_is_allowed(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(mk_owned(t, "/c", ZK_CONTAINER_OWNER, 1), ZOK);
+	assert_int_equal(mk(t, "/c/x", NULL, 2), ZOK);
+	assert_int_equal(mk_owned(t, "/t", zk_ttl_owner(5000), 3), ZOK);
+	assert_int_equal(mk(t, "/t/x", NULL, 4), ZOK);
+	assert_int_equal(st(t, "/t").ephemeral_owner, zk_ttl_owner(5000));
+}
+
+static void test_create_rejects_malformed_arguments(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(mk(t, "a", NULL, 1), ZBADARGUMENTS);
+	assert_int_equal(mk(t, "/a/", NULL, 1), ZBADARGUMENTS);
+	assert_int_equal(
+	    tree_node_create(t, S("/d"), NULL, 3, NULL, 0, 1, 0, NULL),
+	    ZBADARGUMENTS);
+}
+
+static void test_create_with_null_acl_is_allowed(void **state)
+{
+	struct tree *t = *state;
+	struct zview v;
+
+	assert_int_equal(
+	    tree_node_create(t, S("/n"), "x", 1, NULL, 0, 1, 0, NULL), ZOK);
+	znode_view(L(t, "/n"), &v);
+	assert_null(v.acl);
+	assert_int_equal(zacl_check(v.acl, ZPERM_ADMIN, NULL, 0), ZOK);
+}
+
+/* ---- delete ---- */
+
+static void test_delete_increments_parent_cversion_and_pzxid(void **state)
+{
+	struct tree *t = *state;
+	struct zstat p;
+
+	assert_int_equal(mk(t, "/a", NULL, 1), ZOK);
+	assert_int_equal(mk(t, "/a/b", NULL, 2), ZOK);
+	assert_int_equal(mk(t, "/a/c", NULL, 3), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/a/b"), 4), ZOK);
+	p = st(t, "/a");
+	assert_int_equal(p.cversion, 3);
+	assert_int_equal(p.pzxid, 4);
+	assert_int_equal(p.num_children, 1);
+	assert_int_equal(p.mzxid, 1);
+	assert_null(L(t, "/a/b"));
+	assert_non_null(L(t, "/a/c"));
+}
+
+static void test_cversion_counts_creates_and_deletes_like_zookeeper(void **st8)
+{
+	struct tree *t = *st8;
+	struct zstat p;
+	char path[32];
+	int i;
+
+	/* ZooKeeper: stored cversion = creates; reported = 2*creates - n */
+	assert_int_equal(mk(t, "/p", NULL, 1), ZOK);
+	for (i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "/p/c%d", i);
+		assert_int_equal(mk(t, path, NULL, 2 + i), ZOK);
+	}
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/p/c%d", i);
+		assert_int_equal(tree_node_delete(t, S(path), 10 + i), ZOK);
+	}
+	p = st(t, "/p");
+	assert_int_equal(p.cversion, 2 * 5 - 3);
+	assert_int_equal(p.num_children, 3);
+	/* sequential suffix as ZooKeeper computes it */
+	assert_int_equal((p.cversion + p.num_children) / 2, 5);
+	/* and for "/": 2 creates ("/p" + none), 2 children */
+	p = st(t, "/");
+	assert_int_equal(p.cversion, 2 * 1 - 2 + 0 + 0 + 0);
+	assert_int_equal((p.cversion + p.num_children) / 2, 1);
+}
+
+static void test_delete_nonempty_is_notempty(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(mk(t, "/a", NULL, 1), ZOK);
+	assert_int_equal(mk(t, "/a/b", NULL, 2), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/a"), 3), ZNOTEMPTY);
+	assert_int_equal(st(t, "/").pzxid, 1);
+	assert_int_equal(tree_node_delete(t, S("/zookeeper"), 3), ZNOTEMPTY);
+}
+
+static void test_delete_missing_is_nonode(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(tree_node_delete(t, S("/nope"), 1), ZNONODE);
+	assert_int_equal(tree_node_delete(t, S("/a/b"), 1), ZNONODE);
+}
+
+static void test_delete_root_is_rejected(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_not_equal(tree_node_delete(t, S("/"), 1), ZOK);
+	assert_non_null(L(t, "/"));
+}
+
+static void test_delete_then_recreate(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(mk(t, "/a", "x", 1), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/a"), 2), ZOK);
+	assert_int_equal(mk(t, "/a", "yy", 3), ZOK);
+	assert_int_equal(st(t, "/a").czxid, 3);
+	assert_int_equal(st(t, "/a").data_length, 2);
+	assert_int_equal(st(t, "/").cversion, 2);
+	rcu_quiescent_state();
+}
+
+/* ---- setData / setACL ---- */
+
+static void test_set_data_bumps_version_mzxid_mtime(void **state)
+{
+	struct tree *t = *state;
+	struct zstat out, s;
+	struct zview v;
+
+	assert_int_equal(mk(t, "/a", "old", 5), ZOK);
+	assert_int_equal(
+	    tree_node_set_data(t, S("/a"), "newer", 5, 9, 4242, &out), ZOK);
+	s = st(t, "/a");
+	assert_memory_equal(&s, &out, sizeof(s));
+	assert_int_equal(s.version, 1);
+	assert_int_equal(s.mzxid, 9);
+	assert_int_equal(s.mtime, 4242);
+	assert_int_equal(s.czxid, 5);
+	assert_int_equal(s.ctime, 1005);
+	assert_int_equal(s.pzxid, 5);
+	assert_int_equal(s.cversion, 0);
+	assert_int_equal(s.aversion, 0);
+	assert_int_equal(s.data_length, 5);
+	znode_view(L(t, "/a"), &v);
+	assert_memory_equal(v.data, "newer", 5);
+	assert_int_equal(tree_node_set_data(t, S("/a"), NULL, -1, 10, 1, NULL),
+			 ZOK);
+	assert_int_equal(st(t, "/a").version, 2);
+	assert_int_equal(st(t, "/a").data_length, 0);
+	/* parent untouched */
+	assert_int_equal(st(t, "/").pzxid, 5);
+}
+
+static void test_set_data_missing_is_nonode(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(tree_node_set_data(t, S("/nope"), "x", 1, 1, 1, NULL),
+			 ZNONODE);
+}
+
+static void test_set_data_keeps_children_and_acl(void **state)
+{
+	struct tree *t = *state;
+	struct zview v1, v2;
+
+	assert_int_equal(mk(t, "/a", NULL, 1), ZOK);
+	assert_int_equal(mk(t, "/a/b", NULL, 2), ZOK);
+	znode_view(L(t, "/a"), &v1);
+	assert_int_equal(tree_node_set_data(t, S("/a"), "z", 1, 3, 3, NULL),
+			 ZOK);
+	znode_view(L(t, "/a"), &v2);
+	assert_ptr_equal(v1.acl, v2.acl);
+	assert_int_equal(v2.stat->num_children, 1);
+	assert_int_equal(v2.stat->cversion, 1);
+}
+
+static void test_set_acl_bumps_aversion_only(void **state)
+{
+	struct tree *t = *state;
+	int32_t perms = ZPERM_READ;
+	const char *scheme = "digest", *id = "bob:x";
+	struct zacl *a = zacl_new(1, &perms, &scheme, &id);
+	struct zstat before, out, s;
+	struct zview v;
+
+	assert_int_equal(mk(t, "/a", "d", 1), ZOK);
+	before = st(t, "/a");
+	assert_int_equal(tree_node_set_acl(t, S("/a"), a, 7, &out), ZOK);
+	s = st(t, "/a");
+	assert_memory_equal(&s, &out, sizeof(s));
+	assert_int_equal(s.aversion, 1);
+	before.aversion = 1;
+	assert_memory_equal(&s, &before, sizeof(s)); /* nothing else */
+	znode_view(L(t, "/a"), &v);
+	assert_ptr_equal(v.acl, a);
+	assert_int_equal(a->refs, 2);
+	assert_memory_equal(v.data, "d", 1);
+	assert_int_equal(tree_node_set_acl(t, S("/nope"), a, 8, NULL), ZNONODE);
+	zacl_unref(a);
+}
+
+static void test_acl_references_follow_versions(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open(), *b = zacl_open();
+
+	assert_int_equal(
+	    tree_node_create(t, S("/a"), NULL, 0, a, 0, 1, 0, NULL), ZOK);
+	assert_int_equal(a->refs, 2);
+	/* setData and child creates keep exactly one version reference */
+	assert_int_equal(tree_node_set_data(t, S("/a"), "x", 1, 2, 0, NULL),
+			 ZOK);
+	assert_int_equal(mk(t, "/a/c", NULL, 3), ZOK);
+	assert_int_equal(a->refs, 2);
+	assert_int_equal(tree_node_set_acl(t, S("/a"), b, 4, NULL), ZOK);
+	assert_int_equal(a->refs, 1);
+	assert_int_equal(b->refs, 2);
+	/* same ACL again: still one reference from the tree */
+	assert_int_equal(tree_node_set_acl(t, S("/a"), b, 5, NULL), ZOK);
+	assert_int_equal(b->refs, 2);
+	assert_int_equal(tree_node_delete(t, S("/a/c"), 6), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/a"), 7), ZOK);
+	assert_int_equal(b->refs, 1);
+	zacl_unref(a);
+	zacl_unref(b);
+	rcu_quiescent_state();
+}
+
+static void test_acl_freed_by_tree_when_last_reference_dropped(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+
+	assert_int_equal(
+	    tree_node_create(t, S("/a"), NULL, 0, a, 0, 1, 0, NULL), ZOK);
+	zacl_unref(a); /* the tree holds the only reference now */
+	assert_int_equal(tree_node_delete(t, S("/a"), 2), ZOK);
+	/* freed after a grace period; ASan/valgrind check there is no leak */
+	rcu_quiescent_state();
+}
+
+static void test_large_data_survives_stat_only_changes(void **state)
+{
+	struct tree *t = *state;
+	size_t len = 100000;
+	char *big = malloc(len), *big2 = malloc(len);
+	struct zview v;
+	int i;
+
+	memset(big, 'B', len);
+	memset(big2, 'C', len);
+	assert_int_equal(tree_node_create(t, S("/big"), big, (int32_t)len, NULL,
+					  0, 1, 0, NULL),
+			 ZOK);
+	for (i = 0; i < 10; i++) {
+		char p[32];
+
+		snprintf(p, sizeof(p), "/big/%d", i);
+		assert_int_equal(mk(t, p, NULL, 2 + i), ZOK);
+	}
+	assert_int_equal(tree_node_set_acl(t, S("/big"), NULL, 20, NULL), ZOK);
+	znode_view(L(t, "/big"), &v);
+	assert_int_equal(v.stat->data_length, (int32_t)len);
+	assert_memory_equal(v.data, big, len);
+	assert_int_equal(v.stat->num_children, 10);
+	assert_int_equal(
+	    tree_node_set_data(t, S("/big"), big2, (int32_t)len, 21, 0, NULL),
+	    ZOK);
+	znode_view(L(t, "/big"), &v);
+	assert_memory_equal(v.data, big2, len);
+	assert_int_equal(tree_data_bytes(t),
+			 44 + 4 + len + 10 * strlen("/big/0"));
+	free(big);
+	free(big2);
+	rcu_quiescent_state();
+}
+
+/* ---- lookup, children, descendants ---- */
+
+static void test_lookup_uses_length_not_nul(void **state)
+{
+	struct tree *t = *state;
+	const char *s = "/abc/def";
+
+	assert_int_equal(mk(t, "/abc", NULL, 1), ZOK);
+	assert_non_null(tree_lookup(t, s, 4));
+	assert_null(tree_lookup(t, s, 3));
+	assert_null(tree_lookup(t, s, strlen(s)));
+	assert_null(tree_lookup(t, s, 0));
+}
+
+static int stop_at_second(const char *name, size_t len, void *arg)
+{
+	int *n = arg;
+
+	return ++*n == 2 ? 42 : 0;
+}
+
+static void test_children_walk_stops_early(void **state)
+{
+	struct tree *t = *state;
+	int n = 0;
+
+	assert_int_equal(mk(t, "/a", NULL, 1), ZOK);
+	assert_int_equal(mk(t, "/a/x", NULL, 2), ZOK);
+	assert_int_equal(mk(t, "/a/y", NULL, 3), ZOK);
+	assert_int_equal(mk(t, "/a/z", NULL, 4), ZOK);
+	assert_int_equal(znode_children(L(t, "/a"), stop_at_second, &n), 42);
+	assert_int_equal(n, 2);
+}
+
+static void test_children_lists_names_after_deletes(void **state)
+{
+	struct tree *t = *state;
+	struct names c = {0};
+
+	assert_int_equal(mk(t, "/a", NULL, 1), ZOK);
+	assert_int_equal(mk(t, "/a/x", NULL, 2), ZOK);
+	assert_int_equal(mk(t, "/a/yy", NULL, 3), ZOK);
+	assert_int_equal(mk(t, "/a/zzz", NULL, 4), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/a/yy"), 5), ZOK);
+	assert_int_equal(znode_children(L(t, "/a"), collect, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_true(has_name(&c, "x"));
+	assert_true(has_name(&c, "zzz"));
+	assert_false(has_name(&c, "yy"));
+	rcu_quiescent_state();
+}
+
+static void test_descendants_counts_whole_subtree(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(znode_descendants(L(t, "/")), 3);
+	assert_int_equal(znode_descendants(L(t, "/zookeeper/quota")), 0);
+	assert_int_equal(mk(t, "/a", NULL, 1), ZOK);
+	assert_int_equal(mk(t, "/a/b", NULL, 2), ZOK);
+	assert_int_equal(mk(t, "/a/b/c", NULL, 3), ZOK);
+	assert_int_equal(mk(t, "/a/b/d", NULL, 4), ZOK);
+	assert_int_equal(mk(t, "/a/e", NULL, 5), ZOK);
+	assert_int_equal(mk(t, "/f", NULL, 6), ZOK);
+	assert_int_equal(znode_descendants(L(t, "/a")), 4);
+	assert_int_equal(znode_descendants(L(t, "/a/b")), 2);
+	assert_int_equal(znode_descendants(L(t, "/a/e")), 0);
+	assert_int_equal(znode_descendants(L(t, "/")), 3 + 6);
+}
+
+static void test_descendants_of_deep_chain_does_not_recurse(void **state)
+{
+	struct tree *t = *state;
+	enum { DEPTH = 20000 };
+	char *p = malloc(DEPTH * 2 + 2);
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < DEPTH; i++) {
+		p[len++] = '/';
+		p[len++] = 'd';
+		assert_int_equal(tree_node_create(t, p, len, NULL, 0, NULL, 0,
+						  i + 1, 0, NULL),
+				 ZOK);
+	}
+	assert_int_equal(znode_descendants(L(t, "/d")), DEPTH - 1);
+	assert_int_equal(tree_node_count(t), 4 + DEPTH);
+	free(p);
+	/* tree_destroy must free a deep tree without recursing either */
+}
+
+/* ---- counters ---- */
+
+static void test_node_count_and_data_bytes_track_writes(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(mk(t, "/a", "12345", 1), ZOK);
+	assert_int_equal(tree_node_count(t), 5);
+	assert_int_equal(tree_data_bytes(t), 44 + 2 + 5);
+	assert_int_equal(tree_node_set_data(t, S("/a"), "1", 1, 2, 2, NULL),
+			 ZOK);
+	assert_int_equal(tree_data_bytes(t), 44 + 2 + 1);
+	assert_int_equal(tree_node_delete(t, S("/a"), 3), ZOK);
+	assert_int_equal(tree_node_count(t), 4);
+	assert_int_equal(tree_data_bytes(t), 44);
+	rcu_quiescent_state();
+}
+
+/* ---- ephemerals, containers, TTLs ---- */
+
+struct plist {
+	int n;
+	char p[16][32];
+};
+
+static void collect_path(const char *path, size_t len, void *arg)
+{
+	struct plist *l = arg;
+
+	if (l->n < 16 && len < 32) {
+		memcpy(l->p[l->n], path, len);
+		l->p[l->n][len] = '\0';
+	}
+	l->n++;
+}
+
+static void test_ephemerals_listed_in_creation_order(void **state)
+{
+	struct tree *t = *state;
+	struct plist l = {0};
+
+	assert_int_equal(mk_owned(t, "/e3", 7, 1), ZOK);
+	assert_int_equal(mk_owned(t, "/other", 8, 2), ZOK);
+	assert_int_equal(mk(t, "/dir", NULL, 3), ZOK);
+	assert_int_equal(mk_owned(t, "/dir/e1", 7, 4), ZOK);
+	assert_int_equal(mk_owned(t, "/e2", 7, 5), ZOK);
+	assert_int_equal(mk_owned(t, "/cont", ZK_CONTAINER_OWNER, 6), ZOK);
+	tree_ephemerals(t, 7, collect_path, &l);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.p[0], "/e3");
+	assert_string_equal(l.p[1], "/dir/e1");
+	assert_string_equal(l.p[2], "/e2");
+	assert_int_equal(st(t, "/e2").ephemeral_owner, 7);
+	l.n = 0;
+	tree_ephemerals(t, 8, collect_path, &l);
+	assert_int_equal(l.n, 1);
+	l.n = 0;
+	tree_ephemerals(t, 9, collect_path, &l);
+	assert_int_equal(l.n, 0);
+	l.n = 0;
+	tree_ephemerals(t, ZK_CONTAINER_OWNER, collect_path, &l);
+	assert_int_equal(l.n, 0);
+}
+
+static void test_ephemerals_removed_on_delete(void **state)
+{
+	struct tree *t = *state;
+	struct plist l = {0};
+
+	assert_int_equal(mk_owned(t, "/a", 7, 1), ZOK);
+	assert_int_equal(mk_owned(t, "/b", 7, 2), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/a"), 3), ZOK);
+	tree_ephemerals(t, 7, collect_path, &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.p[0], "/b");
+	assert_int_equal(tree_node_delete(t, S("/b"), 4), ZOK);
+	l.n = 0;
+	tree_ephemerals(t, 7, collect_path, &l);
+	assert_int_equal(l.n, 0);
+	/* the session can own nodes again */
+	assert_int_equal(mk_owned(t, "/c", 7, 5), ZOK);
+	tree_ephemerals(t, 7, collect_path, &l);
+	assert_int_equal(l.n, 1);
+	rcu_quiescent_state();
+}
+
+struct closer {
+	struct tree *t;
+	zxid_t zxid;
+	int n;
+};
+
+static void delete_cb(const char *path, size_t len, void *arg)
+{
+	struct closer *c = arg;
+
+	assert_int_equal(tree_node_delete(c->t, path, len, c->zxid++), ZOK);
+	c->n++;
+}
+
+static void test_ephemerals_callback_may_delete_each_node(void **state)
+{
+	struct tree *t = *state;
+	struct closer c = {t, 100, 0};
+	struct plist l = {0};
+	char p[32];
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		snprintf(p, sizeof(p), "/s%d", i);
+		assert_int_equal(mk_owned(t, p, 0x55, i + 1), ZOK);
+	}
+	tree_ephemerals(t, 0x55, delete_cb, &c);
+	assert_int_equal(c.n, 50);
+	assert_int_equal(tree_node_count(t), 4);
+	tree_ephemerals(t, 0x55, collect_path, &l);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(st(t, "/").num_children, 1);
+	rcu_quiescent_state();
+}
+
+struct nlist {
+	int n;
+	const struct znode *nodes[16];
+};
+
+static void collect_node(const struct znode *n, void *arg)
+{
+	struct nlist *l = arg;
+
+	if (l->n < 16)
+		l->nodes[l->n] = n;
+	l->n++;
+}
+
+static void test_containers_and_ttls_listed_and_removed(void **state)
+{
+	struct tree *t = *state;
+	struct nlist l = {0};
+
+	assert_int_equal(mk_owned(t, "/c1", ZK_CONTAINER_OWNER, 1), ZOK);
+	assert_int_equal(mk_owned(t, "/t1", zk_ttl_owner(1000), 2), ZOK);
+	assert_int_equal(mk_owned(t, "/e", 99, 3), ZOK);
+	assert_int_equal(mk(t, "/p", NULL, 4), ZOK);
+	assert_int_equal(mk_owned(t, "/p/c2", ZK_CONTAINER_OWNER, 5), ZOK);
+	tree_containers_and_ttls(t, collect_node, &l);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(znode_path(l.nodes[0]), "/c1");
+	assert_string_equal(znode_path(l.nodes[1]), "/t1");
+	assert_string_equal(znode_path(l.nodes[2]), "/p/c2");
+	assert_int_equal(tree_node_delete(t, S("/t1"), 6), ZOK);
+	l.n = 0;
+	tree_containers_and_ttls(t, collect_node, &l);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(znode_path(l.nodes[1]), "/p/c2");
+	rcu_quiescent_state();
+}
+
+struct reaper {
+	struct tree *t;
+	int n;
+};
+
+static void reap_empty(const struct znode *n, void *arg)
+{
+	struct reaper *r = arg;
+	struct zview v;
+
+	znode_view(n, &v);
+	if (v.stat->num_children == 0 &&
+	    tree_node_delete(r->t, znode_path(n), znode_path_len(n), 50) == ZOK)
+		r->n++;
+}
+
+static void test_container_callback_may_delete_node(void **state)
+{
+	struct tree *t = *state;
+	struct reaper r = {t, 0};
+
+	assert_int_equal(mk_owned(t, "/c1", ZK_CONTAINER_OWNER, 1), ZOK);
+	assert_int_equal(mk_owned(t, "/c2", ZK_CONTAINER_OWNER, 2), ZOK);
+	assert_int_equal(mk(t, "/c2/kid", NULL, 3), ZOK);
+	assert_int_equal(mk_owned(t, "/c3", ZK_CONTAINER_OWNER, 4), ZOK);
+	tree_containers_and_ttls(t, reap_empty, &r);
+	assert_int_equal(r.n, 2);
+	assert_non_null(L(t, "/c2"));
+	assert_null(L(t, "/c1"));
+	assert_null(L(t, "/c3"));
+	rcu_quiescent_state();
+}
+
+/* ---- seqcount ---- */
+
+static void test_write_end_sets_applied_zxid(void **state)
+{
+	struct tree *t = *state;
+
+	tree_write_begin(t);
+	assert_int_equal(mk(t, "/a", NULL, 0x500000001LL), ZOK);
+	tree_write_end(t, 0x500000001LL);
+	assert_int_equal(tree_applied_zxid(t), 0x500000001LL);
+}
+
+static void test_read_retry_detects_a_write(void **state)
+{
+	struct tree *t = *state;
+	unsigned s = tree_read_begin(t);
+
+	assert_false(tree_read_retry(t, s));
+	tree_write_begin(t);
+	assert_true(tree_read_retry(t, s));
+	tree_write_end(t, 1);
+	assert_true(tree_read_retry(t, s));
+	s = tree_read_begin(t);
+	assert_false(tree_read_retry(t, s));
+}
+
+static void test_nested_write_begin_counts_outermost(void **state)
+{
+	struct tree *t = *state;
+	unsigned s = tree_read_begin(t);
+
+	tree_write_begin(t);
+	tree_write_begin(t);
+	tree_write_end(t, 1);
+	/* still inside the outer batch */
+	tree_write_end(t, 2);
+	assert_int_equal(tree_applied_zxid(t), 2);
+	assert_true(tree_read_retry(t, s));
+	s = tree_read_begin(t); /* would spin if still odd */
+	assert_false(tree_read_retry(t, s));
+}
+
+/* ---- concurrency ---- */
+
+#define NREADERS 4
+
+struct race {
+	struct tree *t;
+	volatile int stop;
+	volatile int ready;
+	long views;
+	long errors;
+	long retries;
+};
+
+/* Data of a node at version v: "<v>:<path>" then filler 'a'+v%26 up to a
+ * length that varies with v (some beyond the inline limit). */
+static size_t make_data(char *buf, const char *path, int v)
+{
+	size_t n = (size_t)snprintf(buf, 64, "%d:%s", v, path);
+	size_t len = n + (size_t)((v * 37) % 900);
+
+	memset(buf + n, 'a' + v % 26, len - n);
+	return len;
+}
+
+static bool view_consistent(const struct znode *n, const struct zview *v)
+{
+	const char *path = znode_path(n);
+	char head[64];
+	size_t hl, i, len = (size_t)v->stat->data_length;
+	int ver = v->stat->version;
+
+	if (v->stat->czxid > v->stat->mzxid)
+		return false;
+	if (len == 0)
+		return v->data == NULL;
+	hl = (size_t)snprintf(head, sizeof(head), "%d:%s", ver, path);
+	if (len != hl + (size_t)((ver * 37) % 900))
+		return false;
+	if (memcmp(v->data, head, hl) != 0)
+		return false;
+	for (i = hl; i < len; i++)
+		if (v->data[i] != 'a' + ver % 26)
+			return false;
+	return true;
+}
+
+struct kid_arg {
+	const struct znode *parent;
+	char buf[256];
+	struct race *r;
+};
+
+static int check_kid(const char *name, size_t len, void *arg)
+{
+	struct kid_arg *k = arg;
+	size_t pl = znode_path_len(k->parent);
+	const struct znode *c;
+	struct zview v;
+
+	memcpy(k->buf, znode_path(k->parent), pl);
+	k->buf[pl] = '/';
+	memcpy(k->buf + pl + 1, name, len);
+	c = tree_lookup(k->r->t, k->buf, pl + 1 + len);
+	if (c) { /* may have been deleted meanwhile */
+		znode_view(c, &v);
+		if (!view_consistent(c, &v))
+			k->r->errors++;
+		if (znode_parent(c) != k->parent)
+			k->r->errors++;
+		k->r->views++;
+	}
+	return 0;
+}
+
+static void *reader(void *arg)
+{
+	struct race *r = arg;
+	struct kid_arg k;
+	char p[32];
+	unsigned x = 12345;
+	long errors = 0, views = 0;
+
+	rcu_register_thread();
+	__atomic_add_fetch(&r->ready, 1, __ATOMIC_SEQ_CST);
+	k.r = r;
+	while (!r->stop) {
+		const struct znode *n;
+		struct zview v;
+
+		x = x * 1103515245 + 12345;
+		snprintf(p, sizeof(p), "/r%u", (x >> 16) % 8);
+		n = tree_lookup(r->t, p, strlen(p));
+		if (n) {
+			znode_view(n, &v);
+			if (v.stat->data_length != 0 || v.data != NULL)
+				errors++;
+			k.parent = n;
+			znode_children(n, check_kid, &k);
+			znode_descendants(n);
+		}
+		snprintf(p, sizeof(p), "/r%u/n%u", (x >> 8) % 8,
+			 (x >> 20) % 64);
+		n = tree_lookup(r->t, p, strlen(p));
+		if (n) {
+			znode_view(n, &v);
+			if (!view_consistent(n, &v))
+				errors++;
+			views++;
+		}
+		rcu_quiescent_state();
+	}
+	rcu_unregister_thread();
+	__atomic_add_fetch(&r->errors, errors, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&r->views, views, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_concurrent_readers_see_consistent_views(void **state)
+{
+	struct tree *t = *state;
+	struct race r = {.t = t};
+	pthread_t th[NREADERS];
+	static char buf[1024];
+	int vers[8][64] = {{0}};
+	char p[32];
+	zxid_t z = 1;
+	unsigned x = 777;
+	int i, op;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(p, sizeof(p), "/r%d", i);
+		assert_int_equal(mk(t, p, NULL, z++), ZOK);
+	}
+	for (i = 0; i < NREADERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader, &r), 0);
+	while (__atomic_load_n(&r.ready, __ATOMIC_SEQ_CST) < NREADERS)
+		rcu_quiescent_state();
+
+	for (op = 0; op < 60000; op++) {
+		unsigned d, k;
+		size_t len;
+
+		x = x * 1103515245 + 12345;
+		d = (x >> 8) % 8;
+		k = (x >> 16) % 64;
+		snprintf(p, sizeof(p), "/r%u/n%u", d, k);
+		if (!tree_lookup(t, p, strlen(p))) {
+			vers[d][k] = 0;
+			len = make_data(buf, p, 0);
+			assert_int_equal(tree_node_create(t, p, strlen(p), buf,
+							  (int32_t)len, NULL, 0,
+							  z, z, NULL),
+					 ZOK);
+		} else if ((x >> 4) % 4 == 0) {
+			assert_int_equal(tree_node_delete(t, p, strlen(p), z),
+					 ZOK);
+		} else {
+			len = make_data(buf, p, ++vers[d][k]);
+			assert_int_equal(tree_node_set_data(t, p, strlen(p),
+							    buf, (int32_t)len,
+							    z, z, NULL),
+					 ZOK);
+		}
+		z++;
+		if (op % 64 == 0)
+			rcu_quiescent_state();
+	}
+	r.stop = 1;
+	for (i = 0; i < NREADERS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(r.errors, 0);
+	assert_true(r.views > 0);
+	print_message("      %ld consistent views\n", r.views);
+}
+
+/*
+ * Batch atomicity: every batch moves one child from /from to /to (delete
+ * + create) and rewrites /ctr with the batch number; readers bracketed by
+ * the seqcount must always see num_children(/from) + num_children(/to)
+ * == total, the children lists matching num_children, and /ctr equal to
+ * tree_applied_zxid().
+ */
+#define BATCH_TOTAL 32
+
+static int count_kids(const char *name, size_t len, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static long parse_num(const char *d, int32_t len)
+{
+	char tmp[32];
+
+	if (!d || len <= 0 || len >= (int32_t)sizeof(tmp))
+		return -1;
+	memcpy(tmp, d, (size_t)len);
+	tmp[len] = '\0';
+	return strtol(tmp, NULL, 10);
+}
+
+static void *batch_reader(void *arg)
+{
+	struct race *r = arg;
+	const struct znode *from, *to, *ctr;
+	long errors = 0, views = 0, retries = 0;
+
+	rcu_register_thread();
+	__atomic_add_fetch(&r->ready, 1, __ATOMIC_SEQ_CST);
+	while (!r->stop) {
+		int nf, nt, kf, kt;
+		long cv;
+		zxid_t az;
+		unsigned s;
+		struct zview v;
+
+		do {
+			s = tree_read_begin(r->t);
+			from = tree_lookup(r->t, "/from", 5);
+			to = tree_lookup(r->t, "/to", 3);
+			ctr = tree_lookup(r->t, "/ctr", 4);
+			znode_view(from, &v);
+			nf = v.stat->num_children;
+			znode_view(to, &v);
+			nt = v.stat->num_children;
+			kf = kt = 0;
+			znode_children(from, count_kids, &kf);
+			znode_children(to, count_kids, &kt);
+			znode_view(ctr, &v);
+			cv = parse_num(v.data, v.stat->data_length);
+			az = tree_applied_zxid(r->t);
+			retries++;
+		} while (tree_read_retry(r->t, s));
+		retries--;
+		if (nf + nt != BATCH_TOTAL || kf != nf || kt != nt || cv != az)
+			errors++;
+		views++;
+		rcu_quiescent_state();
+	}
+	rcu_unregister_thread();
+	__atomic_add_fetch(&r->errors, errors, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&r->views, views, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&r->retries, retries, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_seqcount_gives_batch_atomicity(void **state)
+{
+	struct tree *t = *state;
+	struct race r = {.t = t};
+	pthread_t th[NREADERS];
+	char p[32], q[32], num[32];
+	zxid_t z = 1;
+	int i, b, where[BATCH_TOTAL] = {0};
+
+	assert_int_equal(mk(t, "/from", NULL, z++), ZOK);
+	assert_int_equal(mk(t, "/to", NULL, z++), ZOK);
+	for (i = 0; i < BATCH_TOTAL; i++) {
+		snprintf(p, sizeof(p), "/from/k%d", i);
+		assert_int_equal(mk(t, p, NULL, z++), ZOK);
+	}
+	snprintf(num, sizeof(num), "%lld", (long long)z);
+	assert_int_equal(mk(t, "/ctr", num, z), ZOK);
+	tree_write_begin(t);
+	tree_write_end(t, z);
+	z++;
+
+	for (i = 0; i < NREADERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, batch_reader, &r),
+				 0);
+	while (__atomic_load_n(&r.ready, __ATOMIC_SEQ_CST) < NREADERS)
+		rcu_quiescent_state();
+
+	for (b = 0; b < 20000; b++, z++) {
+		int k = b % BATCH_TOTAL;
+
+		snprintf(p, sizeof(p), "%s/k%d", where[k] ? "/to" : "/from", k);
+		snprintf(q, sizeof(q), "%s/k%d", where[k] ? "/from" : "/to", k);
+		snprintf(num, sizeof(num), "%lld", (long long)z);
+		tree_write_begin(t);
+		assert_int_equal(tree_node_delete(t, S(p), z), ZOK);
+		assert_int_equal(mk(t, q, NULL, z), ZOK);
+		assert_int_equal(tree_node_set_data(t, S("/ctr"), num,
+						    (int32_t)strlen(num), z, z,
+						    NULL),
+				 ZOK);
+		tree_write_end(t, z);
+		where[k] = !where[k];
+		if (b % 16 == 0)
+			rcu_quiescent_state();
+	}
+	r.stop = 1;
+	for (i = 0; i < NREADERS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(r.errors, 0);
+	assert_true(r.views > 0);
+	print_message("      %ld atomic views, %ld retries\n", r.views,
+		      r.retries);
+}
+
+static void test_destroy_frees_populated_tree(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+	static char big[4096];
+	char p[64];
+	int i, j;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(p, sizeof(p), "/d%d", i);
+		assert_int_equal(
+		    tree_node_create(t, S(p), big,
+				     i % 2 ? 0 : (int32_t)sizeof(big), a,
+				     i % 3 ? 0 : 1000 + i, i, 0, NULL),
+		    ZOK);
+		for (j = 0; j < 20 && i % 3; j++) {
+			snprintf(p, sizeof(p), "/d%d/c%d", i, j);
+			assert_int_equal(tree_node_create(t, S(p), "x", 1, a,
+							  j % 2 ? 0 : 77, i, 0,
+							  NULL),
+					 ZOK);
+		}
+		if (i % 5 == 0 && i % 3) {
+			snprintf(p, sizeof(p), "/d%d/c0", i);
+			assert_int_equal(tree_node_delete(t, S(p), i), ZOK);
+		}
+	}
+	zacl_unref(a); /* tree's references keep it alive until destroy */
+		       /* teardown destroys; ASan/valgrind report any leak */
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_initial_tree_has_zookeeper_nodes),
+	    T(test_initial_stats_are_zero_except_zookeeper_offsets),
+	    T(test_config_node_acl_is_world_read),
+	    T(test_create_sets_new_node_stat),
+	    T(test_create_empty_data_views_null),
+	    T(test_create_increments_parent_cversion),
+	    T(test_create_missing_parent_is_nonode),
+	    T(test_create_existing_is_nodeexists_without_change),
+	    T(test_create_under_ephemeral_is_rejected),
+	    T(test_create_under_container_and_ttl_is_allowed),
+	    T(test_create_rejects_malformed_arguments),
+	    T(test_create_with_null_acl_is_allowed),
+	    T(test_delete_increments_parent_cversion_and_pzxid),
+	    T(test_cversion_counts_creates_and_deletes_like_zookeeper),
+	    T(test_delete_nonempty_is_notempty),
+	    T(test_delete_missing_is_nonode),
+	    T(test_delete_root_is_rejected),
+	    T(test_delete_then_recreate),
+	    T(test_set_data_bumps_version_mzxid_mtime),
+	    T(test_set_data_missing_is_nonode),
+	    T(test_set_data_keeps_children_and_acl),
+	    T(test_set_acl_bumps_aversion_only),
+	    T(test_acl_references_follow_versions),
+	    T(test_acl_freed_by_tree_when_last_reference_dropped),
+	    T(test_large_data_survives_stat_only_changes),
+	    T(test_lookup_uses_length_not_nul),
+	    T(test_children_walk_stops_early),
+	    T(test_children_lists_names_after_deletes),
+	    T(test_descendants_counts_whole_subtree),
+	    T(test_descendants_of_deep_chain_does_not_recurse),
+	    T(test_node_count_and_data_bytes_track_writes),
+	    T(test_ephemerals_listed_in_creation_order),
+	    T(test_ephemerals_removed_on_delete),
+	    T(test_ephemerals_callback_may_delete_each_node),
+	    T(test_containers_and_ttls_listed_and_removed),
+	    T(test_container_callback_may_delete_node),
+	    T(test_write_end_sets_applied_zxid),
+	    T(test_read_retry_detects_a_write),
+	    T(test_nested_write_begin_counts_outermost),
+	    T(test_concurrent_readers_see_consistent_views),
+	    T(test_seqcount_gives_batch_atomicity),
+	    T(test_destroy_frees_populated_tree),
+	};
+	int rc;
+
+	rcu_register_thread();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rcu_unregister_thread();
+	return rc;
+#undef T
+}
