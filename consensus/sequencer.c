@@ -1065,6 +1065,7 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 	if (!rep)
 		return;
 	rep->conn = m->conn;
+	memset(rep->body, 0, ZK_PASSWD_LEN); /* refused: 16 zero bytes */
 	int64_t now = now_mono_ms();
 	int timeout = zab_negotiate_timeout(s, m->timeout);
 	if (m->session == 0) {
@@ -1097,13 +1098,17 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 		memcpy(rep->body, z->passwd, ZK_PASSWD_LEN);
 	} else {
 		struct zsession *z = sess_find(s, m->session);
+		/* ZooKeeper closes the session's current connection before
+		 * it checks the password (the session itself survives). */
+		if (z && z->attached &&
+		    (z->conn.worker != m->conn.worker ||
+		     z->conn.slot != m->conn.slot ||
+		     z->conn.gen != m->conn.gen)) {
+			send_kill(s, z->conn);
+			z->attached = false;
+		}
 		if (z && m->len >= ZK_PASSWD_LEN &&
 		    !memcmp(z->passwd, m->body, ZK_PASSWD_LEN)) {
-			if (z->attached &&
-			    (z->conn.worker != m->conn.worker ||
-			     z->conn.slot != m->conn.slot ||
-			     z->conn.gen != m->conn.gen))
-				send_kill(s, z->conn);
 			z->attached = true;
 			z->conn = m->conn;
 			z->deadline = now + z->timeout;

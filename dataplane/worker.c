@@ -468,6 +468,8 @@ static int read_node(struct read_ctx *x, int op, const char *path,
 	struct tree *t = x->w->srv->tree;
 	if (len == 0) /* DataTree keeps the root under "" too */
 		path = "/", len = 1;
+	if (op == ZOP_EXISTS && memchr(path, 0, len))
+		return ZBADARGUMENTS; /* FinalRequestProcessor's exists check */
 	const struct znode *n = tree_lookup(t, path, len);
 	if (!n) {
 		x->z = max64(x->z, absent_zxid(t, path, len));
@@ -840,6 +842,7 @@ static bool is_read(int op)
 	case ZOP_REMOVEWATCHES:
 	case ZOP_CHECKWATCHES:
 	case ZOP_RECONFIG:
+	case ZOP_DELETECONTAINER:
 		return true;
 	}
 	return false;
@@ -964,6 +967,11 @@ static bool handle_request(struct dp_worker *w, struct dp_conn *c,
 		return true;
 	case ZOP_RECONFIG:
 		send_frame(w, c, NULL, 0, xid, z, ZRECONFIGDISABLED);
+		return true;
+	case ZOP_DELETECONTAINER:
+		/* internal to the container manager: BADARGUMENTS from a
+		 * client, as ZooKeeper 3.8 answers */
+		send_frame(w, c, NULL, 0, xid, z, ZBADARGUMENTS);
 		return true;
 	default:
 		if (is_read(op)) {
