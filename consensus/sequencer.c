@@ -567,7 +567,7 @@ static int prep_create(struct prep *p, int op, struct jr *r, struct step *st)
 	else
 		st->owner = 0;
 	st->data = data;
-	st->data_len = dlen < 0 ? 0 : dlen;
+	st->data_len = dlen; /* -1: null data */
 	st->acl = fixed;
 	fixed = NULL;
 	/* overlay: parent gains a child, node exists */
@@ -580,7 +580,7 @@ static int prep_create(struct prep *p, int op, struct jr *r, struct step *st)
 		self.len = st->len;
 		self.exists = true;
 		self.stat.ephemeral_owner = st->owner;
-		self.stat.data_length = st->data_len;
+		self.stat.data_length = dlen < 0 ? 0 : dlen;
 		self.acl = st->acl;
 		rc = prep_put(p, &self);
 	}
@@ -656,9 +656,9 @@ static int prep_setdata(struct prep *p, struct jr *r, struct step *st)
 	if (rc)
 		return rc;
 	st->data = data;
-	st->data_len = dlen < 0 ? 0 : dlen;
+	st->data_len = dlen; /* -1: null data */
 	node.stat.version++;
-	node.stat.data_length = st->data_len;
+	node.stat.data_length = dlen < 0 ? 0 : dlen;
 	node.path = st->path;
 	return prep_put(p, &node);
 }

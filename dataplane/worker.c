@@ -487,7 +487,7 @@ static int read_node(struct read_ctx *x, int op, const char *path,
 	case ZOP_GETDATA:
 		if (zacl_check(v.acl, ZPERM_READ, ids, nids))
 			return ZNOAUTH;
-		jw_buf(x->o, v.data, v.stat->data_length);
+		jw_buf(x->o, v.data, v.data_null ? -1 : v.stat->data_length);
 		jw_stat(x->o, v.stat);
 		return ZOK;
 	case ZOP_GETACL: {

@@ -76,6 +76,7 @@ struct zblob {
 struct zver {
 	struct rcu_head rcu;
 	struct zacl *acl;
+	bool null_data; /* created/set with a null buffer (length -1) */
 	struct zstat stat;
 	/* data_length <= ZVER_INLINE_MAX: the bytes; else a struct zblob * */
 	char data[] __attribute__((aligned(8)));
@@ -253,6 +254,7 @@ static struct zver *ver_clone(const struct zver *old)
 	if (!v)
 		return NULL;
 	v->acl = old->acl;
+	v->null_data = old->null_data;
 	v->stat = old->stat;
 	if (len > ZVER_INLINE_MAX)
 		ver_set_blob(v, ver_blob(old));
@@ -675,6 +677,7 @@ void znode_view(const struct znode *n, struct zview *v)
 
 	v->stat = &ver->stat;
 	v->data = ver_bytes(ver);
+	v->data_null = ver->null_data;
 	v->acl = ver->acl;
 }
 
@@ -803,6 +806,7 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	struct sess *s = NULL;
 	const char *slash;
 	size_t plen;
+	bool null_data = data_len < 0;
 
 	if (data_len < 0)
 		data_len = 0;
@@ -841,6 +845,7 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	v->stat.ctime = v->stat.mtime = time_ms;
 	v->stat.ephemeral_owner = ephemeral_owner;
 	v->stat.data_length = data_len;
+	v->null_data = null_data;
 	ver_commit(v);
 	n->ver = v;
 	n->parent = parent;
@@ -914,6 +919,7 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 	struct znode *n;
 	struct zver *v;
 	int32_t old_len;
+	bool null_data = data_len < 0;
 
 	if (data_len < 0)
 		data_len = 0;
@@ -932,6 +938,7 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 	v->stat.mzxid = zxid;
 	v->stat.mtime = time_ms;
 	v->stat.data_length = data_len;
+	v->null_data = null_data;
 	node_swap_ver(n, v);
 	CMM_STORE_SHARED(t->data_bytes, t->data_bytes + (uint64_t)data_len -
 					    (uint64_t)old_len);

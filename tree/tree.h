@@ -215,6 +215,7 @@ struct znode;
 struct zview {
 	const struct zstat *stat;
 	const char *data; /* stat->data_length bytes; NULL if 0 */
+	bool data_null;   /* set with a null buffer: getData answers -1 */
 	const struct zacl *acl;
 };
 
@@ -274,7 +275,9 @@ void tree_write_end(struct tree *t, zxid_t zxid);
  * path, the ACL and that the parent exists, may have children and the
  * node does not exist; here these are re-checked and reported as
  * ZNONODE / ZNOCHILDRENFOREPHEMERALS / ZNODEEXISTS without change.
- * `path` is the final path (sequential suffix already added).  The
+ * `path` is the final path (sequential suffix already added).
+ * data_len < 0 (a null buffer on the wire) stores empty data that reads
+ * back as null, as ZooKeeper does; the same holds for set_data.  The
  * parent's cversion is incremented, its pzxid set to zxid, its
  * num_children incremented.  `acl` is referenced (caller keeps its own
  * reference).  On ZOK, *stat_out (if not NULL) gets the new node's stat.

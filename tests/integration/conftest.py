@@ -162,7 +162,9 @@ class Server:
                 self.cfg_path]
         return cmd
 
-    def start(self, timeout=20.0):
+    def start(self, timeout=None):
+        if timeout is None:
+            timeout = 10.0 if self.kind == "paddock" else 20.0
         self.write_config()
         cmd = self.command()
         logf = open(self.log_path, "ab")

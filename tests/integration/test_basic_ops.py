@@ -22,8 +22,6 @@ def test_create_persistent_and_get(zk, root):
     assert stat.ctime == stat.mtime > 0
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the tree does not keep "
-                   "null data apart from empty data (ZooKeeper answers -1)")
 def test_create_empty_and_null_data(zk, raw, root):
     zk.create(root, b"")
     data, stat = zk.get(root)

@@ -139,6 +139,14 @@ if [ "${SKIP_PADDOCK:-0}" != 1 ]; then
 		SRV_PID=$!
 		if wait_ready "$P_PORT"; then
 			run_matrix pd "$P_PORT"
+			# the stock client against the faster server: where the
+			# generator, not the server, is the limit
+			if [ -x "$ZKC" ]; then
+				for w in get set; do
+					taskset -c "$BENCH_CPU" "$ZKC" "127.0.0.1:$P_PORT" "$w" "$CONNS" "$WINDOW" \
+						"$DUR" "$KEYS" >"$WORK/pzkc.$w" 2>&1
+				done
+			fi
 		else
 			echo "compare.sh: paddockd did not answer on port $P_PORT (rows show n/a)" >&2
 			tail -5 "$WORK/pd/out.log" >&2
@@ -176,5 +184,17 @@ if [ -s "$WORK/zkc.get" ]; then
 		awk -v zo="$zo" -v zc="$zc" -v po="$po" -v pc="$pc" -v d="$DUR" -v w="$w" 'BEGIN{
 			ze = zo*(d+1)/zc; pe = po*(d+1)/pc;
 			printf "%-6s | %14.0f %16.0f | %14.0f %16.0f | %9.2fx %9.2fx\n", w, zo, ze, po, pe, po/zo, pe/ze }'
+	done
+fi
+
+if [ -s "$WORK/pzkc.get" ]; then
+	echo
+	echo "generator check against paddockd (same -c $CONNS -w $WINDOW, client on cpu $BENCH_CPU):"
+	printf '%-6s | %14s | %14s | %8s\n' op "zkc ops/s" "bench ops/s" "ratio"
+	for w in get set; do
+		zo=$(grep -o '[0-9]* ops/s' "$WORK/pzkc.$w" | cut -d' ' -f1)
+		po=$(field "$WORK/pd.$w.csv" 9)
+		awk -v zo="${zo:-0}" -v po="$po" -v w="$w" 'BEGIN{
+			printf "%-6s | %14.0f | %14.0f | %7.2fx\n", w, zo, po, (zo > 0 ? po/zo : 0) }'
 	done
 fi
