@@ -81,6 +81,9 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	/* The tree's hash table must be built by a registered RCU thread;
+	 * main then stays offline (it never reads the tree). */
+	rcu_register_thread();
 	struct tree *tree = tree_create();
 	if (!tree) {
 		fprintf(stderr, "paddockd: out of memory\n");
@@ -116,6 +119,7 @@ int main(int argc, char **argv)
 		cfg.client_port, cfg.workers, cfg.workers == 1 ? "" : "s",
 		cfg.data_dir);
 
+	rcu_thread_offline();
 	sigdelset(&set, SIGPIPE);
 	int sig = 0;
 	sigwait(&set, &sig);
@@ -124,7 +128,9 @@ int main(int argc, char **argv)
 	zab_seq_stop(seq);
 	dp_server_destroy(dp);
 	zab_seq_destroy(seq);
+	rcu_thread_online();
 	rcu_barrier();
 	tree_destroy(tree);
+	rcu_unregister_thread();
 	return 0;
 }
