@@ -36,6 +36,8 @@ enum zmsg_type {
 			   (auth_len bytes) then the request record */
 	ZM_TOUCH,       /* body = int64_t session ids */
 	ZM_DETACH,      /* the connection of `session` closed */
+	ZM_DUMP,        /* four-letter word "dump": answered as a ZM_REPLY
+			   with op ZAB_OP_DUMP and the text as body */
 	/* sequencer -> worker */
 	ZM_CONNECTED,   /* session (0 = refused/expired), timeout,
 			   body = passwd */
@@ -45,6 +47,10 @@ enum zmsg_type {
 	ZM_KILL,        /* close connection conn/gen (session expired,
 			   moved or closed) */
 };
+
+/* ZM_REPLY.op of the "dump" answer (no ZooKeeper opcode is negative
+ * beyond -11). */
+#define ZAB_OP_DUMP (-1000)
 
 /* Addressing of a client connection: worker index, slot, generation. */
 struct zconn_ref {
@@ -62,6 +68,7 @@ struct zmsg {
 	int32_t timeout;
 	int64_t session;
 	int64_t zxid;
+	int64_t t0; /* worker's receive time (us), echoed in the reply */
 	uint32_t auth_len;
 	uint32_t len;
 	uint8_t body[];

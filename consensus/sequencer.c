@@ -311,6 +311,7 @@ static void send_reply(struct zab_seq *s, const struct zmsg *req, int err,
 	m->err = err;
 	m->zxid = zxid;
 	m->session = req->session;
+	m->t0 = req->t0;
 	if (len)
 		memcpy(m->body, s->reply.p, len);
 	out_add(s, req->conn.worker, m);
@@ -1121,6 +1122,65 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 	out_add(s, m->conn.worker, rep);
 }
 
+struct dump_ctx {
+	struct jw *o;
+	int n;
+};
+
+static void dump_path(const char *path, size_t len, void *arg)
+{
+	struct dump_ctx *d = arg;
+	d->n++;
+	jw_bytes(d->o, "\t", 1);
+	jw_bytes(d->o, path, len);
+	jw_bytes(d->o, "\n", 1);
+}
+
+/* The session part of ZooKeeper's "dump" (DumpCommand). */
+static void handle_dump(struct zab_seq *s, struct zmsg *m)
+{
+	struct jw body = {0}, eph = {0};
+	char line[128];
+	int64_t now = now_mono_ms();
+	int with = 0;
+	int n = snprintf(line, sizeof(line),
+			 "SessionTracker dump:\nGlobal Sessions(%zu):\n",
+			 s->nsess);
+	jw_bytes(&body, line, (size_t)n);
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z; z = z->next) {
+			n = snprintf(line, sizeof(line),
+				     "0x%llx\t%dms (expires in %lldms)\n",
+				     (unsigned long long)z->id, z->timeout,
+				     (long long)(z->deadline - now));
+			jw_bytes(&body, line, (size_t)n);
+			size_t at = eph.len;
+			n = snprintf(line, sizeof(line), "0x%llx:\n",
+				     (unsigned long long)z->id);
+			jw_bytes(&eph, line, (size_t)n);
+			struct dump_ctx d = {&eph, 0};
+			tree_ephemerals(s->tree, z->id, dump_path, &d);
+			if (d.n)
+				with++;
+			else
+				eph.len = at;
+		}
+	n = snprintf(line, sizeof(line),
+		     "ephemeral nodes dump:\nSessions with Ephemerals (%d):\n",
+		     with);
+	jw_bytes(&body, line, (size_t)n);
+	jw_bytes(&body, eph.p, eph.len);
+	struct zmsg *r = body.err ? NULL : zmsg_new(ZM_REPLY, (uint32_t)body.len);
+	if (r) {
+		r->conn = m->conn;
+		r->op = ZAB_OP_DUMP;
+		memcpy(r->body, body.p, body.len);
+		out_add(s, m->conn.worker, r);
+	}
+	jw_free(&body);
+	jw_free(&eph);
+}
+
 static void handle_touch(struct zab_seq *s, struct zmsg *m)
 {
 	int64_t now = now_mono_ms();
@@ -1242,6 +1302,9 @@ static void *seq_main(void *arg)
 					break;
 				case ZM_DETACH:
 					handle_detach(s, m);
+					break;
+				case ZM_DUMP:
+					handle_dump(s, m);
 					break;
 				}
 				zmsg_free(m);

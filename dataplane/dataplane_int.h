@@ -108,10 +108,14 @@ struct dp_server {
 	struct ipcount *ips;
 };
 
-/* fourlw.c: if the 4 bytes are a four-letter word, write its answer to
- * `out` and return true (the caller closes after sending). */
+/* fourlw.c: answer the four-letter word `cmd` (dp_4lw_known) into `out`
+ * and return true (the caller closes after sending); false for "dump",
+ * whose session part the sequencer writes (then call each_conn_dump). */
 bool dp_4lw(struct dp_worker *w, const uint8_t cmd[4], struct jw *out);
+/* The "Connections dump" tail of "dump", appended to c's output. */
+void each_conn_dump(struct dp_worker *w, struct dp_conn *c);
 bool dp_4lw_known(const uint8_t cmd[4]);
 int64_t dp_now_ms(void);
+int64_t dp_now_us(void);
 
 #endif

@@ -71,6 +71,47 @@ static void totals(struct dp_server *d, struct totals *t)
 	}
 	if (t->lat_min == INT64_MAX)
 		t->lat_min = 0;
+	/* counters are in microseconds; ZooKeeper prints milliseconds */
+}
+
+static double ms(int64_t us)
+{
+	return (double)us / 1000.0;
+}
+
+/* Request.op2String abbreviations used in cons. */
+static const char *op_name(int op)
+{
+	switch (op) {
+	case ZOP_CREATE: return "CREA";
+	case ZOP_CREATE2: return "CRE2";
+	case ZOP_CREATECONTAINER: return "CRTC";
+	case ZOP_CREATETTL: return "CTTL";
+	case ZOP_DELETE: return "DELE";
+	case ZOP_EXISTS: return "EXIS";
+	case ZOP_GETDATA: return "GETD";
+	case ZOP_SETDATA: return "SETD";
+	case ZOP_GETACL: return "GETA";
+	case ZOP_SETACL: return "SETA";
+	case ZOP_GETCHILDREN: return "GETC";
+	case ZOP_GETCHILDREN2: return "GET2";
+	case ZOP_SYNC: return "SYNC";
+	case ZOP_PING: return "PING";
+	case ZOP_CHECK: return "CHEC";
+	case ZOP_MULTI: return "MULT";
+	case ZOP_MULTIREAD: return "MLTR";
+	case ZOP_SETWATCHES: return "SETW";
+	case ZOP_SETWATCHES2: return "STW2";
+	case ZOP_ADDWATCH: return "ADDW";
+	case ZOP_REMOVEWATCHES: return "REMW";
+	case ZOP_CHECKWATCHES: return "CHKW";
+	case ZOP_GETEPHEMERALS: return "GETE";
+	case ZOP_GETALLCHILDRENNUMBER: return "GETACN";
+	case ZOP_WHOAMI: return "HOMI";
+	case ZOP_CLOSESESSION: return "CLOS";
+	case ZOP_AUTH: return "AUTH";
+	default: return "NA";
+	}
 }
 
 static void conn_line(struct jw *o, const struct dp_conn *c, bool full)
@@ -79,10 +120,14 @@ static void conn_line(struct jw *o, const struct dp_conn *c, bool full)
 	    c->state == CS_OPEN ? 1 : 0, c->inflight,
 	    (long long)atomic_load(&c->recv), (long long)atomic_load(&c->sent));
 	if (full && c->session)
-		out(o, ",sid=0x%llx,lop=%d,est=%lld,to=%d,lzxid=0x%llx",
-		    (unsigned long long)c->session, c->last_op,
+		out(o, ",sid=0x%llx,lop=%s,est=%lld,to=%d,lzxid=0x%llx,"
+		       "minlat=%lld,avglat=%lld,maxlat=%lld",
+		    (unsigned long long)c->session, op_name(c->last_op),
 		    (long long)c->established_ms, c->timeout,
-		    (unsigned long long)c->last_zxid);
+		    (unsigned long long)c->last_zxid,
+		    (long long)(c->lat_n ? c->lat_min / 1000 : 0),
+		    (long long)(c->lat_n ? c->lat_sum / c->lat_n / 1000 : 0),
+		    (long long)(c->lat_max / 1000));
 	out(o, ")\n");
 }
 
@@ -110,9 +155,10 @@ static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 		each_conn(d, o, false);
 		out(o, "\n");
 	}
-	out(o, "Latency min/avg/max: %lld/%.4f/%lld\n", (long long)t.lat_min,
-	    t.lat_n ? (double)t.lat_sum / (double)t.lat_n : 0.0,
-	    (long long)t.lat_max);
+	out(o, "Latency min/avg/max: %lld/%.4f/%lld\n",
+	    (long long)(t.lat_min / 1000),
+	    t.lat_n ? ms(t.lat_sum) / (double)t.lat_n : 0.0,
+	    (long long)(t.lat_max / 1000));
 	out(o, "Received: %lld\n", (long long)t.recv);
 	out(o, "Sent: %lld\n", (long long)t.sent);
 	out(o, "Connections: %lld\n", (long long)t.conns);
@@ -190,9 +236,9 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "zk_version\t%s\n", ZK_COMPAT_VERSION);
 	out(o, "zk_server_state\tstandalone\n");
 	out(o, "zk_avg_latency\t%.4f\n",
-	    t.lat_n ? (double)t.lat_sum / (double)t.lat_n : 0.0);
-	out(o, "zk_max_latency\t%lld\n", (long long)t.lat_max);
-	out(o, "zk_min_latency\t%lld\n", (long long)t.lat_min);
+	    t.lat_n ? ms(t.lat_sum) / (double)t.lat_n : 0.0);
+	out(o, "zk_max_latency\t%lld\n", (long long)(t.lat_max / 1000));
+	out(o, "zk_min_latency\t%lld\n", (long long)(t.lat_min / 1000));
 	out(o, "zk_packets_received\t%lld\n", (long long)t.recv);
 	out(o, "zk_packets_sent\t%lld\n", (long long)t.sent);
 	out(o, "zk_num_alive_connections\t%lld\n", (long long)t.conns);
@@ -210,6 +256,12 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "zk_global_sessions\t%lld\n",
 	    (long long)atomic_load(&zs->sessions));
 	out(o, "zk_uptime\t%lld\n", (long long)(dp_now_ms() - d->start_ms));
+}
+
+void each_conn_dump(struct dp_worker *w, struct dp_conn *c)
+{
+	out(&c->out, "Connections dump:\n");
+	each_conn(w->srv, &c->out, true);
 }
 
 bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
@@ -285,15 +337,7 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		struct wlist l = {o, cmd[3] == 'c', w};
 		wt_foreach(w->watches, wch_line, &l);
 	} else if (!strcmp(cmd, "dump")) {
-		const struct zab_stats *zs = zab_seq_stats(d->seq);
-		out(o, "SessionTracker dump:\n");
-		out(o, "Global Sessions(%lld):\n",
-		    (long long)atomic_load(&zs->sessions));
-		out(o, "ephemeral nodes dump:\n");
-		out(o, "Sessions with Ephemerals (%lld):\n",
-		    (long long)atomic_load(&zs->ephemerals) ? 1LL : 0LL);
-		out(o, "Connections dump:\n");
-		each_conn(d, o, true);
+		return false;
 	} else if (!strcmp(cmd, "isro")) {
 		out(o, "rw");
 	} else if (!strcmp(cmd, "crst")) {
@@ -307,7 +351,7 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		for (int i = 0; i < d->n; i++) {
 			atomic_store(&d->w[i].packets_recv, 0);
 			atomic_store(&d->w[i].packets_sent, 0);
-			atomic_store(&d->w[i].lat_min, 0);
+			atomic_store(&d->w[i].lat_min, INT64_MAX);
 			atomic_store(&d->w[i].lat_max, 0);
 			atomic_store(&d->w[i].lat_sum, 0);
 			atomic_store(&d->w[i].lat_n, 0);

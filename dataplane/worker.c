@@ -44,6 +44,13 @@
 #define MSG_BURST 256
 #define TOUCH_MS 250
 
+int64_t dp_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t dp_now_ms(void)
 {
 	struct timespec ts;
@@ -144,6 +151,28 @@ static void mark_dirty(struct dp_worker *w, struct dp_conn *c)
 	}
 	c->dirty = true;
 	w->dirty[w->ndirty++] = c;
+}
+
+/* Request latency (receive to reply queued), for stat/srvr/mntr/cons.
+ * Only this worker writes its counters. */
+static void record_latency(struct dp_worker *w, struct dp_conn *c,
+			   int64_t t0)
+{
+	int64_t us = dp_now_us() - t0;
+	if (us < 0)
+		us = 0;
+	if (us < atomic_load_explicit(&w->lat_min, memory_order_relaxed))
+		atomic_store_explicit(&w->lat_min, us, memory_order_relaxed);
+	if (us > atomic_load_explicit(&w->lat_max, memory_order_relaxed))
+		atomic_store_explicit(&w->lat_max, us, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->lat_sum, us, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->lat_n, 1, memory_order_relaxed);
+	if (us < c->lat_min)
+		c->lat_min = us;
+	if (us > c->lat_max)
+		c->lat_max = us;
+	c->lat_sum += us;
+	c->lat_n++;
 }
 
 static struct dp_conn *conn_new(struct dp_worker *w, int fd)
@@ -330,12 +359,20 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 		c = conn_lookup(w, m->conn);
 		if (!c)
 			break;
+		if (m->op == ZAB_OP_DUMP) { /* text of "dump" */
+			jw_bytes(&c->out, m->body, m->len);
+			each_conn_dump(w, c);
+			c->state = CS_CLOSING;
+			mark_dirty(w, c);
+			break;
+		}
 		c->inflight--;
 		if (m->err == ZMARSHALLINGERROR) {
 			conn_close(w, c, "malformed request");
 			break;
 		}
 		send_frame(w, c, m->body, m->len, m->xid, m->zxid, m->err);
+		record_latency(w, c, m->t0);
 		if (m->op == ZOP_CLOSESESSION) {
 			c->session = 0; /* closed: no detach */
 			c->state = CS_CLOSING;
@@ -900,7 +937,7 @@ static void handle_auth(struct dp_worker *w, struct dp_conn *c,
 }
 
 static void post_write(struct dp_worker *w, struct dp_conn *c, int32_t xid,
-		       int op, const uint8_t *body, size_t len)
+		       int op, const uint8_t *body, size_t len, int64_t t0)
 {
 	struct jw a = {0};
 	zab_auth_write(&a, c->auth, c->nauth);
@@ -916,6 +953,7 @@ static void post_write(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	m->xid = xid;
 	m->op = op;
 	m->session = c->session;
+	m->t0 = t0;
 	m->auth_len = (uint32_t)a.len;
 	memcpy(m->body, a.p, a.len);
 	memcpy(m->body + a.len, body, len);
@@ -939,6 +977,7 @@ static bool handle_request(struct dp_worker *w, struct dp_conn *c,
 	}
 	if (is_read(op) && c->inflight)
 		return false;
+	int64_t t0 = dp_now_us();
 	c->touched = true;
 	c->last_op = op;
 	atomic_fetch_add(&c->recv, 1);
@@ -948,7 +987,7 @@ static bool handle_request(struct dp_worker *w, struct dp_conn *c,
 		return true;
 	}
 	if (is_write(op)) {
-		post_write(w, c, xid, op, p + r.off, len - r.off);
+		post_write(w, c, xid, op, p + r.off, len - r.off, t0);
 		return true;
 	}
 	zxid_t z = tree_applied_zxid(w->srv->tree);
@@ -976,6 +1015,8 @@ static bool handle_request(struct dp_worker *w, struct dp_conn *c,
 	default:
 		if (is_read(op)) {
 			serve_read(w, c, xid, op, &r);
+			if (c->state != CS_FREE)
+				record_latency(w, c, t0);
 			return true;
 		}
 	}
@@ -1073,9 +1114,22 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 		if (avail < 4)
 			break;
 		if (c->state == CS_NEW && c->in_off == 0 && dp_4lw_known(p)) {
-			dp_4lw(w, p, &c->out);
-			mark_dirty(w, c);
-			c->state = CS_CLOSING;
+			c->in_off = c->in.len; /* ignore what follows */
+			if (dp_4lw(w, p, &c->out)) {
+				c->state = CS_CLOSING;
+				mark_dirty(w, c);
+			} else {
+				/* "dump": the sequencer owns the sessions */
+				struct zmsg *m = zmsg_new(ZM_DUMP, 0);
+				if (!m) {
+					conn_close(w, c, "out of memory");
+					return;
+				}
+				m->conn = (struct zconn_ref){(uint16_t)w->idx,
+							     c->slot, c->gen};
+				c->state = CS_SESSION;
+				zab_post(w->srv->seq, w->idx, m);
+			}
 			break;
 		}
 		int32_t flen = (int32_t)((uint32_t)p[0] << 24 |
@@ -1413,6 +1467,7 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		w->watches = wt_new();
 		w->mq_cap = MSG_BURST;
+		w->lat_min = INT64_MAX;
 		w->mq = calloc(w->mq_cap, sizeof(*w->mq));
 		if (w->ep < 0 || !w->watches || !w->mq) {
 			snprintf(err, err_len, "out of memory");

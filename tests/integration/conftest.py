@@ -12,6 +12,7 @@ Every test gets its own root path (fixture ``root``), removed afterwards,
 so one long-lived server per session is enough.
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -108,6 +109,17 @@ def four_letter(hosts, word, timeout=5.0):
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+_LIVE = set()
+
+
+@atexit.register
+def _kill_leftovers():
+    """Servers run in their own process group; never leave one behind even
+    if pytest is interrupted."""
+    for srv in list(_LIVE):
+        srv.kill()
+
+
 class Server:
     """One standalone server process (paddockd or Apache ZooKeeper)."""
 
@@ -179,6 +191,7 @@ class Server:
             raise ServerError("cannot run %s: %s" % (cmd[0], e))
         finally:
             logf.close()
+        _LIVE.add(self)
         deadline = time.monotonic() + timeout
         ruok = self._ruok_allowed()
         while time.monotonic() < deadline:
@@ -223,6 +236,7 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout=10.0):
+        _LIVE.discard(self)
         if not self.proc:
             return
         if self.proc.poll() is None:
@@ -237,6 +251,7 @@ class Server:
         self.proc = None
 
     def kill(self):
+        _LIVE.discard(self)
         if not self.proc:
             return
         if self.proc.poll() is None:
@@ -267,12 +282,23 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "compare: runs the same operations "
                             "against the target and a reference ZooKeeper")
     config.addinivalue_line("markers", "slow: takes several seconds")
+    config.addinivalue_line("markers", "paddock_gap(reason): known paddockd "
+                            "difference; strict xfail on the paddock target")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(60))
+        # @pytest.mark.paddock_gap("why"): a known difference of paddockd
+        # from ZooKeeper.  Strict xfail on the paddock target only (so a fix
+        # shows up as XPASS and the marker must be removed); no effect when
+        # the target is ZooKeeper itself, where the test must pass.
+        gap = item.get_closest_marker("paddock_gap")
+        if gap is not None and TARGET == "paddock":
+            reason = gap.args[0] if gap.args else gap.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.xfail(
+                strict=True, reason="paddock gap: %s" % reason))
 
 
 def pytest_report_header(config):

@@ -103,8 +103,6 @@ def test_watch_words(target, raw, root):
     assert "%s\n\t0x%x\n" % (root, c.session_id) in wchp
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: dump does not list "
-                   "each session's ephemerals yet")
 def test_dump_lists_ephemerals(target, raw, root):
     c = raw()
     c.create(root, b"", mode=jute.Mode.EPHEMERAL)

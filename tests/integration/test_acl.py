@@ -2,15 +2,13 @@
 getACL masking; auth failures; whoAmI."""
 
 import pytest
-from kazoo.exceptions import (AuthFailedError, InvalidACLError, NoAuthError,
-                              ConnectionClosedError)
+from kazoo.exceptions import AuthFailedError, InvalidACLError, NoAuthError
 from kazoo.security import (ACL, Id, OPEN_ACL_UNSAFE, make_acl,
                             make_digest_acl, make_digest_acl_credential)
 
-import jute
 from jute import Err, Perm
 from conftest import SUPER_USER, SUPER_PW
-from util import compare_runs, attempt
+from util import attempt
 
 
 def digest_client(make_zk, user, pw):

@@ -3,8 +3,8 @@ setData, getACL/setACL, getChildren/getChildren2, sync; the initial tree;
 stat rules; error codes."""
 
 import pytest
-from kazoo.exceptions import (BadArgumentsError, BadVersionError,
-                              NodeExistsError, NoNodeError, NotEmptyError)
+from kazoo.exceptions import (BadVersionError, NodeExistsError, NoNodeError,
+                              NotEmptyError)
 from kazoo.security import OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, make_acl
 
 import jute

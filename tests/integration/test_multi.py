@@ -4,7 +4,6 @@ import pytest
 from kazoo.exceptions import (BadVersionError, NoNodeError, NodeExistsError,
                               RolledBackError, RuntimeInconsistency)
 
-import jute
 from jute import Err, Mode
 from util import compare_runs
 

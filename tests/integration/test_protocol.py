@@ -78,7 +78,7 @@ def test_reply_zxid_tracks_writes(raw, root):
     c = raw()
     rep = c.request(Op.CREATE2, p_string(root) + jute.p_buffer(b"") +
                     jute.p_vector(jute.OPEN_ACL, jute.p_acl) + p_int(0))
-    path = rep.body.string()
+    rep.body.string()
     st = rep.body.stat()
     assert rep.zxid == st.czxid
     rep2 = c.request(Op.EXISTS, p_string(root) + p_bool(False))

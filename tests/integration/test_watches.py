@@ -3,12 +3,10 @@ recursive (addWatch, raw), removeWatches/checkWatches, ordering, and
 setWatches/setWatches2 replay on reconnect."""
 
 import queue
-import socket
 
 import pytest
 from kazoo.protocol.states import EventType
 
-import jute
 from jute import AddWatchMode, Err, Ev, Mode, WatcherType
 from util import normalise
 
