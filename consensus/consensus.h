@@ -87,6 +87,11 @@ struct zab_seq_config {
 	int max_session_timeout; /* ms */
 	int64_t server_id;       /* top byte of session ids */
 	int container_interval_ms; /* ContainerManager period, def 60000 */
+	const char *snap_dir;    /* dataDir (NULL: no snapshots) */
+	const char *log_dir;     /* dataLogDir */
+	int64_t snap_count;      /* snapCount, default 100000 */
+	int snap_retain_count;   /* autopurge.snapRetainCount */
+	int64_t purge_interval_ms; /* autopurge.purgeInterval, 0 = off */
 };
 
 /* Counters, read racily by four-letter words. */
@@ -102,6 +107,19 @@ struct zab_seq;
 /* Create the sequencer and its rings; NULL with errno on failure.  The
  * tree stays owned by the caller and must outlive the sequencer. */
 struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg);
+/* Before zab_seq_start: load the newest valid snapshot of snap_dir into
+ * the tree (created empty by tree_create) and replay log_dir after it,
+ * truncating a torn tail.  Sessions come back with a full timeout.  0 or
+ * a negative zk_err with a message in err. */
+int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len);
+/* Last zxid assigned (after recovery: the last one on disk). */
+zxid_t zab_seq_last_zxid(const struct zab_seq *s);
+/* Before zab_seq_start: every transaction goes through this log and is
+ * applied and answered only once durable.  Without a log (unit tests),
+ * transactions apply at once. */
+struct zlog;
+void zab_seq_set_log(struct zab_seq *s, struct zlog *log);
+
 /* Start / stop (join) the sequencer thread.  0 or -errno. */
 int zab_seq_start(struct zab_seq *s);
 void zab_seq_stop(struct zab_seq *s);

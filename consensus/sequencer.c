@@ -2,12 +2,14 @@
  * sequencer.c — orders and applies every write; owns the session table.
  *
  * Mirrors Apache ZooKeeper 3.8's standalone pipeline:
- *   PrepRequestProcessor  -> prep_*(): validate against the tree plus the
- *                            changes earlier ops of the same multi made
- *                            (an "overlay", ZooKeeper's outstandingChanges),
- *                            check ACLs, fix up ACLs, pick sequential names;
- *   FinalRequestProcessor -> apply_*(): one zxid per request, apply to the
- *                            tree, build the reply, emit watch events.
+ *   PrepRequestProcessor  -> prep.c: validate against the tree plus the
+ *                            outstanding changes, one zxid per request;
+ *   SyncRequestProcessor  -> the log (log/): the transaction record
+ *                            (txn.c) is appended and group-committed;
+ *   FinalRequestProcessor -> drain_pending(): once the log says a zxid is
+ *                            durable, apply it to the tree, emit the
+ *                            watch events, answer.
+ * Reads on the workers therefore never see a change before it is durable.
  * A failed write still consumes a zxid (ZooKeeper logs an ErrorTxn).  A
  * failed multi answers per-op results: OK for the ops before the failing
  * one, its error, RUNTIMEINCONSISTENCY after it; header err stays 0.
@@ -32,57 +34,12 @@
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
 
-#include "consensus/consensus.h"
-#include "tree/jute.h"
+#include "consensus/seq_int.h"
 
 #define RING_SIZE 65536
 #define BURST 256
 #define MAX_MULTI_OPS 4096
 #define MAX_AUTH 32
-
-struct zsession {
-	int64_t id;
-	int32_t timeout;
-	uint8_t passwd[ZK_PASSWD_LEN];
-	int64_t deadline; /* monotonic ms */
-	bool attached;
-	struct zconn_ref conn;
-	struct zsession *next;
-};
-
-struct outq {
-	struct zmsg **m;
-	unsigned n, cap;
-};
-
-struct wside {
-	struct rte_ring *in;  /* worker -> seq */
-	struct rte_ring *out; /* seq -> worker */
-	int efd;
-	_Atomic int sleeping;
-	struct outq q;
-	char pad[64];
-};
-
-struct zab_seq {
-	struct zab_seq_config cfg;
-	struct tree *tree;
-	struct wside w[ZAB_MAX_WORKERS];
-	int efd;
-	_Atomic int sleeping;
-	_Atomic int running;
-	pthread_t thread;
-	bool started;
-	zxid_t zxid;
-	int64_t next_session;
-	struct zsession **sess;
-	size_t nbuckets;
-	size_t nsess;
-	int64_t next_expiry_scan;
-	int64_t next_container_scan;
-	struct zab_stats stats;
-	struct jw reply; /* scratch reply body */
-};
 
 /* ------------------------------------------------------------------ */
 static int64_t now_mono_ms(void)
@@ -92,7 +49,7 @@ static int64_t now_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t now_wall_ms(void)
+int64_t seq_now_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -275,8 +232,8 @@ static void out_flush(struct zab_seq *s)
 	}
 }
 
-static void send_event(struct zab_seq *s, int type, const char *path,
-		       size_t len, zxid_t zxid)
+void seq_send_event(struct zab_seq *s, int type, const char *path,
+		    size_t len, zxid_t zxid)
 {
 	for (int w = 0; w < s->cfg.n_workers; w++) {
 		struct zmsg *m = zmsg_new(ZM_EVENT, (uint32_t)len);
@@ -326,7 +283,7 @@ static size_t sess_hash(const struct zab_seq *s, int64_t id)
 	return (size_t)(h >> 20) & (s->nbuckets - 1);
 }
 
-static struct zsession *sess_find(struct zab_seq *s, int64_t id)
+struct zsession *seq_sess_find(struct zab_seq *s, int64_t id)
 {
 	for (struct zsession *x = s->sess[sess_hash(s, id)]; x; x = x->next)
 		if (x->id == id)
@@ -334,7 +291,7 @@ static struct zsession *sess_find(struct zab_seq *s, int64_t id)
 	return NULL;
 }
 
-static void sess_remove(struct zab_seq *s, struct zsession *z)
+void seq_sess_remove(struct zab_seq *s, struct zsession *z)
 {
 	struct zsession **pp = &s->sess[sess_hash(s, z->id)];
 	while (*pp != z)
@@ -368,644 +325,157 @@ static void sess_grow(struct zab_seq *s)
 	free(ot);
 }
 
+struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
+			      const uint8_t *passwd)
+{
+	struct zsession *z = calloc(1, sizeof(*z));
+	if (!z)
+		return NULL;
+	z->id = id;
+	z->timeout = timeout;
+	memcpy(z->passwd, passwd, ZK_PASSWD_LEN);
+	z->deadline = now_mono_ms() + timeout;
+	if (s->nsess >= s->nbuckets)
+		sess_grow(s);
+	size_t h = sess_hash(s, id);
+	z->next = s->sess[h];
+	s->sess[h] = z;
+	s->nsess++;
+	atomic_store(&s->stats.sessions, (int64_t)s->nsess);
+	return z;
+}
+
 /* ------------------------------------------------------------------ */
-/* Prep: validation against tree + overlay                               */
+/* Pending transactions                                                  */
 /* ------------------------------------------------------------------ */
-struct pend {
-	const char *path; /* points into a multi's request or step */
-	size_t len;
-	bool exists;
-	struct zstat stat;
-	const struct zacl *acl;
-};
-
-enum step_kind { ST_CREATE, ST_DELETE, ST_SETDATA, ST_SETACL, ST_CHECK };
-
-struct step {
-	int op;              /* request opcode, for the result */
-	enum step_kind kind;
-	char *path;          /* final path, owned */
-	size_t len;
-	const char *data;    /* into the request */
-	int32_t data_len;
-	struct zacl *acl;    /* owned */
-	int64_t owner;
-	int err;
-};
-
-struct prep {
-	struct zab_seq *s;
-	const struct zauth_id *ids;
-	int nids;
-	int64_t session;
-	struct pend *ov;
-	int nov, cap;
-};
-
-static int prep_get(struct prep *p, const char *path, size_t len,
-		    struct pend *out)
+static struct ptxn *ptxn_new(enum ptxn_kind kind, struct zmsg *req)
 {
-	for (int i = p->nov - 1; i >= 0; i--) {
-		if (p->ov[i].len == len && !memcmp(p->ov[i].path, path, len)) {
-			*out = p->ov[i];
-			return out->exists ? ZOK : ZNONODE;
-		}
+	struct ptxn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->kind = kind;
+	t->req = req;
+	t->failed = -1;
+	t->time = seq_now_wall_ms();
+	if (req) {
+		t->session = req->session;
+		t->conn = req->conn;
 	}
-	const struct znode *n = tree_lookup(p->s->tree, path, len);
-	out->path = path;
-	out->len = len;
-	if (!n) {
-		out->exists = false;
-		return ZNONODE;
-	}
-	struct zview v;
-	znode_view(n, &v);
-	out->exists = true;
-	out->stat = *v.stat;
-	out->acl = v.acl;
-	return ZOK;
+	return t;
 }
 
-static int prep_put(struct prep *p, const struct pend *e)
+static void ptxn_free(struct zab_seq *s, struct ptxn *t)
 {
-	if (p->nov == p->cap) {
-		int cap = p->cap ? p->cap * 2 : 16;
-		struct pend *n = realloc(p->ov, (size_t)cap * sizeof(*n));
-		if (!n)
-			return ZSYSTEMERROR;
-		p->ov = n;
-		p->cap = cap;
-	}
-	p->ov[p->nov++] = *e;
-	return ZOK;
+	prep_release(s, t);
+	for (int i = 0; i < t->n; i++)
+		step_free(&t->st[i]);
+	free(t->st);
+	zmsg_free(t->req);
+	free(t);
 }
 
-static size_t parent_len(const char *path, size_t len)
+static void enqueue(struct zab_seq *s, struct ptxn *t)
 {
-	size_t i = len;
-	while (i > 0 && path[i - 1] != '/')
-		i--;
-	/* i is one past the last '/'; parent of "/a" is "/" */
-	return i <= 1 ? 1 : i - 1;
+	t->next = NULL;
+	if (s->pt)
+		s->pt->next = t;
+	else
+		s->ph = t;
+	s->pt = t;
+	s->npending++;
 }
 
-static bool special_path(const char *path, size_t len)
+/* Write t's record to the log.  On failure the transaction's changes are
+ * withdrawn and the error is returned. */
+static int log_txn(struct zab_seq *s, struct ptxn *t)
 {
-	static const char *const sp[] = {"/", "/zookeeper", "/zookeeper/quota",
-					 "/zookeeper/config"};
-	for (size_t i = 0; i < sizeof(sp) / sizeof(sp[0]); i++)
-		if (strlen(sp[i]) == len && !memcmp(sp[i], path, len))
-			return true;
-	return false;
-}
-
-static bool has_nul(const char *p, size_t len)
-{
-	return memchr(p, 0, len) != NULL;
-}
-
-static bool last_slash_ok(const char *p, size_t len)
-{
-	return len > 0 && memchr(p, '/', len) != NULL && !has_nul(p, len);
-}
-
-static int check_version(int32_t cur, int32_t expected)
-{
-	return (expected == -1 || expected == cur) ? ZOK : ZBADVERSION;
-}
-
-static int prep_create(struct prep *p, int op, struct jr *r, struct step *st)
-{
-	int32_t plen, dlen;
-	const char *path = jr_buf(r, &plen);
-	const char *data = jr_buf(r, &dlen);
-	struct zacl *acl = jr_acl(r);
-	int32_t flags = jr_int(r);
-	int64_t ttl = -1;
-	if (op == ZOP_CREATETTL)
-		ttl = jr_long(r);
-	st->op = op;
-	st->kind = ST_CREATE;
-	if (r->err || plen < 0) {
-		zacl_unref(acl);
-		return ZMARSHALLINGERROR;
-	}
-	if (!acl) {
+	if (!s->log)
+		return ZOK;
+	txn_encode(s, t);
+	if (s->rec.err) {
+		s->rec.err = false;
 		return ZSYSTEMERROR;
 	}
-	int rc = ZOK;
-	struct zacl *fixed = NULL;
-	bool seq = flags == ZCM_PERSISTENT_SEQUENTIAL ||
-		   flags == ZCM_EPHEMERAL_SEQUENTIAL ||
-		   flags == ZCM_PERSISTENT_SEQUENTIAL_TTL;
-	bool is_ttl = flags == ZCM_PERSISTENT_TTL ||
-		      flags == ZCM_PERSISTENT_SEQUENTIAL_TTL;
-	/* validateCreateRequest */
-	if (flags < 0 || flags > ZCM_PERSISTENT_SEQUENTIAL_TTL) {
-		rc = ZBADARGUMENTS;
-		goto out;
-	}
-	if (is_ttl ? (ttl <= 0 || ttl > ZK_TTL_MAX) : ttl >= 0) {
-		rc = ZBADARGUMENTS;
-		goto out;
-	}
-	if (op == ZOP_CREATECONTAINER && flags != ZCM_CONTAINER) {
-		rc = ZBADARGUMENTS;
-		goto out;
-	}
-	if (!last_slash_ok(path, (size_t)plen)) {
-		rc = ZBADARGUMENTS;
-		goto out;
-	}
-	rc = zacl_fixup(acl, p->ids, p->nids, &fixed);
-	if (rc)
-		goto out;
-	struct pend parent;
-	size_t pl = parent_len(path, (size_t)plen);
-	rc = prep_get(p, path, pl, &parent);
-	if (rc)
-		goto out;
-	rc = zacl_check(parent.acl, ZPERM_CREATE, p->ids, p->nids);
-	if (rc)
-		goto out;
-	char *final = malloc((size_t)plen + 16);
-	if (!final) {
-		rc = ZSYSTEMERROR;
-		goto out;
-	}
-	memcpy(final, path, (size_t)plen);
-	size_t flen = (size_t)plen;
-	/* ZooKeeper 3.8 numbers sequential children by the count of child
-	 * creations, while cversion also counts deletions (observed; see
-	 * tests/integration/test_basic_ops.py).  Both start at 0, so the
-	 * creations are (cversion + numChildren) / 2. */
-	if (seq)
-		flen += (size_t)sprintf(
-			final + plen, "%010d",
-			(int32_t)(((int64_t)parent.stat.cversion +
-				   parent.stat.num_children) / 2));
-	final[flen] = 0;
-	st->path = final;
-	st->len = flen;
-	rc = zk_path_validate(final, flen, false);
-	if (rc)
-		goto out;
-	struct pend self;
-	if (prep_get(p, final, flen, &self) == ZOK) {
-		rc = ZNODEEXISTS;
-		goto out;
-	}
-	if (zk_owner_is_session(parent.stat.ephemeral_owner)) {
-		rc = ZNOCHILDRENFOREPHEMERALS;
-		goto out;
-	}
-	if (flags == ZCM_EPHEMERAL || flags == ZCM_EPHEMERAL_SEQUENTIAL)
-		st->owner = p->session;
-	else if (flags == ZCM_CONTAINER)
-		st->owner = ZK_CONTAINER_OWNER;
-	else if (is_ttl)
-		st->owner = zk_ttl_owner(ttl);
-	else
-		st->owner = 0;
-	st->data = data;
-	st->data_len = dlen; /* -1: null data */
-	st->acl = fixed;
-	fixed = NULL;
-	/* overlay: parent gains a child, node exists */
-	parent.stat.cversion++;
-	parent.stat.num_children++;
-	rc = prep_put(p, &parent);
-	if (!rc) {
-		memset(&self, 0, sizeof(self));
-		self.path = st->path;
-		self.len = st->len;
-		self.exists = true;
-		self.stat.ephemeral_owner = st->owner;
-		self.stat.data_length = dlen < 0 ? 0 : dlen;
-		self.acl = st->acl;
-		rc = prep_put(p, &self);
-	}
-out:
-	zacl_unref(acl);
-	zacl_unref(fixed);
-	return rc;
+	int rc = zlog_append(s->log, t->zxid, s->rec.p, s->rec.len);
+	return rc ? ZSYSTEMERROR : ZOK;
 }
 
-static int prep_path(struct jr *r, struct step *st)
+static zxid_t durable(struct zab_seq *s)
 {
-	int32_t plen;
-	const char *path = jr_buf(r, &plen);
-	if (r->err || plen < 0)
-		return ZMARSHALLINGERROR;
-	st->path = strndup(path, (size_t)plen);
-	st->len = (size_t)plen;
-	return st->path ? ZOK : ZSYSTEMERROR;
-}
-
-static int prep_delete(struct prep *p, struct jr *r, struct step *st)
-{
-	st->kind = ST_DELETE;
-	int rc = prep_path(r, st);
-	int32_t version = jr_int(r);
-	if (rc || r->err)
-		return rc ? rc : ZMARSHALLINGERROR;
-	if (!last_slash_ok(st->path, st->len) || special_path(st->path, st->len))
-		return ZBADARGUMENTS;
-	struct pend parent, node;
-	rc = prep_get(p, st->path, parent_len(st->path, st->len), &parent);
-	if (rc)
-		return rc;
-	rc = zacl_check(parent.acl, ZPERM_DELETE, p->ids, p->nids);
-	if (rc)
-		return rc;
-	rc = prep_get(p, st->path, st->len, &node);
-	if (rc)
-		return rc;
-	rc = check_version(node.stat.version, version);
-	if (rc)
-		return rc;
-	if (node.stat.num_children > 0)
-		return ZNOTEMPTY;
-	parent.stat.cversion++;
-	parent.stat.num_children--;
-	node.exists = false;
-	node.path = st->path;
-	if ((rc = prep_put(p, &parent)) || (rc = prep_put(p, &node)))
-		return rc;
-	return ZOK;
-}
-
-static int prep_setdata(struct prep *p, struct jr *r, struct step *st)
-{
-	st->kind = ST_SETDATA;
-	int rc = prep_path(r, st);
-	int32_t dlen;
-	const char *data = jr_buf(r, &dlen);
-	int32_t version = jr_int(r);
-	if (rc || r->err)
-		return rc ? rc : ZMARSHALLINGERROR;
-	if (zk_path_validate(st->path, st->len, false))
-		return ZBADARGUMENTS;
-	struct pend node;
-	rc = prep_get(p, st->path, st->len, &node);
-	if (rc)
-		return rc;
-	rc = zacl_check(node.acl, ZPERM_WRITE, p->ids, p->nids);
-	if (rc)
-		return rc;
-	rc = check_version(node.stat.version, version);
-	if (rc)
-		return rc;
-	st->data = data;
-	st->data_len = dlen; /* -1: null data */
-	node.stat.version++;
-	node.stat.data_length = dlen < 0 ? 0 : dlen;
-	node.path = st->path;
-	return prep_put(p, &node);
-}
-
-static int prep_setacl(struct prep *p, struct jr *r, struct step *st)
-{
-	st->kind = ST_SETACL;
-	int rc = prep_path(r, st);
-	struct zacl *acl = jr_acl(r);
-	int32_t version = jr_int(r);
-	if (rc || r->err || !acl) {
-		zacl_unref(acl);
-		return rc ? rc : r->err ? ZMARSHALLINGERROR : ZSYSTEMERROR;
-	}
-	struct pend node;
-	if (zk_path_validate(st->path, st->len, false))
-		rc = ZBADARGUMENTS;
-	if (!rc)
-		rc = zacl_fixup(acl, p->ids, p->nids, &st->acl);
-	zacl_unref(acl);
-	if (!rc)
-		rc = prep_get(p, st->path, st->len, &node);
-	if (!rc)
-		rc = zacl_check(node.acl, ZPERM_ADMIN, p->ids, p->nids);
-	if (!rc)
-		rc = check_version(node.stat.aversion, version);
-	if (rc)
-		return rc;
-	node.stat.aversion++;
-	node.acl = st->acl;
-	node.path = st->path;
-	return prep_put(p, &node);
-}
-
-static int prep_check(struct prep *p, struct jr *r, struct step *st)
-{
-	st->kind = ST_CHECK;
-	int rc = prep_path(r, st);
-	int32_t version = jr_int(r);
-	if (rc || r->err)
-		return rc ? rc : ZMARSHALLINGERROR;
-	if (zk_path_validate(st->path, st->len, false))
-		return ZBADARGUMENTS;
-	struct pend node;
-	rc = prep_get(p, st->path, st->len, &node);
-	if (!rc)
-		rc = zacl_check(node.acl, ZPERM_READ, p->ids, p->nids);
-	if (!rc)
-		rc = check_version(node.stat.version, version);
-	return rc;
-}
-
-static int prep_one(struct prep *p, int op, struct jr *r, struct step *st)
-{
-	st->op = op;
-	switch (op) {
-	case ZOP_CREATE:
-	case ZOP_CREATE2:
-	case ZOP_CREATECONTAINER:
-	case ZOP_CREATETTL:
-		return prep_create(p, op, r, st);
-	case ZOP_DELETE:
-		return prep_delete(p, r, st);
-	case ZOP_SETDATA:
-		return prep_setdata(p, r, st);
-	case ZOP_SETACL:
-		return prep_setacl(p, r, st);
-	case ZOP_CHECK:
-		return prep_check(p, r, st);
-	default:
-		return ZUNIMPLEMENTED;
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Apply                                                                */
-/* ------------------------------------------------------------------ */
-static void step_free(struct step *st)
-{
-	free(st->path);
-	zacl_unref(st->acl);
-	memset(st, 0, sizeof(*st));
-}
-
-/* Apply one validated step (inside tree_write_begin/end); emits events
- * and writes the op's result record to `out` (if not NULL).  The tree
- * re-checks; a failure here means prep and tree disagree. */
-static int apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
-		      int64_t now, struct jw *out)
-{
-	struct zstat stat;
-	int rc = ZOK;
-	size_t pl = parent_len(st->path, st->len);
-	switch (st->kind) {
-	case ST_CREATE:
-		rc = tree_node_create(s->tree, st->path, st->len, st->data,
-				      st->data_len, st->acl, st->owner, zxid,
-				      now, &stat);
-		if (rc)
-			break;
-		if (zk_owner_is_session(st->owner))
-			atomic_fetch_add(&s->stats.ephemerals, 1);
-		send_event(s, ZEV_CREATED, st->path, st->len, zxid);
-		send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid);
-		if (out) {
-			jw_buf(out, st->path, (int32_t)st->len);
-			if (st->op != ZOP_CREATE)
-				jw_stat(out, &stat);
-		}
-		break;
-	case ST_DELETE: {
-		const struct znode *n = tree_lookup(s->tree, st->path, st->len);
-		bool eph = false;
-		if (n) {
-			struct zview v;
-			znode_view(n, &v);
-			eph = zk_owner_is_session(v.stat->ephemeral_owner);
-		}
-		rc = tree_node_delete(s->tree, st->path, st->len, zxid);
-		if (rc)
-			break;
-		if (eph)
-			atomic_fetch_sub(&s->stats.ephemerals, 1);
-		send_event(s, ZEV_DELETED, st->path, st->len, zxid);
-		send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid);
-		break;
-	}
-	case ST_SETDATA:
-		rc = tree_node_set_data(s->tree, st->path, st->len, st->data,
-					st->data_len, zxid, now, &stat);
-		if (rc)
-			break;
-		send_event(s, ZEV_DATA_CHANGED, st->path, st->len, zxid);
-		if (out)
-			jw_stat(out, &stat);
-		break;
-	case ST_SETACL:
-		rc = tree_node_set_acl(s->tree, st->path, st->len, st->acl,
-				       zxid, &stat);
-		if (!rc && out)
-			jw_stat(out, &stat);
-		break;
-	case ST_CHECK:
-		break;
-	}
-	if (rc)
-		fprintf(stderr, "paddockd: sequencer: apply of %.*s failed "
-				"after prep: %s\n",
-			(int)st->len, st->path, zk_strerror(rc));
-	return rc;
-}
-
-static void begin(struct zab_seq *s)
-{
-	tree_write_begin(s->tree);
-}
-
-static void end(struct zab_seq *s, zxid_t zxid)
-{
-	tree_write_end(s->tree, zxid);
+	return s->log ? zlog_durable(s->log) : s->zxid;
 }
 
 /* ------------------------------------------------------------------ */
 /* Requests                                                              */
 /* ------------------------------------------------------------------ */
-static void do_single(struct zab_seq *s, struct prep *p, struct zmsg *m,
-		      struct jr *r)
+static bool op_in_multi(int type)
 {
-	struct step st = {0};
-	zxid_t zxid = ++s->zxid;
-	int rc = prep_one(p, m->op, r, &st);
-	s->reply.len = 0;
-	begin(s);
-	if (!rc)
-		rc = apply_step(s, &st, zxid, now_wall_ms(), &s->reply);
-	end(s, zxid);
-	if (rc == ZOK)
-		atomic_fetch_add(&s->stats.writes, 1);
-	send_reply(s, m, rc, zxid);
-	step_free(&st);
+	return type == ZOP_CREATE || type == ZOP_CREATE2 ||
+	       type == ZOP_CREATECONTAINER || type == ZOP_CREATETTL ||
+	       type == ZOP_DELETE || type == ZOP_SETDATA || type == ZOP_CHECK;
 }
 
-static void do_multi(struct zab_seq *s, struct prep *p, struct zmsg *m,
-		     struct jr *r)
+/* Validate a write (single op or multi) into t->st.  ZMARSHALLINGERROR
+ * for an undecodable request, else ZOK (t->err / t->failed say whether
+ * the write itself failed). */
+static int prep_request(struct zab_seq *s, struct ptxn *t,
+			const struct zauth_id *ids, int nids, struct jr *r)
 {
-	struct step *st = calloc(MAX_MULTI_OPS, sizeof(*st));
-	int n = 0, failed = -1, rc = ZOK;
-	zxid_t zxid = ++s->zxid;
-	if (!st) {
-		send_reply(s, m, ZSYSTEMERROR, zxid);
-		return;
+	int op = t->req->op;
+	int cap = 1;
+	if (op != ZOP_MULTI) {
+		t->st = calloc(1, sizeof(*t->st));
+		if (!t->st)
+			return ZSYSTEMERROR;
+		t->n = 1;
+		t->err = prep_one(s, t, ids, nids, op, r, &t->st[0]);
+		return t->err == ZMARSHALLINGERROR ? t->err : ZOK;
 	}
 	for (;;) {
 		int32_t type = jr_int(r);
 		bool done = jr_bool(r);
 		jr_int(r); /* err */
-		if (r->err) {
-			rc = ZMARSHALLINGERROR;
-			break;
-		}
+		if (r->err)
+			return ZMARSHALLINGERROR;
 		if (done)
-			break;
-		if (n == MAX_MULTI_OPS) {
-			rc = ZMARSHALLINGERROR;
-			break;
+			return ZOK;
+		if (!op_in_multi(type))
+			return ZMARSHALLINGERROR;
+		if (t->n == 0 || t->n == cap) {
+			cap = t->n ? cap * 2 : 8;
+			struct step *n = realloc(t->st, (size_t)cap * sizeof(*n));
+			if (!n)
+				return ZSYSTEMERROR;
+			t->st = n;
 		}
-		if (type != ZOP_CREATE && type != ZOP_CREATE2 &&
-		    type != ZOP_CREATECONTAINER && type != ZOP_CREATETTL &&
-		    type != ZOP_DELETE && type != ZOP_SETDATA &&
-		    type != ZOP_CHECK) {
-			rc = ZMARSHALLINGERROR;
-			break;
-		}
-		int e = prep_one(p, type, r, &st[n]);
-		if (e == ZMARSHALLINGERROR) {
-			rc = e;
-			n++;
-			break;
-		}
-		if (failed < 0 && e) {
-			failed = n;
-			st[n].err = e;
-		}
-		n++;
-	}
-	if (rc) {
-		/* Undecodable multi: the worker closes the connection. */
-		for (int i = 0; i < n; i++)
-			step_free(&st[i]);
-		free(st);
-		send_reply(s, m, rc, zxid);
-		return;
-	}
-	int64_t now = now_wall_ms();
-	s->reply.len = 0;
-	begin(s);
-	for (int i = 0; i < n; i++) {
-		if (failed >= 0) {
-			int e = i < failed ? ZOK
-				: i == failed ? st[i].err
-					      : ZRUNTIMEINCONSISTENCY;
-			jw_int(&s->reply, ZOP_ERROR);
-			jw_bool(&s->reply, false);
-			jw_int(&s->reply, e);
-			jw_int(&s->reply, e);
+		struct step *st = &t->st[t->n++];
+		memset(st, 0, sizeof(*st));
+		if (t->failed >= 0) {
+			/* after a failure ZooKeeper does not prep the rest;
+			 * still parse them to find the record's end */
+			struct ptxn scratch = {.zxid = t->zxid,
+					       .session = t->session,
+					       .failed = -1};
+			int e = prep_one(s, &scratch, ids, nids, type, r, st);
+			prep_release(s, &scratch);
+			if (e == ZMARSHALLINGERROR)
+				return e;
 			continue;
 		}
-		int type = st[i].op == ZOP_CREATECONTAINER ||
-					   st[i].op == ZOP_CREATETTL
-				   ? ZOP_CREATE2
-				   : st[i].op;
-		jw_int(&s->reply, type);
-		jw_bool(&s->reply, false);
-		jw_int(&s->reply, 0);
-		if (st[i].op == ZOP_CREATECONTAINER || st[i].op == ZOP_CREATETTL)
-			st[i].op = ZOP_CREATE2;
-		apply_step(s, &st[i], zxid, now, &s->reply);
+		int e = prep_one(s, t, ids, nids, type, r, st);
+		if (e == ZMARSHALLINGERROR)
+			return e;
+		if (e) {
+			st->err = e;
+			t->failed = t->n - 1;
+		}
 	}
-	jw_int(&s->reply, -1);
-	jw_bool(&s->reply, true);
-	jw_int(&s->reply, -1);
-	end(s, zxid);
-	if (failed < 0)
-		atomic_fetch_add(&s->stats.writes, 1);
-	send_reply(s, m, ZOK, zxid);
-	for (int i = 0; i < n; i++)
-		step_free(&st[i]);
-	free(st);
 }
 
-struct eph_list {
-	char **paths;
-	size_t *lens;
-	int n, cap;
-};
-
-static void eph_collect(const char *path, size_t len, void *arg)
+static void reply_now(struct zab_seq *s, struct zmsg *m, int err)
 {
-	struct eph_list *l = arg;
-	if (l->n == l->cap) {
-		int cap = l->cap ? l->cap * 2 : 16;
-		char **np = realloc(l->paths, (size_t)cap * sizeof(char *));
-		if (!np)
-			return;
-		l->paths = np;
-		size_t *nl = realloc(l->lens, (size_t)cap * sizeof(size_t));
-		if (!nl)
-			return;
-		l->lens = nl;
-		l->cap = cap;
-	}
-	l->paths[l->n] = strndup(path, len);
-	if (l->paths[l->n])
-		l->lens[l->n++] = len;
-}
-
-static void eph_free(struct eph_list *l)
-{
-	for (int i = 0; i < l->n; i++)
-		free(l->paths[i]);
-	free(l->paths);
-	free(l->lens);
-}
-
-/* closeSession txn: delete the session's ephemerals (deepest first, as
- * ZooKeeper does not need: ephemerals have no children). */
-static void close_session(struct zab_seq *s, struct zsession *z, zxid_t zxid)
-{
-	struct eph_list l = {0};
-	tree_ephemerals(s->tree, z->id, eph_collect, &l);
-	begin(s);
-	for (int i = 0; i < l.n; i++) {
-		struct step st = {.kind = ST_DELETE,
-				  .path = l.paths[i],
-				  .len = l.lens[i]};
-		apply_step(s, &st, zxid, 0, NULL);
-	}
-	end(s, zxid);
-	eph_free(&l);
-	sess_remove(s, z);
-}
-
-static void do_getephemerals(struct zab_seq *s, struct zmsg *m, struct jr *r)
-{
-	int32_t plen;
-	const char *prefix = jr_buf(r, &plen);
-	if (r->err) {
-		send_reply(s, m, ZMARSHALLINGERROR, s->zxid);
-		return;
-	}
-	struct eph_list l = {0};
-	tree_ephemerals(s->tree, m->session, eph_collect, &l);
-	bool all = plen <= 0 || (plen == 1 && prefix[0] == '/');
-	int cnt = 0;
-	for (int i = 0; i < l.n; i++)
-		if (all || (l.lens[i] >= (size_t)plen &&
-			    !memcmp(l.paths[i], prefix, (size_t)plen)))
-			cnt++;
 	s->reply.len = 0;
-	jw_int(&s->reply, cnt);
-	for (int i = 0; i < l.n; i++)
-		if (all || (l.lens[i] >= (size_t)plen &&
-			    !memcmp(l.paths[i], prefix, (size_t)plen)))
-			jw_buf(&s->reply, l.paths[i], (int32_t)l.lens[i]);
-	eph_free(&l);
-	send_reply(s, m, ZOK, s->zxid);
+	send_reply(s, m, err, s->applied);
 }
 
 static void handle_request(struct zab_seq *s, struct zmsg *m)
@@ -1015,49 +485,64 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 	int nids = zab_auth_parse(m->body, m->auth_len, ids, idbuf,
 				  sizeof(idbuf), MAX_AUTH);
 	if (nids < 0) {
-		send_reply(s, m, ZMARSHALLINGERROR, s->zxid);
+		reply_now(s, m, ZMARSHALLINGERROR);
+		zmsg_free(m);
 		return;
 	}
-	struct prep p = {.s = s, .ids = ids, .nids = nids,
-			 .session = m->session};
 	struct jr r;
 	jr_init(&r, m->body + m->auth_len, m->len - m->auth_len);
-	struct zsession *z = sess_find(s, m->session);
-	if (!z && m->op != ZOP_SYNC) {
-		send_reply(s, m, ZSESSIONEXPIRED, s->zxid);
+	struct zsession *z = seq_sess_find(s, m->session);
+	if (!z || z->closing) {
+		reply_now(s, m, ZSESSIONEXPIRED);
+		zmsg_free(m);
 		return;
 	}
-	switch (m->op) {
-	case ZOP_MULTI:
-		do_multi(s, &p, m, &r);
-		break;
-	case ZOP_SYNC: {
-		int32_t plen;
-		const char *path = jr_buf(&r, &plen);
-		s->reply.len = 0;
-		if (r.err || plen < 0) {
-			send_reply(s, m, ZMARSHALLINGERROR, s->zxid);
-			break;
-		}
-		jw_buf(&s->reply, path, plen);
-		send_reply(s, m, ZOK, s->zxid);
-		break;
+	enum ptxn_kind kind = PT_REQUEST;
+	if (m->op == ZOP_SYNC || m->op == ZOP_GETEPHEMERALS)
+		kind = PT_READ;
+	else if (m->op == ZOP_CLOSESESSION)
+		kind = PT_SESSION_CLOSE;
+	struct ptxn *t = ptxn_new(kind, m);
+	if (!t) {
+		reply_now(s, m, ZSYSTEMERROR);
+		zmsg_free(m);
+		return;
 	}
-	case ZOP_GETEPHEMERALS:
-		do_getephemerals(s, m, &r);
-		break;
-	case ZOP_CLOSESESSION: {
-		zxid_t zxid = ++s->zxid;
-		close_session(s, z, zxid);
-		s->reply.len = 0;
-		send_reply(s, m, ZOK, zxid);
-		break;
+	if (kind == PT_READ) {
+		t->zxid = s->zxid; /* answered once everything before is */
+		enqueue(s, t);
+		return;
 	}
-	default:
-		do_single(s, &p, m, &r);
-		break;
+	t->zxid = ++s->zxid;
+	int rc = ZOK;
+	if (kind == PT_REQUEST)
+		rc = prep_request(s, t, ids, nids, &r);
+	if (rc == ZMARSHALLINGERROR) {
+		/* undecodable: the worker closes the connection; the zxid
+		 * is given back, nothing was logged */
+		s->zxid--;
+		reply_now(s, m, rc);
+		ptxn_free(s, t);
+		return;
 	}
-	free(p.ov);
+	if (kind == PT_SESSION_CLOSE)
+		z->closing = true;
+	rc = rc ? rc : log_txn(s, t);
+	if (rc) {
+		/* the log refused it (disk full, I/O error): withdraw and
+		 * answer at once */
+		s->zxid--;
+		if (kind == PT_SESSION_CLOSE)
+			z->closing = false;
+		t->req = NULL;
+		reply_now(s, m, rc);
+		zmsg_free(m);
+		ptxn_free(s, t);
+		return;
+	}
+	if (t->err || t->failed >= 0)
+		prep_release(s, t); /* a failed write changes nothing */
+	enqueue(s, t);
 }
 
 static void handle_connect(struct zab_seq *s, struct zmsg *m)
@@ -1067,61 +552,227 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 		return;
 	rep->conn = m->conn;
 	memset(rep->body, 0, ZK_PASSWD_LEN); /* refused: 16 zero bytes */
-	int64_t now = now_mono_ms();
 	int timeout = zab_negotiate_timeout(s, m->timeout);
+	rep->zxid = s->applied;
 	if (m->session == 0) {
-		struct zsession *z = calloc(1, sizeof(*z));
-		if (!z) {
-			out_add(s, m->conn.worker, rep); /* session 0: refused */
+		uint8_t pw[ZK_PASSWD_LEN];
+		if (getrandom(pw, ZK_PASSWD_LEN, 0) != ZK_PASSWD_LEN)
+			for (int i = 0; i < ZK_PASSWD_LEN; i++)
+				pw[i] = (uint8_t)rand();
+		struct zsession *z = seq_sess_add(s, s->next_session++, timeout,
+						  pw);
+		struct ptxn *t = z ? ptxn_new(PT_SESSION_NEW, NULL) : NULL;
+		if (!t) {
+			if (z)
+				seq_sess_remove(s, z);
+			out_add(s, m->conn.worker, rep); /* refused */
 			return;
 		}
-		z->id = s->next_session++;
-		z->timeout = timeout;
-		if (getrandom(z->passwd, ZK_PASSWD_LEN, 0) != ZK_PASSWD_LEN)
-			for (int i = 0; i < ZK_PASSWD_LEN; i++)
-				z->passwd[i] = (uint8_t)rand();
-		z->deadline = now + timeout;
 		z->attached = true;
 		z->conn = m->conn;
-		if (s->nsess >= s->nbuckets)
-			sess_grow(s);
-		size_t h = sess_hash(s, z->id);
-		z->next = s->sess[h];
-		s->sess[h] = z;
-		s->nsess++;
-		atomic_store(&s->stats.sessions, (int64_t)s->nsess);
-		s->zxid++; /* createSession txn */
-		begin(s);
-		end(s, s->zxid);
+		t->sess = z;
+		t->session = z->id;
+		t->conn = m->conn;
+		t->zxid = ++s->zxid;
+		if (log_txn(s, t)) {
+			/* log failed: the session lives in memory only */
+			s->zxid--;
+			t->zxid = s->zxid;
+			t->kind = PT_CONNECT;
+		}
 		rep->session = z->id;
 		rep->timeout = timeout;
-		rep->zxid = s->zxid;
 		memcpy(rep->body, z->passwd, ZK_PASSWD_LEN);
-	} else {
-		struct zsession *z = sess_find(s, m->session);
-		/* ZooKeeper closes the session's current connection before
-		 * it checks the password (the session itself survives). */
-		if (z && z->attached &&
-		    (z->conn.worker != m->conn.worker ||
-		     z->conn.slot != m->conn.slot ||
-		     z->conn.gen != m->conn.gen)) {
-			send_kill(s, z->conn);
-			z->attached = false;
-		}
-		if (z && m->len >= ZK_PASSWD_LEN &&
-		    !memcmp(z->passwd, m->body, ZK_PASSWD_LEN)) {
-			z->attached = true;
-			z->conn = m->conn;
-			z->deadline = now + z->timeout;
-			rep->session = z->id;
-			rep->timeout = timeout;
-			memcpy(rep->body, z->passwd, ZK_PASSWD_LEN);
-		}
-		rep->zxid = s->zxid;
+		t->req = rep; /* sent when the session is durable */
+		enqueue(s, t);
+		return;
+	}
+	struct zsession *z = seq_sess_find(s, m->session);
+	/* ZooKeeper closes the session's current connection before it
+	 * checks the password (the session itself survives). */
+	if (z && z->attached &&
+	    (z->conn.worker != m->conn.worker || z->conn.slot != m->conn.slot ||
+	     z->conn.gen != m->conn.gen)) {
+		send_kill(s, z->conn);
+		z->attached = false;
+	}
+	if (z && !z->closing && m->len >= ZK_PASSWD_LEN &&
+	    !memcmp(z->passwd, m->body, ZK_PASSWD_LEN)) {
+		z->attached = true;
+		z->conn = m->conn;
+		z->deadline = now_mono_ms() + z->timeout;
+		rep->session = z->id;
+		rep->timeout = timeout;
+		memcpy(rep->body, z->passwd, ZK_PASSWD_LEN);
 	}
 	out_add(s, m->conn.worker, rep);
 }
 
+/* ------------------------------------------------------------------ */
+/* Apply (once durable)                                                  */
+/* ------------------------------------------------------------------ */
+struct eph_list {
+	struct jw *o;
+	const char *prefix;
+	int32_t plen;
+	int32_t n;
+};
+
+static void eph_put(const char *path, size_t len, void *arg)
+{
+	struct eph_list *l = arg;
+	if (l->plen > 0 && !(l->plen == 1 && l->prefix[0] == '/') &&
+	    (len < (size_t)l->plen || memcmp(path, l->prefix, (size_t)l->plen)))
+		return;
+	jw_buf(l->o, path, (int32_t)len);
+	l->n++;
+}
+
+static void apply_read(struct zab_seq *s, struct ptxn *t)
+{
+	struct zmsg *m = t->req;
+	struct jr r;
+	jr_init(&r, m->body + m->auth_len, m->len - m->auth_len);
+	int32_t plen;
+	const char *path = jr_buf(&r, &plen);
+	s->reply.len = 0;
+	if (r.err) {
+		send_reply(s, m, ZMARSHALLINGERROR, s->applied);
+		return;
+	}
+	if (m->op == ZOP_SYNC) {
+		jw_buf(&s->reply, path, plen);
+	} else {
+		/* getEphemerals: a plain string-prefix match */
+		struct eph_list l = {&s->reply, path, plen, 0};
+		jw_int(&s->reply, 0);
+		tree_ephemerals(s->tree, m->session, eph_put, &l);
+		if (!s->reply.err)
+			jw_put_int_at(s->reply.p, l.n);
+	}
+	send_reply(s, m, ZOK, s->applied);
+}
+
+static void apply_request(struct zab_seq *s, struct ptxn *t)
+{
+	struct zmsg *m = t->req;
+	s->reply.len = 0;
+	if (m->op != ZOP_MULTI) {
+		int rc = t->err;
+		if (!rc)
+			rc = txn_apply_step(s, &t->st[0], t->zxid, t->time,
+					    &s->reply, true);
+		if (rc == ZOK)
+			atomic_fetch_add(&s->stats.writes, 1);
+		send_reply(s, m, rc, t->zxid);
+		return;
+	}
+	for (int i = 0; i < t->n; i++) {
+		struct step *st = &t->st[i];
+		if (t->failed >= 0) {
+			int e = i < t->failed ? ZOK
+				: i == t->failed ? st->err
+						 : ZRUNTIMEINCONSISTENCY;
+			jw_int(&s->reply, ZOP_ERROR);
+			jw_bool(&s->reply, false);
+			jw_int(&s->reply, e);
+			jw_int(&s->reply, e);
+			continue;
+		}
+		if (st->op == ZOP_CREATECONTAINER || st->op == ZOP_CREATETTL)
+			st->op = ZOP_CREATE2; /* Create2Result */
+		jw_int(&s->reply, st->op);
+		jw_bool(&s->reply, false);
+		jw_int(&s->reply, 0);
+		int e = txn_apply_step(s, st, t->zxid, t->time, &s->reply, true);
+		if (e)
+			fprintf(stderr, "paddockd: sequencer: multi op on %s "
+					"failed after prep: %s\n",
+				st->path, zk_strerror(e));
+	}
+	jw_int(&s->reply, -1);
+	jw_bool(&s->reply, true);
+	jw_int(&s->reply, -1);
+	if (t->failed < 0)
+		atomic_fetch_add(&s->stats.writes, 1);
+	send_reply(s, m, ZOK, t->zxid);
+}
+
+static void apply_one(struct zab_seq *s, struct ptxn *t)
+{
+	bool changes = t->kind != PT_READ && t->kind != PT_CONNECT;
+	if (changes)
+		tree_write_begin(s->tree);
+	switch (t->kind) {
+	case PT_REQUEST:
+		apply_request(s, t);
+		break;
+	case PT_READ:
+		apply_read(s, t);
+		break;
+	case PT_SESSION_NEW:
+	case PT_CONNECT:
+		out_add(s, t->conn.worker, t->req);
+		t->req = NULL;
+		break;
+	case PT_SESSION_CLOSE: {
+		txn_close_session(s, t->session, t->zxid, true);
+		struct zsession *z = seq_sess_find(s, t->session);
+		if (z)
+			seq_sess_remove(s, z);
+		if (t->req) {
+			s->reply.len = 0;
+			send_reply(s, t->req, ZOK, t->zxid);
+		} else if (t->kill) {
+			send_kill(s, t->conn);
+		}
+		break;
+	}
+	case PT_REAP:
+		for (int i = 0; i < t->n; i++)
+			txn_apply_step(s, &t->st[i], t->zxid, t->time, NULL,
+				       true);
+		break;
+	}
+	if (changes) {
+		tree_write_end(s->tree, t->zxid);
+		s->applied = t->zxid;
+		s->since_snap++;
+	}
+}
+
+static void start_snapshot(struct zab_seq *s);
+
+/* Apply every pending transaction whose record is durable. */
+static void drain_pending(struct zab_seq *s)
+{
+	zxid_t d = durable(s);
+	zxid_t before = s->applied;
+	while (s->ph && s->ph->zxid <= d) {
+		struct ptxn *t = s->ph;
+		s->ph = t->next;
+		if (!s->ph)
+			s->pt = NULL;
+		s->npending--;
+		apply_one(s, t);
+		ptxn_free(s, t);
+	}
+	if (s->applied != before) {
+		for (int w = 0; w < s->cfg.n_workers; w++) {
+			struct zmsg *m = zmsg_new(ZM_APPLIED, 0);
+			if (!m)
+				continue;
+			m->zxid = s->applied;
+			out_add(s, w, m);
+		}
+	}
+	if (s->cfg.snap_dir && s->since_snap >= s->snap_at)
+		start_snapshot(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* The "dump" four-letter word                                           */
+/* ------------------------------------------------------------------ */
 struct dump_ctx {
 	struct jw *o;
 	int n;
@@ -1136,7 +787,6 @@ static void dump_path(const char *path, size_t len, void *arg)
 	jw_bytes(d->o, "\n", 1);
 }
 
-/* The session part of ZooKeeper's "dump" (DumpCommand). */
 static void handle_dump(struct zab_seq *s, struct zmsg *m)
 {
 	struct jw body = {0}, eph = {0};
@@ -1188,7 +838,7 @@ static void handle_touch(struct zab_seq *s, struct zmsg *m)
 	for (size_t i = 0; i < n; i++) {
 		int64_t id;
 		memcpy(&id, m->body + i * sizeof(int64_t), sizeof(id));
-		struct zsession *z = sess_find(s, id);
+		struct zsession *z = seq_sess_find(s, id);
 		if (z)
 			z->deadline = now + z->timeout;
 	}
@@ -1196,7 +846,7 @@ static void handle_touch(struct zab_seq *s, struct zmsg *m)
 
 static void handle_detach(struct zab_seq *s, struct zmsg *m)
 {
-	struct zsession *z = sess_find(s, m->session);
+	struct zsession *z = seq_sess_find(s, m->session);
 	if (z && z->conn.worker == m->conn.worker &&
 	    z->conn.slot == m->conn.slot && z->conn.gen == m->conn.gen)
 		z->attached = false;
@@ -1205,25 +855,36 @@ static void handle_detach(struct zab_seq *s, struct zmsg *m)
 /* ------------------------------------------------------------------ */
 /* Periodic work                                                         */
 /* ------------------------------------------------------------------ */
+/* SessionTrackerImpl: a session whose deadline passed is closed by a
+ * closeSession transaction of its own. */
 static void expire_sessions(struct zab_seq *s, int64_t now)
 {
-	for (size_t b = 0; b < s->nbuckets; b++) {
-		struct zsession *z = s->sess[b];
-		while (z) {
-			struct zsession *next = z->next;
-			if (z->deadline <= now) {
-				if (z->attached)
-					send_kill(s, z->conn);
-				atomic_fetch_add(&s->stats.expired, 1);
-				close_session(s, z, ++s->zxid);
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z; z = z->next) {
+			if (z->deadline > now || z->closing)
+				continue;
+			struct ptxn *t = ptxn_new(PT_SESSION_CLOSE, NULL);
+			if (!t)
+				return;
+			t->session = z->id;
+			t->kill = z->attached;
+			t->conn = z->conn;
+			t->zxid = ++s->zxid;
+			if (log_txn(s, t)) {
+				s->zxid--;
+				ptxn_free(s, t);
+				return; /* retried on the next scan */
 			}
-			z = next;
+			z->closing = true;
+			atomic_fetch_add(&s->stats.expired, 1);
+			enqueue(s, t);
 		}
-	}
 }
 
 struct reap {
-	struct eph_list l;
+	char **p;
+	size_t *l;
+	int n, cap;
 	int64_t now;
 };
 
@@ -1235,55 +896,144 @@ static void reap_collect(const struct znode *n, void *arg)
 	const struct zstat *st = v.stat;
 	if (st->num_children != 0)
 		return;
-	bool dead;
-	if (st->ephemeral_owner == ZK_CONTAINER_OWNER)
-		dead = st->cversion > 0;
-	else
-		dead = r->now - st->mtime > zk_owner_ttl(st->ephemeral_owner);
-	if (dead)
-		eph_collect(znode_path(n), znode_path_len(n), &r->l);
+	bool dead = st->ephemeral_owner == ZK_CONTAINER_OWNER
+			    ? st->cversion > 0
+			    : r->now - st->mtime >
+				      zk_owner_ttl(st->ephemeral_owner);
+	if (!dead || r->n == 4096)
+		return;
+	if (r->n == r->cap) {
+		int cap = r->cap ? r->cap * 2 : 16;
+		char **np = realloc(r->p, (size_t)cap * sizeof(*np));
+		if (np)
+			r->p = np;
+		size_t *nl = realloc(r->l, (size_t)cap * sizeof(*nl));
+		if (nl)
+			r->l = nl;
+		if (!np || !nl)
+			return;
+		r->cap = cap;
+	}
+	r->p[r->n] = strndup(znode_path(n), znode_path_len(n));
+	if (r->p[r->n])
+		r->l[r->n++] = znode_path_len(n);
 }
 
 /* ContainerManager: delete empty containers that once had children and
- * TTL nodes with no children whose mtime is older than their TTL.  Each
- * deletion is a deleteContainer transaction of its own. */
+ * childless TTL nodes not modified for their TTL, each as a transaction
+ * of its own, validated like a client's delete (it may have gained a
+ * child meanwhile). */
 static void reap_containers(struct zab_seq *s)
 {
-	struct reap r = {.now = now_wall_ms()};
+	static const struct zauth_id super = {"super", ""};
+	struct reap r = {.now = seq_now_wall_ms()};
 	tree_containers_and_ttls(s->tree, reap_collect, &r);
-	for (int i = 0; i < r.l.n; i++) {
-		struct step st = {.kind = ST_DELETE,
-				  .path = r.l.paths[i],
-				  .len = r.l.lens[i]};
-		zxid_t zxid = ++s->zxid;
-		begin(s);
-		apply_step(s, &st, zxid, 0, NULL);
-		end(s, zxid);
+	for (int i = 0; i < r.n; i++) {
+		struct jw body = {0};
+		jw_buf(&body, r.p[i], (int32_t)r.l[i]);
+		jw_int(&body, -1);
+		struct ptxn *t = body.err ? NULL : ptxn_new(PT_REAP, NULL);
+		struct step *st = t ? calloc(1, sizeof(*st)) : NULL;
+		if (!st) {
+			free(t);
+			jw_free(&body);
+			break;
+		}
+		t->st = st;
+		t->n = 1;
+		t->zxid = ++s->zxid;
+		struct jr jr;
+		jr_init(&jr, body.p, body.len);
+		if (prep_one(s, t, &super, 1, ZOP_DELETE, &jr, st) ||
+		    log_txn(s, t)) {
+			s->zxid--;
+			ptxn_free(s, t);
+		} else {
+			enqueue(s, t);
+		}
+		jw_free(&body);
 	}
-	eph_free(&r.l);
+	for (int i = 0; i < r.n; i++)
+		free(r.p[i]);
+	free(r.p);
+	free(r.l);
 }
 
-static void broadcast_applied(struct zab_seq *s)
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                             */
+/* ------------------------------------------------------------------ */
+struct snap_job {
+	struct zab_seq *s;
+	zxid_t zxid;
+	struct jw blob;
+};
+
+static void *snap_main(void *arg)
 {
-	for (int w = 0; w < s->cfg.n_workers; w++) {
-		struct zmsg *m = zmsg_new(ZM_APPLIED, 0);
-		if (!m)
-			continue;
-		m->zxid = s->zxid;
-		out_add(s, w, m);
-	}
+	struct snap_job *j = arg;
+	struct zab_seq *s = j->s;
+	pthread_setname_np(pthread_self(), "pdk-snap");
+	rcu_register_thread();
+	int rc = zsnap_write(s->cfg.snap_dir, s->tree, j->zxid, j->blob.p,
+			     j->blob.len);
+	rcu_unregister_thread();
+	if (rc)
+		fprintf(stderr, "paddockd: snapshot 0x%llx failed: %s\n",
+			(unsigned long long)j->zxid, strerror(-rc));
+	else if (s->cfg.purge_interval_ms > 0 && s->cfg.log_dir)
+		zsnap_purge(s->cfg.snap_dir, s->cfg.log_dir,
+			    s->cfg.snap_retain_count);
+	jw_free(&j->blob);
+	free(j);
+	atomic_store(&s->snap_running, 0);
+	return NULL;
 }
 
+/* SyncRequestProcessor: every snapCount/2 + rand(snapCount/2)
+ * transactions, roll the log and write a fuzzy snapshot in the
+ * background. */
+static void start_snapshot(struct zab_seq *s)
+{
+	if (atomic_load(&s->snap_running))
+		return;
+	if (s->snap_joinable) {
+		pthread_join(s->snap_thread, NULL);
+		s->snap_joinable = false;
+	}
+	struct snap_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->s = s;
+	j->zxid = s->applied;
+	txn_sessions_encode(s, &j->blob);
+	if (s->log)
+		zlog_roll(s->log);
+	atomic_store(&s->snap_running, 1);
+	if (pthread_create(&s->snap_thread, NULL, snap_main, j)) {
+		atomic_store(&s->snap_running, 0);
+		jw_free(&j->blob);
+		free(j);
+		return;
+	}
+	s->snap_joinable = true;
+	s->since_snap = 0;
+	int64_t half = s->cfg.snap_count / 2;
+	s->snap_at = half + (half > 0 ? rand() % half : 0) + 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The thread                                                            */
+/* ------------------------------------------------------------------ */
 static void *seq_main(void *arg)
 {
 	struct zab_seq *s = arg;
 	struct zmsg *burst[BURST];
 	pthread_setname_np(pthread_self(), "pdk-seq");
 	rcu_register_thread(); /* it reads the tree and frees by call_rcu */
+	int lfd = s->log ? zlog_event_fd(s->log) : -1;
 	while (atomic_load(&s->running)) {
 		rcu_quiescent_state();
 		unsigned total = 0;
-		zxid_t before = s->zxid;
 		for (int w = 0; w < s->cfg.n_workers; w++) {
 			unsigned n = rte_ring_dequeue_burst(
 				s->w[w].in, (void **)burst, BURST, NULL);
@@ -1296,6 +1046,7 @@ static void *seq_main(void *arg)
 					break;
 				case ZM_REQUEST:
 					handle_request(s, m);
+					m = NULL; /* kept by the transaction */
 					break;
 				case ZM_TOUCH:
 					handle_touch(s, m);
@@ -1320,28 +1071,36 @@ static void *seq_main(void *arg)
 			s->next_container_scan =
 				now + s->cfg.container_interval_ms;
 		}
-		if (s->zxid != before)
-			broadcast_applied(s);
+		if (s->log)
+			zlog_kick(s->log);
+		drain_pending(s);
 		out_flush(s);
 		if (total)
 			continue;
-		/* Nothing to do: sleep until a worker posts or a timer. */
+		/* Nothing to do: sleep until a worker posts, the log made
+		 * progress, or a timer is due. */
 		atomic_store(&s->sleeping, 1);
 		atomic_thread_fence(memory_order_seq_cst);
 		bool pending = false;
 		for (int w = 0; w < s->cfg.n_workers; w++)
 			pending |= rte_ring_count(s->w[w].in) != 0;
+		if (s->ph && s->ph->zxid <= durable(s))
+			pending = true;
 		if (!pending) {
 			int64_t next = s->next_expiry_scan;
 			if (s->next_container_scan < next)
 				next = s->next_container_scan;
 			int to = (int)(next - now_mono_ms());
-			struct pollfd pfd = {.fd = s->efd, .events = POLLIN};
+			struct pollfd pfd[2] = {{.fd = s->efd, .events = POLLIN},
+						{.fd = lfd, .events = POLLIN}};
 			rcu_thread_offline();
-			if (to > 0 && poll(&pfd, 1, to) > 0) {
+			if (to > 0 && poll(pfd, lfd >= 0 ? 2 : 1, to) > 0) {
 				uint64_t v;
-				ssize_t rc = read(s->efd, &v, sizeof(v));
-				(void)rc;
+				for (int i = 0; i < 2; i++)
+					if (pfd[i].fd >= 0 &&
+					    (pfd[i].revents & POLLIN) &&
+					    read(pfd[i].fd, &v, sizeof(v)) < 0)
+						continue;
 			}
 			rcu_thread_online();
 		}
@@ -1366,10 +1125,16 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 		s->cfg.container_interval_ms = 60000;
 	if (s->cfg.tick_time <= 0)
 		s->cfg.tick_time = 2000;
+	if (s->cfg.snap_count < 2)
+		s->cfg.snap_count = 100000;
+	if (s->cfg.snap_retain_count < 3)
+		s->cfg.snap_retain_count = 3;
+	s->snap_at = s->cfg.snap_count / 2 + 1 +
+		     rand() % (s->cfg.snap_count / 2 + 1);
 	s->tree = cfg->tree;
-	s->zxid = tree_applied_zxid(s->tree);
+	s->zxid = s->applied = tree_applied_zxid(s->tree);
 	/* SessionTrackerImpl.initializeNextSessionId */
-	uint64_t t = (uint64_t)now_wall_ms();
+	uint64_t t = (uint64_t)seq_now_wall_ms();
 	s->next_session = (int64_t)(((t << 24) >> 8) |
 				    ((uint64_t)cfg->server_id << 56));
 	s->nbuckets = 1024;
@@ -1394,6 +1159,70 @@ err:
 	return NULL;
 }
 
+static void report(const char *msg, void *arg)
+{
+	fprintf(stderr, "paddockd: recovery: %s\n", msg);
+}
+
+static int replay_one(zxid_t zxid, const void *p, size_t len, void *arg)
+{
+	struct zab_seq *s = arg;
+	int rc = txn_replay(s, zxid, p, len);
+	if (rc)
+		fprintf(stderr, "paddockd: recovery: transaction 0x%llx: %s\n",
+			(unsigned long long)zxid, zk_strerror(rc));
+	rcu_quiescent_state();
+	return rc == ZMARSHALLINGERROR ? rc : 0;
+}
+
+int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
+{
+	zxid_t snap = 0, last = 0;
+	void *blob = NULL;
+	size_t blob_len = 0;
+	int rc = zsnap_load(s->cfg.snap_dir, s->tree, &snap, &blob, &blob_len,
+			    report, s, err, err_len);
+	if (rc)
+		return rc;
+	if (blob) {
+		rc = txn_sessions_decode(s, blob, blob_len);
+		free(blob);
+		if (rc) {
+			snprintf(err, err_len, "snapshot 0x%llx: bad session "
+					       "table",
+				 (unsigned long long)snap);
+			return rc;
+		}
+	}
+	s->zxid = s->applied = snap;
+	tree_write_begin(s->tree);
+	tree_write_end(s->tree, snap);
+	rc = zlog_replay(s->cfg.log_dir, snap, replay_one, report, s, &last,
+			 err, err_len);
+	if (rc)
+		return rc;
+	if (last > s->zxid)
+		s->zxid = s->applied = last;
+	/* sessions restored from disk get a full timeout to come back */
+	int64_t now = now_mono_ms();
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z; z = z->next)
+			z->deadline = now + z->timeout;
+	int64_t eph = 0;
+	(void)eph;
+	return ZOK;
+}
+
+zxid_t zab_seq_last_zxid(const struct zab_seq *s)
+{
+	return s->zxid;
+}
+
+void zab_seq_set_log(struct zab_seq *s, struct zlog *log)
+{
+	s->log = log;
+}
+
 int zab_seq_start(struct zab_seq *s)
 {
 	atomic_store(&s->running, 1);
@@ -1414,6 +1243,10 @@ void zab_seq_stop(struct zab_seq *s)
 	wake(s->efd);
 	pthread_join(s->thread, NULL);
 	s->started = false;
+	if (s->snap_joinable) {
+		pthread_join(s->snap_thread, NULL);
+		s->snap_joinable = false;
+	}
 }
 
 void zab_seq_destroy(struct zab_seq *s)
@@ -1421,6 +1254,12 @@ void zab_seq_destroy(struct zab_seq *s)
 	if (!s)
 		return;
 	zab_seq_stop(s);
+	while (s->ph) {
+		struct ptxn *t = s->ph;
+		s->ph = t->next;
+		ptxn_free(s, t);
+	}
+	prep_free_all(s);
 	for (int w = 0; w < s->cfg.n_workers; w++) {
 		struct zmsg *m;
 		for (struct rte_ring *r = s->w[w].in; r;
@@ -1445,6 +1284,7 @@ void zab_seq_destroy(struct zab_seq *s)
 	}
 	free(s->sess);
 	jw_free(&s->reply);
+	jw_free(&s->rec);
 	if (s->efd > 0)
 		close(s->efd);
 	free(s);

@@ -19,6 +19,7 @@
 #include "consensus/config_int.h"
 #include "consensus/consensus.h"
 #include "dataplane/dataplane.h"
+#include "log/log.h"
 #include "tree/tree.h"
 
 static void warn_line(const char *line)
@@ -97,12 +98,37 @@ int main(int argc, char **argv)
 		.max_session_timeout = cfg.max_session_timeout,
 		.server_id = 0,
 		.container_interval_ms = cfg.container_check_interval_ms,
+		.snap_dir = cfg.data_dir,
+		.log_dir = cfg.data_log_dir,
+		.snap_count = cfg.snap_count,
+		.snap_retain_count = cfg.snap_retain_count,
+		.purge_interval_ms = (int64_t)cfg.purge_interval * 3600 * 1000,
 	};
 	struct zab_seq *seq = zab_seq_create(&sc);
 	if (!seq) {
 		fprintf(stderr, "paddockd: sequencer: %s\n", strerror(errno));
 		return 1;
 	}
+	if (zab_seq_recover(seq, err, sizeof(err))) {
+		fprintf(stderr, "paddockd: recovery failed: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "paddockd: recovered to zxid 0x%llx (%llu znodes)\n",
+		(unsigned long long)zab_seq_last_zxid(seq),
+		(unsigned long long)tree_node_count(tree));
+	struct zlog_config lc = {
+		.log_dir = cfg.data_log_dir,
+		.snap_dir = cfg.data_dir,
+		.prealloc_size = cfg.prealloc_size,
+		.force_sync = cfg.force_sync,
+	};
+	struct zlog *log = zlog_open(&lc, zab_seq_last_zxid(seq), err,
+				     sizeof(err));
+	if (!log) {
+		fprintf(stderr, "paddockd: log: %s\n", err);
+		return 1;
+	}
+	zab_seq_set_log(seq, log);
 	struct dp_server *dp = dp_server_create(&cfg, tree, seq, err,
 						sizeof(err));
 	if (!dp) {
@@ -126,6 +152,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "paddockd: signal %d, shutting down\n", sig);
 	dp_server_stop(dp);
 	zab_seq_stop(seq);
+	zlog_close(log);
 	dp_server_destroy(dp);
 	zab_seq_destroy(seq);
 	rcu_thread_online();

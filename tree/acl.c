@@ -463,6 +463,11 @@ int zk_digest(const char *user_pw, size_t len, char *out, size_t out_len)
 
 	if (!out || out_len < need + 1)
 		return -1;
+	/* A NUL in the user name would cut the identity short ("a\0b:pw"
+	 * would authenticate as "a"): refuse it (the caller answers
+	 * AUTHFAILED). */
+	if (memchr(user_pw, '\0', ulen))
+		return -1;
 	SHA1((const unsigned char *)user_pw, len, sha);
 	memcpy(out, user_pw, ulen);
 	out[ulen] = ':';

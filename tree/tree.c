@@ -218,6 +218,8 @@ static struct zver *ver_new_data(const void *data, int32_t len)
 
 	if (!v)
 		return NULL;
+	v->acl = NULL;
+	v->null_data = false; /* callers that store null data set it */
 	v->stat.data_length = len;
 	if (len > ZVER_INLINE_MAX) {
 		b = malloc(sizeof(*b) + (size_t)len);
@@ -547,9 +549,16 @@ err:
 static void lfht_clear(struct tree *t)
 {
 	struct cds_lfht_iter it;
-	struct znode *n;
+	struct cds_lfht_node *node;
 
-	cds_lfht_for_each_entry(t->ht, &it, n, ht) cds_lfht_del(t->ht, &n->ht);
+	/* Not cds_lfht_for_each_entry: its caa_container_of(NULL) at the
+	 * end of the table is pointer arithmetic on NULL (UBSan
+	 * pointer-overflow). */
+	cds_lfht_first(t->ht, &it);
+	while ((node = cds_lfht_iter_get_node(&it)) != NULL) {
+		cds_lfht_del(t->ht, node);
+		cds_lfht_next(t->ht, &it);
+	}
 }
 
 static void *lfht_clear_thread(void *arg)
@@ -1002,4 +1011,94 @@ void tree_containers_and_ttls(const struct tree *ct,
 	t->iter_depth++;
 	cds_list_for_each_entry_safe(n, tmp, &t->ctl, owner_link) fn(n, arg);
 	t->iter_depth--;
+}
+
+/*
+ * Snapshot loading.  Unlike tree_node_create, the stat is taken verbatim
+ * (ZooKeeper's DataTree.deserialize also restores nodes without touching
+ * their parents' stats) and an existing node is overwritten in place.
+ */
+static void owner_link_del(struct tree *t, struct znode *n, int64_t owner)
+{
+	if (owner == 0)
+		return;
+	cds_list_del(&n->owner_link);
+	CDS_INIT_LIST_HEAD(&n->owner_link);
+	if (zk_owner_is_session(owner))
+		sess_drop_if_empty(t, owner);
+}
+
+int tree_node_restore(struct tree *t, const char *path, size_t len,
+		      const struct zstat *stat, const void *data,
+		      int32_t data_len, struct zacl *acl)
+{
+	struct znode *parent, *n;
+	struct zver *v;
+	struct sess *s = NULL;
+	const char *slash;
+	size_t plen;
+	int64_t owner, old_owner;
+	int32_t old_len;
+	bool null_data = data_len < 0;
+
+	if (data_len < 0)
+		data_len = 0;
+	if (!path || !stat || len == 0 || path[0] != '/' || len > UINT32_MAX ||
+	    (data_len > 0 && !data) || (len > 1 && path[len - 1] == '/'))
+		return ZBADARGUMENTS;
+	owner = stat->ephemeral_owner;
+	if (zk_owner_is_session(owner)) {
+		s = sess_get(t, owner);
+		if (!s)
+			return ZSYSTEMERROR;
+	}
+	v = ver_new_data(data, data_len);
+	if (!v)
+		goto nomem;
+	v->acl = acl;
+	v->stat = *stat;
+	v->stat.data_length = data_len;
+	v->null_data = null_data;
+
+	n = lookup(t, path, len);
+	if (n) {
+		old_owner = n->ver->stat.ephemeral_owner;
+		old_len = n->ver->stat.data_length;
+		if (old_owner != owner) {
+			owner_link_del(t, n, old_owner);
+			owner_link_add(t, n, s, owner);
+		}
+		node_swap_ver(n, v);
+		CMM_STORE_SHARED(t->data_bytes,
+				 t->data_bytes + (uint64_t)data_len -
+				     (uint64_t)old_len);
+		return ZOK;
+	}
+	slash = memrchr(path, '/', len);
+	plen = slash == path ? 1 : (size_t)(slash - path);
+	parent = lookup(t, path, plen);
+	if (!parent) {
+		ver_discard(v, true);
+		if (s)
+			sess_drop_if_empty(t, owner);
+		return ZNONODE;
+	}
+	n = node_alloc(path, len);
+	if (!n) {
+		ver_discard(v, true);
+		goto nomem;
+	}
+	ver_commit(v);
+	n->ver = v;
+	n->parent = parent;
+	lfht_add(t, n);
+	cds_list_add_tail_rcu(&n->sibling, &parent->children);
+	owner_link_add(t, n, s, owner);
+	CMM_STORE_SHARED(t->node_count, t->node_count + 1);
+	CMM_STORE_SHARED(t->data_bytes, t->data_bytes + len + (size_t)data_len);
+	return ZOK;
+nomem:
+	if (s)
+		sess_drop_if_empty(t, owner);
+	return ZSYSTEMERROR;
 }

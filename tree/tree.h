@@ -301,6 +301,20 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 int tree_node_set_acl(struct tree *t, const char *path, size_t len,
 		      struct zacl *acl, zxid_t zxid, struct zstat *stat_out);
 
+/*
+ * Snapshot loading (log/snap.c): the writer thread, before readers start.
+ * Create the znode with exactly this stat (stat->data_length is taken
+ * from data_len; data_len < 0 stores null data), without touching the
+ * parent's stat; the parent must exist (ZNONODE otherwise).  If the node
+ * exists (the nodes tree_create makes), its version is replaced by this
+ * stat, data and ACL.  The session/container/TTL lists follow
+ * stat->ephemeral_owner.  `acl` is referenced (caller keeps its own
+ * reference).  ZOK, ZBADARGUMENTS, ZNONODE, ZSYSTEMERROR (ENOMEM).
+ */
+int tree_node_restore(struct tree *t, const char *path, size_t len,
+		      const struct zstat *stat, const void *data,
+		      int32_t data_len, struct zacl *acl);
+
 /* Writer-side helpers for sessions, containers and TTL nodes. */
 
 /* Call fn(path, len, arg) for each ephemeral znode owned by `session`

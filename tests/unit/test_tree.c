@@ -1199,6 +1199,127 @@ static void test_destroy_frees_populated_tree(void **state)
 		       /* teardown destroys; ASan/valgrind report any leak */
 }
 
+/* ---- tree_node_restore (snapshot loading) ---- */
+
+static void test_restore_creates_node_with_exact_stat_leaving_parent(
+    void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+	struct zstat s = {0}, root_before = st(t, "/"), got;
+	struct zview v;
+
+	s.czxid = 5;
+	s.mzxid = 9;
+	s.ctime = 111;
+	s.mtime = 222;
+	s.version = 3;
+	s.cversion = 7;
+	s.aversion = 2;
+	s.num_children = 4; /* taken verbatim, even if no child follows */
+	s.pzxid = 8;
+	s.data_length = 999; /* replaced by data_len */
+	assert_int_equal(tree_node_restore(t, S("/r"), &s, "abc", 3, a), ZOK);
+	got = st(t, "/r");
+	s.data_length = 3;
+	assert_memory_equal(&got, &s, sizeof(s));
+	/* the parent's stat is unchanged */
+	got = st(t, "/");
+	assert_memory_equal(&got, &root_before, sizeof(got));
+	znode_view(L(t, "/r"), &v);
+	assert_memory_equal(v.data, "abc", 3);
+	assert_false(v.data_null);
+	assert_true(zacl_equal(v.acl, a));
+	assert_int_equal(tree_node_count(t), 5);
+	/* null data */
+	assert_int_equal(tree_node_restore(t, S("/r/n"), &s, NULL, -1, a), ZOK);
+	znode_view(L(t, "/r/n"), &v);
+	assert_true(v.data_null);
+	assert_int_equal(v.stat->data_length, 0);
+	/* missing parent */
+	assert_int_equal(tree_node_restore(t, S("/x/y"), &s, NULL, 0, a),
+			 ZNONODE);
+	assert_int_equal(tree_node_restore(t, S("bad"), &s, NULL, 0, a),
+			 ZBADARGUMENTS);
+	zacl_unref(a);
+}
+
+static void test_restore_replaces_existing_system_node(void **state)
+{
+	struct tree *t = *state;
+	static const int32_t rp[] = {ZPERM_READ};
+	static const char *const w[] = {"world"}, *const any[] = {"anyone"};
+	struct zacl *a = zacl_new(1, rp, w, any);
+	struct zstat s = {0};
+	struct zview v;
+	uint64_t bytes = tree_data_bytes(t);
+
+	s.cversion = 40;
+	s.num_children = 2;
+	s.pzxid = 77;
+	assert_int_equal(tree_node_restore(t, S("/zookeeper"), &s, "cfg", 3, a),
+			 ZOK);
+	znode_view(L(t, "/zookeeper"), &v);
+	assert_int_equal(v.stat->cversion, 40);
+	assert_int_equal(v.stat->pzxid, 77);
+	assert_int_equal(v.stat->data_length, 3);
+	assert_true(zacl_equal(v.acl, a));
+	assert_int_equal(tree_node_count(t), 4);
+	assert_int_equal(tree_data_bytes(t), bytes + 3);
+	assert_int_equal(tree_node_restore(t, S("/"), &s, NULL, 0, a), ZOK);
+	assert_int_equal(st(t, "/").pzxid, 77);
+	zacl_unref(a);
+}
+
+static void restore_names(const char *path, size_t len, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void restore_ctl(const struct znode *n, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void test_restore_tracks_ephemerals_containers_and_ttls(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+	struct zstat s = {0};
+	int n = 0;
+
+	s.ephemeral_owner = 0x55;
+	assert_int_equal(tree_node_restore(t, S("/e1"), &s, NULL, 0, a), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/e2"), &s, NULL, 0, a), ZOK);
+	s.ephemeral_owner = ZK_CONTAINER_OWNER;
+	assert_int_equal(tree_node_restore(t, S("/c"), &s, NULL, 0, a), ZOK);
+	s.ephemeral_owner = zk_ttl_owner(1000);
+	assert_int_equal(tree_node_restore(t, S("/t"), &s, NULL, 0, a), ZOK);
+	tree_ephemerals(t, 0x55, restore_names, &n);
+	assert_int_equal(n, 2);
+	n = 0;
+	tree_containers_and_ttls(t, restore_ctl, &n);
+	assert_int_equal(n, 2);
+	/* restoring over an ephemeral with another owner moves it */
+	s.ephemeral_owner = 0x66;
+	assert_int_equal(tree_node_restore(t, S("/e2"), &s, NULL, 0, a), ZOK);
+	n = 0;
+	tree_ephemerals(t, 0x55, restore_names, &n);
+	assert_int_equal(n, 1);
+	n = 0;
+	tree_ephemerals(t, 0x66, restore_names, &n);
+	assert_int_equal(n, 1);
+	/* and a restored ephemeral can be deleted like any other */
+	tree_write_begin(t);
+	assert_int_equal(tree_node_delete(t, S("/e2"), 100), ZOK);
+	tree_write_end(t, 100);
+	n = 0;
+	tree_ephemerals(t, 0x66, restore_names, &n);
+	assert_int_equal(n, 0);
+	rcu_quiescent_state();
+	zacl_unref(a);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1245,6 +1366,9 @@ int main(void)
 	    T(test_concurrent_readers_see_consistent_views),
 	    T(test_seqcount_gives_batch_atomicity),
 	    T(test_destroy_frees_populated_tree),
+	    T(test_restore_creates_node_with_exact_stat_leaving_parent),
+	    T(test_restore_replaces_existing_system_node),
+	    T(test_restore_tracks_ephemerals_containers_and_ttls),
 	};
 	int rc;
 

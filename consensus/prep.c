@@ -1,0 +1,455 @@
+/*
+ * prep.c — ZooKeeper's PrepRequestProcessor: validate a write against the
+ * tree as it will be once every pending transaction is applied.
+ *
+ * Pending transactions are not in the tree yet (they wait for their log
+ * record to be durable), so each validated change pushes a record onto a
+ * per-path stack (ZooKeeper's outstandingChanges); lookups see the newest
+ * record first, then the tree.  When a transaction is applied its records
+ * are the oldest of their stacks and are dropped; when its log append
+ * fails they are the newest and are popped.
+ *
+ * Check order follows ZooKeeper 3.8 (pRequest2TxnCreate and friends):
+ * create: mode/TTL, path shape, ACL fixup, parent exists, CREATE on the
+ * parent, sequential name from the parent's create count, validatePath,
+ * exists, ephemeral parent.  delete: path shape and special paths,
+ * parent, DELETE on the parent, node, version, children.  setData /
+ * setACL / check: validatePath, node, WRITE / ADMIN / READ, version.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consensus/seq_int.h"
+
+static uint64_t hash(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static struct ov_path **ov_find(struct zab_seq *s, const char *path,
+				size_t len)
+{
+	if (!s->ovb)
+		return NULL;
+	struct ov_path **pp = &s->ovb[hash(path, len) & (s->ovn - 1)];
+	while (*pp && ((*pp)->len != len || memcmp((*pp)->path, path, len)))
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+static void ov_grow(struct zab_seq *s)
+{
+	size_t n = s->ovn ? s->ovn * 2 : 1024;
+	struct ov_path **b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < s->ovn; i++) {
+		struct ov_path *p = s->ovb[i];
+		while (p) {
+			struct ov_path *next = p->hnext;
+			size_t h = hash(p->path, p->len) & (n - 1);
+			p->hnext = b[h];
+			b[h] = p;
+			p = next;
+		}
+	}
+	free(s->ovb);
+	s->ovb = b;
+	s->ovn = n;
+}
+
+static int prep_get(struct zab_seq *s, const char *path, size_t len,
+		    struct pend *out)
+{
+	struct ov_path **pp = ov_find(s, path, len);
+	if (pp && *pp) {
+		const struct ov_rec *r = (*pp)->top;
+		out->exists = r->exists;
+		out->stat = r->stat;
+		out->acl = r->acl;
+		return r->exists ? ZOK : ZNONODE;
+	}
+	const struct znode *n = tree_lookup(s->tree, path, len);
+	if (!n) {
+		out->exists = false;
+		return ZNONODE;
+	}
+	struct zview v;
+	znode_view(n, &v);
+	out->exists = true;
+	out->stat = *v.stat;
+	out->acl = v.acl;
+	return ZOK;
+}
+
+/* Push the future state of `path` for transaction t. */
+static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
+		    size_t len, const struct pend *e)
+{
+	if (s->ovcount >= s->ovn)
+		ov_grow(s);
+	if (!s->ovb)
+		return ZSYSTEMERROR;
+	if (t->nov == t->capov) {
+		int cap = t->capov ? t->capov * 2 : 8;
+		struct ov_path **np = realloc(t->ovp, (size_t)cap * sizeof(*np));
+		if (np)
+			t->ovp = np;
+		struct ov_rec **nr = realloc(t->ovr, (size_t)cap * sizeof(*nr));
+		if (nr)
+			t->ovr = nr;
+		if (!np || !nr)
+			return ZSYSTEMERROR;
+		t->capov = cap;
+	}
+	struct ov_rec *r = malloc(sizeof(*r));
+	if (!r)
+		return ZSYSTEMERROR;
+	struct ov_path **pp = ov_find(s, path, len);
+	struct ov_path *p = *pp;
+	if (!p) {
+		p = malloc(sizeof(*p) + len + 1);
+		if (!p) {
+			free(r);
+			return ZSYSTEMERROR;
+		}
+		p->hnext = NULL;
+		p->top = NULL;
+		p->len = len;
+		memcpy(p->path, path, len);
+		p->path[len] = 0;
+		*pp = p;
+		s->ovcount++;
+	}
+	r->zxid = t->zxid;
+	r->exists = e->exists;
+	r->stat = e->stat;
+	r->acl = e->acl ? zacl_ref((struct zacl *)e->acl) : NULL;
+	r->older = p->top;
+	p->top = r;
+	t->ovp[t->nov] = p;
+	t->ovr[t->nov] = r;
+	t->nov++;
+	return ZOK;
+}
+
+static void ov_unlink(struct zab_seq *s, struct ov_path *p, struct ov_rec *r)
+{
+	struct ov_rec **rp = &p->top;
+	while (*rp && *rp != r)
+		rp = &(*rp)->older;
+	if (*rp)
+		*rp = r->older;
+	zacl_unref(r->acl);
+	free(r);
+	if (!p->top) {
+		struct ov_path **pp = ov_find(s, p->path, p->len);
+		*pp = p->hnext;
+		free(p);
+		s->ovcount--;
+	}
+}
+
+void prep_release(struct zab_seq *s, struct ptxn *t)
+{
+	/* newest first, so a path's stack empties last */
+	for (int i = t->nov - 1; i >= 0; i--)
+		ov_unlink(s, t->ovp[i], t->ovr[i]);
+	free(t->ovp);
+	free(t->ovr);
+	t->ovp = NULL;
+	t->ovr = NULL;
+	t->nov = t->capov = 0;
+}
+
+void prep_free_all(struct zab_seq *s)
+{
+	for (size_t i = 0; i < s->ovn; i++) {
+		struct ov_path *p = s->ovb[i];
+		while (p) {
+			struct ov_path *next = p->hnext;
+			while (p->top) {
+				struct ov_rec *r = p->top;
+				p->top = r->older;
+				zacl_unref(r->acl);
+				free(r);
+			}
+			free(p);
+			p = next;
+		}
+	}
+	free(s->ovb);
+	s->ovb = NULL;
+	s->ovn = s->ovcount = 0;
+}
+
+/* ------------------------------------------------------------------ */
+static size_t parent_len(const char *path, size_t len)
+{
+	size_t i = len;
+	while (i > 0 && path[i - 1] != '/')
+		i--;
+	return i <= 1 ? 1 : i - 1; /* parent of "/a" is "/" */
+}
+
+static bool special_path(const char *path, size_t len)
+{
+	static const char *const sp[] = {"/", "/zookeeper", "/zookeeper/quota",
+					 "/zookeeper/config"};
+	for (size_t i = 0; i < sizeof(sp) / sizeof(sp[0]); i++)
+		if (strlen(sp[i]) == len && !memcmp(sp[i], path, len))
+			return true;
+	return false;
+}
+
+/* getParentPathAndValidate: a '/' somewhere and no NUL. */
+static bool last_slash_ok(const char *p, size_t len)
+{
+	return len > 0 && memchr(p, '/', len) && !memchr(p, 0, len);
+}
+
+static int check_version(int32_t cur, int32_t expected)
+{
+	return (expected == -1 || expected == cur) ? ZOK : ZBADVERSION;
+}
+
+struct pctx {
+	struct zab_seq *s;
+	struct ptxn *t;
+	const struct zauth_id *ids;
+	int nids;
+};
+
+static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
+{
+	int32_t plen, dlen;
+	const char *path = jr_buf(r, &plen);
+	const char *data = jr_buf(r, &dlen);
+	struct zacl *acl = jr_acl(r);
+	int32_t flags = jr_int(r);
+	int64_t ttl = op == ZOP_CREATETTL ? jr_long(r) : -1;
+	st->kind = ST_CREATE;
+	if (r->err || plen < 0) {
+		zacl_unref(acl);
+		return ZMARSHALLINGERROR;
+	}
+	if (!acl)
+		return ZSYSTEMERROR;
+	int rc;
+	struct zacl *fixed = NULL;
+	bool seq = flags == ZCM_PERSISTENT_SEQUENTIAL ||
+		   flags == ZCM_EPHEMERAL_SEQUENTIAL ||
+		   flags == ZCM_PERSISTENT_SEQUENTIAL_TTL;
+	bool is_ttl = flags == ZCM_PERSISTENT_TTL ||
+		      flags == ZCM_PERSISTENT_SEQUENTIAL_TTL;
+	struct pend parent, self;
+	rc = ZBADARGUMENTS;
+	/* validateCreateRequest, then the path's shape */
+	if (flags < 0 || flags > ZCM_PERSISTENT_SEQUENTIAL_TTL)
+		goto out;
+	if (is_ttl ? (ttl <= 0 || ttl > ZK_TTL_MAX) : ttl >= 0)
+		goto out;
+	if (op == ZOP_CREATECONTAINER && flags != ZCM_CONTAINER)
+		goto out;
+	if (!last_slash_ok(path, (size_t)plen))
+		goto out;
+	rc = zacl_fixup(acl, c->ids, c->nids, &fixed);
+	if (rc)
+		goto out;
+	size_t pl = parent_len(path, (size_t)plen);
+	rc = prep_get(c->s, path, pl, &parent);
+	if (rc)
+		goto out;
+	rc = zacl_check(parent.acl, ZPERM_CREATE, c->ids, c->nids);
+	if (rc)
+		goto out;
+	char *final = malloc((size_t)plen + 16);
+	rc = ZSYSTEMERROR;
+	if (!final)
+		goto out;
+	memcpy(final, path, (size_t)plen);
+	size_t flen = (size_t)plen;
+	/* ZooKeeper numbers sequential children by the count of child
+	 * creations, while cversion also counts deletions; both start so
+	 * that the creations are (cversion + numChildren) / 2 (tree.c). */
+	if (seq)
+		flen += (size_t)sprintf(
+			final + plen, "%010d",
+			(int32_t)(((int64_t)parent.stat.cversion +
+				   parent.stat.num_children) / 2));
+	final[flen] = 0;
+	st->path = final;
+	st->len = flen;
+	rc = zk_path_validate(final, flen, false);
+	if (rc)
+		goto out;
+	if (prep_get(c->s, final, flen, &self) == ZOK) {
+		rc = ZNODEEXISTS;
+		goto out;
+	}
+	if (zk_owner_is_session(parent.stat.ephemeral_owner)) {
+		rc = ZNOCHILDRENFOREPHEMERALS;
+		goto out;
+	}
+	if (flags == ZCM_EPHEMERAL || flags == ZCM_EPHEMERAL_SEQUENTIAL)
+		st->owner = c->t->session;
+	else if (flags == ZCM_CONTAINER)
+		st->owner = ZK_CONTAINER_OWNER;
+	else if (is_ttl)
+		st->owner = zk_ttl_owner(ttl);
+	else
+		st->owner = 0;
+	st->data = data;
+	st->data_len = dlen;
+	st->acl = fixed;
+	fixed = NULL;
+	parent.stat.cversion++;
+	parent.stat.num_children++;
+	parent.stat.pzxid = c->t->zxid;
+	rc = prep_put(c->s, c->t, path, pl, &parent);
+	if (!rc) {
+		memset(&self, 0, sizeof(self));
+		self.exists = true;
+		self.stat.czxid = self.stat.mzxid = self.stat.pzxid = c->t->zxid;
+		self.stat.ephemeral_owner = st->owner;
+		self.stat.data_length = dlen < 0 ? 0 : dlen;
+		self.acl = st->acl;
+		rc = prep_put(c->s, c->t, st->path, st->len, &self);
+	}
+out:
+	zacl_unref(acl);
+	zacl_unref(fixed);
+	return rc;
+}
+
+static int prep_path(struct jr *r, struct step *st)
+{
+	int32_t plen;
+	const char *path = jr_buf(r, &plen);
+	if (r->err || plen < 0)
+		return ZMARSHALLINGERROR;
+	st->path = strndup(path, (size_t)plen);
+	st->len = (size_t)plen;
+	return st->path ? ZOK : ZSYSTEMERROR;
+}
+
+static int prep_delete(struct pctx *c, struct jr *r, struct step *st)
+{
+	st->kind = ST_DELETE;
+	int rc = prep_path(r, st);
+	int32_t version = jr_int(r);
+	if (rc || r->err)
+		return rc ? rc : ZMARSHALLINGERROR;
+	if (!last_slash_ok(st->path, st->len) || special_path(st->path, st->len))
+		return ZBADARGUMENTS;
+	struct pend parent, node;
+	size_t pl = parent_len(st->path, st->len);
+	if ((rc = prep_get(c->s, st->path, pl, &parent)) ||
+	    (rc = zacl_check(parent.acl, ZPERM_DELETE, c->ids, c->nids)) ||
+	    (rc = prep_get(c->s, st->path, st->len, &node)) ||
+	    (rc = check_version(node.stat.version, version)))
+		return rc;
+	if (node.stat.num_children > 0)
+		return ZNOTEMPTY;
+	parent.stat.cversion++;
+	parent.stat.num_children--;
+	parent.stat.pzxid = c->t->zxid;
+	node.exists = false;
+	if ((rc = prep_put(c->s, c->t, st->path, pl, &parent)) ||
+	    (rc = prep_put(c->s, c->t, st->path, st->len, &node)))
+		return rc;
+	return ZOK;
+}
+
+static int prep_setdata(struct pctx *c, struct jr *r, struct step *st)
+{
+	st->kind = ST_SETDATA;
+	int rc = prep_path(r, st);
+	int32_t dlen;
+	const char *data = jr_buf(r, &dlen);
+	int32_t version = jr_int(r);
+	if (rc || r->err)
+		return rc ? rc : ZMARSHALLINGERROR;
+	if (zk_path_validate(st->path, st->len, false))
+		return ZBADARGUMENTS;
+	struct pend node;
+	if ((rc = prep_get(c->s, st->path, st->len, &node)) ||
+	    (rc = zacl_check(node.acl, ZPERM_WRITE, c->ids, c->nids)) ||
+	    (rc = check_version(node.stat.version, version)))
+		return rc;
+	st->data = data;
+	st->data_len = dlen;
+	node.stat.version++;
+	node.stat.mzxid = c->t->zxid;
+	node.stat.data_length = dlen < 0 ? 0 : dlen;
+	return prep_put(c->s, c->t, st->path, st->len, &node);
+}
+
+static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
+{
+	st->kind = ST_SETACL;
+	int rc = prep_path(r, st);
+	struct zacl *acl = jr_acl(r);
+	int32_t version = jr_int(r);
+	if (rc || r->err || !acl) {
+		zacl_unref(acl);
+		return rc ? rc : r->err ? ZMARSHALLINGERROR : ZSYSTEMERROR;
+	}
+	struct pend node;
+	if (zk_path_validate(st->path, st->len, false))
+		rc = ZBADARGUMENTS;
+	if (!rc)
+		rc = zacl_fixup(acl, c->ids, c->nids, &st->acl);
+	zacl_unref(acl);
+	if (rc || (rc = prep_get(c->s, st->path, st->len, &node)) ||
+	    (rc = zacl_check(node.acl, ZPERM_ADMIN, c->ids, c->nids)) ||
+	    (rc = check_version(node.stat.aversion, version)))
+		return rc;
+	node.stat.aversion++;
+	node.acl = st->acl;
+	return prep_put(c->s, c->t, st->path, st->len, &node);
+}
+
+static int prep_check(struct pctx *c, struct jr *r, struct step *st)
+{
+	st->kind = ST_CHECK;
+	int rc = prep_path(r, st);
+	int32_t version = jr_int(r);
+	if (rc || r->err)
+		return rc ? rc : ZMARSHALLINGERROR;
+	if (zk_path_validate(st->path, st->len, false))
+		return ZBADARGUMENTS;
+	struct pend node;
+	if ((rc = prep_get(c->s, st->path, st->len, &node)) ||
+	    (rc = zacl_check(node.acl, ZPERM_READ, c->ids, c->nids)))
+		return rc;
+	return check_version(node.stat.version, version);
+}
+
+int prep_one(struct zab_seq *s, struct ptxn *t, const struct zauth_id *ids,
+	     int nids, int op, struct jr *r, struct step *st)
+{
+	struct pctx c = {s, t, ids, nids};
+	st->op = op;
+	switch (op) {
+	case ZOP_CREATE:
+	case ZOP_CREATE2:
+	case ZOP_CREATECONTAINER:
+	case ZOP_CREATETTL:
+		return prep_create(&c, op, r, st);
+	case ZOP_DELETE:
+		return prep_delete(&c, r, st);
+	case ZOP_SETDATA:
+		return prep_setdata(&c, r, st);
+	case ZOP_SETACL:
+		return prep_setacl(&c, r, st);
+	case ZOP_CHECK:
+		return prep_check(&c, r, st);
+	default:
+		return ZUNIMPLEMENTED;
+	}
+}

@@ -1,0 +1,184 @@
+/*
+ * seq_int.h — the sequencer's private state, shared by sequencer.c
+ * (threads, rings, sessions, the pending queue), prep.c (validation
+ * against the tree plus outstanding changes) and txn.c (the transaction
+ * record: encode for the log, apply to the tree, replay at recovery).
+ */
+#ifndef PADDOCK_SEQ_INT_H
+#define PADDOCK_SEQ_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "consensus/consensus.h"
+#include "log/log.h"
+#include "tree/jute.h"
+
+struct rte_ring;
+
+struct zsession {
+	int64_t id;
+	int32_t timeout;
+	uint8_t passwd[ZK_PASSWD_LEN];
+	int64_t deadline; /* monotonic ms */
+	bool attached;
+	bool closing;     /* a closeSession is pending */
+	struct zconn_ref conn;
+	struct zsession *next;
+};
+
+struct outq {
+	struct zmsg **m;
+	unsigned n, cap;
+};
+
+struct wside {
+	struct rte_ring *in;  /* worker -> seq */
+	struct rte_ring *out; /* seq -> worker */
+	int efd;
+	_Atomic int sleeping;
+	struct outq q;
+	char pad[64];
+};
+
+/* One change of a transaction, as validated by prep and applied later. */
+enum step_kind { ST_CREATE = 1, ST_DELETE, ST_SETDATA, ST_SETACL, ST_CHECK };
+
+struct step {
+	int op;              /* request opcode, for the result record */
+	enum step_kind kind;
+	char *path;          /* final path, owned */
+	size_t len;
+	const char *data;    /* points into the owning request or record */
+	int32_t data_len;    /* -1: null */
+	struct zacl *acl;    /* owned */
+	int64_t owner;
+	int err;             /* prep's verdict (multi) */
+};
+
+/* Outstanding changes (ZooKeeper's outstandingChanges): the state a path
+ * will have once the pending transactions are applied. */
+struct ov_rec {
+	struct ov_rec *older;
+	zxid_t zxid;
+	bool exists;
+	struct zstat stat;
+	struct zacl *acl; /* referenced */
+};
+
+struct ov_path {
+	struct ov_path *hnext;
+	struct ov_rec *top;
+	size_t len;
+	char path[];
+};
+
+/* What prep_get returns. */
+struct pend {
+	bool exists;
+	struct zstat stat;
+	const struct zacl *acl;
+};
+
+enum ptxn_kind {
+	PT_REQUEST = 1, /* a client's write (or failed write) */
+	PT_SESSION_NEW,
+	PT_SESSION_CLOSE, /* closeSession request or expiry */
+	PT_REAP,          /* container/TTL deletion */
+	PT_READ,          /* sync, getEphemerals: answered in order */
+	PT_CONNECT,       /* reattach: answered in order */
+};
+
+/* A transaction between prep and apply (waiting for durability). */
+struct ptxn {
+	struct ptxn *next;
+	enum ptxn_kind kind;
+	zxid_t zxid;
+	int64_t time;
+	struct zmsg *req;     /* owned; steps' data point into it */
+	struct step *st;
+	int n;
+	int failed;           /* index of the failing op, or -1 */
+	int err;              /* single request's error */
+	int64_t session;
+	struct zsession *sess; /* PT_SESSION_NEW */
+	bool kill;            /* PT_SESSION_CLOSE from expiry */
+	struct zconn_ref conn;
+	/* overlay records this transaction pushed */
+	struct ov_path **ovp;
+	struct ov_rec **ovr;
+	int nov, capov;
+};
+
+struct zab_seq {
+	struct zab_seq_config cfg;
+	struct tree *tree;
+	struct wside w[ZAB_MAX_WORKERS];
+	int efd;
+	_Atomic int sleeping;
+	_Atomic int running;
+	pthread_t thread;
+	bool started;
+	zxid_t zxid;         /* last assigned */
+	zxid_t applied;      /* last applied to the tree */
+	int64_t next_session;
+	struct zsession **sess;
+	size_t nbuckets;
+	size_t nsess;
+	int64_t next_expiry_scan;
+	int64_t next_container_scan;
+	struct zab_stats stats;
+	struct jw reply;     /* scratch reply body */
+	struct jw rec;       /* scratch log record */
+	/* outstanding changes */
+	struct ov_path **ovb;
+	size_t ovn, ovcount;
+	/* pending transactions, in zxid order */
+	struct ptxn *ph, *pt;
+	size_t npending;
+	/* durability */
+	struct zlog *log;
+	/* snapshots */
+	int64_t since_snap;
+	int64_t snap_at;
+	pthread_t snap_thread;
+	_Atomic int snap_running;
+	bool snap_joinable;
+};
+
+/* sequencer.c */
+int64_t seq_now_wall_ms(void);
+void seq_send_event(struct zab_seq *s, int type, const char *path,
+		    size_t len, zxid_t zxid);
+struct zsession *seq_sess_find(struct zab_seq *s, int64_t id);
+struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
+			      const uint8_t *passwd);
+void seq_sess_remove(struct zab_seq *s, struct zsession *z);
+
+/* prep.c: validation of one op of a request against tree + overlay.
+ * Pushes overlay records onto `t`.  Returns ZOK or the error. */
+int prep_one(struct zab_seq *s, struct ptxn *t, const struct zauth_id *ids,
+	     int nids, int op, struct jr *r, struct step *st);
+/* Drop t's overlay records: commit (they are the oldest of their paths)
+ * or rollback (the newest). */
+void prep_release(struct zab_seq *s, struct ptxn *t);
+void prep_free_all(struct zab_seq *s);
+
+/* txn.c */
+void step_free(struct step *st);
+/* Apply one step to the tree (inside tree_write_begin/end); emit events
+ * if `events`; append its result record to `out` if not NULL. */
+int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
+		   int64_t now, struct jw *out, bool events);
+/* Delete every ephemeral of `session` (closeSession). */
+void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
+		       bool events);
+/* Encode t as a log record into s->rec. */
+void txn_encode(struct zab_seq *s, const struct ptxn *t);
+/* Recovery: apply one log record to the tree and session table. */
+int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len);
+/* Sessions as the snapshot's blob, and back. */
+void txn_sessions_encode(struct zab_seq *s, struct jw *out);
+int txn_sessions_decode(struct zab_seq *s, const void *p, size_t len);
+
+#endif

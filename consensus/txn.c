@@ -1,0 +1,333 @@
+/*
+ * txn.c — the transaction record: what the sequencer logs for every zxid
+ * and how it is applied to the tree, live and at recovery.
+ *
+ * A record (jute encoding, inside the log's framing — log/FORMAT.md):
+ *   int  type      1 steps (a write), 2 error (a failed write: it still
+ *                  takes a zxid, as ZooKeeper's ErrorTxn), 3 createSession,
+ *                  4 closeSession, 5 steps from the container manager
+ *   long time      ms since the epoch (ctime/mtime of the changes)
+ *   long session
+ *   type 1, 5: int n, then n steps:
+ *     int kind (1 create, 2 delete, 3 setData, 4 setACL, 5 check),
+ *     ustring path, then create: buffer data, vector<ACL>, long owner;
+ *     setData: buffer data; setACL: vector<ACL>
+ *   type 3: int timeout, buffer passwd
+ *
+ * Replay is idempotent, as ZooKeeper's over a fuzzy snapshot: a create of
+ * an existing node, or a delete/setData/setACL of a missing one, is a
+ * change the snapshot already holds (or never will) and is skipped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consensus/seq_int.h"
+
+enum { TX_STEPS = 1, TX_ERROR, TX_SESSION_NEW, TX_SESSION_CLOSE, TX_REAP };
+
+void step_free(struct step *st)
+{
+	free(st->path);
+	zacl_unref(st->acl);
+	memset(st, 0, sizeof(*st));
+}
+
+static size_t parent_len(const char *path, size_t len)
+{
+	size_t i = len;
+	while (i > 0 && path[i - 1] != '/')
+		i--;
+	return i <= 1 ? 1 : i - 1;
+}
+
+int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
+		   int64_t now, struct jw *out, bool events)
+{
+	struct zstat stat;
+	int rc = ZOK;
+	size_t pl = parent_len(st->path, st->len);
+	switch (st->kind) {
+	case ST_CREATE:
+		rc = tree_node_create(s->tree, st->path, st->len, st->data,
+				      st->data_len, st->acl, st->owner, zxid,
+				      now, &stat);
+		if (rc)
+			break;
+		if (zk_owner_is_session(st->owner))
+			atomic_fetch_add(&s->stats.ephemerals, 1);
+		if (events) {
+			seq_send_event(s, ZEV_CREATED, st->path, st->len, zxid);
+			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid);
+		}
+		if (out) {
+			jw_buf(out, st->path, (int32_t)st->len);
+			if (st->op != ZOP_CREATE)
+				jw_stat(out, &stat);
+		}
+		break;
+	case ST_DELETE: {
+		const struct znode *n = tree_lookup(s->tree, st->path, st->len);
+		bool eph = false;
+		if (n) {
+			struct zview v;
+			znode_view(n, &v);
+			eph = zk_owner_is_session(v.stat->ephemeral_owner);
+		}
+		rc = tree_node_delete(s->tree, st->path, st->len, zxid);
+		if (rc)
+			break;
+		if (eph)
+			atomic_fetch_sub(&s->stats.ephemerals, 1);
+		if (events) {
+			seq_send_event(s, ZEV_DELETED, st->path, st->len, zxid);
+			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid);
+		}
+		break;
+	}
+	case ST_SETDATA:
+		rc = tree_node_set_data(s->tree, st->path, st->len, st->data,
+					st->data_len, zxid, now, &stat);
+		if (rc)
+			break;
+		if (events)
+			seq_send_event(s, ZEV_DATA_CHANGED, st->path, st->len,
+				       zxid);
+		if (out)
+			jw_stat(out, &stat);
+		break;
+	case ST_SETACL:
+		rc = tree_node_set_acl(s->tree, st->path, st->len, st->acl,
+				       zxid, &stat);
+		if (!rc && out)
+			jw_stat(out, &stat);
+		break;
+	case ST_CHECK:
+		break;
+	}
+	return rc;
+}
+
+struct paths {
+	char **p;
+	size_t *l;
+	int n, cap;
+};
+
+static void collect(const char *path, size_t len, void *arg)
+{
+	struct paths *x = arg;
+	if (x->n == x->cap) {
+		int cap = x->cap ? x->cap * 2 : 16;
+		char **np = realloc(x->p, (size_t)cap * sizeof(*np));
+		if (np)
+			x->p = np;
+		size_t *nl = realloc(x->l, (size_t)cap * sizeof(*nl));
+		if (nl)
+			x->l = nl;
+		if (!np || !nl)
+			return;
+		x->cap = cap;
+	}
+	x->p[x->n] = strndup(path, len);
+	if (x->p[x->n])
+		x->l[x->n++] = len;
+}
+
+void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
+		       bool events)
+{
+	struct paths x = {0};
+	tree_ephemerals(s->tree, session, collect, &x);
+	for (int i = 0; i < x.n; i++) {
+		struct step st = {.kind = ST_DELETE, .path = x.p[i],
+				  .len = x.l[i]};
+		txn_apply_step(s, &st, zxid, 0, NULL, events);
+		free(x.p[i]);
+	}
+	free(x.p);
+	free(x.l);
+}
+
+/* ------------------------------------------------------------------ */
+static void put_acl(struct jw *w, const struct zacl *a)
+{
+	jw_acl(w, a, false);
+}
+
+void txn_encode(struct zab_seq *s, const struct ptxn *t)
+{
+	struct jw *w = &s->rec;
+	w->len = 0;
+	int type;
+	switch (t->kind) {
+	case PT_REQUEST:
+		type = (t->err || t->failed >= 0) ? TX_ERROR : TX_STEPS;
+		break;
+	case PT_REAP:
+		type = TX_REAP;
+		break;
+	case PT_SESSION_NEW:
+		type = TX_SESSION_NEW;
+		break;
+	case PT_SESSION_CLOSE:
+		type = TX_SESSION_CLOSE;
+		break;
+	default:
+		return;
+	}
+	jw_int(w, type);
+	jw_long(w, t->time);
+	jw_long(w, t->session);
+	if (type == TX_SESSION_NEW) {
+		jw_int(w, t->sess->timeout);
+		jw_buf(w, t->sess->passwd, ZK_PASSWD_LEN);
+		return;
+	}
+	if (type != TX_STEPS && type != TX_REAP)
+		return;
+	jw_int(w, t->n);
+	for (int i = 0; i < t->n; i++) {
+		const struct step *st = &t->st[i];
+		jw_int(w, st->kind);
+		jw_buf(w, st->path, (int32_t)st->len);
+		switch (st->kind) {
+		case ST_CREATE:
+			jw_buf(w, st->data, st->data_len);
+			put_acl(w, st->acl);
+			jw_long(w, st->owner);
+			break;
+		case ST_SETDATA:
+			jw_buf(w, st->data, st->data_len);
+			break;
+		case ST_SETACL:
+			put_acl(w, st->acl);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
+{
+	struct jr r;
+	jr_init(&r, p, len);
+	int type = jr_int(&r);
+	int64_t time = jr_long(&r);
+	int64_t session = jr_long(&r);
+	if (r.err)
+		return ZMARSHALLINGERROR;
+	if (zxid > s->zxid)
+		s->zxid = zxid;
+	int rc = ZOK;
+	tree_write_begin(s->tree);
+	switch (type) {
+	case TX_ERROR:
+		break;
+	case TX_SESSION_NEW: {
+		int32_t timeout = jr_int(&r), pl;
+		const char *pw = jr_buf(&r, &pl);
+		if (r.err || pl != ZK_PASSWD_LEN) {
+			rc = ZMARSHALLINGERROR;
+			break;
+		}
+		if (!seq_sess_find(s, session) &&
+		    !seq_sess_add(s, session, timeout, (const uint8_t *)pw))
+			rc = ZSYSTEMERROR;
+		if (session >= s->next_session)
+			s->next_session = session + 1;
+		break;
+	}
+	case TX_SESSION_CLOSE: {
+		txn_close_session(s, session, zxid, false);
+		struct zsession *z = seq_sess_find(s, session);
+		if (z)
+			seq_sess_remove(s, z);
+		break;
+	}
+	case TX_STEPS:
+	case TX_REAP: {
+		int32_t n = jr_vec(&r, 8);
+		for (int i = 0; i < n && !r.err; i++) {
+			struct step st = {0};
+			int32_t pl;
+			st.kind = (enum step_kind)jr_int(&r);
+			const char *path = jr_buf(&r, &pl);
+			if (r.err || pl < 0)
+				break;
+			st.path = strndup(path, (size_t)pl);
+			st.len = (size_t)pl;
+			st.op = ZOP_CREATE;
+			switch (st.kind) {
+			case ST_CREATE:
+				st.data = jr_buf(&r, &st.data_len);
+				st.acl = jr_acl(&r);
+				st.owner = jr_long(&r);
+				if (!st.acl)
+					r.err = true;
+				break;
+			case ST_SETDATA:
+				st.data = jr_buf(&r, &st.data_len);
+				break;
+			case ST_SETACL:
+				st.acl = jr_acl(&r);
+				if (!st.acl)
+					r.err = true;
+				break;
+			default:
+				break;
+			}
+			if (!r.err && st.path) {
+				int e = txn_apply_step(s, &st, zxid, time, NULL,
+						       false);
+				/* idempotent replay over a fuzzy snapshot */
+				if (e && e != ZNODEEXISTS && e != ZNONODE &&
+				    e != ZNOTEMPTY)
+					rc = e;
+			}
+			step_free(&st);
+		}
+		if (r.err)
+			rc = ZMARSHALLINGERROR;
+		break;
+	}
+	default:
+		rc = ZMARSHALLINGERROR;
+	}
+	tree_write_end(s->tree, zxid);
+	s->applied = zxid;
+	return rc;
+}
+
+/* Sessions blob: int count, then (long id, int timeout, buffer passwd). */
+void txn_sessions_encode(struct zab_seq *s, struct jw *out)
+{
+	jw_int(out, (int32_t)s->nsess);
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z; z = z->next) {
+			jw_long(out, z->id);
+			jw_int(out, z->timeout);
+			jw_buf(out, z->passwd, ZK_PASSWD_LEN);
+		}
+}
+
+int txn_sessions_decode(struct zab_seq *s, const void *p, size_t len)
+{
+	struct jr r;
+	jr_init(&r, p, len);
+	int32_t n = jr_vec(&r, 16);
+	for (int i = 0; i < n && !r.err; i++) {
+		int64_t id = jr_long(&r);
+		int32_t timeout = jr_int(&r), pl;
+		const char *pw = jr_buf(&r, &pl);
+		if (r.err || pl != ZK_PASSWD_LEN)
+			return ZMARSHALLINGERROR;
+		if (!seq_sess_find(s, id) &&
+		    !seq_sess_add(s, id, timeout, (const uint8_t *)pw))
+			return ZSYSTEMERROR;
+		if (id >= s->next_session)
+			s->next_session = id + 1;
+	}
+	return r.err ? ZMARSHALLINGERROR : ZOK;
+}
