@@ -130,6 +130,9 @@ static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
 	r->stat = e->stat;
 	r->acl = e->acl ? zacl_ref((struct zacl *)e->acl) : NULL;
 	r->older = p->top;
+	r->newer = NULL;
+	if (p->top)
+		p->top->newer = r;
 	p->top = r;
 	t->ovp[t->nov] = p;
 	t->ovr[t->nov] = r;
@@ -139,11 +142,12 @@ static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
 
 static void ov_unlink(struct zab_seq *s, struct ov_path *p, struct ov_rec *r)
 {
-	struct ov_rec **rp = &p->top;
-	while (*rp && *rp != r)
-		rp = &(*rp)->older;
-	if (*rp)
-		*rp = r->older;
+	if (r->newer)
+		r->newer->older = r->older;
+	else
+		p->top = r->older;
+	if (r->older)
+		r->older->newer = r->newer;
 	zacl_unref(r->acl);
 	free(r);
 	if (!p->top) {
@@ -332,7 +336,7 @@ static int prep_path(struct jr *r, struct step *st)
 	const char *path = jr_buf(r, &plen);
 	if (r->err || plen < 0)
 		return ZMARSHALLINGERROR;
-	st->path = strndup(path, (size_t)plen);
+	st->path = jr_dup(path, (size_t)plen);
 	st->len = (size_t)plen;
 	return st->path ? ZOK : ZSYSTEMERROR;
 }

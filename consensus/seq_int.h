@@ -59,7 +59,7 @@ struct step {
 /* Outstanding changes (ZooKeeper's outstandingChanges): the state a path
  * will have once the pending transactions are applied. */
 struct ov_rec {
-	struct ov_rec *older;
+	struct ov_rec *older, *newer;
 	zxid_t zxid;
 	bool exists;
 	struct zstat stat;

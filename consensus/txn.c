@@ -256,7 +256,7 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 			const char *path = jr_buf(&r, &pl);
 			if (r.err || pl < 0)
 				break;
-			st.path = strndup(path, (size_t)pl);
+			st.path = jr_dup(path, (size_t)pl);
 			st.len = (size_t)pl;
 			st.op = ZOP_CREATE;
 			switch (st.kind) {

@@ -1402,7 +1402,13 @@ static void *worker_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* Server                                                                */
 /* ------------------------------------------------------------------ */
-static int listen_on(const struct zcfg *cfg, char *err, size_t err_len)
+/* Open a listening socket on clientPortAddress:clientPort.  With
+ * `reuseport` it joins this process's SO_REUSEPORT group (one listener
+ * per worker); without, it only probes that no other process holds the
+ * port — a REUSEPORT group of another paddockd would otherwise silently
+ * share the port with us. */
+static int listen_on(const struct zcfg *cfg, bool reuseport, char *err,
+		     size_t err_len)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
@@ -1424,7 +1430,9 @@ static int listen_on(const struct zcfg *cfg, char *err, size_t err_len)
 	int one = 1;
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (reuseport)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+				   sizeof(one));
 	}
 	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) ||
 	    listen(fd, 1024)) {
@@ -1458,6 +1466,10 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
+	int probe = listen_on(cfg, false, err, err_len);
+	if (probe < 0)
+		goto fail;
+	close(probe);
 	for (int i = 0; i < d->n; i++) {
 		struct dp_worker *w = &d->w[i];
 		w->srv = d;
@@ -1473,7 +1485,7 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 			snprintf(err, err_len, "out of memory");
 			goto fail;
 		}
-		w->lfd = listen_on(cfg, err, err_len);
+		w->lfd = listen_on(cfg, true, err, err_len);
 		if (w->lfd < 0)
 			goto fail;
 		struct epoll_event ev = {.events = EPOLLIN,

@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <urcu-qsbr.h>
+
 #include "log/log_int.h"
 
 #define SW_BUF (1u << 20)
@@ -252,6 +254,15 @@ static int64_t walk_tree(struct swriter *w, struct tree *t)
 		s.parent_len = len;
 		znode_children(n, push_child, &s);
 		free(path);
+		/* QSBR: a walk that never reports a quiescent state would
+		 * stall every grace period (memory reclaim, the hash table's
+		 * resize) for the whole snapshot.  Nothing is held across
+		 * iterations but paths (copied) and the previous ACL, whose
+		 * comparison restarts here. */
+		if ((count & 127) == 0) {
+			have_prev = false;
+			rcu_quiescent_state();
+		}
 	}
 	while (s.n)
 		free(s.v[--s.n]);

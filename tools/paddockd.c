@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <urcu-qsbr.h>
 
@@ -72,6 +75,20 @@ int main(int argc, char **argv)
 	if (mkdirs(cfg.data_dir) || mkdirs(cfg.data_log_dir)) {
 		fprintf(stderr, "paddockd: cannot create %s: %s\n",
 			cfg.data_dir, strerror(errno));
+		return 1;
+	}
+
+	/* One server per data directory: a second one would replay and
+	 * truncate the first one's log under it. */
+	char lock_path[PATH_MAX + 32];
+	snprintf(lock_path, sizeof(lock_path), "%s/paddockd.lock",
+		 cfg.data_log_dir);
+	int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "paddockd: %s: %s\n", lock_path,
+			errno == EWOULDBLOCK
+				? "in use by another paddockd"
+				: strerror(errno));
 		return 1;
 	}
 

@@ -95,6 +95,20 @@ static inline const char *jr_buf(struct jr *r, int32_t *len)
 	return s;
 }
 
+/* A NUL-terminated heap copy of exactly len bytes (which may contain
+ * NULs: callers keep len, so strndup's stop at a NUL would make them read
+ * past the copy).  NULL on ENOMEM. */
+static inline char *jr_dup(const char *p, size_t len)
+{
+	char *s = (char *)malloc(len + 1);
+	if (s) {
+		if (len)
+			memcpy(s, p, len);
+		s[len] = 0;
+	}
+	return s;
+}
+
 /* Vector count; -1 (null) reads as 0.  A count larger than the bytes
  * left could possibly hold (at least `min_elem` bytes each) is an error. */
 static inline int32_t jr_vec(struct jr *r, size_t min_elem)
@@ -183,10 +197,11 @@ static inline void jw_bool(struct jw *w, bool v)
 	jw_bytes(w, &b, 1);
 }
 
-/* buffer/ustring; p == NULL with len < 0 writes null (-1). */
+/* buffer/ustring; len < 0 writes null (-1); p == NULL writes an empty
+ * buffer whatever len says (never reads through NULL). */
 static inline void jw_buf(struct jw *w, const void *p, int32_t len)
 {
-	if (!p && len <= 0) {
+	if (!p || len <= 0) {
 		jw_int(w, len < 0 ? -1 : 0);
 		return;
 	}

@@ -117,6 +117,17 @@ struct tree {
 	size_t sb_mask;
 	size_t sb_count;
 	int iter_depth; /* writer is inside tree_ephemerals & co */
+	/* Hash table growth.  liburcu's lazy auto-resize did not keep up
+	 * in paddockd (lookups degraded ~10x after a few hundred thousand
+	 * creates), so the writer asks a resizer thread for a table of
+	 * about one bucket per znode whenever the count doubles. */
+	unsigned long ht_size; /* buckets last asked for (writer only) */
+	pthread_t resizer;
+	bool resizer_started;
+	pthread_mutex_t rs_lock;
+	pthread_cond_t rs_cond;
+	unsigned long rs_target;
+	bool rs_stop;
 };
 
 /* ------------------------------------------------------------------ */
@@ -510,6 +521,9 @@ struct tree *tree_create(void)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	pthread_mutex_init(&t->rs_lock, NULL);
+	pthread_cond_init(&t->rs_cond, NULL);
+	t->ht_size = LFHT_INIT_BUCKETS;
 	CDS_INIT_LIST_HEAD(&t->ctl);
 	t->sb = calloc(SESS_INIT_BUCKETS, sizeof(*t->sb));
 	t->sb_mask = SESS_INIT_BUCKETS - 1;
@@ -624,6 +638,15 @@ void tree_destroy(struct tree *t)
 	online = rcu_read_ongoing();
 	if (online)
 		rcu_thread_offline();
+	if (t->resizer_started) {
+		pthread_mutex_lock(&t->rs_lock);
+		t->rs_stop = true;
+		pthread_cond_signal(&t->rs_cond);
+		pthread_mutex_unlock(&t->rs_lock);
+		pthread_join(t->resizer, NULL);
+	}
+	pthread_mutex_destroy(&t->rs_lock);
+	pthread_cond_destroy(&t->rs_cond);
 	destroy_nodes(t);
 	cds_lfht_destroy(t->ht, NULL);
 	for (i = 0; i <= t->sb_mask; i++) {
@@ -782,6 +805,53 @@ void tree_write_begin(struct tree *t)
 	}
 }
 
+static void *resizer_main(void *arg)
+{
+	struct tree *t = arg;
+
+	rcu_register_thread();
+	rcu_thread_offline();
+	pthread_mutex_lock(&t->rs_lock);
+	for (;;) {
+		while (!t->rs_target && !t->rs_stop)
+			pthread_cond_wait(&t->rs_cond, &t->rs_lock);
+		if (t->rs_stop)
+			break;
+		unsigned long target = t->rs_target;
+
+		t->rs_target = 0;
+		pthread_mutex_unlock(&t->rs_lock);
+		rcu_thread_online();
+		cds_lfht_resize(t->ht, target);
+		rcu_thread_offline();
+		pthread_mutex_lock(&t->rs_lock);
+	}
+	pthread_mutex_unlock(&t->rs_lock);
+	rcu_thread_online();
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* Writer: grow the hash table in the background when the tree outgrew
+ * it.  A failure to start the thread only leaves lookups slower. */
+static void maybe_grow(struct tree *t)
+{
+	unsigned long want = t->ht_size;
+
+	while (want < t->node_count)
+		want <<= 1;
+	if (want == t->ht_size)
+		return;
+	t->ht_size = want;
+	pthread_mutex_lock(&t->rs_lock);
+	if (!t->resizer_started)
+		t->resizer_started =
+			pthread_create(&t->resizer, NULL, resizer_main, t) == 0;
+	t->rs_target = want;
+	pthread_cond_signal(&t->rs_cond);
+	pthread_mutex_unlock(&t->rs_lock);
+}
+
 void tree_write_end(struct tree *t, zxid_t zxid)
 {
 	if (t->write_depth > 1) {
@@ -794,6 +864,8 @@ void tree_write_end(struct tree *t, zxid_t zxid)
 		cmm_smp_wmb();
 		CMM_STORE_SHARED(t->seq, t->seq + 1);
 	}
+	if (t->node_count > 2 * t->ht_size)
+		maybe_grow(t);
 }
 
 static void owner_link_add(struct tree *t, struct znode *n, struct sess *s,
