@@ -142,6 +142,12 @@ int zab_worker_fd(struct zab_seq *s, int w);
 bool zab_sleep_prepare(struct zab_seq *s, int w);
 void zab_sleep_done(struct zab_seq *s, int w);
 
+/* Any thread: the log's counters (zeros without a log), for mntr. */
+struct zlog_stats;
+void zab_seq_log_stats(const struct zab_seq *s, struct zlog_stats *out);
+/* Any thread: transactions validated but not yet durable/applied. */
+int64_t zab_seq_outstanding(const struct zab_seq *s);
+
 /* Any thread: negotiate a client's requested session timeout. */
 int zab_negotiate_timeout(const struct zab_seq *s, int requested);
 

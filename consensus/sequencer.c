@@ -382,7 +382,7 @@ static void enqueue(struct zab_seq *s, struct ptxn *t)
 	else
 		s->ph = t;
 	s->pt = t;
-	s->npending++;
+	__atomic_store_n(&s->npending, s->npending + 1, __ATOMIC_RELAXED);
 }
 
 /* Write t's record to the log.  On failure the transaction's changes are
@@ -753,7 +753,7 @@ static void drain_pending(struct zab_seq *s)
 		s->ph = t->next;
 		if (!s->ph)
 			s->pt = NULL;
-		s->npending--;
+		__atomic_store_n(&s->npending, s->npending - 1, __ATOMIC_RELAXED);
 		apply_one(s, t);
 		ptxn_free(s, t);
 	}
@@ -1211,6 +1211,18 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	int64_t eph = 0;
 	(void)eph;
 	return ZOK;
+}
+
+void zab_seq_log_stats(const struct zab_seq *s, struct zlog_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s->log)
+		zlog_get_stats(s->log, out);
+}
+
+int64_t zab_seq_outstanding(const struct zab_seq *s)
+{
+	return (int64_t)__atomic_load_n(&s->npending, __ATOMIC_RELAXED);
 }
 
 zxid_t zab_seq_last_zxid(const struct zab_seq *s)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dataplane/dataplane_int.h"
+#include "log/log.h"
 
 #define ZK_COMPAT_VERSION "3.8.0-paddock-0.1.0, built on " __DATE__
 
@@ -162,7 +163,7 @@ static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 	out(o, "Received: %lld\n", (long long)t.recv);
 	out(o, "Sent: %lld\n", (long long)t.sent);
 	out(o, "Connections: %lld\n", (long long)t.conns);
-	out(o, "Outstanding: 0\n");
+	out(o, "Outstanding: %lld\n", (long long)zab_seq_outstanding(d->seq));
 	out(o, "Zxid: 0x%llx\n",
 	    (unsigned long long)tree_applied_zxid(d->tree));
 	out(o, "Mode: standalone\n");
@@ -242,7 +243,8 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "zk_packets_received\t%lld\n", (long long)t.recv);
 	out(o, "zk_packets_sent\t%lld\n", (long long)t.sent);
 	out(o, "zk_num_alive_connections\t%lld\n", (long long)t.conns);
-	out(o, "zk_outstanding_requests\t0\n");
+	out(o, "zk_outstanding_requests\t%lld\n",
+	    (long long)zab_seq_outstanding(d->seq));
 	out(o, "zk_znode_count\t%llu\n",
 	    (unsigned long long)tree_node_count(d->tree) + 1);
 	out(o, "zk_watch_count\t%zu\n", watches);
@@ -256,6 +258,17 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "zk_global_sessions\t%lld\n",
 	    (long long)atomic_load(&zs->sessions));
 	out(o, "zk_uptime\t%lld\n", (long long)(dp_now_ms() - d->start_ms));
+	/* paddock's own: group commit */
+	struct zlog_stats ls;
+	zab_seq_log_stats(d->seq, &ls);
+	out(o, "paddock_log_flushes\t%llu\n", (unsigned long long)ls.batches);
+	out(o, "paddock_log_records\t%llu\n", (unsigned long long)ls.records);
+	out(o, "paddock_log_bytes\t%llu\n", (unsigned long long)ls.bytes);
+	out(o, "paddock_log_records_per_flush\t%.2f\n",
+	    ls.batches ? (double)ls.records / (double)ls.batches : 0.0);
+	out(o, "paddock_log_flush_avg_us\t%.1f\n",
+	    ls.batches ? (double)ls.flush_ns / 1000.0 / (double)ls.batches
+		       : 0.0);
 }
 
 void each_conn_dump(struct dp_worker *w, struct dp_conn *c)
