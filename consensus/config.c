@@ -490,7 +490,7 @@ static int get_num(struct zparse *p, const char *key, const char *val,
 static int get_int(struct zparse *p, const char *key, const char *val,
 		   int min, int max, int *out)
 {
-	int64_t v;
+	int64_t v = 0;
 
 	if (get_num(p, key, val, false, min, max, &v))
 		return -1;
@@ -679,7 +679,7 @@ static int k_snap_count(struct zparse *p, const char *key, const char *val)
 /* FilePadding: KiB; 0 turns preallocation off */
 static int k_prealloc(struct zparse *p, const char *key, const char *val)
 {
-	int64_t kib;
+	int64_t kib = 0;
 
 	if (get_num(p, key, val, false, 0, INT64_MAX / 1024, &kib))
 		return -1;
@@ -690,7 +690,7 @@ static int k_prealloc(struct zparse *p, const char *key, const char *val)
 static int k_jute_maxbuffer(struct zparse *p, const char *key,
 			    const char *val)
 {
-	int64_t v;
+	int64_t v = 0;
 
 	if (get_num(p, key, val, true, 1, INT32_MAX, &v))
 		return -1;

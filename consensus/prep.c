@@ -148,7 +148,7 @@ static void ov_unlink(struct zab_seq *s, struct ov_path *p, struct ov_rec *r)
 		p->top = r->older;
 	if (r->older)
 		r->older->newer = r->newer;
-	zacl_unref(r->acl);
+	zacl_release(r->acl);
 	free(r);
 	if (!p->top) {
 		struct ov_path **pp = ov_find(s, p->path, p->len);
@@ -170,8 +170,33 @@ void prep_release(struct zab_seq *s, struct ptxn *t)
 	t->nov = t->capov = 0;
 }
 
+struct zacl *prep_acl_intern(struct zab_seq *s, struct zacl *a)
+{
+	const unsigned n = sizeof(s->acl_cache) / sizeof(s->acl_cache[0]);
+	if (!a)
+		return NULL;
+	for (unsigned i = 0; i < n; i++) {
+		/* newest first: most workloads use one or two ACLs */
+		struct zacl *c = s->acl_cache[(s->acl_next + n - 1 - i) % n];
+		if (c && (c == a || zacl_equal(c, a))) {
+			zacl_ref(c);
+			zacl_release(a);
+			return c;
+		}
+	}
+	unsigned slot = s->acl_next++ % n;
+	zacl_release(s->acl_cache[slot]);
+	s->acl_cache[slot] = zacl_ref(a);
+	return a;
+}
+
 void prep_free_all(struct zab_seq *s)
 {
+	for (unsigned i = 0; i < sizeof(s->acl_cache) / sizeof(s->acl_cache[0]);
+	     i++) {
+		zacl_release(s->acl_cache[i]);
+		s->acl_cache[i] = NULL;
+	}
 	for (size_t i = 0; i < s->ovn; i++) {
 		struct ov_path *p = s->ovb[i];
 		while (p) {
@@ -179,7 +204,7 @@ void prep_free_all(struct zab_seq *s)
 			while (p->top) {
 				struct ov_rec *r = p->top;
 				p->top = r->older;
-				zacl_unref(r->acl);
+				zacl_release(r->acl);
 				free(r);
 			}
 			free(p);
@@ -238,7 +263,7 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	int64_t ttl = op == ZOP_CREATETTL ? jr_long(r) : -1;
 	st->kind = ST_CREATE;
 	if (r->err || plen < 0) {
-		zacl_unref(acl);
+		zacl_release(acl);
 		return ZMARSHALLINGERROR;
 	}
 	if (!acl)
@@ -264,6 +289,7 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	rc = zacl_fixup(acl, c->ids, c->nids, &fixed);
 	if (rc)
 		goto out;
+	fixed = prep_acl_intern(c->s, fixed);
 	size_t pl = parent_len(path, (size_t)plen);
 	rc = prep_get(c->s, path, pl, &parent);
 	if (rc)
@@ -325,8 +351,8 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 		rc = prep_put(c->s, c->t, st->path, st->len, &self);
 	}
 out:
-	zacl_unref(acl);
-	zacl_unref(fixed);
+	zacl_release(acl);
+	zacl_release(fixed);
 	return rc;
 }
 
@@ -400,7 +426,7 @@ static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
 	struct zacl *acl = jr_acl(r);
 	int32_t version = jr_int(r);
 	if (rc || r->err || !acl) {
-		zacl_unref(acl);
+		zacl_release(acl);
 		return rc ? rc : r->err ? ZMARSHALLINGERROR : ZSYSTEMERROR;
 	}
 	struct pend node;
@@ -408,7 +434,9 @@ static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
 		rc = ZBADARGUMENTS;
 	if (!rc)
 		rc = zacl_fixup(acl, c->ids, c->nids, &st->acl);
-	zacl_unref(acl);
+	if (!rc)
+		st->acl = prep_acl_intern(c->s, st->acl);
+	zacl_release(acl);
 	if (rc || (rc = prep_get(c->s, st->path, st->len, &node)) ||
 	    (rc = zacl_check(node.acl, ZPERM_ADMIN, c->ids, c->nids)) ||
 	    (rc = check_version(node.stat.aversion, version)))

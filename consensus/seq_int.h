@@ -136,6 +136,10 @@ struct zab_seq {
 	/* pending transactions, in zxid order */
 	struct ptxn *ph, *pt;
 	size_t npending;
+	/* interned ACLs (ZooKeeper's ReferenceCountedACLCache): nodes with
+	 * equal ACLs share one zacl */
+	struct zacl *acl_cache[16];
+	unsigned acl_next;
 	/* durability */
 	struct zlog *log;
 	/* snapshots */
@@ -163,6 +167,9 @@ int prep_one(struct zab_seq *s, struct ptxn *t, const struct zauth_id *ids,
  * or rollback (the newest). */
 void prep_release(struct zab_seq *s, struct ptxn *t);
 void prep_free_all(struct zab_seq *s);
+/* Return an ACL equal to `a` that other nodes already share (consuming
+ * the caller's reference to `a`), or `a` itself, now remembered. */
+struct zacl *prep_acl_intern(struct zab_seq *s, struct zacl *a);
 
 /* txn.c */
 void step_free(struct step *st);

@@ -29,7 +29,7 @@ enum { TX_STEPS = 1, TX_ERROR, TX_SESSION_NEW, TX_SESSION_CLOSE, TX_REAP };
 void step_free(struct step *st)
 {
 	free(st->path);
-	zacl_unref(st->acl);
+	zacl_release(st->acl);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -262,7 +262,7 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 			switch (st.kind) {
 			case ST_CREATE:
 				st.data = jr_buf(&r, &st.data_len);
-				st.acl = jr_acl(&r);
+				st.acl = prep_acl_intern(s, jr_acl(&r));
 				st.owner = jr_long(&r);
 				if (!st.acl)
 					r.err = true;
@@ -271,7 +271,7 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 				st.data = jr_buf(&r, &st.data_len);
 				break;
 			case ST_SETACL:
-				st.acl = jr_acl(&r);
+				st.acl = prep_acl_intern(s, jr_acl(&r));
 				if (!st.acl)
 					r.err = true;
 				break;

@@ -852,6 +852,35 @@ static void maybe_grow(struct tree *t)
 	pthread_mutex_unlock(&t->rs_lock);
 }
 
+struct acl_defer {
+	struct rcu_head rcu;
+	struct zacl *a;
+};
+
+static void acl_defer_cb(struct rcu_head *h)
+{
+	struct acl_defer *d = caa_container_of(h, struct acl_defer, rcu);
+
+	free(d->a);
+	free(d);
+}
+
+void zacl_release(struct zacl *a)
+{
+	struct acl_defer *d;
+
+	if (!a || --a->refs > 0)
+		return;
+	d = malloc(sizeof(*d));
+	if (!d) {
+		synchronize_rcu(); /* out of memory: wait here instead */
+		free(a);
+		return;
+	}
+	d->a = a;
+	call_rcu(&d->rcu, acl_defer_cb);
+}
+
 void tree_write_end(struct tree *t, zxid_t zxid)
 {
 	if (t->write_depth > 1) {

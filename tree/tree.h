@@ -155,7 +155,12 @@ struct zacl *zacl_new(int n, const int32_t *perms, const char *const *scheme,
 /* World:anyone with ZPERM_ALL (ZooDefs.Ids.OPEN_ACL_UNSAFE). Caller owns. */
 struct zacl *zacl_open(void);
 struct zacl *zacl_ref(struct zacl *a);
+/* Drop a reference to an ACL nobody else can see yet (frees at once). */
 void zacl_unref(struct zacl *a);
+/* Writer: drop a reference to an ACL that readers may see (it is or was
+ * in the tree); the last one frees it after an RCU grace period.  The
+ * caller is a registered RCU thread. */
+void zacl_release(struct zacl *a);
 bool zacl_equal(const struct zacl *a, const struct zacl *b);
 
 /* An authenticated identity of a connection ("digest","bob:hash"), ("ip",
