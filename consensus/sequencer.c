@@ -974,13 +974,20 @@ static void *snap_main(void *arg)
 	struct zab_seq *s = j->s;
 	pthread_setname_np(pthread_self(), "pdk-snap");
 	rcu_register_thread();
+	int64_t t0 = now_mono_ms();
 	int rc = zsnap_write(s->cfg.snap_dir, s->tree, j->zxid, j->blob.p,
 			     j->blob.len);
 	rcu_unregister_thread();
 	if (rc)
 		fprintf(stderr, "paddockd: snapshot 0x%llx failed: %s\n",
 			(unsigned long long)j->zxid, strerror(-rc));
-	else if (s->cfg.purge_interval_ms > 0 && s->cfg.log_dir)
+	else
+		fprintf(stderr, "paddockd: snapshot 0x%llx written in %lld ms "
+				"(%llu znodes)\n",
+			(unsigned long long)j->zxid,
+			(long long)(now_mono_ms() - t0),
+			(unsigned long long)tree_node_count(s->tree));
+	if (!rc && s->cfg.purge_interval_ms > 0 && s->cfg.log_dir)
 		zsnap_purge(s->cfg.snap_dir, s->cfg.log_dir,
 			    s->cfg.snap_retain_count);
 	jw_free(&j->blob);
