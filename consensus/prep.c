@@ -22,20 +22,12 @@
 
 #include "consensus/seq_int.h"
 
-static uint64_t hash(const char *p, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
-	return h ^ (h >> 29);
-}
-
 static struct ov_path **ov_find(struct zab_seq *s, const char *path,
 				size_t len)
 {
 	if (!s->ovb)
 		return NULL;
-	struct ov_path **pp = &s->ovb[hash(path, len) & (s->ovn - 1)];
+	struct ov_path **pp = &s->ovb[zk_path_hash(path, len) & (s->ovn - 1)];
 	while (*pp && ((*pp)->len != len || memcmp((*pp)->path, path, len)))
 		pp = &(*pp)->hnext;
 	return pp;
@@ -51,7 +43,7 @@ static void ov_grow(struct zab_seq *s)
 		struct ov_path *p = s->ovb[i];
 		while (p) {
 			struct ov_path *next = p->hnext;
-			size_t h = hash(p->path, p->len) & (n - 1);
+			size_t h = zk_path_hash(p->path, p->len) & (n - 1);
 			p->hnext = b[h];
 			b[h] = p;
 			p = next;

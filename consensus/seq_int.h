@@ -172,6 +172,15 @@ void prep_free_all(struct zab_seq *s);
 struct zacl *prep_acl_intern(struct zab_seq *s, struct zacl *a);
 
 /* txn.c */
+/* A growable list of path copies (the writer collects paths from tree
+ * callbacks before it changes the tree). */
+struct paths {
+	char **p;
+	size_t *l;
+	int n, cap;
+};
+void paths_add(struct paths *x, const char *path, size_t len);
+void paths_free(struct paths *x);
 void step_free(struct step *st);
 /* Apply one step to the tree (inside tree_write_begin/end); emit events
  * if `events`; append its result record to `out` if not NULL. */

@@ -882,9 +882,7 @@ static void expire_sessions(struct zab_seq *s, int64_t now)
 }
 
 struct reap {
-	char **p;
-	size_t *l;
-	int n, cap;
+	struct paths x;
 	int64_t now;
 };
 
@@ -900,23 +898,8 @@ static void reap_collect(const struct znode *n, void *arg)
 			    ? st->cversion > 0
 			    : r->now - st->mtime >
 				      zk_owner_ttl(st->ephemeral_owner);
-	if (!dead || r->n == 4096)
-		return;
-	if (r->n == r->cap) {
-		int cap = r->cap ? r->cap * 2 : 16;
-		char **np = realloc(r->p, (size_t)cap * sizeof(*np));
-		if (np)
-			r->p = np;
-		size_t *nl = realloc(r->l, (size_t)cap * sizeof(*nl));
-		if (nl)
-			r->l = nl;
-		if (!np || !nl)
-			return;
-		r->cap = cap;
-	}
-	r->p[r->n] = strndup(znode_path(n), znode_path_len(n));
-	if (r->p[r->n])
-		r->l[r->n++] = znode_path_len(n);
+	if (dead && r->x.n < 4096) /* the rest on the next round */
+		paths_add(&r->x, znode_path(n), znode_path_len(n));
 }
 
 /* ContainerManager: delete empty containers that once had children and
@@ -928,9 +911,9 @@ static void reap_containers(struct zab_seq *s)
 	static const struct zauth_id super = {"super", ""};
 	struct reap r = {.now = seq_now_wall_ms()};
 	tree_containers_and_ttls(s->tree, reap_collect, &r);
-	for (int i = 0; i < r.n; i++) {
+	for (int i = 0; i < r.x.n; i++) {
 		struct jw body = {0};
-		jw_buf(&body, r.p[i], (int32_t)r.l[i]);
+		jw_buf(&body, r.x.p[i], (int32_t)r.x.l[i]);
 		jw_int(&body, -1);
 		struct ptxn *t = body.err ? NULL : ptxn_new(PT_REAP, NULL);
 		struct step *st = t ? calloc(1, sizeof(*st)) : NULL;
@@ -953,10 +936,7 @@ static void reap_containers(struct zab_seq *s)
 		}
 		jw_free(&body);
 	}
-	for (int i = 0; i < r.n; i++)
-		free(r.p[i]);
-	free(r.p);
-	free(r.l);
+	paths_free(&r.x);
 }
 
 /* ------------------------------------------------------------------ */

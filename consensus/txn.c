@@ -108,15 +108,8 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 	return rc;
 }
 
-struct paths {
-	char **p;
-	size_t *l;
-	int n, cap;
-};
-
-static void collect(const char *path, size_t len, void *arg)
+void paths_add(struct paths *x, const char *path, size_t len)
 {
-	struct paths *x = arg;
 	if (x->n == x->cap) {
 		int cap = x->cap ? x->cap * 2 : 16;
 		char **np = realloc(x->p, (size_t)cap * sizeof(*np));
@@ -129,9 +122,23 @@ static void collect(const char *path, size_t len, void *arg)
 			return;
 		x->cap = cap;
 	}
-	x->p[x->n] = strndup(path, len);
+	x->p[x->n] = jr_dup(path, len);
 	if (x->p[x->n])
 		x->l[x->n++] = len;
+}
+
+void paths_free(struct paths *x)
+{
+	for (int i = 0; i < x->n; i++)
+		free(x->p[i]);
+	free(x->p);
+	free(x->l);
+	memset(x, 0, sizeof(*x));
+}
+
+static void collect(const char *path, size_t len, void *arg)
+{
+	paths_add(arg, path, len);
 }
 
 void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
@@ -143,10 +150,8 @@ void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
 		struct step st = {.kind = ST_DELETE, .path = x.p[i],
 				  .len = x.l[i]};
 		txn_apply_step(s, &st, zxid, 0, NULL, events);
-		free(x.p[i]);
 	}
-	free(x.p);
-	free(x.l);
+	paths_free(&x);
 }
 
 /* ------------------------------------------------------------------ */

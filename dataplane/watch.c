@@ -40,14 +40,6 @@ struct wt {
 	size_t nfired, capfired;
 };
 
-static uint64_t hash(const char *p, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
-	return h;
-}
-
 struct wt *wt_new(void)
 {
 	struct wt *t = calloc(1, sizeof(*t));
@@ -87,7 +79,7 @@ void wt_free(struct wt *t)
 
 static struct wpath **find(struct wt *t, const char *path, size_t len)
 {
-	struct wpath **pp = &t->b[hash(path, len) & (t->nb - 1)];
+	struct wpath **pp = &t->b[zk_path_hash(path, len) & (t->nb - 1)];
 	while (*pp && ((*pp)->len != len || memcmp((*pp)->path, path, len)))
 		pp = &(*pp)->next;
 	return pp;
@@ -103,7 +95,7 @@ static void grow(struct wt *t)
 		struct wpath *wp = t->b[i];
 		while (wp) {
 			struct wpath *n = wp->next;
-			size_t h = hash(wp->path, wp->len) & (nb - 1);
+			size_t h = zk_path_hash(wp->path, wp->len) & (nb - 1);
 			wp->next = b[h];
 			b[h] = wp;
 			wp = n;

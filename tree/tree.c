@@ -134,7 +134,7 @@ struct tree {
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
 
-static uint64_t path_hash(const char *p, size_t len)
+uint64_t zk_path_hash(const char *p, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	size_t i;
@@ -171,7 +171,7 @@ static struct znode *lookup(const struct tree *t, const char *path, size_t len)
 
 	if (!path || len == 0)
 		return NULL;
-	cds_lfht_lookup(t->ht, (unsigned long)path_hash(path, len), path_match,
+	cds_lfht_lookup(t->ht, (unsigned long)zk_path_hash(path, len), path_match,
 			&k, &it);
 	node = cds_lfht_iter_get_node(&it);
 	return node ? caa_container_of(node, struct znode, ht) : NULL;
@@ -474,7 +474,7 @@ static void sess_drop_if_empty(struct tree *t, int64_t id)
 
 static void lfht_add(struct tree *t, struct znode *n)
 {
-	cds_lfht_add(t->ht, (unsigned long)path_hash(n->path, n->path_len),
+	cds_lfht_add(t->ht, (unsigned long)zk_path_hash(n->path, n->path_len),
 		     &n->ht);
 }
 

@@ -207,6 +207,10 @@ int zk_digest(const char *user_pw, size_t len, char *out, size_t out_len);
  */
 int zk_path_validate(const char *path, size_t len, bool sequential);
 
+/* The hash of a path used by the tree's table; also good for other
+ * path-keyed tables (the sequencer's outstanding changes, watches). */
+uint64_t zk_path_hash(const char *path, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* The tree                                                             */
 /* ------------------------------------------------------------------ */
