@@ -614,9 +614,10 @@ static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 			int32_t pl;
 			jr_buf(r, &pl);
 			jr_bool(r);
-			if (type != ZOP_GETDATA && type != ZOP_GETCHILDREN)
+			if ((type != ZOP_GETDATA && type != ZOP_GETCHILDREN) ||
+			    pl < 0)
 				r->err = true;
-			if (r->err || pl < 0)
+			if (r->err)
 				break;
 		}
 		if (r->err) {
@@ -1095,6 +1096,7 @@ static void handle_connect(struct dp_worker *w, struct dp_conn *c,
 	m->session = session;
 	m->timeout = timeout;
 	m->zxid = last_zxid;
+	memset(m->body, 0, ZK_PASSWD_LEN);
 	if (pw && pl > 0)
 		memcpy(m->body, pw, pl < ZK_PASSWD_LEN ? (size_t)pl
 						      : ZK_PASSWD_LEN);

@@ -66,6 +66,10 @@ static inline int32_t jr_int(struct jr *r)
 
 static inline int64_t jr_long(struct jr *r)
 {
+	/* all 8 bytes or nothing: a long cut after its high half must not
+	 * return that half */
+	if (!jr_need(r, 8))
+		return 0;
 	uint64_t hi = (uint32_t)jr_int(r);
 	uint64_t lo = (uint32_t)jr_int(r);
 	return (int64_t)(hi << 32 | lo);
