@@ -493,8 +493,17 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 	jr_init(&r, m->body + m->auth_len, m->len - m->auth_len);
 	struct zsession *z = seq_sess_find(s, m->session);
 	if (!z || z->closing) {
-		reply_now(s, m, ZSESSIONEXPIRED);
-		zmsg_free(m);
+		/* answered in order, after the session's pending requests
+		 * (its closeSession among them) */
+		struct ptxn *t = ptxn_new(PT_READ, m);
+		if (!t) {
+			reply_now(s, m, ZSESSIONEXPIRED);
+			zmsg_free(m);
+			return;
+		}
+		t->err = ZSESSIONEXPIRED;
+		t->zxid = s->zxid;
+		enqueue(s, t);
 		return;
 	}
 	enum ptxn_kind kind = PT_REQUEST;
@@ -631,6 +640,10 @@ static void eph_put(const char *path, size_t len, void *arg)
 static void apply_read(struct zab_seq *s, struct ptxn *t)
 {
 	struct zmsg *m = t->req;
+	if (t->err) {
+		reply_now(s, m, t->err);
+		return;
+	}
 	struct jr r;
 	jr_init(&r, m->body + m->auth_len, m->len - m->auth_len);
 	int32_t plen;

@@ -51,6 +51,8 @@ struct dp_conn {
 	bool readonly_sent; /* client sent the readOnly byte */
 	bool dirty;         /* on the flush list */
 	bool want_write;    /* EPOLLOUT armed */
+	bool throttled;     /* too much unsent output: not reading */
+	int64_t progress_ms; /* last time output moved (while throttled) */
 	bool touched;       /* activity since last touch batch */
 	int inflight;       /* requests at the sequencer */
 	struct frame *backlog, *backlog_tail;
@@ -90,6 +92,7 @@ struct dp_worker {
 	unsigned mq_head, mq_n, mq_cap;
 	struct jw scratch;
 	int64_t next_touch;
+	int64_t now_ms; /* at the start of the loop pass */
 	/* statistics */
 	_Atomic int64_t packets_recv, packets_sent, nconn_open;
 	_Atomic int64_t lat_min, lat_max, lat_sum, lat_n;

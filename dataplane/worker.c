@@ -41,6 +41,13 @@
 
 #define READ_CHUNK 65536
 #define MAX_OUT_PENDING (64u << 20) /* a client that stops reading */
+/* Back-pressure: above OUT_HIGH bytes of unsent replies a connection's
+ * requests are not parsed (nor its socket read) until its output has
+ * drained; watch events still queue, up to MAX_OUT_PENDING. */
+#define OUT_HIGH (4u << 20)
+/* A throttled connection whose output makes no progress for this long is
+ * dropped: the client stopped reading. */
+#define STALL_MS 5000
 #define MSG_BURST 256
 #define TOUCH_MS 250
 
@@ -155,6 +162,21 @@ static void mark_dirty(struct dp_worker *w, struct dp_conn *c)
 
 /* Request latency (receive to reply queued), for stat/srvr/mntr/cons.
  * Only this worker writes its counters. */
+static size_t out_pending(const struct dp_conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+/* Set the connection's epoll interest from want_write / throttled. */
+static void conn_arm(struct dp_worker *w, struct dp_conn *c)
+{
+	struct epoll_event ev = {
+		.events = (c->throttled ? 0 : EPOLLIN) |
+			  (c->want_write ? EPOLLOUT : 0),
+		.data.u64 = ((uint64_t)c->gen << 32) | c->slot};
+	epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 static void record_latency(struct dp_worker *w, struct dp_conn *c,
 			   int64_t t0)
 {
@@ -385,8 +407,6 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 		if (!c || c->state != CS_SESSION)
 			break;
 		{
-			uint8_t body[64];
-			struct jw b = {0};
 			size_t at = jw_frame_begin(&c->out);
 			jw_int(&c->out, 0); /* protocolVersion */
 			jw_int(&c->out, m->session ? m->timeout : 0);
@@ -395,8 +415,6 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 			if (c->readonly_sent)
 				jw_bool(&c->out, false);
 			jw_frame_end(&c->out, at);
-			(void)body;
-			(void)b;
 		}
 		mark_dirty(w, c);
 		if (!m->session) {
@@ -493,8 +511,6 @@ struct read_ctx {
 	struct dp_conn *c;
 	struct jw *o;
 	zxid_t z;       /* newest zxid the answer reflects */
-	int kind;       /* watch to add on success (0 = none) */
-	bool watch_any; /* exists: add even on NONODE */
 };
 
 /* Encode the body of a getData/getChildren(2)/exists/getACL answer for
@@ -1111,6 +1127,15 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 {
 	int32_t maxbuf = w->srv->cfg->jute_maxbuffer;
 	while (c->state != CS_FREE && c->state != CS_CLOSING) {
+		if (out_pending(c) > OUT_HIGH) {
+			if (!c->throttled) {
+				c->throttled = true;
+				c->progress_ms = dp_now_ms();
+				conn_arm(w, c);
+			}
+			mark_dirty(w, c);
+			break;
+		}
 		size_t avail = c->in.len - c->in_off;
 		const uint8_t *p = c->in.p + c->in_off;
 		if (avail < 4)
@@ -1180,6 +1205,8 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 static void conn_readable(struct dp_worker *w, struct dp_conn *c)
 {
 	for (;;) {
+		if (c->throttled)
+			return; /* resumed by conn_flush */
 		if (!jw_reserve(&c->in, READ_CHUNK)) {
 			conn_close(w, c, "out of memory");
 			return;
@@ -1189,7 +1216,8 @@ static void conn_readable(struct dp_worker *w, struct dp_conn *c)
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			parse_frames(w, c);
-			if (c->state == CS_FREE || c->state == CS_CLOSING)
+			if (c->state == CS_FREE || c->state == CS_CLOSING ||
+			    c->throttled)
 				return;
 			continue;
 		}
@@ -1213,6 +1241,7 @@ static void conn_flush(struct dp_worker *w, struct dp_conn *c)
 					 c->out.len - c->out_off);
 		if (n > 0) {
 			c->out_off += (size_t)n;
+			c->progress_ms = w->now_ms;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -1224,12 +1253,8 @@ static void conn_flush(struct dp_worker *w, struct dp_conn *c)
 				return;
 			}
 			if (!c->want_write) {
-				struct epoll_event ev = {
-					.events = EPOLLIN | EPOLLOUT,
-					.data.u64 = ((uint64_t)c->gen << 32) |
-						    c->slot};
-				epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
 				c->want_write = true;
+				conn_arm(w, c);
 			}
 			return;
 		}
@@ -1240,15 +1265,21 @@ static void conn_flush(struct dp_worker *w, struct dp_conn *c)
 	if (c->out.cap > (1u << 20)) {
 		jw_free(&c->out); /* give back a burst's big buffer */
 	}
-	if (c->want_write) {
-		struct epoll_event ev = {.events = EPOLLIN,
-					 .data.u64 = ((uint64_t)c->gen << 32) |
-						     c->slot};
-		epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
-		c->want_write = false;
-	}
-	if (c->state == CS_CLOSING)
+	bool rearm = c->want_write || c->throttled;
+	c->want_write = false;
+	if (c->state == CS_CLOSING) {
 		conn_close(w, c, NULL);
+		return;
+	}
+	if (c->throttled) {
+		/* drained: take up the requests already read */
+		c->throttled = false;
+		parse_frames(w, c);
+		if (c->state == CS_FREE)
+			return;
+	}
+	if (rearm)
+		conn_arm(w, c);
 }
 
 static void flush_dirty(struct dp_worker *w)
@@ -1317,12 +1348,18 @@ static void accept_all(struct dp_worker *w)
 	}
 }
 
-/* Tell the sequencer which sessions were active (heartbeats). */
+/* Tell the sequencer which sessions were active (heartbeats); drop
+ * connections whose client stopped reading. */
 static void send_touches(struct dp_worker *w)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct dp_conn *c = w->conns[i];
+		if (c->state != CS_FREE && c->throttled &&
+		    w->now_ms - c->progress_ms > STALL_MS) {
+			conn_close(w, c, "client does not read its replies");
+			continue;
+		}
 		if (c->state == CS_OPEN && c->touched)
 			n++;
 	}
@@ -1356,6 +1393,7 @@ static void *worker_main(void *arg)
 	while (atomic_load(&w->srv->running)) {
 		process_msgs(w, -1);
 		int64_t now = dp_now_ms();
+		w->now_ms = now;
 		if (now >= w->next_touch) {
 			send_touches(w);
 			w->next_touch = now + TOUCH_MS;
@@ -1472,12 +1510,13 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 	if (probe < 0)
 		goto fail;
 	close(probe);
+	for (int i = 0; i < d->n; i++)
+		d->w[i].ep = d->w[i].lfd = -1; /* for the failure path */
 	for (int i = 0; i < d->n; i++) {
 		struct dp_worker *w = &d->w[i];
 		w->srv = d;
 		w->idx = i;
 		w->io = &tcp_io;
-		w->lfd = -1;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		w->watches = wt_new();
 		w->mq_cap = MSG_BURST;

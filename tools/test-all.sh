@@ -2,13 +2,81 @@
 # Build paddock and run every test suite: cmocka unit tests (meson test)
 # and the integration tests (pytest, real paddockd + real clients, and
 # Apache ZooKeeper 3.8 for side-by-side comparisons).
+#
+# Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
+# normal build, and an ASan+UBSan build with -Werror (build/asan) that
+# runs the unit tests and the corpus replay.
+#
+# Optional stages (environment variables):
+#   PADDOCK_SANITIZE=1     integration tests against the ASan+UBSan
+#                          paddockd; any sanitizer report fails the run
+#   PADDOCK_CLANG=1        clang build with -Werror (build/clang) + unit
+#                          tests and corpus replay
+#   PADDOCK_LINT=1         tools/lint.sh (cppcheck + clang-tidy)
+#   PADDOCK_FUZZ_SECONDS=N run each libFuzzer target N seconds
+#                          (tests/fuzz/run-fuzzers.sh; needs clang)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh || exit 1
 [ -f build/build.ninja ] || meson setup build >/dev/null || exit 1
 ninja -C build >/dev/null || { ninja -C build; exit 1; }
 rc=0
-meson test -C build --suite unit --print-errorlogs || rc=1
+meson test -C build --suite unit --suite fuzz --print-errorlogs || rc=1
 PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	tests/integration || rc=1
+
+# ASan+UBSan, -Werror (gcc): unit tests and the fuzz corpus replay.
+# UBSan aborts on the first finding (halt_on_error); leaks are errors.
+san_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1)
+asan=build/asan
+echo "== ASan+UBSan build (-Werror): $asan"
+if [ ! -f $asan/build.ninja ]; then
+	meson setup $asan -Db_sanitize=address,undefined -Dwerror=true \
+		>/dev/null || exit 1
+fi
+if ninja -C $asan >/dev/null || { ninja -C $asan; false; }; then
+	env "${san_env[@]}" meson test -C $asan --suite unit --suite fuzz \
+		--print-errorlogs || rc=1
+	if [ "${PADDOCK_SANITIZE:-0}" = 1 ]; then
+		echo "== integration tests against the ASan+UBSan paddockd"
+		reports=$(mktemp -d /tmp/paddock-asan-reports.XXXXXX)
+		env ASAN_OPTIONS=detect_leaks=1:log_path=$reports/asan \
+			UBSAN_OPTIONS=print_stacktrace=1:log_path=$reports/ubsan \
+			PADDOCK_BUILD="$PWD/$asan" /usr/bin/python3 -m pytest -q \
+			-p no:cacheprovider tests/integration || rc=1
+		if compgen -G "$reports/*" >/dev/null; then
+			echo "sanitizer reports from the integration run:"
+			cat "$reports"/*
+			rc=1
+		else
+			echo "no sanitizer reports"
+		fi
+		rm -rf "$reports"
+	fi
+else
+	rc=1
+fi
+
+if [ "${PADDOCK_CLANG:-0}" = 1 ]; then
+	echo "== clang build (-Werror): build/clang"
+	[ -f build/clang/build.ninja ] || CC=clang meson setup build/clang \
+		-Dwerror=true >/dev/null || exit 1
+	if ninja -C build/clang >/dev/null || { ninja -C build/clang; false; }
+	then
+		meson test -C build/clang --suite unit --suite fuzz \
+			--print-errorlogs || rc=1
+	else
+		rc=1
+	fi
+fi
+
+if [ "${PADDOCK_LINT:-0}" = 1 ]; then
+	LINT_BUILD="$PWD/build/lint" bash tools/lint.sh || rc=1
+fi
+
+if [ -n "${PADDOCK_FUZZ_SECONDS:-}" ]; then
+	FUZZ_BUILD="$PWD/build/fuzz" bash tests/fuzz/run-fuzzers.sh \
+		"$PADDOCK_FUZZ_SECONDS" || rc=1
+fi
 exit $rc
