@@ -406,6 +406,7 @@ static int prep_setdata(struct pctx *c, struct jr *r, struct step *st)
 	st->data = data;
 	st->data_len = dlen;
 	node.stat.version++;
+	st->version = node.stat.version;
 	node.stat.mzxid = c->t->zxid;
 	node.stat.data_length = dlen < 0 ? 0 : dlen;
 	return prep_put(c->s, c->t, st->path, st->len, &node);
@@ -434,6 +435,7 @@ static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
 	    (rc = check_version(node.stat.aversion, version)))
 		return rc;
 	node.stat.aversion++;
+	st->version = node.stat.aversion;
 	node.acl = st->acl;
 	return prep_put(c->s, c->t, st->path, st->len, &node);
 }

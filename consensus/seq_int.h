@@ -23,6 +23,7 @@ struct zsession {
 	int64_t deadline; /* monotonic ms */
 	bool attached;
 	bool closing;     /* a closeSession is pending */
+	int npending;     /* its requests in the pending queue */
 	struct zconn_ref conn;
 	struct zsession *next;
 };
@@ -53,6 +54,7 @@ struct step {
 	int32_t data_len;    /* -1: null */
 	struct zacl *acl;    /* owned */
 	int64_t owner;
+	int32_t version;     /* setData: the new version; setACL: aversion */
 	int err;             /* prep's verdict (multi) */
 };
 
@@ -85,8 +87,8 @@ enum ptxn_kind {
 	PT_SESSION_NEW,
 	PT_SESSION_CLOSE, /* closeSession request or expiry */
 	PT_REAP,          /* container/TTL deletion */
-	PT_READ,          /* sync, getEphemerals: answered in order */
-	PT_CONNECT,       /* reattach: answered in order */
+	PT_READ,          /* sync, getEphemerals, errors: answered in
+			     order */
 };
 
 /* A transaction between prep and apply (waiting for durability). */

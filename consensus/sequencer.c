@@ -374,8 +374,21 @@ static void ptxn_free(struct zab_seq *s, struct ptxn *t)
 	free(t);
 }
 
+/* Pending requests per session: an answer that could be given at once
+ * must still wait behind the session's own pending ones (xid order). */
+static void sess_pending(struct zab_seq *s, const struct ptxn *t, int d)
+{
+	if (!t->req || (t->kind != PT_REQUEST && t->kind != PT_READ &&
+			t->kind != PT_SESSION_CLOSE))
+		return;
+	struct zsession *z = seq_sess_find(s, t->session);
+	if (z)
+		z->npending += d;
+}
+
 static void enqueue(struct zab_seq *s, struct ptxn *t)
 {
+	sess_pending(s, t, 1);
 	t->next = NULL;
 	if (s->pt)
 		s->pt->next = t;
@@ -538,11 +551,25 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 		z->closing = true;
 	rc = rc ? rc : log_txn(s, t);
 	if (rc) {
-		/* the log refused it (disk full, I/O error): withdraw and
-		 * answer at once */
+		/* the log refused it (disk full, I/O error): withdraw it and
+		 * answer with the error, at once unless the session has
+		 * requests pending (they answer first, once the log is back) */
 		s->zxid--;
 		if (kind == PT_SESSION_CLOSE)
 			z->closing = false;
+		prep_release(s, t);
+		for (int i = 0; i < t->n; i++)
+			step_free(&t->st[i]);
+		free(t->st);
+		t->st = NULL;
+		t->n = 0;
+		if (z->npending) {
+			t->kind = PT_READ;
+			t->err = rc;
+			t->zxid = s->zxid;
+			enqueue(s, t);
+			return;
+		}
 		t->req = NULL;
 		reply_now(s, m, rc);
 		zmsg_free(m);
@@ -584,10 +611,18 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 		t->conn = m->conn;
 		t->zxid = ++s->zxid;
 		if (log_txn(s, t)) {
-			/* log failed: the session lives in memory only */
+			/* the log is failing: a session it cannot record would
+			 * be forgotten by a restart while its ephemerals stay;
+			 * refuse it (the client retries) */
 			s->zxid--;
-			t->zxid = s->zxid;
-			t->kind = PT_CONNECT;
+			seq_sess_remove(s, z);
+			t->req = NULL;
+			ptxn_free(s, t);
+			rep->session = 0;
+			rep->timeout = 0;
+			memset(rep->body, 0, ZK_PASSWD_LEN);
+			out_add(s, m->conn.worker, rep);
+			return;
 		}
 		rep->session = z->id;
 		rep->timeout = timeout;
@@ -713,7 +748,7 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 
 static void apply_one(struct zab_seq *s, struct ptxn *t)
 {
-	bool changes = t->kind != PT_READ && t->kind != PT_CONNECT;
+	bool changes = t->kind != PT_READ;
 	if (changes)
 		tree_write_begin(s->tree);
 	switch (t->kind) {
@@ -724,7 +759,6 @@ static void apply_one(struct zab_seq *s, struct ptxn *t)
 		apply_read(s, t);
 		break;
 	case PT_SESSION_NEW:
-	case PT_CONNECT:
 		out_add(s, t->conn.worker, t->req);
 		t->req = NULL;
 		break;
@@ -766,6 +800,7 @@ static void drain_pending(struct zab_seq *s)
 		s->ph = t->next;
 		if (!s->ph)
 			s->pt = NULL;
+		sess_pending(s, t, -1);
 		__atomic_store_n(&s->npending, s->npending - 1, __ATOMIC_RELAXED);
 		apply_one(s, t);
 		ptxn_free(s, t);

@@ -11,12 +11,24 @@
  *   type 1, 5: int n, then n steps:
  *     int kind (1 create, 2 delete, 3 setData, 4 setACL, 5 check),
  *     ustring path, then create: buffer data, vector<ACL>, long owner;
- *     setData: buffer data; setACL: vector<ACL>
+ *     setData: buffer data, int new version; setACL: vector<ACL>, int new
+ *     aversion
  *   type 3: int timeout, buffer passwd
  *
- * Replay is idempotent, as ZooKeeper's over a fuzzy snapshot: a create of
- * an existing node, or a delete/setData/setACL of a missing one, is a
- * change the snapshot already holds (or never will) and is skipped.
+ * Replay over a fuzzy snapshot (taken while writes went on, so any node
+ * may already show changes made after the snapshot's zxid) must apply
+ * each change exactly once.  The snapshot visits a parent before its
+ * children, and pzxid / mzxid / aversion only grow, so for a transaction
+ * at zxid Z:
+ *   create, delete: if the parent's pzxid > Z, or == Z without an
+ *     earlier step of the same multi having set it, the snapshot saw the
+ *     parent after Z (and the child after that): skip.  (The snapshot
+ *     reads each node inside the tree's seqcount, so a node never shows
+ *     half a multi.)  Otherwise, if the
+ *     child is already there (create) or already gone or re-created
+ *     (delete), only the parent's side is applied; else the whole change.
+ *   setData: skip if the node is missing or its mzxid >= Z.
+ *   setACL: skip if the node is missing or its aversion >= the new one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,14 +216,78 @@ void txn_encode(struct zab_seq *s, const struct ptxn *t)
 			break;
 		case ST_SETDATA:
 			jw_buf(w, st->data, st->data_len);
+			jw_int(w, st->version);
 			break;
 		case ST_SETACL:
 			put_acl(w, st->acl);
+			jw_int(w, st->version);
 			break;
 		default:
 			break;
 		}
 	}
+}
+
+static const struct zstat *stat_of(struct zab_seq *s, const char *path,
+				    size_t len)
+{
+	const struct znode *n = tree_lookup(s->tree, path, len);
+	if (!n)
+		return NULL;
+	struct zview v;
+	znode_view(n, &v);
+	return v.stat;
+}
+
+/* Did an earlier step of this same transaction change `path`'s
+ * children?  Then its pzxid == zxid comes from the replay, not from the
+ * snapshot. */
+static bool touched_here(const struct paths *here, const char *path,
+			 size_t len)
+{
+	for (int i = 0; i < here->n; i++)
+		if (here->l[i] == len && !memcmp(here->p[i], path, len))
+			return true;
+	return false;
+}
+
+/* Apply one logged change exactly once over a fuzzy snapshot (see the
+ * rules at the top of this file).  `here`: parents this transaction's
+ * earlier steps changed. */
+static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
+		       int64_t time, struct paths *here)
+{
+	size_t pl = parent_len(st->path, st->len);
+	const struct zstat *node = stat_of(s, st->path, st->len);
+	const struct zstat *parent;
+	switch (st->kind) {
+	case ST_CREATE:
+	case ST_DELETE:
+		parent = stat_of(s, st->path, pl);
+		if (!parent || parent->pzxid > zxid ||
+		    (parent->pzxid == zxid && !touched_here(here, st->path, pl)))
+			return ZOK;
+		if (!touched_here(here, st->path, pl))
+			paths_add(here, st->path, pl);
+		if (st->kind == ST_CREATE && node)
+			return tree_node_child_changed(s->tree, st->path, pl, 1,
+						       zxid);
+		if (st->kind == ST_DELETE && (!node || node->czxid > zxid))
+			return tree_node_child_changed(s->tree, st->path, pl, -1,
+						       zxid);
+		break;
+	case ST_SETDATA:
+		if (!node || node->mzxid >= zxid)
+			return ZOK;
+		break;
+	case ST_SETACL:
+		if (!node || node->aversion >= st->version)
+			return ZOK;
+		break;
+	case ST_CHECK:
+		return ZOK;
+	}
+	return txn_apply_step(s, st, zxid, time, NULL, false);
 }
 
 int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
@@ -253,6 +329,7 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 	}
 	case TX_STEPS:
 	case TX_REAP: {
+		struct paths here = {0};
 		int32_t n = jr_vec(&r, 8);
 		for (int i = 0; i < n && !r.err; i++) {
 			struct step st = {0};
@@ -274,9 +351,11 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 				break;
 			case ST_SETDATA:
 				st.data = jr_buf(&r, &st.data_len);
+				st.version = jr_int(&r);
 				break;
 			case ST_SETACL:
 				st.acl = prep_acl_intern(s, jr_acl(&r));
+				st.version = jr_int(&r);
 				if (!st.acl)
 					r.err = true;
 				break;
@@ -284,15 +363,13 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 				break;
 			}
 			if (!r.err && st.path) {
-				int e = txn_apply_step(s, &st, zxid, time, NULL,
-						       false);
-				/* idempotent replay over a fuzzy snapshot */
-				if (e && e != ZNODEEXISTS && e != ZNONODE &&
-				    e != ZNOTEMPTY)
+				int e = replay_step(s, &st, zxid, time, &here);
+				if (e)
 					rc = e;
 			}
 			step_free(&st);
 		}
+		paths_free(&here);
 		if (r.err)
 			rc = ZMARSHALLINGERROR;
 		break;

@@ -1174,6 +1174,8 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 			break;
 		const uint8_t *body = p + 4;
 		c->in_off += 4 + (size_t)flen;
+		c->touched = true; /* the session is alive, even if this
+				      request waits behind its writes */
 		switch (c->state) {
 		case CS_NEW:
 			handle_connect(w, c, body, (size_t)flen);
@@ -1521,6 +1523,9 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		w->watches = wt_new();
 		w->mq_cap = MSG_BURST;
 		w->lat_min = INT64_MAX;
+		/* recovered state: no events will come for what is already
+		 * in the tree */
+		w->seen = tree_applied_zxid(tree);
 		w->mq = calloc(w->mq_cap, sizeof(*w->mq));
 		if (w->ep < 0 || !w->watches || !w->mq) {
 			snprintf(err, err_len, "out of memory");

@@ -208,6 +208,15 @@ static void write_acl(struct swriter *w, const struct zacl *acl,
 }
 
 /* Walk the tree into w; returns the node count or -errno. */
+/*
+ * Walk the tree into w; returns the node count or -errno.
+ *
+ * Each node is read inside the tree's seqcount (tree_read_begin/retry),
+ * so its stat, data and child list all come from between two of the
+ * sequencer's transactions: recovery relies on a node never showing half
+ * of a multi (consensus/txn.c, the replay rules).  Different nodes are
+ * read at different moments: the snapshot is fuzzy across nodes.
+ */
 static int64_t walk_tree(struct swriter *w, struct tree *t)
 {
 	struct pstack s = {0};
@@ -215,11 +224,14 @@ static int64_t walk_tree(struct swriter *w, struct tree *t)
 	bool have_prev = false;
 	const struct znode *n;
 	struct zview v;
+	struct zstat stat = {0};
 	uint8_t st[ZSNAP_STAT_SIZE];
 	int64_t count = 0;
-	char *path;
-	size_t len;
-	int32_t dlen;
+	char *path, *data = NULL;
+	size_t len, data_cap = 0;
+	int32_t dlen = 0;
+	const struct zacl *acl = NULL;
+	unsigned seq;
 
 	s.v = malloc(256 * sizeof(*s.v));
 	if (!s.v)
@@ -234,25 +246,47 @@ static int64_t walk_tree(struct swriter *w, struct tree *t)
 	while (s.n && !s.err && !w->err) {
 		path = s.v[--s.n];
 		len = strlen(path);
-		n = tree_lookup(t, path, len);
-		if (!n) {
+		size_t base = s.n;
+		do {
+			/* undo a retried attempt's children */
+			while (s.n > base)
+				free(s.v[--s.n]);
+			seq = tree_read_begin(t);
+			n = tree_lookup(t, path, len);
+			if (!n)
+				break;
+			znode_view(n, &v);
+			stat = *v.stat;
+			acl = v.acl;
+			dlen = v.data_null ? -1 : stat.data_length;
+			if (dlen > 0 && (size_t)dlen > data_cap) {
+				char *nd = realloc(data, (size_t)dlen);
+				if (!nd) {
+					s.err = -ENOMEM;
+					break;
+				}
+				data = nd;
+				data_cap = (size_t)dlen;
+			}
+			if (dlen > 0)
+				memcpy(data, v.data, (size_t)dlen);
+			s.parent = path;
+			s.parent_len = len;
+			znode_children(n, push_child, &s);
+		} while (tree_read_retry(t, seq) && !s.err);
+		if (!n || s.err) {
 			free(path);
 			continue; /* deleted since its parent was visited */
 		}
-		znode_view(n, &v);
-		dlen = v.data_null ? -1 : v.stat->data_length;
 		sw_u32(w, (uint32_t)len);
 		sw_put(w, path, len);
-		stat_encode(st, v.stat);
+		stat_encode(st, &stat);
 		sw_put(w, st, sizeof(st));
 		sw_u32(w, (uint32_t)dlen);
 		if (dlen > 0)
-			sw_put(w, v.data, (size_t)dlen);
-		write_acl(w, v.acl, &prev_acl, &have_prev);
+			sw_put(w, data, (size_t)dlen);
+		write_acl(w, acl, &prev_acl, &have_prev);
 		count++;
-		s.parent = path;
-		s.parent_len = len;
-		znode_children(n, push_child, &s);
 		free(path);
 		/* QSBR: a walk that never reports a quiescent state would
 		 * stall every grace period (memory reclaim, the hash table's
@@ -267,6 +301,7 @@ static int64_t walk_tree(struct swriter *w, struct tree *t)
 	while (s.n)
 		free(s.v[--s.n]);
 	free(s.v);
+	free(data);
 	if (s.err)
 		return s.err;
 	return w->err ? w->err : count;

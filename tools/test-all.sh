@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build paddock and run every test suite: cmocka unit tests (meson test)
-# and the integration tests (pytest, real paddockd + real clients, and
-# Apache ZooKeeper 3.8 for side-by-side comparisons).
+# Build paddock and run every test suite: cmocka unit tests (meson test),
+# then the integration and fault tests (pytest, real paddockd + real
+# clients, and Apache ZooKeeper 3.8 for side-by-side comparisons).
 #
 # Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
 # normal build, and an ASan+UBSan build with -Werror (build/asan) that
@@ -22,8 +22,6 @@ bash tools/deps.sh || exit 1
 ninja -C build >/dev/null || { ninja -C build; exit 1; }
 rc=0
 meson test -C build --suite unit --suite fuzz --print-errorlogs || rc=1
-PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-	tests/integration || rc=1
 
 # ASan+UBSan, -Werror (gcc): unit tests and the fuzz corpus replay.
 # UBSan aborts on the first finding (halt_on_error); leaks are errors.
@@ -79,4 +77,9 @@ if [ -n "${PADDOCK_FUZZ_SECONDS:-}" ]; then
 	FUZZ_BUILD="$PWD/build/fuzz" bash tests/fuzz/run-fuzzers.sh \
 		"$PADDOCK_FUZZ_SECONDS" || rc=1
 fi
+# Last, so that the run ends with pytest's own summary line: the
+# integration tests (real paddockd, kazoo, C client, zkCli, ZooKeeper side
+# by side) and the fault tests (kill -9, torn logs, a full disk).
+PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	tests/integration tests/fault || rc=1
 exit $rc

@@ -1079,6 +1079,24 @@ int tree_node_set_acl(struct tree *t, const char *path, size_t len,
 	return ZOK;
 }
 
+int tree_node_child_changed(struct tree *t, const char *path, size_t len,
+			    int delta, zxid_t zxid)
+{
+	struct znode *n = path ? lookup(t, path, len) : NULL;
+	struct zver *v;
+
+	if (!n)
+		return ZNONODE;
+	v = ver_clone(n->ver);
+	if (!v)
+		return ZSYSTEMERROR;
+	v->stat.cversion = inc32(v->stat.cversion, 1);
+	v->stat.num_children = inc32(v->stat.num_children, delta);
+	v->stat.pzxid = zxid;
+	node_swap_ver(n, v);
+	return ZOK;
+}
+
 /*
  * The iterators below walk writer-only lists with the _safe variant, so
  * fn may delete the znode it is given (session close does exactly that),

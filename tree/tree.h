@@ -324,6 +324,13 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 		      const struct zstat *stat, const void *data,
 		      int32_t data_len, struct zacl *acl);
 
+/* Recovery (writer): a child was created (delta +1) or deleted (-1) by
+ * transaction `zxid` while the snapshot holds the child's own state
+ * already: apply only the parent's side (cversion++, numChildren += delta,
+ * pzxid = zxid).  ZNONODE if the parent is missing. */
+int tree_node_child_changed(struct tree *t, const char *path, size_t len,
+			    int delta, zxid_t zxid);
+
 /* Writer-side helpers for sessions, containers and TTL nodes. */
 
 /* Call fn(path, len, arg) for each ephemeral znode owned by `session`

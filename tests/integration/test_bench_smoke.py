@@ -59,6 +59,24 @@ def wait_port(proc, port, timeout):
     return False
 
 
+def wait_session(port, timeout):
+    """ZooKeeper accepts TCP (and answers ruok) before it serves sessions:
+    wait until a real session opens."""
+    from kazoo.client import KazooClient
+    end = time.time() + timeout
+    while time.time() < end:
+        zk = KazooClient(hosts="127.0.0.1:%d" % port, timeout=5.0)
+        try:
+            zk.start(timeout=5)
+            return True
+        except Exception:  # noqa: BLE001 - not serving yet
+            time.sleep(0.5)
+        finally:
+            zk.stop()
+            zk.close()
+    return False
+
+
 def run_bench(port, workload):
     assert os.access(BENCH, os.X_OK), f"{BENCH} not built"
     cmd = [BENCH, "-p", str(port), "-W", workload, "-t", "2", "-c", "8", "-w", "8",
@@ -125,6 +143,7 @@ def test_bench_runs_two_seconds_against_apache_zookeeper_without_errors(tmpdir_)
         stdout=log, stderr=subprocess.STDOUT, cwd=tmpdir_)
     try:
         assert wait_port(proc, port, 60), "ZooKeeper did not start"
+        assert wait_session(port, 60), "ZooKeeper serves no session"
         run_bench(port, "mix")
     finally:
         stop(proc)
