@@ -211,11 +211,13 @@ static void write_acl(struct swriter *w, const struct zacl *acl,
 /*
  * Walk the tree into w; returns the node count or -errno.
  *
- * Each node is read inside the tree's seqcount (tree_read_begin/retry),
- * so its stat, data and child list all come from between two of the
+ * Each node's stat and data are read inside the tree's seqcount
+ * (tree_read_begin/retry), so they come from between two of the
  * sequencer's transactions: recovery relies on a node never showing half
- * of a multi (consensus/txn.c, the replay rules).  Different nodes are
- * read at different moments: the snapshot is fuzzy across nodes.
+ * of a multi (consensus/txn.c, the replay rules).  Its child list is read
+ * after that (a huge list would rarely fit between two writes) and may
+ * hold newer children.  Different nodes are read at different moments:
+ * the snapshot is fuzzy across nodes.
  */
 static int64_t walk_tree(struct swriter *w, struct tree *t)
 {
@@ -246,11 +248,7 @@ static int64_t walk_tree(struct swriter *w, struct tree *t)
 	while (s.n && !s.err && !w->err) {
 		path = s.v[--s.n];
 		len = strlen(path);
-		size_t base = s.n;
 		do {
-			/* undo a retried attempt's children */
-			while (s.n > base)
-				free(s.v[--s.n]);
 			seq = tree_read_begin(t);
 			n = tree_lookup(t, path, len);
 			if (!n)
@@ -270,14 +268,16 @@ static int64_t walk_tree(struct swriter *w, struct tree *t)
 			}
 			if (dlen > 0)
 				memcpy(data, v.data, (size_t)dlen);
-			s.parent = path;
-			s.parent_len = len;
-			znode_children(n, push_child, &s);
 		} while (tree_read_retry(t, seq) && !s.err);
 		if (!n || s.err) {
 			free(path);
 			continue; /* deleted since its parent was visited */
 		}
+		/* the child list may be newer than the stat: a child created
+		 * after it is replayed as "parent side only" */
+		s.parent = path;
+		s.parent_len = len;
+		znode_children(n, push_child, &s);
 		sw_u32(w, (uint32_t)len);
 		sw_put(w, path, len);
 		stat_encode(st, &stat);
