@@ -1215,6 +1215,14 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	owner_link_add(t, n, s, owner);
 	CMM_STORE_SHARED(t->node_count, t->node_count + 1);
 	CMM_STORE_SHARED(t->data_bytes, t->data_bytes + len + (size_t)data_len);
+	/* Loading: no readers and no quiescent states until the end, so grow
+	 * the table here, synchronously (cds_lfht_resize goes offline for
+	 * its grace periods), rather than through the resizer thread. */
+	if (t->node_count > 2 * t->ht_size) {
+		while (t->ht_size < 4 * t->node_count)
+			t->ht_size <<= 1;
+		cds_lfht_resize(t->ht, t->ht_size);
+	}
 	return ZOK;
 nomem:
 	if (s)
