@@ -680,6 +680,8 @@ int zsnap_load(const char *snap_dir, struct tree *t, zxid_t *zxid, void **blob,
 		}
 		memset(&c, 0, sizeof(c));
 		c.t = t;
+		/* a node record takes at least ~80 bytes; most hold data */
+		tree_reserve(t, size / 128);
 		rc = snap_parse(m, size, &z, load_node, load_blob, &c, e,
 				sizeof(e));
 		zlog_unmap(m, size);

@@ -122,6 +122,7 @@ struct tree {
 	 * creates), so the writer asks a resizer thread for a table of
 	 * about one bucket per znode whenever the count doubles. */
 	unsigned long ht_size; /* buckets last asked for (writer only) */
+	struct znode *restore_parent; /* tree_node_restore's last parent */
 	pthread_t resizer;
 	bool resizer_started;
 	pthread_mutex_t rs_lock;
@@ -992,6 +993,7 @@ int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 	n = lookup(t, path, len);
 	if (!n)
 		return ZNONODE;
+	t->restore_parent = NULL; /* it may be the node going away */
 	parent = n->parent;
 	if (!parent)
 		return ZBADARGUMENTS; /* "/" */
@@ -1077,6 +1079,18 @@ int tree_node_set_acl(struct tree *t, const char *path, size_t len,
 	if (stat_out)
 		*stat_out = v->stat;
 	return ZOK;
+}
+
+void tree_reserve(struct tree *t, uint64_t nodes)
+{
+	unsigned long want = t->ht_size;
+
+	while (want < nodes)
+		want <<= 1;
+	if (want == t->ht_size)
+		return;
+	t->ht_size = want;
+	cds_lfht_resize(t->ht, want);
 }
 
 int tree_node_child_changed(struct tree *t, const char *path, size_t len,
@@ -1195,7 +1209,11 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	}
 	slash = memrchr(path, '/', len);
 	plen = slash == path ? 1 : (size_t)(slash - path);
-	parent = lookup(t, path, plen);
+	/* a snapshot lists siblings together: remember the last parent */
+	parent = t->restore_parent;
+	if (!parent || parent->path_len != plen ||
+	    memcmp(parent->path, path, plen))
+		parent = t->restore_parent = lookup(t, path, plen);
 	if (!parent) {
 		ver_discard(v, true);
 		if (s)

@@ -324,6 +324,10 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 		      const struct zstat *stat, const void *data,
 		      int32_t data_len, struct zacl *acl);
 
+/* Recovery (writer, before readers start): size the hash table for about
+ * `nodes` znodes now, instead of growing it step by step as they load. */
+void tree_reserve(struct tree *t, uint64_t nodes);
+
 /* Recovery (writer): a child was created (delta +1) or deleted (-1) by
  * transaction `zxid` while the snapshot holds the child's own state
  * already: apply only the parent's side (cversion++, numChildren += delta,
