@@ -44,16 +44,12 @@
 /* ------------------------------------------------------------------ */
 static int64_t now_mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return zk_clock_ms(CLOCK_MONOTONIC);
 }
 
 int64_t seq_now_wall_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return zk_clock_ms(CLOCK_REALTIME);
 }
 
 struct zmsg *zmsg_new(uint16_t type, uint32_t len)

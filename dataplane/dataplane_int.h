@@ -118,7 +118,5 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd[4], struct jw *out);
 /* The "Connections dump" tail of "dump", appended to c's output. */
 void each_conn_dump(struct dp_worker *w, struct dp_conn *c);
 bool dp_4lw_known(const uint8_t cmd[4]);
-int64_t dp_now_ms(void);
-int64_t dp_now_us(void);
 
 #endif

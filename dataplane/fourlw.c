@@ -257,7 +257,7 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	    (unsigned long long)rl.rlim_cur);
 	out(o, "zk_global_sessions\t%lld\n",
 	    (long long)atomic_load(&zs->sessions));
-	out(o, "zk_uptime\t%lld\n", (long long)(dp_now_ms() - d->start_ms));
+	out(o, "zk_uptime\t%lld\n", (long long)(zk_clock_ms(CLOCK_MONOTONIC) - d->start_ms));
 	/* paddock's own: group commit */
 	struct zlog_stats ls;
 	zab_seq_log_stats(d->seq, &ls);

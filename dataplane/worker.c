@@ -51,19 +51,6 @@
 #define MSG_BURST 256
 #define TOUCH_MS 250
 
-int64_t dp_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t dp_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
@@ -180,7 +167,7 @@ static void conn_arm(struct dp_worker *w, struct dp_conn *c)
 static void record_latency(struct dp_worker *w, struct dp_conn *c,
 			   int64_t t0)
 {
-	int64_t us = dp_now_us() - t0;
+	int64_t us = zk_clock_us(CLOCK_MONOTONIC) - t0;
 	if (us < 0)
 		us = 0;
 	if (us < atomic_load_explicit(&w->lat_min, memory_order_relaxed))
@@ -230,7 +217,7 @@ static struct dp_conn *conn_new(struct dp_worker *w, int fd)
 	c->gen = gen;
 	c->fd = fd;
 	c->state = CS_NEW;
-	c->established_ms = dp_now_ms();
+	c->established_ms = zk_clock_ms(CLOCK_MONOTONIC);
 	c->lat_min = INT64_MAX;
 	return c;
 }
@@ -994,7 +981,7 @@ static bool handle_request(struct dp_worker *w, struct dp_conn *c,
 	}
 	if (is_read(op) && c->inflight)
 		return false;
-	int64_t t0 = dp_now_us();
+	int64_t t0 = zk_clock_us(CLOCK_MONOTONIC);
 	c->touched = true;
 	c->last_op = op;
 	atomic_fetch_add(&c->recv, 1);
@@ -1130,7 +1117,7 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 		if (out_pending(c) > OUT_HIGH) {
 			if (!c->throttled) {
 				c->throttled = true;
-				c->progress_ms = dp_now_ms();
+				c->progress_ms = zk_clock_ms(CLOCK_MONOTONIC);
 				conn_arm(w, c);
 			}
 			mark_dirty(w, c);
@@ -1391,10 +1378,10 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "pdk-w%d", w->idx);
 	pthread_setname_np(pthread_self(), name);
 	rcu_register_thread();
-	w->next_touch = dp_now_ms() + TOUCH_MS;
+	w->next_touch = zk_clock_ms(CLOCK_MONOTONIC) + TOUCH_MS;
 	while (atomic_load(&w->srv->running)) {
 		process_msgs(w, -1);
-		int64_t now = dp_now_ms();
+		int64_t now = zk_clock_ms(CLOCK_MONOTONIC);
 		w->now_ms = now;
 		if (now >= w->next_touch) {
 			send_touches(w);
@@ -1501,7 +1488,7 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 	d->tree = tree;
 	d->seq = seq;
 	d->n = cfg->workers;
-	d->start_ms = dp_now_ms();
+	d->start_ms = zk_clock_ms(CLOCK_MONOTONIC);
 	pthread_mutex_init(&d->ip_lock, NULL);
 	d->w = calloc((size_t)d->n, sizeof(*d->w));
 	if (!d->w) {

@@ -30,8 +30,25 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <time.h>
 
 typedef int64_t zxid_t;
+
+/* Milliseconds / microseconds of a clock: CLOCK_MONOTONIC for deadlines
+ * and latencies, CLOCK_REALTIME for ctime/mtime. */
+static inline int64_t zk_clock_ms(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t zk_clock_us(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* ------------------------------------------------------------------ */
 /* Error codes: ZooKeeper's wire values (KeeperException.Code).         */
