@@ -174,11 +174,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons((uint16_t)cfg.client_port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+	int fd;
+	for (;;) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			break;
+		/* libFuzzer's timers interrupt connect(): try again */
+		if (fd >= 0 && errno == EINTR) {
+			close(fd);
+			continue;
+		}
 		perror("fuzz_conn: connect (server gone?)");
 		abort();
 	}
