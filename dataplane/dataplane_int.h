@@ -16,6 +16,7 @@
 #include "tree/jute.h"
 
 #define DP_MAX_AUTH 8
+#define DP_MAX_CONNS 65536 /* per worker */
 
 struct dp_conn;
 

@@ -192,18 +192,10 @@ static struct dp_conn *conn_new(struct dp_worker *w, int fd)
 		slot = w->free_slots[--w->nfree];
 		c = w->conns[slot];
 	} else {
-		if (w->nconns == w->capconns) {
-			uint32_t cap = w->capconns ? w->capconns * 2 : 256;
-			struct dp_conn **n = realloc(w->conns, cap * sizeof(*n));
-			uint32_t *f = realloc(w->free_slots, cap * sizeof(*f));
-			if (n)
-				w->conns = n;
-			if (f)
-				w->free_slots = f;
-			if (!n || !f)
-				return NULL;
-			w->capconns = cap;
-		}
+		/* The slot table is allocated once (dp_server_create) and
+		 * never moves: four-letter words on other workers read it. */
+		if (w->nconns == w->capconns)
+			return NULL;
 		c = calloc(1, sizeof(*c));
 		if (!c)
 			return NULL;
@@ -1319,6 +1311,8 @@ static void accept_all(struct dp_worker *w)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct dp_conn *c = conn_new(w, fd);
 		if (!c) {
+			logf_("refusing %s: %u connections on this worker", ip,
+			      w->nconns);
 			ip_release(w->srv, ip);
 			close(fd);
 			continue;
@@ -1508,6 +1502,13 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		w->io = &tcp_io;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		w->watches = wt_new();
+		w->capconns = DP_MAX_CONNS;
+		w->conns = calloc(w->capconns, sizeof(*w->conns));
+		w->free_slots = calloc(w->capconns, sizeof(*w->free_slots));
+		if (!w->conns || !w->free_slots) {
+			snprintf(err, err_len, "out of memory");
+			goto fail;
+		}
 		w->mq_cap = MSG_BURST;
 		w->lat_min = INT64_MAX;
 		/* recovered state: no events will come for what is already
