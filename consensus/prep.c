@@ -86,19 +86,39 @@ static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
 		ov_grow(s);
 	if (!s->ovb)
 		return ZSYSTEMERROR;
+	if (!t->ovp) {
+		t->ovp = t->ovp_in;
+		t->ovr = t->ovr_in;
+		t->capov = 4;
+	}
 	if (t->nov == t->capov) {
-		int cap = t->capov ? t->capov * 2 : 8;
-		struct ov_path **np = realloc(t->ovp, (size_t)cap * sizeof(*np));
-		if (np)
-			t->ovp = np;
-		struct ov_rec **nr = realloc(t->ovr, (size_t)cap * sizeof(*nr));
-		if (nr)
-			t->ovr = nr;
-		if (!np || !nr)
+		int cap = t->capov * 2;
+		bool inl = t->ovp == t->ovp_in;
+		struct ov_path **np =
+			realloc(inl ? NULL : t->ovp, (size_t)cap * sizeof(*np));
+		struct ov_rec **nr = np ? realloc(inl ? NULL : t->ovr,
+						  (size_t)cap * sizeof(*nr))
+					: NULL;
+		if (!np || !nr) {
+			if (np && inl)
+				free(np);
+			else if (np)
+				t->ovp = np;
 			return ZSYSTEMERROR;
+		}
+		if (inl) {
+			memcpy(np, t->ovp_in, sizeof(t->ovp_in));
+			memcpy(nr, t->ovr_in, sizeof(t->ovr_in));
+		}
+		t->ovp = np;
+		t->ovr = nr;
 		t->capov = cap;
 	}
-	struct ov_rec *r = malloc(sizeof(*r));
+	struct ov_rec *r = s->ov_free;
+	if (r)
+		s->ov_free = r->older;
+	else
+		r = malloc(sizeof(*r));
 	if (!r)
 		return ZSYSTEMERROR;
 	struct ov_path **pp = ov_find(s, path, len);
@@ -141,7 +161,8 @@ static void ov_unlink(struct zab_seq *s, struct ov_path *p, struct ov_rec *r)
 	if (r->older)
 		r->older->newer = r->newer;
 	zacl_release(r->acl);
-	free(r);
+	r->older = s->ov_free; /* recycle */
+	s->ov_free = r;
 	if (!p->top) {
 		struct ov_path **pp = ov_find(s, p->path, p->len);
 		*pp = p->hnext;
@@ -155,8 +176,10 @@ void prep_release(struct zab_seq *s, struct ptxn *t)
 	/* newest first, so a path's stack empties last */
 	for (int i = t->nov - 1; i >= 0; i--)
 		ov_unlink(s, t->ovp[i], t->ovr[i]);
-	free(t->ovp);
-	free(t->ovr);
+	if (t->ovp != t->ovp_in) {
+		free(t->ovp);
+		free(t->ovr);
+	}
 	t->ovp = NULL;
 	t->ovr = NULL;
 	t->nov = t->capov = 0;
@@ -184,6 +207,11 @@ struct zacl *prep_acl_intern(struct zab_seq *s, struct zacl *a)
 
 void prep_free_all(struct zab_seq *s)
 {
+	while (s->ov_free) {
+		struct ov_rec *r = s->ov_free;
+		s->ov_free = r->older;
+		free(r);
+	}
 	for (unsigned i = 0; i < sizeof(s->acl_cache) / sizeof(s->acl_cache[0]);
 	     i++) {
 		zacl_release(s->acl_cache[i]);

@@ -106,10 +106,13 @@ struct ptxn {
 	struct zsession *sess; /* PT_SESSION_NEW */
 	bool kill;            /* PT_SESSION_CLOSE from expiry */
 	struct zconn_ref conn;
-	/* overlay records this transaction pushed */
+	/* overlay records this transaction pushed (inline for small ones) */
 	struct ov_path **ovp;
 	struct ov_rec **ovr;
 	int nov, capov;
+	struct ov_path *ovp_in[4];
+	struct ov_rec *ovr_in[4];
+	struct step one; /* st of a single-op request */
 };
 
 struct zab_seq {
@@ -135,6 +138,8 @@ struct zab_seq {
 	/* outstanding changes */
 	struct ov_path **ovb;
 	size_t ovn, ovcount;
+	struct ov_rec *ov_free; /* recycled records (linked by .older) */
+	struct ptxn *ptxn_free; /* recycled transactions (linked by .next) */
 	/* pending transactions, in zxid order */
 	struct ptxn *ph, *pt;
 	size_t npending;
@@ -169,6 +174,8 @@ int prep_one(struct zab_seq *s, struct ptxn *t, const struct zauth_id *ids,
  * or rollback (the newest). */
 void prep_release(struct zab_seq *s, struct ptxn *t);
 void prep_free_all(struct zab_seq *s);
+/* Free t's steps (st may be t->one). */
+void ptxn_steps_free(struct ptxn *t);
 /* Return an ACL equal to `a` that other nodes already share (consuming
  * the caller's reference to `a`), or `a` itself, now remembered. */
 struct zacl *prep_acl_intern(struct zab_seq *s, struct zacl *a);

@@ -344,11 +344,20 @@ struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
 /* ------------------------------------------------------------------ */
 /* Pending transactions                                                  */
 /* ------------------------------------------------------------------ */
-static struct ptxn *ptxn_new(enum ptxn_kind kind, struct zmsg *req)
+/* Pending transactions are recycled (a sequencer-local free list): the
+ * write path allocates none once warm. */
+static struct ptxn *ptxn_new(struct zab_seq *s, enum ptxn_kind kind,
+			     struct zmsg *req)
 {
-	struct ptxn *t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
+	struct ptxn *t = s->ptxn_free;
+	if (t) {
+		s->ptxn_free = t->next;
+		memset(t, 0, sizeof(*t));
+	} else {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return NULL;
+	}
 	t->kind = kind;
 	t->req = req;
 	t->failed = -1;
@@ -360,14 +369,24 @@ static struct ptxn *ptxn_new(enum ptxn_kind kind, struct zmsg *req)
 	return t;
 }
 
+void ptxn_steps_free(struct ptxn *t)
+{
+	for (int i = 0; i < t->n; i++)
+		step_free(&t->st[i]);
+	if (t->st != &t->one)
+		free(t->st);
+	t->st = NULL;
+	t->n = 0;
+}
+
 static void ptxn_free(struct zab_seq *s, struct ptxn *t)
 {
 	prep_release(s, t);
-	for (int i = 0; i < t->n; i++)
-		step_free(&t->st[i]);
-	free(t->st);
+	ptxn_steps_free(t);
 	zmsg_free(t->req);
-	free(t);
+	t->req = NULL;
+	t->next = s->ptxn_free;
+	s->ptxn_free = t;
 }
 
 /* Pending requests per session: an answer that could be given at once
@@ -433,9 +452,7 @@ static int prep_request(struct zab_seq *s, struct ptxn *t,
 	int op = t->req->op;
 	int cap = 1;
 	if (op != ZOP_MULTI) {
-		t->st = calloc(1, sizeof(*t->st));
-		if (!t->st)
-			return ZSYSTEMERROR;
+		t->st = &t->one;
 		t->n = 1;
 		t->err = prep_one(s, t, ids, nids, op, r, &t->st[0]);
 		return t->err == ZMARSHALLINGERROR ? t->err : ZOK;
@@ -504,7 +521,7 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 	if (!z || z->closing) {
 		/* answered in order, after the session's pending requests
 		 * (its closeSession among them) */
-		struct ptxn *t = ptxn_new(PT_READ, m);
+		struct ptxn *t = ptxn_new(s, PT_READ, m);
 		if (!t) {
 			reply_now(s, m, ZSESSIONEXPIRED);
 			zmsg_free(m);
@@ -520,7 +537,7 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 		kind = PT_READ;
 	else if (m->op == ZOP_CLOSESESSION)
 		kind = PT_SESSION_CLOSE;
-	struct ptxn *t = ptxn_new(kind, m);
+	struct ptxn *t = ptxn_new(s, kind, m);
 	if (!t) {
 		reply_now(s, m, ZSYSTEMERROR);
 		zmsg_free(m);
@@ -554,11 +571,7 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 		if (kind == PT_SESSION_CLOSE)
 			z->closing = false;
 		prep_release(s, t);
-		for (int i = 0; i < t->n; i++)
-			step_free(&t->st[i]);
-		free(t->st);
-		t->st = NULL;
-		t->n = 0;
+		ptxn_steps_free(t);
 		if (z->npending) {
 			t->kind = PT_READ;
 			t->err = rc;
@@ -593,7 +606,7 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 				pw[i] = (uint8_t)rand();
 		struct zsession *z = seq_sess_add(s, s->next_session++, timeout,
 						  pw);
-		struct ptxn *t = z ? ptxn_new(PT_SESSION_NEW, NULL) : NULL;
+		struct ptxn *t = z ? ptxn_new(s, PT_SESSION_NEW, NULL) : NULL;
 		if (!t) {
 			if (z)
 				seq_sess_remove(s, z);
@@ -907,7 +920,7 @@ static void expire_sessions(struct zab_seq *s, int64_t now)
 		for (struct zsession *z = s->sess[b]; z; z = z->next) {
 			if (z->deadline > now || z->closing)
 				continue;
-			struct ptxn *t = ptxn_new(PT_SESSION_CLOSE, NULL);
+			struct ptxn *t = ptxn_new(s, PT_SESSION_CLOSE, NULL);
 			if (!t)
 				return;
 			t->session = z->id;
@@ -959,13 +972,12 @@ static void reap_containers(struct zab_seq *s)
 		struct jw body = {0};
 		jw_buf(&body, r.x.p[i], (int32_t)r.x.l[i]);
 		jw_int(&body, -1);
-		struct ptxn *t = body.err ? NULL : ptxn_new(PT_REAP, NULL);
-		struct step *st = t ? calloc(1, sizeof(*st)) : NULL;
-		if (!st) {
-			free(t);
+		struct ptxn *t = body.err ? NULL : ptxn_new(s, PT_REAP, NULL);
+		if (!t) {
 			jw_free(&body);
 			break;
 		}
+		struct step *st = &t->one;
 		t->st = st;
 		t->n = 1;
 		t->zxid = ++s->zxid;
@@ -1301,6 +1313,11 @@ void zab_seq_destroy(struct zab_seq *s)
 		struct ptxn *t = s->ph;
 		s->ph = t->next;
 		ptxn_free(s, t);
+	}
+	while (s->ptxn_free) {
+		struct ptxn *t = s->ptxn_free;
+		s->ptxn_free = t->next;
+		free(t);
 	}
 	prep_free_all(s);
 	for (int w = 0; w < s->cfg.n_workers; w++) {
