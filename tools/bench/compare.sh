@@ -9,6 +9,7 @@
 #        SERVER_CPU (1) BENCH_CPU (0) WORKLOADS ("get set create mix")
 #        SKIP_ZK=1 / SKIP_PADDOCK=1 to run one side only
 set -u
+. "$(dirname "$0")/lib.sh"
 
 BUILD=${1:?usage: compare.sh BUILD_DIR [DURATION_S]}
 BUILD=$(cd "$BUILD" && pwd)
@@ -38,25 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-# $1 dir, $2 port: the zoo.cfg both servers get (forceSync=yes is the
-# ZooKeeper default; written out so nobody wonders).
-write_cfg() {
-	mkdir -p "$1/data"
-	cat >"$1/zoo.cfg" <<CFG
-tickTime=2000
-dataDir=$1/data
-clientPort=$2
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-forceSync=yes
-admin.enableServer=false
-4lw.commands.whitelist=*
-CFG
-}
 
 # waits until the port answers a session (paddock-bench's own setup path)
 wait_ready() {

@@ -17,6 +17,7 @@
 #        SKIP_ZK=1 / SKIP_PADDOCK=1 to run one side only; KEEP=1 keeps the
 #        work directory (data, logs) for a look afterwards
 set -u
+. "$(dirname "$0")/lib.sh"
 
 BUILD=${1:?usage: largetree.sh BUILD_DIR [N]}
 BUILD=$(cd "$BUILD" && pwd)
@@ -54,27 +55,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 now() { echo "$EPOCHREALTIME"; } # seconds.microseconds, no fork
 
-# $1 dir, $2 port: the zoo.cfg both servers get (snapCount left at its
-# default of 100000; forceSync=yes is the ZooKeeper default, written out)
-write_cfg() {
-	mkdir -p "$1/data"
-	cat >"$1/zoo.cfg" <<CFG
-tickTime=2000
-dataDir=$1/data
-clientPort=$2
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-forceSync=yes
-admin.enableServer=false
-4lw.commands.whitelist=*
-CFG
-}
 
 # A tiny ZooKeeper client: "4lw PORT CMD" prints the answer of a four
 # letter word; "poll PORT PATH TIMEOUT_S READYFILE" touches READYFILE, then
