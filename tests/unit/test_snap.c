@@ -25,33 +25,14 @@
 
 #include "log/log.h"
 #include "log/log_int.h"
+#include "tests/unit/tmpdir_int.h"
 
 #define S(p) (p), strlen(p)
 
-static char dir[256];
-
-static void rm_dir(const char *d)
-{
-	DIR *dd = opendir(d);
-	struct dirent *e;
-	char p[512];
-
-	if (!dd)
-		return;
-	while ((e = readdir(dd))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", d, e->d_name);
-		unlink(p);
-	}
-	closedir(dd);
-	rmdir(d);
-}
 
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/paddock-test-snap-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(make_dir("snap"), 0);
 	return 0;
 }
 
