@@ -387,13 +387,23 @@ static int prep_path(struct jr *r, struct step *st)
 	return st->path ? ZOK : ZSYSTEMERROR;
 }
 
+/* DeleteRequest and CheckVersionRequest: {ustring path; int version}. */
+static int prep_path_version(struct jr *r, struct step *st, int32_t *version)
+{
+	int rc = prep_path(r, st);
+	*version = jr_int(r);
+	if (rc || r->err)
+		return rc ? rc : ZMARSHALLINGERROR;
+	return ZOK;
+}
+
 static int prep_delete(struct pctx *c, struct jr *r, struct step *st)
 {
 	st->kind = ST_DELETE;
-	int rc = prep_path(r, st);
-	int32_t version = jr_int(r);
-	if (rc || r->err)
-		return rc ? rc : ZMARSHALLINGERROR;
+	int32_t version;
+	int rc = prep_path_version(r, st, &version);
+	if (rc)
+		return rc;
 	if (!last_slash_ok(st->path, st->len) || special_path(st->path, st->len))
 		return ZBADARGUMENTS;
 	struct pend parent, node;
@@ -471,10 +481,10 @@ static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
 static int prep_check(struct pctx *c, struct jr *r, struct step *st)
 {
 	st->kind = ST_CHECK;
-	int rc = prep_path(r, st);
-	int32_t version = jr_int(r);
-	if (rc || r->err)
-		return rc ? rc : ZMARSHALLINGERROR;
+	int32_t version;
+	int rc = prep_path_version(r, st, &version);
+	if (rc)
+		return rc;
 	if (zk_path_validate(st->path, st->len, false))
 		return ZBADARGUMENTS;
 	struct pend node;
