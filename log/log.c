@@ -80,6 +80,12 @@ struct zlog {
 	size_t roll_at;	      /* mu: fill offset where a new segment starts */
 	bool stop;	      /* mu */
 	bool idle;	      /* mu: writer is waiting for work */
+	bool spare_want;      /* mu: the writer started a segment */
+	bool spare_ready;     /* mu: "log.spare" is whole and unused */
+	bool spare_stop;      /* mu (read racily between chunks) */
+	pthread_cond_t spare_cv;
+	pthread_t spare_th;
+	uint8_t *spare_blk;   /* spare thread: aligned header block */
 	zxid_t last_appended; /* sequencer only */
 
 	zxid_t durable; /* atomic */
@@ -93,7 +99,6 @@ struct zlog {
 	size_t work_pos;
 	size_t work_roll_at; /* SIZE_MAX: none */
 	int fd;
-	bool direct;
 	int64_t seg_off; /* end of records in the segment */
 	uint32_t round;	 /* number of the next round */
 	uint8_t *tail;	 /* ZLOG_BLOCK bytes, aligned */
@@ -157,13 +162,14 @@ static void signal_event(struct zlog *l)
 	(void)r; /* EAGAIN: counter saturated, still readable */
 }
 
-/* Write all of buf at off through the hook; 0 or -errno. */
-static int write_all(int fd, const uint8_t *buf, size_t n, off_t off)
+/* Write all of buf at off through pw; 0 or -errno. */
+static int write_all(ssize_t (*pw)(int, const void *, size_t, off_t), int fd,
+		     const uint8_t *buf, size_t n, off_t off)
 {
 	ssize_t w;
 
 	while (n) {
-		w = zlog_pwrite_hook(fd, buf, n, off);
+		w = pw(fd, buf, n, off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -199,62 +205,118 @@ static bool seg_header_ok(const uint8_t *m, size_t size)
 /* Writer                                                               */
 /* ------------------------------------------------------------------ */
 
-static int open_direct(struct zlog *l, const char *path, int flags)
+/* Open with O_DIRECT, or buffered where the filesystem refuses it. */
+static int open_direct(const char *dir, const char *path, int flags)
 {
 	int fd = open(path, flags | O_DIRECT | O_CLOEXEC, 0644);
 
 	if (fd < 0 && errno == EINVAL) {
 		fd = open(path, flags | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			l->direct = false;
-			say_buffered_once(l->dir);
-		}
-		return fd;
+		if (fd >= 0)
+			say_buffered_once(dir);
 	}
-	if (fd >= 0)
-		l->direct = true;
 	return fd;
 }
 
-/* Create, zero-fill and publish segment log.<first>; switch to it. */
-static int seg_new(struct zlog *l, zxid_t first)
+/*
+ * Create `tmp` as a segment of seg_size bytes: fallocated, header block,
+ * zeros to the end, flushed.  I/O goes through pw/sync (the fault hooks
+ * for the writer, plain pwrite/fdatasync for the spare thread).  `stop`
+ * (may be NULL) is polled between chunks.  The open fd, or -errno (tmp
+ * is removed).
+ */
+static int seg_prepare(const struct zlog *l, const char *tmp, uint8_t *blk,
+		       ssize_t (*pw)(int, const void *, size_t, off_t),
+		       int (*sync)(int), const bool *stop)
 {
-	char path[4096], tmp[4096 + 8];
 	int64_t off;
 	int fd, rc;
 
-	snprintf(path, sizeof(path), "%s/log.%016" PRIx64, l->dir,
-		 (uint64_t)first);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open_direct(l, tmp, O_RDWR | O_CREAT | O_TRUNC);
+	fd = open_direct(l->dir, tmp, O_RDWR | O_CREAT | O_TRUNC);
 	if (fd < 0)
 		return -errno;
 	rc = posix_fallocate(fd, 0, l->seg_size);
-	if (rc && rc != EOPNOTSUPP && rc != EINVAL)
-		goto fail_rc;
+	if (rc == EOPNOTSUPP || rc == EINVAL)
+		rc = 0;
+	rc = -rc;
 	/* block 0: the header and zeros; then zeros to the end */
-	memset(l->wbuf, 0, ZLOG_BLOCK);
-	seg_header(l->wbuf, l->seg_size);
-	rc = -write_all(fd, l->wbuf, ZLOG_BLOCK, 0);
+	memset(blk, 0, ZLOG_BLOCK);
+	seg_header(blk, l->seg_size);
+	if (!rc)
+		rc = write_all(pw, fd, blk, ZLOG_BLOCK, 0);
 	for (off = ZLOG_BLOCK; !rc && off < l->seg_size; off += ZERO_CHUNK) {
 		size_t n = (size_t)(l->seg_size - off) < ZERO_CHUNK
 			       ? (size_t)(l->seg_size - off)
 			       : ZERO_CHUNK;
 
-		rc = -write_all(fd, l->zeros, n, off);
+		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
+			rc = -ECANCELED;
+		else
+			rc = write_all(pw, fd, l->zeros, n, off);
 	}
-	if (rc)
-		goto fail_rc;
-	if (zlog_fdatasync_hook(fd) || fsync(fd))
-		goto fail;
-	if (rename(tmp, path))
-		goto fail;
-	rc = -zlog_fsync_dir(l->dir);
+	if (!rc && (sync(fd) || fsync(fd)))
+		rc = -errno;
+	if (rc) {
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
+	return fd;
+}
+
+/* Writer: take the spare segment as `path`.  The open fd, or -1 if there
+ * is no spare (or it could not be used; then it is gone). */
+static int seg_take_spare(struct zlog *l, const char *path)
+{
+	char spare[4096];
+	bool have;
+	int fd;
+
+	pthread_mutex_lock(&l->mu);
+	have = l->spare_ready;
+	l->spare_ready = false;
+	pthread_mutex_unlock(&l->mu);
+	if (!have)
+		return -1;
+	snprintf(spare, sizeof(spare), "%s/" ZLOG_SPARE, l->dir);
+	fd = open_direct(l->dir, spare, O_RDWR);
+	if (fd >= 0 && rename(spare, path) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	unlink(spare);
+	return -1;
+}
+
+/* Create (or take the spare as) segment log.<first>, publish it, switch
+ * to it, and ask the spare thread for the next one. */
+static int seg_new(struct zlog *l, zxid_t first)
+{
+	char path[4096], tmp[4096 + 8];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/log.%016" PRIx64, l->dir,
+		 (uint64_t)first);
+	fd = seg_take_spare(l, path);
+	if (fd < 0) {
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		fd = seg_prepare(l, tmp, l->wbuf, zlog_pwrite_hook,
+				 zlog_fdatasync_hook, NULL);
+		if (fd < 0)
+			return fd;
+		if (rename(tmp, path)) {
+			rc = -errno;
+			close(fd);
+			unlink(tmp);
+			return rc;
+		}
+	}
+	rc = zlog_fsync_dir(l->dir);
 	if (rc) {
 		/* the segment exists but may not survive a crash: drop it */
 		unlink(path);
 		close(fd);
-		return -rc;
+		return rc;
 	}
 	if (l->fd >= 0)
 		close(l->fd);
@@ -264,13 +326,77 @@ static int seg_new(struct zlog *l, zxid_t first)
 	seg_header(l->tail, l->seg_size);
 	l->tail_len = ZLOG_SEG_HDR;
 	l->round = 1;
+	pthread_mutex_lock(&l->mu);
+	l->spare_want = true;
+	pthread_cond_broadcast(&l->spare_cv);
+	pthread_mutex_unlock(&l->mu);
 	return 0;
-fail:
-	rc = errno;
-fail_rc:
+}
+
+/*
+ * The spare thread: whenever the writer has started a segment, prepare
+ * the next one as "log.spare" (zero-filling 64 MB takes tens of ms, which
+ * would otherwise stall every write at each rollover).  A failure (disk
+ * full) is not an error: the writer then creates its segment itself and
+ * reports what that attempt hits.
+ */
+static void *spare_main(void *arg)
+{
+	struct zlog *l = arg;
+	char spare[4096], tmp[4096 + 8];
+	int fd;
+
+	snprintf(spare, sizeof(spare), "%s/" ZLOG_SPARE, l->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", spare);
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		while (!l->spare_stop && (!l->spare_want || l->spare_ready))
+			pthread_cond_wait(&l->spare_cv, &l->mu);
+		if (l->spare_stop)
+			break;
+		l->spare_want = false;
+		pthread_mutex_unlock(&l->mu);
+		fd = seg_prepare(l, tmp, l->spare_blk, pwrite, fdatasync,
+				 &l->spare_stop);
+		if (fd >= 0) {
+			close(fd);
+			if (rename(tmp, spare) || zlog_fsync_dir(l->dir)) {
+				unlink(tmp);
+				unlink(spare);
+				fd = -1;
+			}
+		}
+		pthread_mutex_lock(&l->mu);
+		if (fd >= 0)
+			l->spare_ready = true;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* zlog_open: keep a spare left by the previous run if it is whole (it is
+ * renamed into place only after its flush) and of the configured size. */
+static bool spare_usable(const struct zlog *l)
+{
+	char spare[4096];
+	uint8_t h[ZLOG_SEG_HDR];
+	struct stat st;
+	bool ok = false;
+	int fd;
+
+	snprintf(spare, sizeof(spare), "%s/" ZLOG_SPARE, l->dir);
+	fd = open(spare, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && st.st_size == l->seg_size &&
+	    pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    seg_header_ok(h, sizeof(h)) &&
+	    (int64_t)get_le64(h + 16) == l->seg_size)
+		ok = true;
 	close(fd);
-	unlink(tmp);
-	return -rc;
+	if (!ok)
+		unlink(spare);
+	return ok;
 }
 
 static int wbuf_reserve(struct zlog *l, size_t n)
@@ -312,6 +438,9 @@ static int do_round(struct zlog *l)
 	int rc;
 
 	sz = zlog_rec_size(rec_len(r));
+	if (pos == l->work_roll_at && l->fd >= 0 &&
+	    l->seg_off * 2 < l->seg_size)
+		l->work_roll_at = SIZE_MAX; /* less than half used: keep it */
 	if (l->fd < 0 || pos == l->work_roll_at ||
 	    (l->seg_off + (int64_t)sz > l->seg_size &&
 	     l->seg_off > (int64_t)ZLOG_SEG_HDR)) {
@@ -351,7 +480,7 @@ static int do_round(struct zlog *l)
 	}
 	woff = (off_t)(l->seg_off - (int64_t)l->tail_len);
 	t0 = now_ns();
-	rc = write_all(l->fd, l->wbuf, padded, woff);
+	rc = write_all(zlog_pwrite_hook, l->fd, l->wbuf, padded, woff);
 	if (!rc && l->force_sync && zlog_fdatasync_hook(l->fd))
 		rc = -errno;
 	if (rc)
@@ -464,7 +593,8 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* Remove "log.<hex>.tmp" left by a crash during preallocation. */
+/* Remove "log.<hex>.tmp" and "log.spare.tmp" left by a crash during
+ * preallocation. */
 static void remove_stale_tmp(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -476,13 +606,23 @@ static void remove_stale_tmp(const char *dir)
 		return;
 	while ((e = readdir(d))) {
 		n = strlen(e->d_name);
-		if (n == 4 + 16 + 4 && strncmp(e->d_name, "log.", 4) == 0 &&
-		    strcmp(e->d_name + 20, ".tmp") == 0) {
+		if ((n == 4 + 16 + 4 && strncmp(e->d_name, "log.", 4) == 0 &&
+		     strcmp(e->d_name + 20, ".tmp") == 0) ||
+		    strcmp(e->d_name, ZLOG_SPARE ".tmp") == 0) {
 			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 			unlink(path);
 		}
 	}
 	closedir(d);
+}
+
+static void stop_spare(struct zlog *l)
+{
+	pthread_mutex_lock(&l->mu);
+	__atomic_store_n(&l->spare_stop, true, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&l->spare_cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->spare_th, NULL);
 }
 
 struct zlog *zlog_open(const struct zlog_config *cfg, zxid_t last_zxid,
@@ -523,7 +663,8 @@ struct zlog *zlog_open(const struct zlog_config *cfg, zxid_t last_zxid,
 	l->dir = strdup(cfg->log_dir);
 	l->tail = aligned_alloc_zero(ZLOG_BLOCK);
 	l->zeros = aligned_alloc_zero(ZERO_CHUNK);
-	if (!l->dir || !l->tail || !l->zeros ||
+	l->spare_blk = aligned_alloc_zero(ZLOG_BLOCK);
+	if (!l->dir || !l->tail || !l->zeros || !l->spare_blk ||
 	    wbuf_reserve(l, ZLOG_BLOCK * 16))
 		goto nomem;
 	l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -532,15 +673,25 @@ struct zlog *zlog_open(const struct zlog_config *cfg, zxid_t last_zxid,
 		goto err;
 	}
 	remove_stale_tmp(l->dir);
+	l->spare_ready = spare_usable(l);
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
+	pthread_cond_init(&l->spare_cv, NULL);
+	if (pthread_create(&l->spare_th, NULL, spare_main, l)) {
+		snprintf(err, err_len, "log: cannot start the spare thread");
+		goto err_sync;
+	}
 	if (pthread_create(&l->th, NULL, writer_main, l)) {
 		snprintf(err, err_len, "log: cannot start the writer thread");
-		pthread_mutex_destroy(&l->mu);
-		pthread_cond_destroy(&l->cv);
-		goto err;
+		stop_spare(l);
+		goto err_sync;
 	}
 	return l;
+err_sync:
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->spare_cv);
+	goto err;
 nomem:
 	snprintf(err, err_len, "log: out of memory");
 err:
@@ -550,6 +701,7 @@ err:
 		free(l->dir);
 		free(l->tail);
 		free(l->zeros);
+		free(l->spare_blk);
 		free(l->wbuf);
 		free(l);
 	}
@@ -566,11 +718,14 @@ void zlog_close(struct zlog *l)
 	pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->th, NULL);
+	stop_spare(l);
 	if (l->fd >= 0)
 		close(l->fd);
 	close(l->efd);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->spare_cv);
+	free(l->spare_blk);
 	free(l->fill.p);
 	free(l->work.p);
 	free(l->dir);
@@ -784,7 +939,7 @@ static int zero_range(const char *path, size_t from, size_t to)
 	while (!rc && from < to) {
 		size_t n = to - from < sizeof(z) ? to - from : sizeof(z);
 
-		rc = write_all(fd, z, n, (off_t)from);
+		rc = write_all(zlog_pwrite_hook, fd, z, n, (off_t)from);
 		from += n;
 	}
 	if (!rc && zlog_fdatasync_hook(fd))

@@ -37,7 +37,9 @@
  * temporary name, fsynced, renamed.
  *
  * Threads: zlog_append/zlog_kick/zlog_roll are the sequencer's; the writer
- * thread is internal; zlog_durable/zlog_error/zlog_event_fd any thread.
+ * thread and the spare thread (which zero-fills the next segment,
+ * "log.spare", ahead of need) are internal; zlog_durable/zlog_error/
+ * zlog_event_fd any thread.
  */
 #ifndef PADDOCK_LOG_H
 #define PADDOCK_LOG_H
@@ -126,9 +128,11 @@ int zsnap_purge(const char *snap_dir, const char *log_dir, int retain);
 
 /* ---- additions (issue 5 implementation) ---- */
 
-/* Sequencer: start a new segment with the next flush round (ZooKeeper
- * rolls the log when it starts a snapshot, so purge can drop whole
- * segments). */
+/* Sequencer: start a new segment with the next flush round if the
+ * current one is at least half used.  ZooKeeper rolls the log whenever it
+ * starts a snapshot, so purge can drop whole segments; at hundreds of
+ * thousands of writes/s that is several 64 MB segments a second, so
+ * paddock rolls only a segment worth dropping. */
 void zlog_roll(struct zlog *l);
 
 /*

@@ -27,6 +27,7 @@
 #define ZLOG_DEFAULT_PREALLOC (64LL << 20)
 #define ZLOG_MIN_PREALLOC (2LL * ZLOG_BLOCK)
 #define ZLOG_RETRY_MS 100
+#define ZLOG_SPARE "log.spare" /* the next segment, prepared ahead */
 
 /* -- snapshot -- */
 #define ZSNAP_MAGIC "PADDOCKS"

@@ -449,13 +449,14 @@ static void test_segment_rollover_names_segment_by_first_zxid(void **state)
 
 static void test_roll_starts_a_new_segment_at_the_next_record(void **state)
 {
-	struct zlog *l = open_log(1 << 20, false, 0);
+	struct zlog *l = open_log(8192, false, 0);
 	zxid_t *segs;
 	int n;
 
-	append_n(l, 1, 5, 10);
+	/* 5 records of 1024 B: more than half of the 8 KiB segment */
+	append_n(l, 1, 5, 1000);
 	zlog_roll(l);
-	append_n(l, 6, 5, 10);
+	append_n(l, 6, 5, 1000);
 	zlog_kick(l);
 	wait_durable(l, 10);
 	zlog_close(l);
@@ -464,6 +465,61 @@ static void test_roll_starts_a_new_segment_at_the_next_record(void **state)
 	assert_int_equal(segs[0], 1);
 	assert_int_equal(segs[1], 6);
 	free(segs);
+}
+
+static void test_roll_keeps_a_segment_less_than_half_used(void **state)
+{
+	struct zlog *l = open_log(1 << 20, false, 0);
+	zxid_t *segs;
+	int n;
+
+	append_n(l, 1, 5, 10);
+	zlog_kick(l);
+	wait_durable(l, 5);
+	zlog_roll(l);
+	append_n(l, 6, 5, 10);
+	zlog_kick(l);
+	wait_durable(l, 10);
+	zlog_close(l);
+	n = zlog_list(dir, "log", &segs);
+	assert_int_equal(n, 1);
+	assert_int_equal(segs[0], 1);
+	free(segs);
+}
+
+static void test_spare_segment_is_prepared_and_taken_at_rollover(void **state)
+{
+	struct zlog *l = open_log(8192, true, 0);
+	char p[512];
+	zxid_t *segs;
+	int n, i;
+
+	append_n(l, 1, 1, 1000);
+	zlog_kick(l);
+	wait_durable(l, 1);
+	/* the spare thread prepares the next segment after the first */
+	snprintf(p, sizeof(p), "%s/log.spare", dir);
+	for (i = 0; i < 2000 && access(p, F_OK) != 0; i++)
+		usleep(1000);
+	assert_int_equal(file_size(p), 8192);
+	for (i = 2; i <= 9; i++)
+		append_n(l, i, 1, 1000);
+	zlog_kick(l);
+	wait_durable(l, 9);
+	zlog_close(l);
+	n = zlog_list(dir, "log", &segs);
+	assert_int_equal(n, 2);
+	assert_int_equal(segs[1], 8); /* 7 records of 1024 B fit in one */
+	free(segs);
+	/* a whole spare left behind is reused by the next run */
+	assert_int_equal(file_size(p), 8192);
+	l = open_log(8192, true, 9);
+	append_n(l, 10, 1, 1000);
+	zlog_kick(l);
+	wait_durable(l, 10);
+	seg_path(p, sizeof(p), 10);
+	assert_int_equal(file_size(p), 8192);
+	zlog_close(l);
 }
 
 static void test_reopen_continues_in_a_new_segment(void **state)
@@ -638,23 +694,24 @@ static void test_mid_log_corruption_is_an_error(void **state)
 
 static void test_corruption_in_an_older_segment_is_an_error(void **state)
 {
-	struct zlog *l = open_log(64 * 1024, true, 0);
+	struct zlog *l = open_log(8192, true, 0);
 	struct collect c;
 	char err[256] = "", p[512];
 	uint8_t *img;
 	size_t n;
 	zxid_t last;
 
-	append_n(l, 1, 3, 40);
+	/* 3 records of 1424 B: more than half of the segment, so it rolls */
+	append_n(l, 1, 3, 1400);
 	zlog_kick(l);
 	wait_durable(l, 3);
 	zlog_roll(l);
-	append_n(l, 4, 3, 40);
+	append_n(l, 4, 3, 1400);
 	zlog_close(l);
 	assert_int_equal(count_segments(), 2);
 	seg_path(p, sizeof(p), 1);
 	img = read_all(p, &n);
-	img[32 + 2 * zlog_rec_size(40) + 5] ^= 0x40; /* last record's crc */
+	img[32 + 2 * zlog_rec_size(1400) + 5] ^= 0x40; /* last record's crc */
 	write_all_file(p, img, n);
 	free(img);
 	assert_int_equal(replay(0, &c, &last, err, sizeof(err)),
@@ -834,6 +891,8 @@ int main(void)
 	    T(test_group_commit_makes_every_zxid_durable_in_order),
 	    T(test_segment_rollover_names_segment_by_first_zxid),
 	    T(test_roll_starts_a_new_segment_at_the_next_record),
+	    T(test_roll_keeps_a_segment_less_than_half_used),
+	    T(test_spare_segment_is_prepared_and_taken_at_rollover),
 	    T(test_reopen_continues_in_a_new_segment),
 	    T(test_torn_tail_is_truncated_at_every_byte_of_last_record),
 	    T(test_torn_round_with_later_records_of_that_round_is_truncated),
