@@ -71,6 +71,7 @@ struct zmsg {
 	int64_t t0; /* worker's receive time (us), echoed in the reply */
 	uint32_t auth_len;
 	uint32_t len;
+	uint32_t cap; /* body bytes allocated (>= len) */
 	uint8_t body[];
 };
 
@@ -141,6 +142,13 @@ int zab_worker_fd(struct zab_seq *s, int w);
  * waking. */
 bool zab_sleep_prepare(struct zab_seq *s, int w);
 void zab_sleep_done(struct zab_seq *s, int w);
+
+/* Worker w says whether it holds (or is about to register) watches.
+ * While it says no, the sequencer sends it no ZM_EVENT.  A worker must
+ * say yes BEFORE the tree read that sets a watch: the call is a full
+ * fence, and the sequencer fences between changing the tree and reading
+ * this flag, so a change the read did not see always sends its event. */
+void zab_watching(struct zab_seq *s, int w, bool on);
 
 /* Any thread: the log's counters (zeros without a log), for mntr. */
 struct zlog_stats;

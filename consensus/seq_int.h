@@ -38,6 +38,7 @@ struct wside {
 	struct rte_ring *out; /* seq -> worker */
 	int efd;
 	_Atomic int sleeping;
+	_Atomic int watching; /* zab_watching */
 	struct outq q;
 	char pad[64];
 };

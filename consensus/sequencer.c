@@ -60,6 +60,7 @@ struct zmsg *zmsg_new(uint16_t type, uint32_t len)
 	memset(m, 0, sizeof(*m));
 	m->type = type;
 	m->len = len;
+	m->cap = len;
 	return m;
 }
 
@@ -228,10 +229,21 @@ static void out_flush(struct zab_seq *s)
 	}
 }
 
+void zab_watching(struct zab_seq *s, int w, bool on)
+{
+	atomic_store(&s->w[w].watching, on);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
 void seq_send_event(struct zab_seq *s, int type, const char *path,
 		    size_t len, zxid_t zxid)
 {
+	/* the change is in the tree: now look at the workers' flags */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (int w = 0; w < s->cfg.n_workers; w++) {
+		if (!atomic_load_explicit(&s->w[w].watching,
+					  memory_order_relaxed))
+			continue;
 		struct zmsg *m = zmsg_new(ZM_EVENT, (uint32_t)len);
 		if (!m)
 			continue; /* the watch is lost; logged by no one */
@@ -268,6 +280,31 @@ static void send_reply(struct zab_seq *s, const struct zmsg *req, int err,
 	if (len)
 		memcpy(m->body, s->reply.p, len);
 	out_add(s, req->conn.worker, m);
+}
+
+/* Answer t's request with s->reply, turning the request message itself
+ * into the reply when it is big enough (the common case: a request
+ * carries at least its path).  That saves the sequencer a malloc and a
+ * free of memory the worker allocated, and the worker frees its own. */
+static void send_reply_in_place(struct zab_seq *s, struct ptxn *t, int err,
+				zxid_t zxid)
+{
+	struct zmsg *m = t->req;
+	size_t len = err ? 0 : s->reply.len;
+
+	if (m->cap < len) {
+		send_reply(s, m, err, zxid);
+		return;
+	}
+	t->req = NULL;
+	m->type = ZM_REPLY;
+	m->err = err;
+	m->zxid = zxid;
+	m->auth_len = 0;
+	m->len = (uint32_t)len;
+	if (len)
+		memcpy(m->body, s->reply.p, len);
+	out_add(s, m->conn.worker, m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -721,7 +758,7 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 					    &s->reply, true);
 		if (rc == ZOK)
 			atomic_fetch_add(&s->stats.writes, 1);
-		send_reply(s, m, rc, t->zxid);
+		send_reply_in_place(s, t, rc, t->zxid);
 		return;
 	}
 	for (int i = 0; i < t->n; i++) {
@@ -752,7 +789,7 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 	jw_int(&s->reply, -1);
 	if (t->failed < 0)
 		atomic_fetch_add(&s->stats.writes, 1);
-	send_reply(s, m, ZOK, t->zxid);
+	send_reply_in_place(s, t, ZOK, t->zxid);
 }
 
 static void apply_one(struct zab_seq *s, struct ptxn *t)

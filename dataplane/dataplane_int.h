@@ -88,6 +88,7 @@ struct dp_worker {
 	struct dp_conn **dirty;
 	uint32_t ndirty, capdirty;
 	struct wt *watches;
+	bool watching; /* told the sequencer (zab_watching) */
 	zxid_t seen; /* every event up to here delivered */
 	struct zmsg **mq; /* messages dequeued but not yet processed */
 	unsigned mq_head, mq_n, mq_cap;

@@ -344,6 +344,24 @@ static void notify(struct wt_owner *o, void *arg)
 
 static void drain_backlog(struct dp_worker *w, struct dp_conn *c);
 
+/* Before a tree read that may set a watch: events from now on. */
+static void watch_arm(struct dp_worker *w)
+{
+	if (!w->watching) {
+		zab_watching(w->srv->seq, w->idx, true);
+		w->watching = true;
+	}
+}
+
+/* Between loop passes: no watches left, no events needed. */
+static void watch_disarm_if_idle(struct dp_worker *w)
+{
+	if (w->watching && wt_count(w->watches) == 0) {
+		zab_watching(w->srv->seq, w->idx, false);
+		w->watching = false;
+	}
+}
+
 static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 {
 	struct dp_conn *c;
@@ -685,6 +703,8 @@ static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 		conn_close(w, c, "malformed read request");
 		return;
 	}
+	if (watch)
+		watch_arm(w);
 	do {
 		seq = tree_read_begin(t);
 		w->scratch.len = 0;
@@ -731,6 +751,7 @@ static void serve_setwatches(struct dp_worker *w, struct dp_conn *c,
 		conn_close(w, c, "malformed setWatches");
 		return;
 	}
+	watch_arm(w);
 	zxid_t z = tree_applied_zxid(t);
 	process_msgs(w, z);
 	if (c->state == CS_FREE)
@@ -809,6 +830,8 @@ static void serve_watchop(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 		conn_close(w, c, "malformed watch request");
 		return;
 	}
+	if (op == ZOP_ADDWATCH)
+		watch_arm(w);
 	zxid_t z = tree_applied_zxid(w->srv->tree);
 	int err = ZOK;
 	if (op == ZOP_ADDWATCH) {
@@ -1375,6 +1398,7 @@ static void *worker_main(void *arg)
 	w->next_touch = zk_clock_ms(CLOCK_MONOTONIC) + TOUCH_MS;
 	while (atomic_load(&w->srv->running)) {
 		process_msgs(w, -1);
+		watch_disarm_if_idle(w);
 		int64_t now = zk_clock_ms(CLOCK_MONOTONIC);
 		w->now_ms = now;
 		if (now >= w->next_touch) {

@@ -153,6 +153,7 @@ static void setup(void)
 	seq = zab_seq_create(&sc);
 	if (!seq || zab_seq_start(seq))
 		abort();
+	zab_watching(seq, 0, true); /* keep the watch-event path covered */
 	admin = open_session(1);
 }
 
