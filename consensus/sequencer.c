@@ -1260,6 +1260,7 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	zxid_t snap = 0, last = 0;
 	void *blob = NULL;
 	size_t blob_len = 0;
+	int64_t t0 = zk_clock_us(CLOCK_MONOTONIC), t1;
 	int rc = zsnap_load(s->cfg.snap_dir, s->tree, &snap, &blob, &blob_len,
 			    report, s, err, err_len);
 	if (rc)
@@ -1277,10 +1278,17 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	s->zxid = s->applied = snap;
 	tree_write_begin(s->tree);
 	tree_write_end(s->tree, snap);
+	t1 = zk_clock_us(CLOCK_MONOTONIC);
 	rc = zlog_replay(s->cfg.log_dir, snap, replay_one, report, s, &last,
 			 err, err_len);
 	if (rc)
 		return rc;
+	fprintf(stderr,
+		"paddockd: recovery: snapshot 0x%llx loaded in %lld ms, log "
+		"replayed to 0x%llx in %lld ms\n",
+		(unsigned long long)snap, (long long)(t1 - t0) / 1000,
+		(unsigned long long)(last > snap ? last : snap),
+		(long long)(zk_clock_us(CLOCK_MONOTONIC) - t1) / 1000);
 	if (last > s->zxid)
 		s->zxid = s->applied = last;
 	/* sessions restored from disk get a full timeout to come back */
@@ -1288,8 +1296,6 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	for (size_t b = 0; b < s->nbuckets; b++)
 		for (struct zsession *z = s->sess[b]; z; z = z->next)
 			z->deadline = now + z->timeout;
-	int64_t eph = 0;
-	(void)eph;
 	return ZOK;
 }
 

@@ -605,6 +605,8 @@ int zsnap_walk(const char *path, zxid_t *zxid,
 
 struct load_ctx {
 	struct tree *t;
+	zxid_t zxid;	 /* the snapshot's */
+	bool seen_new;	 /* a node created after the walk began */
 	void *blob;
 	size_t blob_len;
 	bool blob_nomem;
@@ -617,8 +619,17 @@ static int load_node(const struct zsnap_node *n, void *arg)
 	struct load_ctx *c = arg;
 	int rc;
 
+	/*
+	 * A path can appear twice in a fuzzy snapshot only if a node was
+	 * deleted during the walk and one with the same path created: the
+	 * later copy then has czxid > the snapshot's zxid.  Nodes that
+	 * existed when the walk began have distinct paths.  So until the
+	 * first "new" node, no path can repeat and the lookup is skipped.
+	 */
+	if (n->stat.czxid > c->zxid)
+		c->seen_new = true;
 	rc = tree_node_restore(c->t, n->path, n->path_len, &n->stat, n->data,
-			       n->data_len, n->acl);
+			       n->data_len, n->acl, !c->seen_new);
 	if (rc) {
 		snprintf(c->where, sizeof(c->where), "%.*s",
 			 (int)(n->path_len > 100 ? 100 : n->path_len), n->path);
@@ -680,6 +691,8 @@ int zsnap_load(const char *snap_dir, struct tree *t, zxid_t *zxid, void **blob,
 		}
 		memset(&c, 0, sizeof(c));
 		c.t = t;
+		/* the header zxid (snap_parse checks the header) */
+		c.zxid = size >= ZSNAP_HDR ? (zxid_t)get_le64(m + 16) : 0;
 		/* a node record takes at least ~80 bytes; most hold data */
 		tree_reserve(t, size / 128);
 		rc = snap_parse(m, size, &z, load_node, load_blob, &c, e,

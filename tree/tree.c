@@ -1161,9 +1161,19 @@ static void owner_link_del(struct tree *t, struct znode *n, int64_t owner)
 		sess_drop_if_empty(t, owner);
 }
 
+/* One of the nodes tree_create makes: "/", "/zookeeper" and below. */
+static bool sys_path(const char *path, size_t len)
+{
+	static const char zk[] = "/zookeeper";
+
+	return len == 1 ||
+	       (len >= sizeof(zk) - 1 && !memcmp(path, zk, sizeof(zk) - 1) &&
+		(len == sizeof(zk) - 1 || path[sizeof(zk) - 1] == '/'));
+}
+
 int tree_node_restore(struct tree *t, const char *path, size_t len,
 		      const struct zstat *stat, const void *data,
-		      int32_t data_len, struct zacl *acl)
+		      int32_t data_len, struct zacl *acl, bool fresh)
 {
 	struct znode *parent, *n;
 	struct zver *v;
@@ -1193,7 +1203,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	v->stat.data_length = data_len;
 	v->null_data = null_data;
 
-	n = lookup(t, path, len);
+	n = fresh && !sys_path(path, len) ? NULL : lookup(t, path, len);
 	if (n) {
 		old_owner = n->ver->stat.ephemeral_owner;
 		old_len = n->ver->stat.data_length;

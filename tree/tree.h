@@ -335,11 +335,14 @@ int tree_node_set_acl(struct tree *t, const char *path, size_t len,
  * exists (the nodes tree_create makes), its version is replaced by this
  * stat, data and ACL.  The session/container/TTL lists follow
  * stat->ephemeral_owner.  `acl` is referenced (caller keeps its own
- * reference).  ZOK, ZBADARGUMENTS, ZNONODE, ZSYSTEMERROR (ENOMEM).
+ * reference).  `fresh`: the caller knows no earlier restore made this
+ * path, so only the nodes tree_create makes need a lookup (a hash lookup
+ * per node was half of a 1M-znode restart).  ZOK, ZBADARGUMENTS,
+ * ZNONODE, ZSYSTEMERROR (ENOMEM).
  */
 int tree_node_restore(struct tree *t, const char *path, size_t len,
 		      const struct zstat *stat, const void *data,
-		      int32_t data_len, struct zacl *acl);
+		      int32_t data_len, struct zacl *acl, bool fresh);
 
 /* Recovery (writer, before readers start): size the hash table for about
  * `nodes` znodes now, instead of growing it step by step as they load. */

@@ -301,7 +301,7 @@ struct load {
 	struct zlog *l;
 	zxid_t first;
 	int n;
-	volatile bool done;
+	bool done; /* __atomic */
 	bool order_ok;
 };
 
@@ -326,7 +326,7 @@ static void *watcher(void *arg)
 	zxid_t prev = 0, d;
 
 	ld->order_ok = true;
-	while (!ld->done) {
+	while (!__atomic_load_n(&ld->done, __ATOMIC_ACQUIRE)) {
 		d = zlog_durable(ld->l);
 		if (d < prev)
 			ld->order_ok = false;
@@ -367,7 +367,7 @@ static void test_group_commit_makes_every_zxid_durable_in_order(void **state)
 	pthread_join(a, NULL);
 	wait_durable(ld.l, ld.first + ld.n - 1);
 	t1 = secs();
-	ld.done = true;
+	__atomic_store_n(&ld.done, true, __ATOMIC_RELEASE);
 	pthread_join(w, NULL);
 	assert_true(ld.order_ok);
 	zlog_get_stats(ld.l, &st);

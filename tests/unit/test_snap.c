@@ -294,7 +294,7 @@ static void test_truncated_only_snapshot_is_an_error(void **state)
 
 struct snapper {
 	struct tree *t;
-	volatile bool started;
+	bool started; /* __atomic */
 	int rc;
 };
 
@@ -303,7 +303,7 @@ static void *snap_thread(void *arg)
 	struct snapper *s = arg;
 
 	rcu_register_thread();
-	s->started = true;
+	__atomic_store_n(&s->started, true, __ATOMIC_RELEASE);
 	s->rc = zsnap_write(dir, s->t, tree_applied_zxid(s->t), NULL, 0);
 	rcu_unregister_thread();
 	return NULL;
@@ -331,7 +331,7 @@ static void test_fuzzy_snapshot_while_writes_continue_loads(void **state)
 	}
 	rcu_quiescent_state();
 	pthread_create(&th, NULL, snap_thread, &s);
-	while (!s.started)
+	while (!__atomic_load_n(&s.started, __ATOMIC_ACQUIRE))
 		;
 	/* delete whole subtrees and add new ones while the walk runs */
 	for (i = 0; i < 200; i += 2) {

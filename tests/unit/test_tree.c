@@ -874,8 +874,8 @@ static void test_nested_write_begin_counts_outermost(void **state)
 
 struct race {
 	struct tree *t;
-	volatile int stop;
-	volatile int ready;
+	int stop;  /* __atomic: the writer sets it, readers poll it */
+	int ready; /* __atomic */
 	long views;
 	long errors;
 	long retries;
@@ -918,6 +918,7 @@ struct kid_arg {
 	const struct znode *parent;
 	char buf[256];
 	struct race *r;
+	long errors, views; /* this reader's: struct race is shared */
 };
 
 static int check_kid(const char *name, size_t len, void *arg)
@@ -934,10 +935,10 @@ static int check_kid(const char *name, size_t len, void *arg)
 	if (c) { /* may have been deleted meanwhile */
 		znode_view(c, &v);
 		if (!view_consistent(c, &v))
-			k->r->errors++;
+			k->errors++;
 		if (znode_parent(c) != k->parent)
-			k->r->errors++;
-		k->r->views++;
+			k->errors++;
+		k->views++;
 	}
 	return 0;
 }
@@ -953,7 +954,8 @@ static void *reader(void *arg)
 	rcu_register_thread();
 	__atomic_add_fetch(&r->ready, 1, __ATOMIC_SEQ_CST);
 	k.r = r;
-	while (!r->stop) {
+	k.errors = k.views = 0;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
 		const struct znode *n;
 		struct zview v;
 
@@ -980,8 +982,8 @@ static void *reader(void *arg)
 		rcu_quiescent_state();
 	}
 	rcu_unregister_thread();
-	__atomic_add_fetch(&r->errors, errors, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&r->views, views, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&r->errors, errors + k.errors, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&r->views, views + k.views, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -1035,7 +1037,7 @@ static void test_concurrent_readers_see_consistent_views(void **state)
 		if (op % 64 == 0)
 			rcu_quiescent_state();
 	}
-	r.stop = 1;
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < NREADERS; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(r.errors, 0);
@@ -1077,7 +1079,7 @@ static void *batch_reader(void *arg)
 
 	rcu_register_thread();
 	__atomic_add_fetch(&r->ready, 1, __ATOMIC_SEQ_CST);
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
 		int nf, nt, kf, kt;
 		long cv;
 		zxid_t az;
@@ -1159,7 +1161,7 @@ static void test_seqcount_gives_batch_atomicity(void **state)
 		if (b % 16 == 0)
 			rcu_quiescent_state();
 	}
-	r.stop = 1;
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < NREADERS; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(r.errors, 0);
@@ -1219,7 +1221,7 @@ static void test_restore_creates_node_with_exact_stat_leaving_parent(
 	s.num_children = 4; /* taken verbatim, even if no child follows */
 	s.pzxid = 8;
 	s.data_length = 999; /* replaced by data_len */
-	assert_int_equal(tree_node_restore(t, S("/r"), &s, "abc", 3, a), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/r"), &s, "abc", 3, a, false), ZOK);
 	got = st(t, "/r");
 	s.data_length = 3;
 	assert_memory_equal(&got, &s, sizeof(s));
@@ -1232,14 +1234,14 @@ static void test_restore_creates_node_with_exact_stat_leaving_parent(
 	assert_true(zacl_equal(v.acl, a));
 	assert_int_equal(tree_node_count(t), 5);
 	/* null data */
-	assert_int_equal(tree_node_restore(t, S("/r/n"), &s, NULL, -1, a), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/r/n"), &s, NULL, -1, a, false), ZOK);
 	znode_view(L(t, "/r/n"), &v);
 	assert_true(v.data_null);
 	assert_int_equal(v.stat->data_length, 0);
 	/* missing parent */
-	assert_int_equal(tree_node_restore(t, S("/x/y"), &s, NULL, 0, a),
+	assert_int_equal(tree_node_restore(t, S("/x/y"), &s, NULL, 0, a, false),
 			 ZNONODE);
-	assert_int_equal(tree_node_restore(t, S("bad"), &s, NULL, 0, a),
+	assert_int_equal(tree_node_restore(t, S("bad"), &s, NULL, 0, a, false),
 			 ZBADARGUMENTS);
 	zacl_unref(a);
 }
@@ -1257,7 +1259,7 @@ static void test_restore_replaces_existing_system_node(void **state)
 	s.cversion = 40;
 	s.num_children = 2;
 	s.pzxid = 77;
-	assert_int_equal(tree_node_restore(t, S("/zookeeper"), &s, "cfg", 3, a),
+	assert_int_equal(tree_node_restore(t, S("/zookeeper"), &s, "cfg", 3, a, false),
 			 ZOK);
 	znode_view(L(t, "/zookeeper"), &v);
 	assert_int_equal(v.stat->cversion, 40);
@@ -1266,7 +1268,7 @@ static void test_restore_replaces_existing_system_node(void **state)
 	assert_true(zacl_equal(v.acl, a));
 	assert_int_equal(tree_node_count(t), 4);
 	assert_int_equal(tree_data_bytes(t), bytes + 3);
-	assert_int_equal(tree_node_restore(t, S("/"), &s, NULL, 0, a), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/"), &s, NULL, 0, a, false), ZOK);
 	assert_int_equal(st(t, "/").pzxid, 77);
 	zacl_unref(a);
 }
@@ -1289,12 +1291,12 @@ static void test_restore_tracks_ephemerals_containers_and_ttls(void **state)
 	int n = 0;
 
 	s.ephemeral_owner = 0x55;
-	assert_int_equal(tree_node_restore(t, S("/e1"), &s, NULL, 0, a), ZOK);
-	assert_int_equal(tree_node_restore(t, S("/e2"), &s, NULL, 0, a), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/e1"), &s, NULL, 0, a, false), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/e2"), &s, NULL, 0, a, false), ZOK);
 	s.ephemeral_owner = ZK_CONTAINER_OWNER;
-	assert_int_equal(tree_node_restore(t, S("/c"), &s, NULL, 0, a), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/c"), &s, NULL, 0, a, false), ZOK);
 	s.ephemeral_owner = zk_ttl_owner(1000);
-	assert_int_equal(tree_node_restore(t, S("/t"), &s, NULL, 0, a), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/t"), &s, NULL, 0, a, false), ZOK);
 	tree_ephemerals(t, 0x55, restore_names, &n);
 	assert_int_equal(n, 2);
 	n = 0;
@@ -1302,7 +1304,7 @@ static void test_restore_tracks_ephemerals_containers_and_ttls(void **state)
 	assert_int_equal(n, 2);
 	/* restoring over an ephemeral with another owner moves it */
 	s.ephemeral_owner = 0x66;
-	assert_int_equal(tree_node_restore(t, S("/e2"), &s, NULL, 0, a), ZOK);
+	assert_int_equal(tree_node_restore(t, S("/e2"), &s, NULL, 0, a, false), ZOK);
 	n = 0;
 	tree_ephemerals(t, 0x55, restore_names, &n);
 	assert_int_equal(n, 1);
