@@ -1284,8 +1284,8 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	if (rc)
 		return rc;
 	fprintf(stderr,
-		"paddockd: recovery: snapshot 0x%llx loaded in %lld ms, log "
-		"replayed to 0x%llx in %lld ms\n",
+		"paddockd: loaded snapshot 0x%llx in %lld ms, replayed the "
+		"log to 0x%llx in %lld ms\n",
 		(unsigned long long)snap, (long long)(t1 - t0) / 1000,
 		(unsigned long long)(last > snap ? last : snap),
 		(long long)(zk_clock_us(CLOCK_MONOTONIC) - t1) / 1000);

@@ -4,8 +4,9 @@
 # clients, and Apache ZooKeeper 3.8 for side-by-side comparisons).
 #
 # Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
-# normal build, and an ASan+UBSan build with -Werror (build/asan) that
-# runs the unit tests and the corpus replay.
+# normal build, an ASan+UBSan build with -Werror (build/asan) that runs
+# the unit tests and the corpus replay, and a TSan build with -Werror
+# (build/tsan) that runs the unit tests.
 #
 # Optional stages (environment variables):
 #   PADDOCK_SANITIZE=1     integration tests against the ASan+UBSan
@@ -52,6 +53,23 @@ if ninja -C $asan >/dev/null || { ninja -C $asan; false; }; then
 		fi
 		rm -rf "$reports"
 	fi
+else
+	rc=1
+fi
+
+# TSan, -Werror (gcc): unit tests.  liburcu is not instrumented: the unit
+# tests link tests/tsan/urcu_tsan.c, which shows TSan its happens-before
+# edges, and tools/tsan.supp lists (with reasons) what is left.  Any
+# report fails the test (halt_on_error, exit code 66).
+tsan=build/tsan
+echo "== TSan build (-Werror): $tsan"
+if [ ! -f $tsan/build.ninja ]; then
+	meson setup $tsan -Db_sanitize=thread -Dwerror=true >/dev/null ||
+		exit 1
+fi
+if ninja -C $tsan >/dev/null || { ninja -C $tsan; false; }; then
+	env TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp" \
+		meson test -C $tsan --suite unit --print-errorlogs || rc=1
 else
 	rc=1
 fi

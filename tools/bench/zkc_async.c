@@ -61,6 +61,14 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Close the first n sessions and free the array (error exits). */
+static void close_all(zhandle_t **zh, int n)
+{
+	for (int i = 0; i < n; i++)
+		zookeeper_close(zh[i]);
+	free(zh);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -79,10 +87,15 @@ int main(int argc, char **argv)
 	memset(value, 'v', sizeof(value));
 	zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
 	zhandle_t **zh = calloc((size_t)conns, sizeof(*zh));
+	if (!zh) {
+		perror("calloc");
+		return 1;
+	}
 	for (int i = 0; i < conns; i++) {
 		zh[i] = zookeeper_init(argv[1], NULL, 30000, NULL, NULL, 0);
 		if (!zh[i]) {
 			perror("zookeeper_init");
+			close_all(zh, i);
 			return 1;
 		}
 	}
@@ -92,19 +105,28 @@ int main(int argc, char **argv)
 			usleep(10000);
 		if (zoo_state(zh[i]) != ZOO_CONNECTED_STATE) {
 			fprintf(stderr, "zkc_async: session %d did not connect\n", i);
+			close_all(zh, conns);
 			return 1;
 		}
 	}
 	/* the keys, created synchronously */
 	keys = calloc((size_t)nkeys, sizeof(char *));
+	if (!keys) {
+		perror("calloc");
+		close_all(zh, conns);
+		return 1;
+	}
 	zoo_create(zh[0], "/zkc-bench", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
 	for (int i = 0; i < nkeys; i++) {
-		if (asprintf(&keys[i], "/zkc-bench/k%d", i) < 0)
+		if (asprintf(&keys[i], "/zkc-bench/k%d", i) < 0) {
+			close_all(zh, conns);
 			return 1;
+		}
 		int rc = zoo_create(zh[0], keys[i], value, sizeof(value), &ZOO_OPEN_ACL_UNSAFE, 0,
 				    NULL, 0);
 		if (rc != ZOK && rc != ZNODEEXISTS) {
 			fprintf(stderr, "zkc_async: create %s: %s\n", keys[i], zerror(rc));
+			close_all(zh, conns);
 			return 1;
 		}
 	}
@@ -121,8 +143,7 @@ int main(int argc, char **argv)
 	double tb = now_s();
 	running = 0;
 	usleep(200000);
-	for (int i = 0; i < conns; i++)
-		zookeeper_close(zh[i]);
+	close_all(zh, conns);
 	(void)t0;
 	printf("zkc_async %s conns=%d window=%d: %.0f ops/s (%lu ops in %.2fs, errors %lu)\n",
 	       w, conns, window, (double)(b - a) / (tb - ta), b - a, tb - ta, errors);
