@@ -697,6 +697,7 @@ int zsnap_load(const char *snap_dir, struct tree *t, zxid_t *zxid, void **blob,
 		tree_reserve(t, size / 128);
 		rc = snap_parse(m, size, &z, load_node, load_blob, &c, e,
 				sizeof(e));
+		tree_restore_done(t);
 		zlog_unmap(m, size);
 		if (rc || c.blob_nomem) {
 			free(c.blob);

@@ -123,6 +123,9 @@ struct tree {
 	 * about one bucket per znode whenever the count doubles. */
 	unsigned long ht_size; /* buckets last asked for (writer only) */
 	struct znode *restore_parent; /* tree_node_restore's last parent */
+	struct znode *restore_last;   /* and its last node */
+	struct deferred *dq;	      /* restored, not yet in the lfht */
+	size_t dq_n, dq_cap;
 	pthread_t resizer;
 	bool resizer_started;
 	pthread_mutex_t rs_lock;
@@ -479,6 +482,99 @@ static void lfht_add(struct tree *t, struct znode *n)
 		     &n->ht);
 }
 
+/* A restored node waiting for its hash-table insertion. */
+struct deferred {
+	uint64_t hash;
+	struct znode *n;
+};
+
+/* The lfht is a list sorted by bit-reversed hash: its first 16 bits. */
+static unsigned split_key(uint64_t hash)
+{
+	static uint8_t rev8[256];
+	unsigned lo = (unsigned)hash & 0xffffu;
+
+	if (!rev8[128])
+		for (unsigned i = 0; i < 256; i++) {
+			unsigned r = 0;
+
+			for (unsigned b = 0; b < 8; b++)
+				r |= ((i >> b) & 1u) << (7 - b);
+			rev8[i] = (uint8_t)r;
+		}
+	return (unsigned)rev8[lo & 0xffu] << 8 | rev8[lo >> 8];
+}
+
+void tree_restore_done(struct tree *t)
+{
+	struct deferred *sorted;
+	size_t *count, i;
+
+	if (!t->dq_n)
+		goto out;
+	/* one counting-sort pass: neighbours in the list are inserted one
+	 * after another, so each insertion walks nodes still in cache */
+	sorted = malloc(t->dq_n * sizeof(*sorted));
+	count = calloc(65537, sizeof(*count));
+	if (!sorted || !count) {
+		free(sorted);
+		sorted = NULL;
+	} else {
+		for (i = 0; i < t->dq_n; i++)
+			count[split_key(t->dq[i].hash) + 1]++;
+		for (i = 1; i <= 65536; i++)
+			count[i] += count[i - 1];
+		for (i = 0; i < t->dq_n; i++)
+			sorted[count[split_key(t->dq[i].hash)]++] = t->dq[i];
+	}
+	free(count);
+	for (i = 0; i < t->dq_n; i++) {
+		const struct deferred *d = sorted ? &sorted[i] : &t->dq[i];
+
+		cds_lfht_add(t->ht, (unsigned long)d->hash, &d->n->ht);
+	}
+	free(sorted);
+out:
+	free(t->dq);
+	t->dq = NULL;
+	t->dq_n = t->dq_cap = 0;
+}
+
+/* Queue n for tree_restore_done; false if out of memory. */
+static bool restore_defer(struct tree *t, struct znode *n)
+{
+	struct deferred *d;
+
+	if (t->dq_n == t->dq_cap) {
+		size_t cap = t->dq_cap ? t->dq_cap * 2 : 4096;
+
+		d = realloc(t->dq, cap * sizeof(*d));
+		if (!d)
+			return false;
+		t->dq = d;
+		t->dq_cap = cap;
+	}
+	t->dq[t->dq_n].hash = zk_path_hash(n->path, n->path_len);
+	t->dq[t->dq_n++].n = n;
+	return true;
+}
+
+/* The restored parent of path (parent part plen bytes) without the hash
+ * table: a snapshot is in depth-first pre-order, so it is the last
+ * parent or an ancestor-or-self of the last node.  NULL if not there. */
+static struct znode *restore_find_parent(struct tree *t, const char *path,
+					 size_t plen)
+{
+	struct znode *p = t->restore_parent;
+
+	if (p && p->path_len == plen && !memcmp(p->path, path, plen))
+		return p;
+	for (p = t->restore_last; p; p = p->parent)
+		if (p->path_len == plen && !memcmp(p->path, path, plen))
+			return p;
+	return NULL;
+}
+
 /* A system node with an all-zero stat but the given overrides. */
 static struct znode *sys_node(struct tree *t, struct znode *parent,
 			      const char *path, struct zacl *acl,
@@ -648,7 +744,8 @@ void tree_destroy(struct tree *t)
 	}
 	pthread_mutex_destroy(&t->rs_lock);
 	pthread_cond_destroy(&t->rs_cond);
-	destroy_nodes(t);
+	destroy_nodes(t); /* deferred nodes too: it walks the children */
+	free(t->dq);
 	cds_lfht_destroy(t->ht, NULL);
 	for (i = 0; i <= t->sb_mask; i++) {
 		struct sess *s = t->sb[i], *next;
@@ -993,7 +1090,8 @@ int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 	n = lookup(t, path, len);
 	if (!n)
 		return ZNONODE;
-	t->restore_parent = NULL; /* it may be the node going away */
+	/* they may be the node going away */
+	t->restore_parent = t->restore_last = NULL;
 	parent = n->parent;
 	if (!parent)
 		return ZBADARGUMENTS; /* "/" */
@@ -1203,7 +1301,10 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	v->stat.data_length = data_len;
 	v->null_data = null_data;
 
-	n = fresh && !sys_path(path, len) ? NULL : lookup(t, path, len);
+	fresh = fresh && !sys_path(path, len);
+	if (!fresh)
+		tree_restore_done(t);
+	n = fresh ? NULL : lookup(t, path, len);
 	if (n) {
 		old_owner = n->ver->stat.ephemeral_owner;
 		old_len = n->ver->stat.data_length;
@@ -1220,10 +1321,12 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	slash = memrchr(path, '/', len);
 	plen = slash == path ? 1 : (size_t)(slash - path);
 	/* a snapshot lists siblings together: remember the last parent */
-	parent = t->restore_parent;
-	if (!parent || parent->path_len != plen ||
-	    memcmp(parent->path, path, plen))
-		parent = t->restore_parent = lookup(t, path, plen);
+	parent = restore_find_parent(t, path, plen);
+	if (!parent) {
+		tree_restore_done(t);
+		parent = lookup(t, path, plen);
+	}
+	t->restore_parent = parent;
 	if (!parent) {
 		ver_discard(v, true);
 		if (s)
@@ -1238,7 +1341,9 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	ver_commit(v);
 	n->ver = v;
 	n->parent = parent;
-	lfht_add(t, n);
+	if (!fresh || !restore_defer(t, n))
+		lfht_add(t, n);
+	t->restore_last = n;
 	cds_list_add_tail_rcu(&n->sibling, &parent->children);
 	owner_link_add(t, n, s, owner);
 	CMM_STORE_SHARED(t->node_count, t->node_count + 1);

@@ -336,8 +336,11 @@ int tree_node_set_acl(struct tree *t, const char *path, size_t len,
  * stat, data and ACL.  The session/container/TTL lists follow
  * stat->ephemeral_owner.  `acl` is referenced (caller keeps its own
  * reference).  `fresh`: the caller knows no earlier restore made this
- * path, so only the nodes tree_create makes need a lookup (a hash lookup
- * per node was half of a 1M-znode restart).  ZOK, ZBADARGUMENTS,
+ * path, so only the nodes tree_create makes need a lookup, and the node's
+ * hash-table insertion may be deferred to tree_restore_done (inserting
+ * in hash order there keeps the table's list walks in cache: a random
+ * insertion order made them half of a 1M-znode restart).  A call with
+ * fresh = false first inserts everything deferred.  ZOK, ZBADARGUMENTS,
  * ZNONODE, ZSYSTEMERROR (ENOMEM).
  */
 int tree_node_restore(struct tree *t, const char *path, size_t len,
@@ -347,6 +350,9 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 /* Recovery (writer, before readers start): size the hash table for about
  * `nodes` znodes now, instead of growing it step by step as they load. */
 void tree_reserve(struct tree *t, uint64_t nodes);
+/* Recovery (writer): after the last tree_node_restore and before any
+ * other use of the tree, insert the deferred nodes into the hash table. */
+void tree_restore_done(struct tree *t);
 
 /* Recovery (writer): a child was created (delta +1) or deleted (-1) by
  * transaction `zxid` while the snapshot holds the child's own state

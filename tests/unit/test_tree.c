@@ -1246,6 +1246,49 @@ static void test_restore_creates_node_with_exact_stat_leaving_parent(
 	zacl_unref(a);
 }
 
+/* fresh restores: hash insertion deferred to tree_restore_done, parents
+ * found along the pre-order path, system nodes still looked up */
+static void test_restore_fresh_defers_hashing_until_done(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+	struct zstat s = {0};
+	char p[64];
+	int i, l;
+
+	s.czxid = 1;
+	assert_int_equal(tree_node_restore(t, S("/"), &s, NULL, 0, a, true),
+			 ZOK); /* exists: replaced, not added */
+	assert_int_equal(tree_node_restore(t, S("/a"), &s, NULL, 0, a, true),
+			 ZOK);
+	assert_int_equal(tree_node_restore(t, S("/a/b"), &s, NULL, 0, a, true),
+			 ZOK);
+	assert_int_equal(tree_node_restore(t, S("/a/b/c"), &s, "x", 1, a, true),
+			 ZOK);
+	/* back up two levels: the parent is an ancestor of the last node */
+	for (i = 0; i < 3000; i++) {
+		l = snprintf(p, sizeof(p), "/a/k%d", i);
+		assert_int_equal(tree_node_restore(t, p, (size_t)l, &s, "v", 1,
+						   a, true),
+				 ZOK);
+	}
+	assert_int_equal(tree_node_restore(t, S("/zookeeper"), &s, "z", 1, a,
+					   true),
+			 ZOK); /* a system node: looked up, so no duplicate */
+	assert_int_equal(tree_node_restore(t, S("/q/r"), &s, NULL, 0, a, true),
+			 ZNONODE);
+	tree_restore_done(t);
+	assert_int_equal(tree_node_count(t), 4 + 3 + 3000);
+	assert_non_null(L(t, "/a/b/c"));
+	for (i = 0; i < 3000; i += 7) {
+		l = snprintf(p, sizeof(p), "/a/k%d", i);
+		assert_non_null(tree_lookup(t, p, (size_t)l));
+	}
+	assert_int_equal(st(t, "/a").num_children, 0); /* stat verbatim */
+	assert_int_equal(znode_descendants(L(t, "/a")), 3002);
+	zacl_unref(a);
+}
+
 static void test_restore_replaces_existing_system_node(void **state)
 {
 	struct tree *t = *state;
@@ -1369,6 +1412,7 @@ int main(void)
 	    T(test_seqcount_gives_batch_atomicity),
 	    T(test_destroy_frees_populated_tree),
 	    T(test_restore_creates_node_with_exact_stat_leaving_parent),
+	    T(test_restore_fresh_defers_hashing_until_done),
 	    T(test_restore_replaces_existing_system_node),
 	    T(test_restore_tracks_ephemerals_containers_and_ttls),
 	};
