@@ -1302,7 +1302,7 @@ static void flush_dirty(struct dp_worker *w)
 static void accept_all(struct dp_worker *w)
 {
 	for (;;) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = {0}; /* analyzers: accept4 fills it */
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(w->lfd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);

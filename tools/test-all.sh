@@ -68,7 +68,9 @@ if [ ! -f $tsan/build.ninja ]; then
 		exit 1
 fi
 if ninja -C $tsan >/dev/null || { ninja -C $tsan; false; }; then
-	env TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp" \
+	# history_size=7: keep enough history that the earlier access of a
+	# report has its stack, which the suppressions match against
+	env TSAN_OPTIONS="halt_on_error=1:history_size=7:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp" \
 		meson test -C $tsan --suite unit --print-errorlogs || rc=1
 else
 	rc=1

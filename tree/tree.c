@@ -64,6 +64,14 @@
 
 #include "tree/tree.h"
 
+/* One-word fields read by other threads (seqcount, applied zxid, stats):
+ * C11 relaxed atomics.  The same instructions as CMM_LOAD_SHARED /
+ * CMM_STORE_SHARED on x86-64, but not a data race in the C11 model, so
+ * ThreadSanitizer checks them instead of reporting them.  Ordering still
+ * comes from cmm_smp_rmb()/cmm_smp_wmb() around the seqcount. */
+#define TREE_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define TREE_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 #define ZVER_INLINE_MAX 512
 #define LFHT_INIT_BUCKETS 1024
 #define SESS_INIT_BUCKETS 64
@@ -763,12 +771,12 @@ void tree_destroy(struct tree *t)
 
 uint64_t tree_node_count(const struct tree *t)
 {
-	return CMM_LOAD_SHARED(t->node_count);
+	return TREE_LOAD(t->node_count);
 }
 
 uint64_t tree_data_bytes(const struct tree *t)
 {
-	return CMM_LOAD_SHARED(t->data_bytes);
+	return TREE_LOAD(t->data_bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -780,7 +788,7 @@ unsigned tree_read_begin(const struct tree *t)
 	unsigned s;
 
 	for (;;) {
-		s = CMM_LOAD_SHARED(t->seq);
+		s = TREE_LOAD(t->seq);
 		if (!(s & 1))
 			break;
 		caa_cpu_relax();
@@ -792,7 +800,7 @@ unsigned tree_read_begin(const struct tree *t)
 bool tree_read_retry(const struct tree *t, unsigned seq)
 {
 	cmm_smp_rmb();
-	return CMM_LOAD_SHARED(t->seq) != seq;
+	return TREE_LOAD(t->seq) != seq;
 }
 
 const struct znode *tree_lookup(const struct tree *t, const char *path,
@@ -888,7 +896,7 @@ int64_t znode_descendants(const struct znode *n)
 
 zxid_t tree_applied_zxid(const struct tree *t)
 {
-	return CMM_LOAD_SHARED(t->applied);
+	return TREE_LOAD(t->applied);
 }
 
 /* ------------------------------------------------------------------ */
@@ -898,7 +906,7 @@ zxid_t tree_applied_zxid(const struct tree *t)
 void tree_write_begin(struct tree *t)
 {
 	if (t->write_depth++ == 0) {
-		CMM_STORE_SHARED(t->seq, t->seq + 1);
+		TREE_STORE(t->seq, t->seq + 1);
 		cmm_smp_wmb();
 	}
 }
@@ -985,11 +993,11 @@ void tree_write_end(struct tree *t, zxid_t zxid)
 		t->write_depth--;
 		return;
 	}
-	CMM_STORE_SHARED(t->applied, zxid);
+	TREE_STORE(t->applied, zxid);
 	if (t->write_depth == 1) {
 		t->write_depth = 0;
 		cmm_smp_wmb();
-		CMM_STORE_SHARED(t->seq, t->seq + 1);
+		TREE_STORE(t->seq, t->seq + 1);
 	}
 	if (t->node_count > 2 * t->ht_size)
 		maybe_grow(t);
@@ -1067,8 +1075,8 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	cds_list_add_tail_rcu(&n->sibling, &parent->children);
 	node_swap_ver(parent, pv);
 	owner_link_add(t, n, s, ephemeral_owner);
-	CMM_STORE_SHARED(t->node_count, t->node_count + 1);
-	CMM_STORE_SHARED(t->data_bytes, t->data_bytes + len + (size_t)data_len);
+	TREE_STORE(t->node_count, t->node_count + 1);
+	TREE_STORE(t->data_bytes, t->data_bytes + len + (size_t)data_len);
 	if (stat_out)
 		*stat_out = v->stat;
 	return ZOK;
@@ -1114,8 +1122,8 @@ int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 		if (zk_owner_is_session(owner))
 			sess_drop_if_empty(t, owner);
 	}
-	CMM_STORE_SHARED(t->node_count, t->node_count - 1);
-	CMM_STORE_SHARED(t->data_bytes, t->data_bytes - n->path_len -
+	TREE_STORE(t->node_count, t->node_count - 1);
+	TREE_STORE(t->data_bytes, t->data_bytes - n->path_len -
 					    (uint64_t)n->ver->stat.data_length);
 	ver_retire(n->ver);
 	call_rcu(&n->rcu, node_free_cb);
@@ -1150,7 +1158,7 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 	v->stat.data_length = data_len;
 	v->null_data = null_data;
 	node_swap_ver(n, v);
-	CMM_STORE_SHARED(t->data_bytes, t->data_bytes + (uint64_t)data_len -
+	TREE_STORE(t->data_bytes, t->data_bytes + (uint64_t)data_len -
 					    (uint64_t)old_len);
 	if (stat_out)
 		*stat_out = v->stat;
@@ -1313,7 +1321,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 			owner_link_add(t, n, s, owner);
 		}
 		node_swap_ver(n, v);
-		CMM_STORE_SHARED(t->data_bytes,
+		TREE_STORE(t->data_bytes,
 				 t->data_bytes + (uint64_t)data_len -
 				     (uint64_t)old_len);
 		return ZOK;
@@ -1346,8 +1354,8 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	t->restore_last = n;
 	cds_list_add_tail_rcu(&n->sibling, &parent->children);
 	owner_link_add(t, n, s, owner);
-	CMM_STORE_SHARED(t->node_count, t->node_count + 1);
-	CMM_STORE_SHARED(t->data_bytes, t->data_bytes + len + (size_t)data_len);
+	TREE_STORE(t->node_count, t->node_count + 1);
+	TREE_STORE(t->data_bytes, t->data_bytes + len + (size_t)data_len);
 	/* Loading: no readers and no quiescent states until the end, so grow
 	 * the table here, synchronously (cds_lfht_resize goes offline for
 	 * its grace periods), rather than through the resizer thread. */

@@ -177,7 +177,12 @@ if [ -s "$WORK/pzkc.get" ]; then
 	for w in get set; do
 		zo=$(grep -o '[0-9]* ops/s' "$WORK/pzkc.$w" | cut -d' ' -f1)
 		po=$(field "$WORK/pd.$w.csv" 9)
-		awk -v zo="${zo:-0}" -v po="$po" -v w="$w" 'BEGIN{
+		if [ "$po" = n/a ] || [ -z "$zo" ]; then
+			# the matrix did not run this workload against paddockd
+			printf '%-6s | %14s | %14s | %8s\n' "$w" "${zo:-n/a}" "$po" n/a
+			continue
+		fi
+		awk -v zo="$zo" -v po="$po" -v w="$w" 'BEGIN{
 			printf "%-6s | %14.0f | %14.0f | %7.2fx\n", w, zo, po, (zo > 0 ? po/zo : 0) }'
 	done
 fi
