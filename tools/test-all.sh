@@ -4,13 +4,13 @@
 # clients, and Apache ZooKeeper 3.8 for side-by-side comparisons).
 #
 # Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
-# normal build, an ASan+UBSan build with -Werror (build/asan) that runs
-# the unit tests and the corpus replay, and a TSan build with -Werror
-# (build/tsan) that runs the unit tests.
+# normal build; an ASan+UBSan build with -Werror (build/asan) that runs
+# the unit tests, the corpus replay and the integration tests against its
+# paddockd; a TSan build with -Werror (build/tsan) that runs the unit
+# tests and the integration tests against its paddockd.  Any sanitizer
+# report fails the run.
 #
 # Optional stages (environment variables):
-#   PADDOCK_SANITIZE=1     integration tests against the ASan+UBSan
-#                          paddockd; any sanitizer report fails the run
 #   PADDOCK_CLANG=1        clang build with -Werror (build/clang) + unit
 #                          tests and corpus replay
 #   PADDOCK_LINT=1         tools/lint.sh (cppcheck + clang-tidy)
@@ -23,6 +23,27 @@ bash tools/deps.sh || exit 1
 ninja -C build >/dev/null || { ninja -C build; exit 1; }
 rc=0
 meson test -C build --suite unit --suite fuzz --print-errorlogs || rc=1
+
+# The integration tests against a sanitizer build's paddockd: $1 label,
+# $2 build dir, then VAR=value settings, where "@R" stands for a fresh
+# report directory (log_path=@R/asan ...).  Reports are printed and fail
+# the run.
+sanitized_integration() {
+	local label=$1 dir=$2 reports
+	shift 2
+	reports=$(mktemp -d /tmp/paddock-san-reports.XXXXXX)
+	echo "== integration tests against the $label paddockd ($dir)"
+	env "${@//@R/$reports}" PADDOCK_BUILD="$PWD/$dir" /usr/bin/python3 \
+		-m pytest -q -p no:cacheprovider tests/integration || rc=1
+	if compgen -G "$reports/*" >/dev/null; then
+		echo "$label reports from the integration run:"
+		cat "$reports"/*
+		rc=1
+	else
+		echo "no $label reports"
+	fi
+	rm -rf "$reports"
+}
 
 # ASan+UBSan, -Werror (gcc): unit tests and the fuzz corpus replay.
 # UBSan aborts on the first finding (halt_on_error); leaks are errors.
@@ -37,30 +58,18 @@ fi
 if ninja -C $asan >/dev/null || { ninja -C $asan; false; }; then
 	env "${san_env[@]}" meson test -C $asan --suite unit --suite fuzz \
 		--print-errorlogs || rc=1
-	if [ "${PADDOCK_SANITIZE:-0}" = 1 ]; then
-		echo "== integration tests against the ASan+UBSan paddockd"
-		reports=$(mktemp -d /tmp/paddock-asan-reports.XXXXXX)
-		env ASAN_OPTIONS=detect_leaks=1:log_path=$reports/asan \
-			UBSAN_OPTIONS=print_stacktrace=1:log_path=$reports/ubsan \
-			PADDOCK_BUILD="$PWD/$asan" /usr/bin/python3 -m pytest -q \
-			-p no:cacheprovider tests/integration || rc=1
-		if compgen -G "$reports/*" >/dev/null; then
-			echo "sanitizer reports from the integration run:"
-			cat "$reports"/*
-			rc=1
-		else
-			echo "no sanitizer reports"
-		fi
-		rm -rf "$reports"
-	fi
+	sanitized_integration ASan+UBSan $asan \
+		ASAN_OPTIONS=detect_leaks=1:log_path=@R/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:log_path=@R/ubsan
 else
 	rc=1
 fi
 
-# TSan, -Werror (gcc): unit tests.  liburcu is not instrumented: the unit
-# tests link tests/tsan/urcu_tsan.c, which shows TSan its happens-before
-# edges, and tools/tsan.supp lists (with reasons) what is left.  Any
-# report fails the test (halt_on_error, exit code 66).
+# TSan, -Werror (gcc): unit and integration tests.  liburcu is not
+# instrumented: the unit tests and paddockd link tests/tsan/urcu_tsan.c,
+# which shows TSan its happens-before edges, and tools/tsan.supp lists
+# (with reasons) what is left.  Any report fails the run (unit tests:
+# halt_on_error, exit code 66; paddockd: its report files).
 tsan=build/tsan
 echo "== TSan build (-Werror): $tsan"
 if [ ! -f $tsan/build.ninja ]; then
@@ -70,8 +79,10 @@ fi
 if ninja -C $tsan >/dev/null || { ninja -C $tsan; false; }; then
 	# history_size=7: keep enough history that the earlier access of a
 	# report has its stack, which the suppressions match against
-	env TSAN_OPTIONS="halt_on_error=1:history_size=7:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp" \
+	tsan_opts="history_size=7:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp"
+	env TSAN_OPTIONS="halt_on_error=1:$tsan_opts" \
 		meson test -C $tsan --suite unit --print-errorlogs || rc=1
+	sanitized_integration TSan $tsan TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan"
 else
 	rc=1
 fi
