@@ -5,7 +5,7 @@
 #   tests/fuzz/run-fuzzers.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to $FUZZ_SECONDS or 300; targets default to
-# all (config jute sequencer conn).  Build dir: $FUZZ_BUILD (default
+# all (config jute sequencer conn recover).  Build dir: $FUZZ_BUILD (default
 # /tmp/build-fuzz).  Each target starts from its checked-in seeds
 # (tests/fuzz/corpus/<t>, read only) plus a work corpus in
 # $FUZZ_WORK/<t> (default /tmp/paddock-fuzz/<t>) that grows across runs;
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-${FUZZ_SECONDS:-300}}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config jute sequencer conn)
+[ ${#targets[@]} -gt 0 ] || targets=(config jute sequencer conn recover)
 build=${FUZZ_BUILD:-/tmp/build-fuzz}
 work=${FUZZ_WORK:-/tmp/paddock-fuzz}
 if [ ! -f "$build/build.ninja" ]; then
