@@ -155,6 +155,7 @@ struct zab_seq {
 	int64_t snap_at;
 	pthread_t snap_thread;
 	_Atomic int snap_running;
+	int snap_cancel; /* atomic: zab_seq_stop abandons a snapshot */
 	bool snap_joinable;
 };
 

@@ -1067,9 +1067,13 @@ static void *snap_main(void *arg)
 	rcu_register_thread();
 	int64_t t0 = now_mono_ms();
 	int rc = zsnap_write(s->cfg.snap_dir, s->tree, j->zxid, j->blob.p,
-			     j->blob.len);
+			     j->blob.len, &s->snap_cancel);
 	rcu_unregister_thread();
-	if (rc)
+	if (rc == -ECANCELED)
+		fprintf(stderr, "paddockd: snapshot 0x%llx abandoned: shutting "
+				"down\n",
+			(unsigned long long)j->zxid);
+	else if (rc)
 		fprintf(stderr, "paddockd: snapshot 0x%llx failed: %s\n",
 			(unsigned long long)j->zxid, strerror(-rc));
 	else
@@ -1361,6 +1365,7 @@ void zab_seq_stop(struct zab_seq *s)
 	wake(s->efd);
 	pthread_join(s->thread, NULL);
 	s->started = false;
+	__atomic_store_n(&s->snap_cancel, 1, __ATOMIC_RELAXED);
 	if (s->snap_joinable) {
 		pthread_join(s->snap_thread, NULL);
 		s->snap_joinable = false;

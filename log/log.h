@@ -106,11 +106,12 @@ int zlog_replay(const char *log_dir, zxid_t from,
 /*
  * Write a fuzzy snapshot of `t` as of at least `zxid` (the tree's applied
  * zxid when the walk starts) with the opaque `blob` (sessions).  Call from
- * a registered RCU reader thread (not the sequencer: it takes long).  0 or
- * -errno.
+ * a registered RCU reader thread (not the sequencer: it takes long).  If
+ * `*cancel` (may be NULL) becomes non-zero the walk stops within 128
+ * nodes and nothing is left on disk (-ECANCELED).  0 or -errno.
  */
 int zsnap_write(const char *snap_dir, struct tree *t, zxid_t zxid,
-		const void *blob, size_t blob_len);
+		const void *blob, size_t blob_len, const int *cancel);
 /*
  * Load the newest valid snapshot of snap_dir into the empty tree `t`
  * (built by tree_create; the caller is the only thread).  An invalid

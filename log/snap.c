@@ -219,7 +219,7 @@ static void write_acl(struct swriter *w, const struct zacl *acl,
  * hold newer children.  Different nodes are read at different moments:
  * the snapshot is fuzzy across nodes.
  */
-static int64_t walk_tree(struct swriter *w, struct tree *t)
+static int64_t walk_tree(struct swriter *w, struct tree *t, const int *cancel)
 {
 	struct pstack s = {0};
 	const struct zacl *prev_acl = NULL;
@@ -296,6 +296,10 @@ static int64_t walk_tree(struct swriter *w, struct tree *t)
 		if ((count & 127) == 0) {
 			have_prev = false;
 			rcu_quiescent_state();
+			if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) {
+				s.err = -ECANCELED;
+				break;
+			}
 		}
 	}
 	while (s.n)
@@ -308,7 +312,7 @@ static int64_t walk_tree(struct swriter *w, struct tree *t)
 }
 
 int zsnap_write(const char *snap_dir, struct tree *t, zxid_t zxid,
-		const void *blob, size_t blob_len)
+		const void *blob, size_t blob_len, const int *cancel)
 {
 	struct swriter w = {.fd = -1};
 	char path[4096], tmp[4096 + 8];
@@ -333,7 +337,7 @@ int zsnap_write(const char *snap_dir, struct tree *t, zxid_t zxid,
 	put_le32(hdr + 8, ZSNAP_VERSION);
 	put_le64(hdr + 16, (uint64_t)zxid);
 	sw_put(&w, hdr, sizeof(hdr));
-	count = walk_tree(&w, t);
+	count = walk_tree(&w, t, cancel);
 	if (count < 0) {
 		rc = (int)count;
 		goto err;

@@ -177,7 +177,7 @@ test_snapshot_round_trip_keeps_nodes_stats_acls_and_owners(void **state)
 	struct rep r = {0};
 
 	assert_int_equal(
-	    zsnap_write(dir, t, tree_applied_zxid(t), "sessions!", 9), 0);
+	    zsnap_write(dir, t, tree_applied_zxid(t), "sessions!", 9, NULL), 0);
 	assert_int_equal(zsnap_load(dir, u, &z, &blob, &blen, report_fn, &r,
 				    err, sizeof(err)),
 			 ZOK);
@@ -245,9 +245,9 @@ static void test_corrupt_newest_snapshot_falls_back_to_older(void **state)
 	size_t blen;
 	zxid_t z, z1 = tree_applied_zxid(t);
 
-	assert_int_equal(zsnap_write(dir, t, z1, "old", 3), 0);
+	assert_int_equal(zsnap_write(dir, t, z1, "old", 3, NULL), 0);
 	mk(t, "/later", "x", 1, NULL, 0, z1 + 1);
-	assert_int_equal(zsnap_write(dir, t, z1 + 1, "new", 3), 0);
+	assert_int_equal(zsnap_write(dir, t, z1 + 1, "new", 3, NULL), 0);
 	snprintf(p, sizeof(p), "%s/snapshot.%016" PRIx64, dir,
 		 (uint64_t)(z1 + 1));
 	corrupt(p, 100, 0);
@@ -277,7 +277,7 @@ static void test_truncated_only_snapshot_is_an_error(void **state)
 	size_t blen;
 	zxid_t z;
 
-	assert_int_equal(zsnap_write(dir, t, 7, NULL, 0), 0);
+	assert_int_equal(zsnap_write(dir, t, 7, NULL, 0, NULL), 0);
 	snprintf(p, sizeof(p), "%s/snapshot.%016" PRIx64, dir, (uint64_t)7);
 	corrupt(p, 0, 200);
 	assert_int_equal(zsnap_load(dir, u, &z, &blob, &blen, report_fn, &r,
@@ -288,6 +288,38 @@ static void test_truncated_only_snapshot_is_an_error(void **state)
 	assert_int_equal(tree_node_count(u), 4); /* untouched */
 	tree_destroy(t);
 	tree_destroy(u);
+}
+
+static int count_files(const char *d)
+{
+	DIR *dd = opendir(d);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(dd);
+	while ((e = readdir(dd)))
+		n += e->d_name[0] != '.';
+	closedir(dd);
+	return n;
+}
+
+static void test_cancelled_snapshot_leaves_nothing(void **state)
+{
+	struct tree *t = tree_create();
+	int cancel = 1, i;
+	char p[64];
+	zxid_t *v;
+
+	for (i = 0; i < 300; i++) {
+		snprintf(p, sizeof(p), "/n%d", i);
+		mk(t, p, "x", 1, NULL, 0, (zxid_t)i + 1);
+	}
+	assert_int_equal(zsnap_write(dir, t, 300, NULL, 0, &cancel),
+			 -ECANCELED);
+	assert_int_equal(zlog_list(dir, "snapshot", &v), 0);
+	free(v);
+	assert_int_equal(count_files(dir), 0); /* no .tmp either */
+	tree_destroy(t);
 }
 
 /* ---- fuzzy snapshot under concurrent writes ---- */
@@ -304,7 +336,7 @@ static void *snap_thread(void *arg)
 
 	rcu_register_thread();
 	__atomic_store_n(&s->started, true, __ATOMIC_RELEASE);
-	s->rc = zsnap_write(dir, s->t, tree_applied_zxid(s->t), NULL, 0);
+	s->rc = zsnap_write(dir, s->t, tree_applied_zxid(s->t), NULL, 0, NULL);
 	rcu_unregister_thread();
 	return NULL;
 }
@@ -433,6 +465,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_snapshot_round_trip_keeps_nodes_stats_acls_and_owners),
 	    T(test_no_snapshot_loads_nothing),
+	    T(test_cancelled_snapshot_leaves_nothing),
 	    T(test_corrupt_newest_snapshot_falls_back_to_older),
 	    T(test_truncated_only_snapshot_is_an_error),
 	    T(test_fuzzy_snapshot_while_writes_continue_loads),
