@@ -132,6 +132,7 @@ struct zab_seq {
 	size_t nbuckets;
 	size_t nsess;
 	int64_t next_expiry_scan;
+	int64_t wall_ms; /* CLOCK_REALTIME, read once per dequeued burst */
 	int64_t next_container_scan;
 	struct zab_stats stats;
 	struct jw reply;     /* scratch reply body */

@@ -411,7 +411,8 @@ static struct ptxn *ptxn_new(struct zab_seq *s, enum ptxn_kind kind,
 	t->kind = kind;
 	t->req = req;
 	t->failed = -1;
-	t->time = seq_now_wall_ms();
+	/* a request arrived in the burst being handled: its time */
+	t->time = req ? s->wall_ms : seq_now_wall_ms();
 	if (req) {
 		t->session = req->session;
 		t->conn = req->conn;
@@ -1140,6 +1141,8 @@ static void *seq_main(void *arg)
 			unsigned n = rte_ring_dequeue_burst(
 				s->w[w].in, (void **)burst, BURST, NULL);
 			total += n;
+			if (n) /* txn times (ctime/mtime) of this burst */
+				s->wall_ms = seq_now_wall_ms();
 			for (unsigned i = 0; i < n; i++) {
 				/* the ring filled burst[0..n) */
 				/* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign) */

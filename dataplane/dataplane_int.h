@@ -95,6 +95,8 @@ struct dp_worker {
 	struct jw scratch;
 	int64_t next_touch;
 	int64_t now_ms; /* at the start of the loop pass */
+	int64_t rx_us;	/* monotonic, when the frames being parsed were read */
+	int64_t mq_us;	/* monotonic, when the messages in mq were dequeued */
 	/* statistics */
 	_Atomic int64_t packets_recv, packets_sent, nconn_open;
 	_Atomic int64_t lat_min, lat_max, lat_sum, lat_n;
