@@ -195,13 +195,19 @@ void cds_lfht_add(struct cds_lfht *ht, unsigned long hash,
 	fn(ht, hash, node);
 }
 
-struct cds_lfht_node *cds_lfht_add_unique(struct cds_lfht *ht,
+/* add_unique and add_replace: publish node, and acquire on the nodes the
+ * match function sees and on the node returned. */
+typedef struct cds_lfht_node *(*add_match_fn)(struct cds_lfht *, unsigned long,
+					      cds_lfht_match_fct, const void *,
+					      struct cds_lfht_node *);
+
+static struct cds_lfht_node *add_matching(add_match_fn fn,
+					  struct cds_lfht *ht,
 					  unsigned long hash,
 					  cds_lfht_match_fct match,
 					  const void *key,
 					  struct cds_lfht_node *node)
 {
-	REAL(cds_lfht_add_unique);
 	struct match_ctx c = {match, key};
 	struct cds_lfht_node *r;
 
@@ -212,6 +218,16 @@ struct cds_lfht_node *cds_lfht_add_unique(struct cds_lfht *ht,
 	return r;
 }
 
+struct cds_lfht_node *cds_lfht_add_unique(struct cds_lfht *ht,
+					  unsigned long hash,
+					  cds_lfht_match_fct match,
+					  const void *key,
+					  struct cds_lfht_node *node)
+{
+	REAL(cds_lfht_add_unique);
+	return add_matching(fn, ht, hash, match, key, node);
+}
+
 struct cds_lfht_node *cds_lfht_add_replace(struct cds_lfht *ht,
 					   unsigned long hash,
 					   cds_lfht_match_fct match,
@@ -219,14 +235,7 @@ struct cds_lfht_node *cds_lfht_add_replace(struct cds_lfht *ht,
 					   struct cds_lfht_node *node)
 {
 	REAL(cds_lfht_add_replace);
-	struct match_ctx c = {match, key};
-	struct cds_lfht_node *r;
-
-	__tsan_release(node);
-	r = fn(ht, hash, match_acquire, &c, node);
-	if (r)
-		__tsan_acquire(r);
-	return r;
+	return add_matching(fn, ht, hash, match, key, node);
 }
 
 int cds_lfht_replace(struct cds_lfht *ht, struct cds_lfht_iter *old_iter,
