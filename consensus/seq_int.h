@@ -149,6 +149,10 @@ struct zab_seq {
 	 * equal ACLs share one zacl */
 	struct zacl *acl_cache[16];
 	unsigned acl_next;
+	/* prep.c acl_resolve: the last create's ACL bytes and result */
+	uint8_t acl_raw[256];
+	size_t acl_raw_len;
+	struct zacl *acl_raw_acl;
 	/* durability */
 	struct zlog *log;
 	/* snapshots */
