@@ -132,6 +132,7 @@ struct tree {
 	unsigned long ht_size; /* buckets last asked for (writer only) */
 	struct znode *restore_parent; /* tree_node_restore's last parent */
 	struct znode *restore_last;   /* and its last node */
+	struct znode *create_parent;  /* tree_node_create's last parent */
 	struct deferred *dq;	      /* restored, not yet in the lfht */
 	size_t dq_n, dq_cap;
 	pthread_t resizer;
@@ -488,6 +489,17 @@ static void lfht_add(struct tree *t, struct znode *n)
 {
 	cds_lfht_add(t->ht, (unsigned long)zk_path_hash(n->path, n->path_len),
 		     &n->ht);
+}
+
+/* Insert n unless its path is there; false (nothing changed) if it is. */
+static bool lfht_add_unique(struct tree *t, struct znode *n)
+{
+	struct path_key k = {n->path, n->path_len};
+
+	return cds_lfht_add_unique(t->ht,
+				   (unsigned long)zk_path_hash(n->path,
+							       n->path_len),
+				   path_match, &k, &n->ht) == &n->ht;
 }
 
 /* A restored node waiting for its hash-table insertion. */
@@ -1035,13 +1047,19 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	if ((size_t)(slash - path) == len - 1)
 		return ZBADARGUMENTS; /* empty last component */
 	plen = slash == path ? 1 : (size_t)(slash - path);
-	parent = lookup(t, path, plen);
-	if (!parent)
-		return ZNONODE;
-	if (lookup(t, path, len))
-		return ZNODEEXISTS;
+	/* creates cluster under a few parents: remember the last one (any
+	 * delete forgets it) */
+	parent = t->create_parent;
+	if (!parent || parent->path_len != plen ||
+	    memcmp(parent->path, path, plen)) {
+		parent = lookup(t, path, plen);
+		if (!parent)
+			return ZNONODE;
+		t->create_parent = parent;
+	}
 	if (zk_owner_is_session(parent->ver->stat.ephemeral_owner))
-		return ZNOCHILDRENFOREPHEMERALS;
+		return lookup(t, path, len) ? ZNODEEXISTS
+					    : ZNOCHILDRENFOREPHEMERALS;
 
 	n = node_alloc(path, len);
 	v = ver_new_data(data, data_len);
@@ -1062,16 +1080,23 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	v->stat.ephemeral_owner = ephemeral_owner;
 	v->stat.data_length = data_len;
 	v->null_data = null_data;
-	ver_commit(v);
 	n->ver = v;
 	n->parent = parent;
+	/* the existence check and the insertion in one walk of the table;
+	 * on a duplicate nothing was published */
+	if (!lfht_add_unique(t, n)) {
+		free(n);
+		ver_discard(v, true);
+		ver_discard(pv, false);
+		return ZNODEEXISTS;
+	}
+	ver_commit(v); /* references; only this thread ever drops them */
 
 	/* the parent */
 	pv->stat.cversion = inc32(pv->stat.cversion, 1);
 	pv->stat.pzxid = zxid;
 	pv->stat.num_children = inc32(pv->stat.num_children, 1);
 
-	lfht_add(t, n);
 	cds_list_add_tail_rcu(&n->sibling, &parent->children);
 	node_swap_ver(parent, pv);
 	owner_link_add(t, n, s, ephemeral_owner);
@@ -1099,7 +1124,7 @@ int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 	if (!n)
 		return ZNONODE;
 	/* they may be the node going away */
-	t->restore_parent = t->restore_last = NULL;
+	t->restore_parent = t->restore_last = t->create_parent = NULL;
 	parent = n->parent;
 	if (!parent)
 		return ZBADARGUMENTS; /* "/" */
