@@ -129,8 +129,10 @@ const struct zab_stats *zab_seq_stats(const struct zab_seq *s);
 
 /* Worker side (worker `w` only). */
 
-/* Send a message to the sequencer; never fails (waits for ring space). */
-void zab_post(struct zab_seq *s, int w, struct zmsg *m);
+/* Send messages to the sequencer, in order; never fails (waits for ring
+ * space).  One fence and at most one wake-up per call: post a loop
+ * pass's messages together. */
+void zab_post(struct zab_seq *s, int w, struct zmsg **m, unsigned n);
 /* Dequeue up to n messages for worker w; returns the count.  The worker
  * owns (and frees) the messages. */
 unsigned zab_poll(struct zab_seq *s, int w, struct zmsg **out, unsigned n);

@@ -122,9 +122,9 @@ static void ring_push(struct rte_ring *r, struct zmsg **m, unsigned n,
 /* ------------------------------------------------------------------ */
 /* Worker-facing API                                                     */
 /* ------------------------------------------------------------------ */
-void zab_post(struct zab_seq *s, int w, struct zmsg *m)
+void zab_post(struct zab_seq *s, int w, struct zmsg **m, unsigned n)
 {
-	ring_push(s->w[w].in, &m, 1, &s->sleeping, s->efd);
+	ring_push(s->w[w].in, m, n, &s->sleeping, s->efd);
 }
 
 unsigned zab_poll(struct zab_seq *s, int w, struct zmsg **out, unsigned n)

@@ -91,6 +91,8 @@ struct dp_worker {
 	bool watching; /* told the sequencer (zab_watching) */
 	zxid_t seen; /* every event up to here delivered */
 	struct zmsg **mq; /* messages dequeued but not yet processed */
+	struct zmsg *post[64]; /* to the sequencer, sent by post_flush */
+	unsigned npost;
 	unsigned mq_head, mq_n, mq_cap;
 	struct jw scratch;
 	int64_t next_touch;

@@ -49,6 +49,9 @@
  * dropped: the client stopped reading. */
 #define STALL_MS 5000
 #define MSG_BURST 256
+
+static void post(struct dp_worker *w, struct zmsg *m);
+static void post_flush(struct dp_worker *w);
 #define TOUCH_MS 250
 
 
@@ -237,7 +240,7 @@ static void conn_close(struct dp_worker *w, struct dp_conn *c,
 			m->session = c->session;
 			m->conn = (struct zconn_ref){(uint16_t)w->idx, c->slot,
 						     c->gen};
-			zab_post(w->srv->seq, w->idx, m);
+			post(w, m);
 		}
 	}
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -343,6 +346,24 @@ static void notify(struct wt_owner *o, void *arg)
 }
 
 static void drain_backlog(struct dp_worker *w, struct dp_conn *c);
+
+/* Messages to the sequencer leave together, at the end of a loop pass
+ * (or when 64 are waiting): one ring operation and at most one wake-up
+ * for a burst of requests, instead of one each. */
+static void post_flush(struct dp_worker *w)
+{
+	if (w->npost) {
+		zab_post(w->srv->seq, w->idx, w->post, w->npost);
+		w->npost = 0;
+	}
+}
+
+static void post(struct dp_worker *w, struct zmsg *m)
+{
+	w->post[w->npost++] = m;
+	if (w->npost == sizeof(w->post) / sizeof(w->post[0]))
+		post_flush(w);
+}
 
 /* Before a tree read that may set a watch: events from now on. */
 static void watch_arm(struct dp_worker *w)
@@ -457,6 +478,7 @@ static void process_msgs(struct dp_worker *w, zxid_t upto)
 		if (!mq_fill(w)) {
 			if (upto < 0 || w->seen >= upto)
 				return;
+			post_flush(w);
 			sched_yield(); /* the sequencer is about to send it */
 			continue;
 		}
@@ -980,7 +1002,7 @@ static void post_write(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	memcpy(m->body + a.len, body, len);
 	jw_free(&a);
 	c->inflight++;
-	zab_post(w->srv->seq, w->idx, m);
+	post(w, m);
 }
 
 /* Handle one request frame of an open connection.  Returns false if it
@@ -1123,7 +1145,7 @@ static void handle_connect(struct dp_worker *w, struct dp_conn *c,
 	c->session = session;
 	c->state = CS_SESSION;
 	c->touched = true;
-	zab_post(w->srv->seq, w->idx, m);
+	post(w, m);
 }
 
 /* Parse every complete frame in c->in. */
@@ -1160,7 +1182,7 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 				m->conn = (struct zconn_ref){(uint16_t)w->idx,
 							     c->slot, c->gen};
 				c->state = CS_SESSION;
-				zab_post(w->srv->seq, w->idx, m);
+				post(w, m);
 			}
 			break;
 		}
@@ -1387,7 +1409,7 @@ static void send_touches(struct dp_worker *w)
 			k++;
 		}
 	}
-	zab_post(w->srv->seq, w->idx, m);
+	post(w, m);
 }
 
 static void *worker_main(void *arg)
@@ -1409,6 +1431,7 @@ static void *worker_main(void *arg)
 			w->next_touch = now + TOUCH_MS;
 		}
 		flush_dirty(w);
+		post_flush(w);
 		int timeout = (int)(w->next_touch - now);
 		if (timeout < 0)
 			timeout = 0;
@@ -1439,12 +1462,14 @@ static void *worker_main(void *arg)
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				conn_readable(w, c);
 		}
+		post_flush(w); /* the sequencer starts on them meanwhile */
 		flush_dirty(w);
 		rcu_quiescent_state();
 	}
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i]->state != CS_FREE)
 			conn_close(w, w->conns[i], NULL);
+	post_flush(w);
 	rcu_unregister_thread();
 	return NULL;
 }

@@ -94,7 +94,7 @@ static int64_t open_session(uint32_t slot)
 		abort();
 	m->conn = (struct zconn_ref){0, slot, 1};
 	m->timeout = 30000;
-	zab_post(seq, 0, m);
+	zab_post(seq, 0, &m, 1);
 	m = wait_for(seq, ZM_CONNECTED);
 	if (!m || m->session == 0) {
 		fprintf(stderr, "fuzz_sequencer: no session\n");
@@ -133,7 +133,7 @@ static void post(int64_t session, int32_t xid, int op, uint8_t who,
 	if (len)
 		memcpy(m->body + a.len, body, len);
 	jw_free(&a);
-	zab_post(seq, 0, m);
+	zab_post(seq, 0, &m, 1);
 }
 
 static void setup(void)
@@ -244,7 +244,7 @@ static void clean_tree(void)
 	if (!m)
 		abort();
 	memcpy(m->body, &admin, sizeof(admin));
-	zab_post(seq, 0, m);
+	zab_post(seq, 0, &m, 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
