@@ -520,6 +520,10 @@ static int snap_parse(const uint8_t *m, size_t size, zxid_t *zxid,
 		return ZDATAINCONSISTENCY;
 	}
 	*zxid = (zxid_t)get_le64(m + 16);
+	if (*zxid < 0) {
+		snprintf(err, err_len, "negative zxid in the header");
+		return ZDATAINCONSISTENCY;
+	}
 	r.p = m + ZSNAP_HDR;
 	r.left = size - ZSNAP_HDR - ZSNAP_TRAILER;
 	r.bad = false;

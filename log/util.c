@@ -121,7 +121,9 @@ int zlog_parse_name(const char *name, const char *prefix, zxid_t *zxid)
 		else
 			return -1;
 	}
-	if (h[16] != '\0')
+	/* zxids are non-negative int64s: a name at or above 2^63 is not one
+	 * of ours (and would overflow the arithmetic on segment names) */
+	if (h[16] != '\0' || v > (uint64_t)INT64_MAX)
 		return -1;
 	*zxid = (zxid_t)v;
 	return 0;

@@ -467,6 +467,27 @@ static void test_roll_starts_a_new_segment_at_the_next_record(void **state)
 	free(segs);
 }
 
+static void test_segment_names_are_non_negative_zxids(void **state)
+{
+	zxid_t z = -1;
+
+	assert_int_equal(zlog_parse_name("log.7fffffffffffffff", "log", &z), 0);
+	assert_int_equal(z, INT64_MAX);
+	assert_int_equal(zlog_parse_name("log.000000000000001A", "log", &z), 0);
+	assert_int_equal(z, 26);
+	/* >= 2^63 is no zxid (it overflowed replay's name arithmetic) */
+	assert_int_equal(zlog_parse_name("log.8000000000000000", "log", &z),
+			 -1);
+	assert_int_equal(zlog_parse_name("log.ffffffffffffffff", "log", &z),
+			 -1);
+	assert_int_equal(zlog_parse_name("log.spare", "log", &z), -1);
+	assert_int_equal(zlog_parse_name("log.00000000000000011", "log", &z),
+			 -1);
+	assert_int_equal(zlog_parse_name("snapshot.0000000000000001", "log",
+					 &z),
+			 -1);
+}
+
 static void test_roll_keeps_a_segment_less_than_half_used(void **state)
 {
 	struct zlog *l = open_log(1 << 20, false, 0);
@@ -892,6 +913,7 @@ int main(void)
 	    T(test_segment_rollover_names_segment_by_first_zxid),
 	    T(test_roll_starts_a_new_segment_at_the_next_record),
 	    T(test_roll_keeps_a_segment_less_than_half_used),
+	    T(test_segment_names_are_non_negative_zxids),
 	    T(test_spare_segment_is_prepared_and_taken_at_rollover),
 	    T(test_reopen_continues_in_a_new_segment),
 	    T(test_torn_tail_is_truncated_at_every_byte_of_last_record),
