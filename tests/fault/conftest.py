@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import jute  # noqa: E402
 from jute import Op, Err, Reader, p_int, p_bool, p_buffer, \
     p_string, p_vector, p_acl, OPEN_ACL  # noqa: E402
+from srvutil import free_port, four_letter, serves  # noqa: E402,F401
 
 PADDOCK_BUILD = os.environ.get("PADDOCK_BUILD", "/work/main/build")
 TOOLS = os.path.join(PADDOCK_BUILD, "tools")
@@ -57,30 +58,6 @@ def say(*a):
 
 
 # ------------------------------------------------------------------ server
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def four_letter(hosts, word, timeout=2.0):
-    host, port = hosts.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=timeout) as s:
-        s.sendall(word.encode())
-        out = []
-        while True:
-            try:
-                c = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not c:
-                break
-            out.append(c)
-    return b"".join(out).decode("utf-8", "replace")
-
 
 class StartFailed(Exception):
     def __init__(self, msg, rc=None, output=""):
@@ -204,22 +181,7 @@ class Paddock:
         return None, self.output
 
     def serves(self, session=True):
-        try:
-            if four_letter(self.hosts, "ruok", timeout=1.0) != "imok":
-                return False
-            if not session:
-                return True
-            c = jute.RawClient(self.hosts, timeout=2.0)
-            try:
-                c.connect(timeout_ms=5000)
-                if c.session_id == 0:
-                    return False
-                c.close_session()
-            finally:
-                c.close_socket()
-            return True
-        except (OSError, jute.Closed, jute.ZKError, struct.error):
-            return False
+        return serves(self.hosts, session=session)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -17,8 +17,6 @@ import os
 import re
 import shutil
 import signal
-import struct
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,7 @@ from kazoo.security import make_digest_acl_credential
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jute  # noqa: E402
+from srvutil import free_port, four_letter, serves  # noqa: E402,F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET = os.environ.get("PADDOCK_TARGET", "paddock")
@@ -82,31 +81,6 @@ def base_config():
 
 class ServerError(Exception):
     pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def four_letter(hosts, word, timeout=5.0):
-    """Send a four-letter word, return the whole reply as str."""
-    host, port = hosts.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=timeout) as s:
-        s.sendall(word.encode() if isinstance(word, str) else word)
-        chunks = []
-        while True:
-            try:
-                c = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not c:
-                break
-            chunks.append(c)
-    return b"".join(chunks).decode("utf-8", "replace")
 
 
 _LIVE = set()
@@ -215,22 +189,7 @@ class Server:
         return "*" in words or "ruok" in words
 
     def _answers(self, ruok):
-        """The port answers ruok (if whitelisted) AND a real session can be
-        created (ZooKeeper answers imok before it serves sessions)."""
-        try:
-            if ruok and four_letter(self.hosts, "ruok", timeout=1.0) != "imok":
-                return False
-            c = jute.RawClient(self.hosts, timeout=2.0)
-            try:
-                c.connect(timeout_ms=5000)
-                if c.session_id == 0:
-                    return False
-                c.close_session()
-            finally:
-                c.close_socket()
-            return True
-        except (OSError, jute.Closed, jute.ZKError, struct.error):
-            return False
+        return serves(self.hosts, ruok=ruok)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
