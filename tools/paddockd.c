@@ -47,6 +47,26 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
+/* Stop and free what was made (any of them may be NULL), also when
+ * paddockd refuses to start, so sanitizer builds report no leaks then. */
+static int teardown(struct tree *tree, struct zab_seq *seq, struct zlog *log,
+		    struct dp_server *dp, int rc)
+{
+	rcu_thread_offline();
+	if (dp)
+		dp_server_stop(dp);
+	if (seq)
+		zab_seq_stop(seq);
+	zlog_close(log);
+	dp_server_destroy(dp);
+	zab_seq_destroy(seq);
+	rcu_thread_online();
+	rcu_barrier();
+	tree_destroy(tree);
+	rcu_unregister_thread();
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct zcfg cfg;
@@ -124,11 +144,11 @@ int main(int argc, char **argv)
 	struct zab_seq *seq = zab_seq_create(&sc);
 	if (!seq) {
 		fprintf(stderr, "paddockd: sequencer: %s\n", strerror(errno));
-		return 1;
+		return teardown(tree, NULL, NULL, NULL, 1);
 	}
 	if (zab_seq_recover(seq, err, sizeof(err))) {
 		fprintf(stderr, "paddockd: recovery failed: %s\n", err);
-		return 1;
+		return teardown(tree, seq, NULL, NULL, 1);
 	}
 	fprintf(stderr, "paddockd: recovered to zxid 0x%llx (%llu znodes)\n",
 		(unsigned long long)zab_seq_last_zxid(seq),
@@ -143,14 +163,14 @@ int main(int argc, char **argv)
 				     sizeof(err));
 	if (!log) {
 		fprintf(stderr, "paddockd: log: %s\n", err);
-		return 1;
+		return teardown(tree, seq, NULL, NULL, 1);
 	}
 	zab_seq_set_log(seq, log);
 	struct dp_server *dp = dp_server_create(&cfg, tree, seq, err,
 						sizeof(err));
 	if (!dp) {
 		fprintf(stderr, "paddockd: %s\n", err);
-		return 1;
+		return teardown(tree, seq, log, NULL, 1);
 	}
 	if (zab_seq_start(seq) || dp_server_start(dp)) {
 		fprintf(stderr, "paddockd: cannot start threads\n");
@@ -167,14 +187,6 @@ int main(int argc, char **argv)
 	int sig = 0;
 	sigwait(&set, &sig);
 	fprintf(stderr, "paddockd: signal %d, shutting down\n", sig);
-	dp_server_stop(dp);
-	zab_seq_stop(seq);
-	zlog_close(log);
-	dp_server_destroy(dp);
-	zab_seq_destroy(seq);
 	rcu_thread_online();
-	rcu_barrier();
-	tree_destroy(tree);
-	rcu_unregister_thread();
-	return 0;
+	return teardown(tree, seq, log, dp, 0);
 }
