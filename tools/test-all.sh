@@ -5,8 +5,8 @@
 #
 # Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
 # normal build; an ASan+UBSan build with -Werror (build/asan) that runs
-# the unit tests, the corpus replay and the integration tests against its
-# paddockd; a TSan build with -Werror (build/tsan) that runs the unit
+# the unit tests, the corpus replay and the integration and fault tests
+# against its paddockd; a TSan build with -Werror (build/tsan) that runs the unit
 # tests and the integration tests against its paddockd.  Any sanitizer
 # report fails the run.
 #
@@ -26,17 +26,18 @@ ninja -C build >/dev/null || { ninja -C build; exit 1; }
 rc=0
 meson test -C build --suite unit --suite fuzz --print-errorlogs || rc=1
 
-# The integration tests against a sanitizer build's paddockd: $1 label,
-# $2 build dir, then VAR=value settings, where "@R" stands for a fresh
-# report directory (log_path=@R/asan ...).  Reports are printed and fail
-# the run.
+# pytest suites against a sanitizer build's paddockd: $1 label, $2 build
+# dir, $3 suites ("tests/integration tests/fault"), then VAR=value
+# settings, where "@R" stands for a fresh report directory
+# (log_path=@R/asan ...).  Reports are printed and fail the run.
 sanitized_integration() {
-	local label=$1 dir=$2 reports
-	shift 2
+	local label=$1 dir=$2 suites=$3 reports
+	shift 3
 	reports=$(mktemp -d /tmp/paddock-san-reports.XXXXXX)
-	echo "== integration tests against the $label paddockd ($dir)"
+	echo "== $suites against the $label paddockd ($dir)"
+	# shellcheck disable=SC2086 # suites is a list of directories
 	env "${@//@R/$reports}" PADDOCK_BUILD="$PWD/$dir" /usr/bin/python3 \
-		-m pytest -q -p no:cacheprovider tests/integration || rc=1
+		-m pytest -q -p no:cacheprovider $suites || rc=1
 	if compgen -G "$reports/*" >/dev/null; then
 		echo "$label reports from the integration run:"
 		cat "$reports"/*
@@ -60,7 +61,7 @@ fi
 if ninja -C $asan >/dev/null || { ninja -C $asan; false; }; then
 	env "${san_env[@]}" meson test -C $asan --suite unit --suite fuzz \
 		--print-errorlogs || rc=1
-	sanitized_integration ASan+UBSan $asan \
+	sanitized_integration ASan+UBSan $asan "tests/integration tests/fault" \
 		ASAN_OPTIONS=detect_leaks=1:log_path=@R/asan \
 		UBSAN_OPTIONS=print_stacktrace=1:log_path=@R/ubsan
 else
@@ -84,7 +85,8 @@ if ninja -C $tsan >/dev/null || { ninja -C $tsan; false; }; then
 	tsan_opts="history_size=7:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp"
 	env TSAN_OPTIONS="halt_on_error=1:$tsan_opts" \
 		meson test -C $tsan --suite unit --print-errorlogs || rc=1
-	sanitized_integration TSan $tsan TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan"
+	sanitized_integration TSan $tsan tests/integration \
+		TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan"
 else
 	rc=1
 fi
