@@ -75,6 +75,8 @@
 #include "log/log_int.h"
 #include "tree/tree.h"
 
+#include "fuzz_seq_int.h"
+
 #define F_FIXCRC 0x01
 #define F_SNAP 0x02
 #define F_SEG 0x04
@@ -312,18 +314,11 @@ static void recover(struct outcome *o, char *err, size_t err_len)
 	t = tree_create();
 	if (!t)
 		abort();
-	struct zab_seq_config sc = {
-		.tree = t,
-		.n_workers = 1,
-		.tick_time = 2000,
-		.min_session_timeout = 4000,
-		.max_session_timeout = 40000,
-		.server_id = 1,
-		.container_interval_ms = 60000,
-		.snap_dir = dir,
-		.log_dir = dir,
-		.snap_count = 100, /* unused: no log, not started */
-	};
+	struct zab_seq_config sc;
+	fuzz_seq_config(&sc, t);
+	sc.snap_dir = dir;
+	sc.log_dir = dir;
+	sc.snap_count = 100; /* unused: no log, not started */
 	s = zab_seq_create(&sc);
 	if (!s)
 		abort();

@@ -40,6 +40,8 @@
 #include "tree/jute.h"
 #include "tree/tree.h"
 
+#include "fuzz_seq_int.h"
+
 #define MAX_REQS 64
 
 static const int write_ops[] = {
@@ -141,15 +143,8 @@ static void setup(void)
 	tree = tree_create();
 	if (!tree)
 		abort();
-	struct zab_seq_config sc = {
-		.tree = tree,
-		.n_workers = 1,
-		.tick_time = 2000,
-		.min_session_timeout = 4000,
-		.max_session_timeout = 40000,
-		.server_id = 1,
-		.container_interval_ms = 60000,
-	};
+	struct zab_seq_config sc;
+	fuzz_seq_config(&sc, tree);
 	seq = zab_seq_create(&sc);
 	if (!seq || zab_seq_start(seq))
 		abort();

@@ -52,19 +52,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import jute  # noqa: E402
+from srvutil import free_port  # noqa: E402
 
 MAX_SEED = 4096
 # flags of fuzz_recover.c
 F_FIXCRC, F_SNAP, F_SEG, F_SEGNAME, F_NOPAD = 1, 2, 4, 8, 16
 SEG_HDR, REC_HDR = 32, 24
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Server:

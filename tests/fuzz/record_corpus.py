@@ -41,6 +41,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import jute  # noqa: E402
 from jute import Op, p_int, p_string, p_bool, p_buffer, p_long  # noqa: E402
+from srvutil import free_port, four_letter  # noqa: E402
 
 MAX_SEED = 4096
 
@@ -48,14 +49,6 @@ MAX_SEED = 4096
 SEQ_OPS = [Op.CREATE, Op.CREATE2, Op.CREATE_CONTAINER, Op.CREATE_TTL,
            Op.DELETE, Op.SET_DATA, Op.SET_ACL, Op.CHECK, Op.MULTI, Op.SYNC,
            Op.GET_EPHEMERALS, Op.CLOSE_SESSION]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Proxy:
@@ -228,15 +221,11 @@ def raw_sessions(hosts):
 
 
 def four_letter_words(hosts):
-    host, port = hosts.rsplit(":", 1)
     for w in ("ruok", "srvr", "stat", "mntr", "cons", "conf", "envi",
               "wchs", "wchc", "wchp", "dump", "isro", "crst", "srst",
               "dirs", "gtmk", "stmk"):
         try:
-            with socket.create_connection((host, int(port)), 5) as s:
-                s.sendall(w.encode())
-                while s.recv(65536):
-                    pass
+            four_letter(hosts, w)
         except OSError:
             pass
 
