@@ -73,7 +73,7 @@ static int prep_get(struct zab_seq *s, const char *path, size_t len,
 	struct zview v;
 	znode_view(n, &v);
 	out->exists = true;
-	out->stat = *v.stat;
+	out->stat = v.stat;
 	out->acl = v.acl;
 	return ZOK;
 }

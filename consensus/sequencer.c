@@ -999,7 +999,7 @@ static void reap_collect(const struct znode *n, void *arg)
 	struct reap *r = arg;
 	struct zview v;
 	znode_view(n, &v);
-	const struct zstat *st = v.stat;
+	const struct zstat *st = &v.stat;
 	if (st->num_children != 0)
 		return;
 	bool dead = st->ephemeral_owner == ZK_CONTAINER_OWNER

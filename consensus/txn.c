@@ -84,7 +84,7 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		if (n) {
 			struct zview v;
 			znode_view(n, &v);
-			eph = zk_owner_is_session(v.stat->ephemeral_owner);
+			eph = zk_owner_is_session(v.stat.ephemeral_owner);
 		}
 		rc = tree_node_delete(s->tree, st->path, st->len, zxid);
 		if (rc)
@@ -228,15 +228,17 @@ void txn_encode(struct zab_seq *s, const struct ptxn *t)
 	}
 }
 
+/* The stat of path into *out; NULL if there is no such node. */
 static const struct zstat *stat_of(struct zab_seq *s, const char *path,
-				    size_t len)
+				   size_t len, struct zstat *out)
 {
 	const struct znode *n = tree_lookup(s->tree, path, len);
 	if (!n)
 		return NULL;
 	struct zview v;
 	znode_view(n, &v);
-	return v.stat;
+	*out = v.stat;
+	return out;
 }
 
 /* Did an earlier step of this same transaction change `path`'s
@@ -258,12 +260,13 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		       int64_t time, struct paths *here)
 {
 	size_t pl = parent_len(st->path, st->len);
-	const struct zstat *node = stat_of(s, st->path, st->len);
+	struct zstat node_st, parent_st;
+	const struct zstat *node = stat_of(s, st->path, st->len, &node_st);
 	const struct zstat *parent;
 	switch (st->kind) {
 	case ST_CREATE:
 	case ST_DELETE:
-		parent = stat_of(s, st->path, pl);
+		parent = stat_of(s, st->path, pl, &parent_st);
 		if (!parent || parent->pzxid > zxid ||
 		    (parent->pzxid == zxid && !touched_here(here, st->path, pl)))
 			return ZOK;

@@ -512,7 +512,7 @@ static zxid_t absent_zxid(struct tree *t, const char *path, size_t len)
 		if (n) {
 			struct zview v;
 			znode_view(n, &v);
-			return v.stat->pzxid;
+			return v.stat.pzxid;
 		}
 	}
 	return 0;
@@ -551,25 +551,25 @@ static int read_node(struct read_ctx *x, int op, const char *path,
 	}
 	struct zview v;
 	znode_view(n, &v);
-	x->z = max64(x->z, max64(v.stat->mzxid, v.stat->pzxid));
+	x->z = max64(x->z, max64(v.stat.mzxid, v.stat.pzxid));
 	const struct zauth_id *ids = x->c->auth;
 	int nids = x->c->nauth;
 	switch (op) {
 	case ZOP_EXISTS:
-		jw_stat(x->o, v.stat);
+		jw_stat(x->o, &v.stat);
 		return ZOK;
 	case ZOP_GETDATA:
 		if (zacl_check(v.acl, ZPERM_READ, ids, nids))
 			return ZNOAUTH;
-		jw_buf(x->o, v.data, v.data_null ? -1 : v.stat->data_length);
-		jw_stat(x->o, v.stat);
+		jw_buf(x->o, v.data, v.data_null ? -1 : v.stat.data_length);
+		jw_stat(x->o, &v.stat);
 		return ZOK;
 	case ZOP_GETACL: {
 		if (zacl_check(v.acl, ZPERM_READ | ZPERM_ADMIN, ids, nids))
 			return ZNOAUTH;
 		bool admin = !zacl_check(v.acl, ZPERM_ADMIN, ids, nids);
 		jw_acl(x->o, v.acl, !admin);
-		jw_stat(x->o, v.stat);
+		jw_stat(x->o, &v.stat);
 		return ZOK;
 	}
 	case ZOP_GETCHILDREN:
@@ -584,14 +584,18 @@ static int read_node(struct read_ctx *x, int op, const char *path,
 		if (!x->o->err)
 			jw_put_int_at(x->o->p + at, count);
 		if (op == ZOP_GETCHILDREN2)
-			jw_stat(x->o, v.stat);
+			jw_stat(x->o, &v.stat);
 		return ZOK;
 	}
-	case ZOP_GETALLCHILDRENNUMBER:
+	case ZOP_GETALLCHILDRENNUMBER: {
 		if (zacl_check(v.acl, ZPERM_READ, ids, nids))
 			return ZNOAUTH;
-		jw_int(x->o, (int32_t)znode_descendants(n));
+		int64_t d = znode_descendants(n);
+		if (d < 0)
+			return ZSYSTEMERROR;
+		jw_int(x->o, (int32_t)d);
 		return ZOK;
+	}
 	}
 	return ZUNIMPLEMENTED;
 }
@@ -791,7 +795,7 @@ static void serve_setwatches(struct dp_worker *w, struct dp_conn *c,
 			struct zview vw;
 			if (node) {
 				znode_view(node, &vw);
-				st = vw.stat;
+				st = &vw.stat;
 			}
 			int ev = 0, table = 0, mode = WM_STANDARD;
 			switch (v) {

@@ -7,33 +7,51 @@
  * registered RCU threads (rcu_register_thread): cds_lfht_add/del need the
  * writer to be a registered reader, and the writer must also report
  * quiescent states (e.g. rcu_quiescent_state() after each batch), or the
- * call_rcu callbacks that free old versions never run.
+ * memory of old versions and deleted nodes is never reused.
  *
  * Layout.  Every znode sits in one cds_lfht keyed by its full path
- * (FNV-1a 64) and on its parent's RCU children list.  The path is stored
- * inline after the znode.  The mutable part is an immutable struct zver
- * {stat, acl, data}: data up to ZVER_INLINE_MAX bytes lives inline after
- * the stat; larger data lives in a separate struct zblob that versions of
- * the same znode share, so a stat-only change (a child created, setACL) of
- * a node holding 1 MB copies only the stat.  The writer replaces a version
- * with rcu_assign_pointer() and retires the old one with call_rcu().
+ * (FNV-1a 64) and on its parent's RCU children list, in creation order:
+ * readers follow next links; writer-only prev links (the oldest child's
+ * points at the youngest) make appending and unlinking O(1).  The path
+ * is stored inline after the znode, without a NUL (a child's name starts
+ * after its path's last '/').
+ *
+ * Versions.  The mutable part is an immutable struct zver {ACL, stat,
+ * data} that the writer replaces with rcu_assign_pointer().  A version
+ * keeps czxid, ctime and dataLength (23 bits; more in an extra field)
+ * always and each other stat field only when it differs from its
+ * default (mzxid = pzxid = czxid, mtime = ctime, the rest 0): a fresh
+ * leaf's stat takes 20 bytes instead of 72.  Readers get it decoded into
+ * a struct zstat (znode_view).  Data up to ZVER_INLINE_MAX bytes lives
+ * inline after the stat; larger data lives in a struct zblob that
+ * versions of the same znode share, so a stat-only change (a child
+ * created, setACL) of a node holding 1 MB copies only the stat.  The
+ * null-data flag is bit 0 of the ACL pointer.
+ *
+ * Owners.  Znodes whose owner is a session, a container or a TTL carry
+ * the writer-only link of their owner's list (a session's ephemerals, or
+ * the containers+TTLs list) just before the struct; other znodes do not
+ * pay for it.
+ *
+ * Memory.  Znodes and versions come from a size-class slab (slab_int.h):
+ * no malloc header, 8-byte rounding.  A block readers may still see is
+ * retired into a batch; a full batch goes to call_rcu, whose callback
+ * (any thread) pushes it on a lock-free stack that the writer drains into
+ * the slab before its next allocation.  The hash table keeps between one
+ * and two znodes per bucket.  With 100-byte values and 12-byte paths a
+ * znode costs 64 + 128 + ~8 bytes (node, version, buckets).
  *
  * Reference counts (zacl.refs, zblob.refs) are touched by the writer only.
  * Each version holds one reference on its ACL and blob.  When a version is
- * retired the writer drops those references at once; if a count reaches 0
- * the memory itself is freed by the version's call_rcu callback (the
- * callback is chosen among four so no flag word is needed), never by the
- * writer, because readers of the old version may still be looking at it.
- *
- * A deleted znode leaves the lfht and its parent's list, its version is
- * retired, and the znode is freed by call_rcu.  Its rcu_head shares
- * storage with owner_link (the writer-only per-session / container-TTL
- * list link), which is unlinked first.
+ * retired the writer drops those references at once; a count that reaches
+ * 0 retires the ACL or blob with the version, freed after the same grace
+ * period, because readers of the old version may still be looking at it.
  *
  * Batch atomicity: a seqcount, odd while the writer is inside
  * tree_write_begin()/tree_write_end() (nesting allowed, the outermost pair
  * counts), with smp_wmb on the writer and smp_rmb on readers, as Linux's
  * seqcount_t.
+ *
  *
  * Stat rules (Apache ZooKeeper 3.8 DataTree / PrepRequestProcessor):
  *  - create: czxid = mzxid = pzxid = zxid, ctime = mtime = time, versions
@@ -59,57 +77,91 @@
 #include <string.h>
 
 #include <urcu-qsbr.h>
+#include <urcu/list.h>
 #include <urcu/rculfhash.h>
-#include <urcu/rculist.h>
 
+#include "tree/slab_int.h"
 #include "tree/tree.h"
 
-/* One-word fields read by other threads (seqcount, applied zxid, stats):
- * C11 relaxed atomics.  The same instructions as CMM_LOAD_SHARED /
+/* One-word fields read by other threads (seqcount, applied zxid, stats,
+ * list links): C11 atomics.  The same instructions as CMM_LOAD_SHARED /
  * CMM_STORE_SHARED on x86-64, but not a data race in the C11 model, so
- * ThreadSanitizer checks them instead of reporting them.  Ordering still
- * comes from cmm_smp_rmb()/cmm_smp_wmb() around the seqcount. */
+ * ThreadSanitizer checks them instead of reporting them.  Ordering of the
+ * seqcount still comes from cmm_smp_rmb()/cmm_smp_wmb(). */
 #define TREE_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define TREE_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* publication of a child link (rcu_assign_pointer / rcu_dereference) */
+#define LINK_LOAD(x) __atomic_load_n(&(x), __ATOMIC_CONSUME)
+#define LINK_PUBLISH(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 #define ZVER_INLINE_MAX 512
 #define LFHT_INIT_BUCKETS 1024
 #define SESS_INIT_BUCKETS 64
+#define RETIRE_BATCH 255
 
 struct zblob {
 	int refs; /* writer only */
 	char bytes[];
 };
 
-struct zver {
-	struct rcu_head rcu;
-	struct zacl *acl;
-	bool null_data; /* created/set with a null buffer (length -1) */
-	struct zstat stat;
-	/* data_length <= ZVER_INLINE_MAX: the bytes; else a struct zblob * */
-	char data[] __attribute__((aligned(8)));
+/* Stat fields a version stores only when they differ from the default:
+ * 8-byte ones first, then 4-byte ones, in this order, after the header. */
+enum {
+	VF_MZXID = 1u << 0,	/* default czxid */
+	VF_MTIME = 1u << 1,	/* default ctime */
+	VF_PZXID = 1u << 2,	/* default czxid */
+	VF_OWNER = 1u << 3,	/* ephemeralOwner, default 0 */
+	VF_VERSION = 1u << 4,	/* default 0 ... */
+	VF_CVERSION = 1u << 5,
+	VF_AVERSION = 1u << 6,
+	VF_NCHILD = 1u << 7,
+	VF_LONG = 1u << 8,	/* dataLength >= VER_LEN_MAX, stored here */
+	VF_WIDE = 0x0fu,	/* the 8-byte ones */
 };
+#define VER_LEN_MAX ((1u << 23) - 1)
+#define VER_NULL_DATA ((uintptr_t)1) /* in zver.acl: read back as null */
+
+struct zver {
+	uintptr_t acl; /* struct zacl * | VER_NULL_DATA */
+	int64_t czxid;
+	int64_t ctime;
+	uint32_t len : 23; /* dataLength unless VF_LONG */
+	uint32_t has : 9;  /* VF_* */
+	/* the fields in `has` (unaligned), then the data (or a struct
+	 * zblob *): 28 bytes of header, so 100 bytes of data make 128 */
+	unsigned char f[];
+};
+#define VER_HDR offsetof(struct zver, f)
 
 struct znode {
 	struct cds_lfht_node ht;
-	struct znode *parent;
-	struct zver *ver;	       /* RCU */
-	struct cds_list_head children; /* RCU, of znode.sibling */
-	struct cds_list_head sibling;
-	union {
-		/* writer only: session's ephemerals, or containers+TTLs */
-		struct cds_list_head owner_link;
-		struct rcu_head rcu; /* after the node has been unlinked */
-	};
-	uint32_t path_len;
-	uint32_t name_off;
-	char path[]; /* NUL-terminated */
+	struct zver *ver;      /* RCU */
+	struct znode *child;   /* RCU: oldest child */
+	struct znode *next;    /* RCU: next (younger) sibling, or NULL */
+	struct znode *prev;    /* writer only: previous sibling; the
+				* oldest child's is the youngest */
+	uint32_t path_len : 31;
+	uint32_t linked : 1;   /* an owner link (cds_list_head) precedes */
+	char path[];	       /* path_len bytes, no NUL */
 };
 
 struct sess {
 	int64_t id;
 	struct sess *next;
-	struct cds_list_head nodes; /* znode.owner_link, creation order */
+	struct cds_list_head nodes; /* owner links, creation order */
+};
+
+/* Blocks waiting for a grace period.  size 0: an ACL or blob, freed with
+ * free() by the callback; otherwise a slab block of that size. */
+struct retire {
+	struct rcu_head rcu;
+	struct tree *t;
+	struct retire *next; /* on tree.reclaim */
+	unsigned n;
+	struct {
+		void *p;
+		size_t size;
+	} it[RETIRE_BATCH];
 };
 
 struct tree {
@@ -120,6 +172,9 @@ struct tree {
 	zxid_t applied;
 	uint64_t node_count;
 	uint64_t data_bytes;
+	struct slab slab;	  /* writer only */
+	struct retire *retiring;  /* the batch being filled */
+	struct retire *reclaim;	  /* past their grace period: a stack */
 	struct cds_list_head ctl; /* containers and TTL nodes */
 	struct sess **sb;	  /* session -> ephemerals, writer only */
 	size_t sb_mask;
@@ -128,12 +183,12 @@ struct tree {
 	/* Hash table growth.  liburcu's lazy auto-resize did not keep up
 	 * in paddockd (lookups degraded ~10x after a few hundred thousand
 	 * creates), so the writer asks a resizer thread for a table of
-	 * about one bucket per znode whenever the count doubles. */
+	 * one bucket per one to two znodes whenever the count doubles. */
 	unsigned long ht_size; /* buckets last asked for (writer only) */
-	struct znode *restore_parent; /* tree_node_restore's last parent */
-	struct znode *restore_last;   /* and its last node */
-	struct znode *create_parent;  /* tree_node_create's last parent */
-	struct deferred *dq;	      /* restored, not yet in the lfht */
+	struct znode *create_parent; /* tree_node_create's last parent */
+	struct znode **rstack;	     /* restore: the last node's ancestors */
+	size_t rs_n, rs_cap;
+	struct deferred *dq;	     /* restored, not yet in the lfht */
 	size_t dq_n, dq_cap;
 	pthread_t resizer;
 	bool resizer_started;
@@ -190,210 +245,473 @@ static struct znode *lookup(const struct tree *t, const char *path, size_t len)
 	return node ? caa_container_of(node, struct znode, ht) : NULL;
 }
 
+/* The length of a path's parent part ("/" for "/a"). */
+static size_t parent_len(const char *path, size_t len)
+{
+	const char *slash = memrchr(path, '/', len);
+
+	return !slash || slash == path ? 1 : (size_t)(slash - path);
+}
+
 static inline int32_t inc32(int32_t v, int32_t d)
 {
 	return (int32_t)((uint32_t)v + (uint32_t)d);
 }
 
+/* ------------------------------------------------------------------ */
+/* Retirement: free after a grace period, reuse on the writer           */
+/* ------------------------------------------------------------------ */
+
+static void retire_cb(struct rcu_head *h)
+{
+	struct retire *r = caa_container_of(h, struct retire, rcu);
+	struct tree *t = r->t;
+	struct retire *top;
+	unsigned i, k = 0;
+
+	/* malloc'ed blocks can go from here; slab blocks go back to the
+	 * writer, the only thread that touches the slab */
+	for (i = 0; i < r->n; i++) {
+		if (r->it[i].size == 0 || r->it[i].size > SLAB_MAX)
+			free(r->it[i].p);
+		else
+			r->it[k++] = r->it[i];
+	}
+	r->n = k;
+	if (!k) {
+		free(r);
+		return;
+	}
+	top = __atomic_load_n(&t->reclaim, __ATOMIC_RELAXED);
+	do
+		r->next = top;
+	while (!__atomic_compare_exchange_n(&t->reclaim, &top, r, true,
+					    __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+static void block_free(struct tree *t, void *p, size_t size)
+{
+	if (size == 0)
+		free(p);
+	else
+		slab_free(&t->slab, p, size);
+}
+
+/* Writer: put the blocks whose grace period has passed back in the slab. */
+static void reclaim(struct tree *t)
+{
+	struct retire *r, *next;
+	unsigned i;
+
+	if (!__atomic_load_n(&t->reclaim, __ATOMIC_RELAXED))
+		return;
+	r = __atomic_exchange_n(&t->reclaim, NULL, __ATOMIC_ACQUIRE);
+	for (; r; r = next) {
+		next = r->next;
+		for (i = 0; i < r->n; i++)
+			slab_free(&t->slab, r->it[i].p, r->it[i].size);
+		free(r);
+	}
+}
+
+/* Writer: free `p` (a slab block of `size`, or a malloc'ed ACL or blob
+ * for size 0) once no reader can see it any more. */
+static void retire(struct tree *t, void *p, size_t size)
+{
+	struct retire *r = t->retiring;
+
+	if (!r) {
+		r = malloc(sizeof(*r));
+		if (!r) {
+			synchronize_rcu(); /* out of memory: wait here */
+			block_free(t, p, size);
+			return;
+		}
+		r->t = t;
+		r->n = 0;
+		t->retiring = r;
+	}
+	r->it[r->n].p = p;
+	r->it[r->n].size = size;
+	if (++r->n == RETIRE_BATCH) {
+		t->retiring = NULL;
+		call_rcu(&r->rcu, retire_cb);
+	}
+}
+
+static void *tree_alloc(struct tree *t, size_t size)
+{
+	reclaim(t);
+	return slab_alloc(&t->slab, size);
+}
+
+/* ------------------------------------------------------------------ */
+/* Versions                                                             */
+/* ------------------------------------------------------------------ */
+
+static inline size_t ver_fields(unsigned has)
+{
+	return 8 * (size_t)__builtin_popcount(has & VF_WIDE) +
+	       4 * (size_t)__builtin_popcount(has & ~VF_WIDE);
+}
+
 static inline bool ver_has_blob(const struct zver *v)
 {
-	return v->stat.data_length > ZVER_INLINE_MAX;
+	return (v->has & VF_LONG) || v->len > ZVER_INLINE_MAX;
+}
+
+static inline int32_t ver_len(const struct zver *v)
+{
+	int32_t l;
+
+	if (!(v->has & VF_LONG))
+		return (int32_t)v->len;
+	/* the last of the 4-byte fields */
+	memcpy(&l, v->f + ver_fields(v->has) - sizeof(l), sizeof(l));
+	return l;
+}
+
+static inline size_t ver_size(const struct zver *v)
+{
+	size_t room = ver_has_blob(v) ? sizeof(struct zblob *) : v->len;
+
+	return VER_HDR + ver_fields(v->has) + room;
+}
+
+static inline unsigned char *ver_data(const struct zver *v)
+{
+	return (unsigned char *)v->f + ver_fields(v->has);
 }
 
 static inline struct zblob *ver_blob(const struct zver *v)
 {
 	struct zblob *b;
 
-	memcpy(&b, v->data, sizeof(b));
+	memcpy(&b, ver_data(v), sizeof(b));
 	return b;
-}
-
-static inline void ver_set_blob(struct zver *v, struct zblob *b)
-{
-	memcpy(v->data, &b, sizeof(b));
 }
 
 static inline const char *ver_bytes(const struct zver *v)
 {
-	if (v->stat.data_length <= 0)
+	if (!(v->has & VF_LONG) && v->len == 0)
 		return NULL;
-	return ver_has_blob(v) ? ver_blob(v)->bytes : v->data;
+	return ver_has_blob(v) ? ver_blob(v)->bytes
+			       : (const char *)ver_data(v);
 }
 
-/* A version able to hold data_len bytes (inline or a blob pointer). */
-static struct zver *ver_alloc(int32_t data_len)
+static inline struct zacl *ver_acl(const struct zver *v)
 {
-	size_t extra = data_len > ZVER_INLINE_MAX
-			   ? sizeof(struct zblob *)
-			   : (size_t)(data_len > 0 ? data_len : 0);
+	return (struct zacl *)(v->acl & ~VER_NULL_DATA);
+}
 
-	return malloc(sizeof(struct zver) + extra);
+static inline int64_t get64(const unsigned char **p)
+{
+	int64_t x;
+
+	memcpy(&x, *p, sizeof(x));
+	*p += sizeof(x);
+	return x;
+}
+
+static inline int32_t get32(const unsigned char **p)
+{
+	int32_t x;
+
+	memcpy(&x, *p, sizeof(x));
+	*p += sizeof(x);
+	return x;
+}
+
+/* The full stat of a version. */
+static void ver_stat(const struct zver *v, struct zstat *s)
+{
+	const unsigned char *p = v->f;
+	unsigned h = v->has;
+
+	memset(s, 0, sizeof(*s)); /* the padding too: stats get compared */
+	s->czxid = v->czxid;
+	s->ctime = v->ctime;
+	s->mzxid = h & VF_MZXID ? get64(&p) : v->czxid;
+	s->mtime = h & VF_MTIME ? get64(&p) : v->ctime;
+	s->pzxid = h & VF_PZXID ? get64(&p) : v->czxid;
+	s->ephemeral_owner = h & VF_OWNER ? get64(&p) : 0;
+	s->version = h & VF_VERSION ? get32(&p) : 0;
+	s->cversion = h & VF_CVERSION ? get32(&p) : 0;
+	s->aversion = h & VF_AVERSION ? get32(&p) : 0;
+	s->num_children = h & VF_NCHILD ? get32(&p) : 0;
+	s->data_length = h & VF_LONG ? get32(&p) : (int32_t)v->len;
+}
+
+static inline void put64(unsigned char **p, int64_t x)
+{
+	memcpy(*p, &x, sizeof(x));
+	*p += sizeof(x);
+}
+
+static inline void put32(unsigned char **p, int32_t x)
+{
+	memcpy(*p, &x, sizeof(x));
+	*p += sizeof(x);
 }
 
 /*
- * A new version with fresh data (create, setData).  Holds references on
- * nothing yet: ver_commit() takes them, so a failed operation can simply
- * free() what it allocated.
+ * A new version: stat `s` (data_length included, >= 0), ACL word `acl`,
+ * and the data: `blob` if s->data_length > ZVER_INLINE_MAX, else
+ * data_length bytes at `data`.  Holds references on nothing yet:
+ * ver_commit() takes them, so a failed operation can just ver_discard()
+ * it.  NULL on ENOMEM.
  */
-static struct zver *ver_new_data(const void *data, int32_t len)
+static struct zver *ver_build(struct tree *t, const struct zstat *s,
+			      uintptr_t acl, const void *data,
+			      struct zblob *blob)
 {
-	struct zver *v = ver_alloc(len);
-	struct zblob *b;
+	bool wide = (uint32_t)s->data_length >= VER_LEN_MAX;
+	struct zver hdr = {
+		.acl = acl,
+		.czxid = s->czxid,
+		.ctime = s->ctime,
+		.len = wide ? 0 : (uint32_t)s->data_length,
+		.has = (wide ? VF_LONG : 0) |
+		       (s->mzxid != s->czxid ? VF_MZXID : 0) |
+		       (s->mtime != s->ctime ? VF_MTIME : 0) |
+		       (s->pzxid != s->czxid ? VF_PZXID : 0) |
+		       (s->ephemeral_owner ? VF_OWNER : 0) |
+		       (s->version ? VF_VERSION : 0) |
+		       (s->cversion ? VF_CVERSION : 0) |
+		       (s->aversion ? VF_AVERSION : 0) |
+		       (s->num_children ? VF_NCHILD : 0),
+	};
+	struct zver *v = tree_alloc(t, ver_size(&hdr));
+	unsigned char *p;
 
 	if (!v)
 		return NULL;
-	v->acl = NULL;
-	v->null_data = false; /* callers that store null data set it */
-	v->stat.data_length = len;
-	if (len > ZVER_INLINE_MAX) {
-		b = malloc(sizeof(*b) + (size_t)len);
-		if (!b) {
-			free(v);
-			return NULL;
-		}
-		b->refs = 0;
-		memcpy(b->bytes, data, (size_t)len);
-		ver_set_blob(v, b);
-	} else if (len > 0) {
-		memcpy(v->data, data, (size_t)len);
-	}
+	memcpy(v, &hdr, VER_HDR);
+	p = v->f;
+	if (hdr.has & VF_MZXID)
+		put64(&p, s->mzxid);
+	if (hdr.has & VF_MTIME)
+		put64(&p, s->mtime);
+	if (hdr.has & VF_PZXID)
+		put64(&p, s->pzxid);
+	if (hdr.has & VF_OWNER)
+		put64(&p, s->ephemeral_owner);
+	if (hdr.has & VF_VERSION)
+		put32(&p, s->version);
+	if (hdr.has & VF_CVERSION)
+		put32(&p, s->cversion);
+	if (hdr.has & VF_AVERSION)
+		put32(&p, s->aversion);
+	if (hdr.has & VF_NCHILD)
+		put32(&p, s->num_children);
+	if (hdr.has & VF_LONG)
+		put32(&p, s->data_length);
+	if (ver_has_blob(v))
+		memcpy(p, &blob, sizeof(blob));
+	else if (s->data_length > 0)
+		memcpy(p, data, (size_t)s->data_length);
 	return v;
 }
 
-/* Free an uncommitted version from ver_new_data()/ver_clone(). */
-static void ver_discard(struct zver *v, bool fresh_blob)
+/* A blob for data over ZVER_INLINE_MAX bytes (refs 0), else NULL with
+ * *ok true; *ok false on ENOMEM. */
+static struct zblob *blob_new(const void *data, int32_t len, bool *ok)
+{
+	struct zblob *b;
+
+	*ok = true;
+	if (len <= ZVER_INLINE_MAX)
+		return NULL;
+	b = malloc(sizeof(*b) + (size_t)len);
+	if (!b) {
+		*ok = false;
+		return NULL;
+	}
+	b->refs = 0;
+	memcpy(b->bytes, data, (size_t)len);
+	return b;
+}
+
+/* A version with fresh data (create, setData, restore). */
+static struct zver *ver_new_data(struct tree *t, const struct zstat *s,
+				 struct zacl *acl, bool null_data,
+				 const void *data)
+{
+	bool ok;
+	struct zblob *b = blob_new(data, s->data_length, &ok);
+	struct zver *v;
+
+	if (!ok)
+		return NULL;
+	v = ver_build(t, s, (uintptr_t)acl | (null_data ? VER_NULL_DATA : 0),
+		      data, b);
+	if (!v)
+		free(b);
+	return v;
+}
+
+/* A version of `old`'s data with stat `s` and ACL `acl` (a stat-only
+ * change: the blob, if any, is shared). */
+static struct zver *ver_restat(struct tree *t, const struct zver *old,
+			       const struct zstat *s, const struct zacl *acl)
+{
+	return ver_build(t, s, (uintptr_t)acl | (old->acl & VER_NULL_DATA),
+			 ver_bytes(old),
+			 ver_has_blob(old) ? ver_blob(old) : NULL);
+}
+
+/* Free an uncommitted version; `fresh_blob`: its blob was made for it. */
+static void ver_discard(struct tree *t, struct zver *v, bool fresh_blob)
 {
 	if (!v)
 		return;
 	if (fresh_blob && ver_has_blob(v))
 		free(ver_blob(v));
-	free(v);
-}
-
-/* A copy of `old` (stat, ACL, data shared if in a blob) for a stat-only
- * change. */
-static struct zver *ver_clone(const struct zver *old)
-{
-	int32_t len = old->stat.data_length;
-	struct zver *v = ver_alloc(len);
-
-	if (!v)
-		return NULL;
-	v->acl = old->acl;
-	v->null_data = old->null_data;
-	v->stat = old->stat;
-	if (len > ZVER_INLINE_MAX)
-		ver_set_blob(v, ver_blob(old));
-	else if (len > 0)
-		memcpy(v->data, old->data, (size_t)len);
-	return v;
+	slab_free(&t->slab, v, ver_size(v));
 }
 
 /* Take the references a live version holds. */
 static void ver_commit(struct zver *v)
 {
-	zacl_ref(v->acl);
+	zacl_ref(ver_acl(v));
 	if (ver_has_blob(v))
 		ver_blob(v)->refs++;
 }
 
-static void ver_free_cb(struct rcu_head *h)
+/* Drop a version's references (writer); `now`: nobody can see it any
+ * more (tree_destroy), else free it after a grace period. */
+static void ver_release(struct tree *t, struct zver *v, bool now)
 {
-	free(caa_container_of(h, struct zver, rcu));
-}
+	struct zacl *a = ver_acl(v);
+	struct zblob *b = ver_has_blob(v) ? ver_blob(v) : NULL;
 
-static void ver_free_acl_cb(struct rcu_head *h)
-{
-	struct zver *v = caa_container_of(h, struct zver, rcu);
-
-	free(v->acl);
-	free(v);
-}
-
-static void ver_free_blob_cb(struct rcu_head *h)
-{
-	struct zver *v = caa_container_of(h, struct zver, rcu);
-
-	free(ver_blob(v));
-	free(v);
-}
-
-static void ver_free_all_cb(struct rcu_head *h)
-{
-	struct zver *v = caa_container_of(h, struct zver, rcu);
-
-	free(v->acl);
-	free(ver_blob(v));
-	free(v);
-}
-
-/* Drop a version's references (writer); report what died with it. */
-static void ver_release(struct zver *v, bool *acl_dead, bool *blob_dead)
-{
-	*acl_dead = v->acl && --v->acl->refs == 0;
-	*blob_dead = ver_has_blob(v) && --ver_blob(v)->refs == 0;
-}
-
-/* Retire a version that readers may still see: free after a grace period. */
-static void ver_retire(struct zver *v)
-{
-	static void (*const cb[2][2])(struct rcu_head *) = {
-	    {ver_free_cb, ver_free_blob_cb},
-	    {ver_free_acl_cb, ver_free_all_cb},
-	};
-	bool a, b;
-
-	ver_release(v, &a, &b);
-	call_rcu(&v->rcu, cb[a][b]);
-}
-
-/* Free a version nobody can see any more (tree_destroy). */
-static void ver_free_now(struct zver *v)
-{
-	bool a, b;
-
-	ver_release(v, &a, &b);
-	if (a)
-		free(v->acl);
-	if (b)
-		free(ver_blob(v));
-	free(v);
+	if (a && --a->refs == 0) {
+		if (now)
+			free(a);
+		else
+			retire(t, a, 0);
+	}
+	if (b && --b->refs == 0) {
+		if (now)
+			free(b);
+		else
+			retire(t, b, 0);
+	}
+	if (now)
+		slab_free(&t->slab, v, ver_size(v));
+	else
+		retire(t, v, ver_size(v));
 }
 
 /* Publish nv as n's version and retire the old one. */
-static void node_swap_ver(struct znode *n, struct zver *nv)
+static void node_swap_ver(struct tree *t, struct znode *n, struct zver *nv)
 {
 	struct zver *old = n->ver;
 
 	ver_commit(nv);
 	rcu_assign_pointer(n->ver, nv);
-	ver_retire(old);
+	ver_release(t, old, false);
 }
 
-static struct znode *node_alloc(const char *path, size_t len)
-{
-	struct znode *n = malloc(sizeof(*n) + len + 1);
-	const char *slash;
+/* ------------------------------------------------------------------ */
+/* Znodes                                                               */
+/* ------------------------------------------------------------------ */
 
-	if (!n)
+/* Owners whose znodes are on a writer-only list (and carry its link). */
+static inline bool owner_listed(int64_t owner)
+{
+	return zk_owner_is_session(owner) || owner == ZK_CONTAINER_OWNER ||
+	       zk_owner_is_ttl(owner);
+}
+
+static inline struct cds_list_head *node_link(const struct znode *n)
+{
+	return (struct cds_list_head *)n - 1;
+}
+
+static inline struct znode *link_node(struct cds_list_head *l)
+{
+	return (struct znode *)(l + 1);
+}
+
+static inline size_t node_size(const struct znode *n)
+{
+	return sizeof(*n) + n->path_len +
+	       (n->linked ? sizeof(struct cds_list_head) : 0);
+}
+
+static inline void *node_block(struct znode *n)
+{
+	return n->linked ? (void *)node_link(n) : (void *)n;
+}
+
+static struct znode *node_alloc(struct tree *t, const char *path, size_t len,
+				bool linked)
+{
+	size_t extra = linked ? sizeof(struct cds_list_head) : 0;
+	char *b = tree_alloc(t, extra + sizeof(struct znode) + len);
+	struct znode *n;
+
+	if (!b)
 		return NULL;
+	n = (struct znode *)(b + extra);
 	cds_lfht_node_init(&n->ht);
-	CDS_INIT_LIST_HEAD(&n->children);
-	CDS_INIT_LIST_HEAD(&n->sibling);
-	CDS_INIT_LIST_HEAD(&n->owner_link);
-	n->parent = NULL;
 	n->ver = NULL;
+	n->child = n->next = NULL;
+	n->prev = NULL;
+	n->linked = linked;
+	if (linked)
+		CDS_INIT_LIST_HEAD(node_link(n));
 	memcpy(n->path, path, len);
-	n->path[len] = '\0';
-	n->path_len = (uint32_t)len;
-	slash = memrchr(path, '/', len);
-	n->name_off = slash ? (uint32_t)(slash - path + 1) : 0;
+	n->path_len = (uint32_t)len & INT32_MAX;
 	return n;
 }
 
-static void node_free_cb(struct rcu_head *h)
+/* Free a node nobody saw (never published). */
+static void node_discard(struct tree *t, struct znode *n)
 {
-	free(caa_container_of(h, struct znode, rcu));
+	if (n)
+		slab_free(&t->slab, node_block(n), node_size(n));
+}
+
+/* Append c to p's children (publishes c to readers). */
+static void child_add(struct znode *p, struct znode *c)
+{
+	struct znode *first = p->child;
+
+	c->next = NULL;
+	if (!first) {
+		c->prev = c;
+		LINK_PUBLISH(p->child, c);
+		return;
+	}
+	c->prev = first->prev;
+	first->prev = c;
+	LINK_PUBLISH(c->prev->next, c);
+}
+
+/* Put m where c is among p's children (m == NULL: unlink c).  Readers
+ * at c can still go on: c's own next link is left as it is. */
+static void child_replace(struct znode *p, struct znode *c, struct znode *m)
+{
+	struct znode *first = p->child, *next = c->next;
+
+	if (m) {
+		m->next = next;
+		m->prev = c == first && c->prev == c ? m : c->prev;
+	}
+	if (c == first) {
+		if (next) /* the new first child keeps the youngest */
+			next->prev = m ? m : c->prev;
+		LINK_PUBLISH(p->child, m ? m : next);
+		return;
+	}
+	if (next)
+		next->prev = m ? m : c->prev;
+	else /* c was the youngest */
+		first->prev = m ? m : c->prev;
+	LINK_PUBLISH(c->prev->next, m ? m : next);
 }
 
 /* ------------------------------------------------------------------ */
@@ -579,20 +897,49 @@ static bool restore_defer(struct tree *t, struct znode *n)
 	return true;
 }
 
-/* The restored parent of path (parent part plen bytes) without the hash
- * table: a snapshot is in depth-first pre-order, so it is the last
- * parent or an ancestor-or-self of the last node.  NULL if not there. */
+
+/*
+ * Restore: the parent of path (parent part plen bytes) without the hash
+ * table.  A snapshot is in depth-first pre-order, so the parent is on the
+ * stack of the last restored node's ancestors (the stack is popped down
+ * to it).  NULL if it is not there.
+ */
 static struct znode *restore_find_parent(struct tree *t, const char *path,
 					 size_t plen)
 {
-	struct znode *p = t->restore_parent;
+	struct znode *p;
 
-	if (p && p->path_len == plen && !memcmp(p->path, path, plen))
-		return p;
-	for (p = t->restore_last; p; p = p->parent)
+	while (t->rs_n) {
+		p = t->rstack[t->rs_n - 1];
 		if (p->path_len == plen && !memcmp(p->path, path, plen))
 			return p;
+		t->rs_n--;
+	}
 	return NULL;
+}
+
+/* Restore: n, a child of parent, is the newest restored node. */
+static void restore_push(struct tree *t, struct znode *parent,
+			 struct znode *n)
+{
+	struct znode **s;
+	size_t cap;
+
+	if (!t->rs_n || t->rstack[t->rs_n - 1] != parent)
+		t->rs_n = 0; /* parent came from a lookup: start from it */
+	if (t->rs_n + 2 > t->rs_cap) {
+		cap = t->rs_cap ? t->rs_cap * 2 : 64;
+		s = realloc(t->rstack, cap * sizeof(*s));
+		if (!s) {
+			t->rs_n = 0; /* only slower: lookups instead */
+			return;
+		}
+		t->rstack = s;
+		t->rs_cap = cap;
+	}
+	if (!t->rs_n)
+		t->rstack[t->rs_n++] = parent;
+	t->rstack[t->rs_n++] = n;
 }
 
 /* A system node with an all-zero stat but the given overrides. */
@@ -601,23 +948,21 @@ static struct znode *sys_node(struct tree *t, struct znode *parent,
 			      int32_t num_children, int32_t cversion,
 			      int32_t aversion)
 {
-	struct znode *n = node_alloc(path, strlen(path));
-	struct zver *v = ver_new_data(NULL, 0);
+	struct zstat st = {.num_children = num_children,
+			   .cversion = cversion,
+			   .aversion = aversion};
+	struct znode *n = node_alloc(t, path, strlen(path), false);
+	struct zver *v = ver_new_data(t, &st, acl, false, "");
 
 	if (!n || !v) {
-		free(n);
-		free(v);
+		node_discard(t, n);
+		ver_discard(t, v, true);
 		return NULL;
 	}
-	memset(&v->stat, 0, sizeof(v->stat));
-	v->stat.num_children = num_children;
-	v->stat.cversion = cversion;
-	v->stat.aversion = aversion;
-	v->acl = zacl_ref(acl); /* no data, so no blob reference */
+	ver_commit(v);
 	n->ver = v;
-	n->parent = parent;
 	if (parent)
-		cds_list_add_tail_rcu(&n->sibling, &parent->children);
+		child_add(parent, n);
 	lfht_add(t, n);
 	t->node_count++;
 	t->data_bytes += n->path_len;
@@ -638,6 +983,7 @@ struct tree *tree_create(void)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	slab_init(&t->slab);
 	pthread_mutex_init(&t->rs_lock, NULL);
 	pthread_cond_init(&t->rs_cond, NULL);
 	t->ht_size = LFHT_INIT_BUCKETS;
@@ -657,9 +1003,10 @@ struct tree *tree_create(void)
 	if (!t->root)
 		goto err;
 	zk = sys_node(t, t->root, "/zookeeper", open, 2, -2, 0);
-	if (!zk || !sys_node(t, zk, "/zookeeper/quota", open, 0, 0, 0) ||
-	    /* DataTree.addConfigNode: READ_ACL_UNSAFE, aversion -1 */
-	    !sys_node(t, zk, "/zookeeper/config", read, 0, 0, -1))
+	/* DataTree.addConfigNode: READ_ACL_UNSAFE, aversion -1; the list is
+	 * newest first, so config is made before quota */
+	if (!zk || !sys_node(t, zk, "/zookeeper/config", read, 0, 0, -1) ||
+	    !sys_node(t, zk, "/zookeeper/quota", open, 0, 0, 0))
 		goto err;
 	zacl_unref(open);
 	zacl_unref(read);
@@ -672,6 +1019,7 @@ err:
 	zacl_unref(open);
 	zacl_unref(read);
 	free(t->sb);
+	slab_destroy(&t->slab);
 	free(t);
 	return NULL;
 }
@@ -701,24 +1049,30 @@ static void *lfht_clear_thread(void *arg)
 }
 
 /*
- * Free every node (no readers, nodes already out of the lfht).  Leaves are
- * freed one by one walking up through the parents: O(n), no recursion.
+ * Free every node (no readers, nodes already out of the lfht).  With no
+ * parent pointers, a node's writer-only prev is reused as one on the
+ * way down; leaves are freed walking back up: O(n), no recursion.
  */
-static void free_subtrees(struct znode *root)
+static void free_subtrees(struct tree *t, struct znode *root)
 {
 	struct znode *cur = root, *p;
 
+	if (!root)
+		return;
+	root->prev = NULL;
 	while (cur) {
-		if (!cds_list_empty(&cur->children)) {
-			cur = caa_container_of(cur->children.next, struct znode,
-					       sibling);
+		if (cur->child) {
+			p = cur;
+			cur = cur->child;
+			cur->prev = p;
 			continue;
 		}
-		p = cur->parent;
-		cds_list_del(&cur->sibling);
+		p = cur->prev;
+		if (p)
+			p->child = cur->next;
 		if (cur->ver)
-			ver_free_now(cur->ver);
-		free(cur);
+			ver_release(t, cur->ver, true);
+		slab_free(&t->slab, node_block(cur), node_size(cur));
 		cur = p;
 	}
 }
@@ -726,6 +1080,8 @@ static void free_subtrees(struct znode *root)
 static void destroy_nodes(struct tree *t)
 {
 	pthread_t th;
+	struct retire *r = t->retiring;
+	unsigned i;
 
 	/*
 	 * Deleting from the lfht needs a registered, online RCU thread (a
@@ -739,7 +1095,14 @@ static void destroy_nodes(struct tree *t)
 		lfht_clear(t); /* best effort */
 	/* callbacks queued by earlier writes (old versions, deleted nodes) */
 	rcu_barrier();
-	free_subtrees(t->root);
+	reclaim(t);
+	if (r) {
+		for (i = 0; i < r->n; i++)
+			block_free(t, r->it[i].p, r->it[i].size);
+		free(r);
+		t->retiring = NULL;
+	}
+	free_subtrees(t, t->root);
 	t->root = NULL;
 }
 
@@ -766,6 +1129,7 @@ void tree_destroy(struct tree *t)
 	pthread_cond_destroy(&t->rs_cond);
 	destroy_nodes(t); /* deferred nodes too: it walks the children */
 	free(t->dq);
+	free(t->rstack);
 	cds_lfht_destroy(t->ht, NULL);
 	for (i = 0; i <= t->sb_mask; i++) {
 		struct sess *s = t->sb[i], *next;
@@ -776,6 +1140,7 @@ void tree_destroy(struct tree *t)
 		}
 	}
 	free(t->sb);
+	slab_destroy(&t->slab);
 	free(t);
 	if (online)
 		rcu_thread_online();
@@ -825,10 +1190,10 @@ void znode_view(const struct znode *n, struct zview *v)
 {
 	const struct zver *ver = rcu_dereference(n->ver);
 
-	v->stat = &ver->stat;
+	ver_stat(ver, &v->stat);
 	v->data = ver_bytes(ver);
-	v->data_null = ver->null_data;
-	v->acl = ver->acl;
+	v->data_null = ver->acl & VER_NULL_DATA;
+	v->acl = ver_acl(ver);
 }
 
 const char *znode_path(const struct znode *n)
@@ -841,69 +1206,62 @@ size_t znode_path_len(const struct znode *n)
 	return n->path_len;
 }
 
-const struct znode *znode_parent(const struct znode *n)
-{
-	return n->parent;
-}
-
 int znode_children(const struct znode *n,
 		   int (*fn)(const char *name, size_t len, void *arg),
 		   void *arg)
 {
-	struct znode *c;
+	const struct znode *c;
+	const char *name;
 	int r;
 
-	cds_list_for_each_entry_rcu(c, &n->children, sibling)
-	{
-		r = fn(c->path + c->name_off, c->path_len - c->name_off, arg);
+	for (c = LINK_LOAD(n->child); c; c = LINK_LOAD(c->next)) {
+		/* a child's path has a '/' (the root's has no parent) */
+		name = (const char *)memrchr(c->path, '/', c->path_len) + 1;
+		r = fn(name, c->path_len - (size_t)(name - c->path), arg);
 		if (r)
 			return r;
 	}
 	return 0;
 }
 
-static inline const struct znode *first_child(const struct znode *n)
-{
-	struct cds_list_head *h = rcu_dereference(n->children.next);
-
-	return h == &n->children ? NULL
-				 : caa_container_of(h, struct znode, sibling);
-}
-
-static inline const struct znode *next_sibling(const struct znode *n)
-{
-	struct cds_list_head *h = rcu_dereference(n->sibling.next);
-
-	return h == &n->parent->children
-		   ? NULL
-		   : caa_container_of(h, struct znode, sibling);
-}
-
 int64_t znode_descendants(const struct znode *n)
 {
-	const struct znode *cur = n, *x;
+	const struct znode *small[64], **stack = small, **grown;
+	const struct znode *c;
+	size_t depth = 0, cap = 64;
 	int64_t count = 0;
 
-	/* pre-order walk through parent pointers: no stack, no recursion */
-	for (;;) {
-		x = first_child(cur);
-		if (x) {
-			cur = x;
-			count++;
+	/* pre-order: stack[i] is the next node to visit at depth i */
+	c = LINK_LOAD(n->child);
+	if (c)
+		stack[depth++] = c;
+	while (depth) {
+		c = stack[depth - 1];
+		count++;
+		stack[depth - 1] = LINK_LOAD(c->next);
+		if (!stack[depth - 1])
+			depth--;
+		c = LINK_LOAD(c->child);
+		if (!c)
 			continue;
-		}
-		for (;;) {
-			if (cur == n)
-				return count;
-			x = next_sibling(cur);
-			if (x) {
-				cur = x;
-				count++;
+		if (depth == cap) {
+			grown = stack == small ? malloc(2 * cap * sizeof(*grown))
+					       : realloc(stack, 2 * cap *
+								sizeof(*grown));
+			if (!grown) {
+				count = -1;
 				break;
 			}
-			cur = cur->parent;
+			if (stack == small)
+				memcpy(grown, small, sizeof(small));
+			stack = grown;
+			cap *= 2;
 		}
+		stack[depth++] = c;
 	}
+	if (stack != small)
+		free(stack);
+	return count;
 }
 
 zxid_t tree_applied_zxid(const struct tree *t)
@@ -950,14 +1308,24 @@ static void *resizer_main(void *arg)
 	return NULL;
 }
 
+/* Buckets for `count` znodes: the power of two that keeps one to two
+ * znodes per bucket (a lookup walks about 1.5 nodes; a bucket is 16
+ * bytes, so this is 8-16 bytes per znode). */
+static unsigned long buckets_for(uint64_t count, unsigned long have)
+{
+	unsigned long want = have;
+
+	while (2 * (uint64_t)want < count)
+		want <<= 1;
+	return want;
+}
+
 /* Writer: grow the hash table in the background when the tree outgrew
  * it.  A failure to start the thread only leaves lookups slower. */
 static void maybe_grow(struct tree *t)
 {
-	unsigned long want = t->ht_size;
+	unsigned long want = buckets_for(t->node_count, t->ht_size);
 
-	while (want < t->node_count)
-		want <<= 1;
 	if (want == t->ht_size)
 		return;
 	t->ht_size = want;
@@ -1011,17 +1379,61 @@ void tree_write_end(struct tree *t, zxid_t zxid)
 		cmm_smp_wmb();
 		TREE_STORE(t->seq, t->seq + 1);
 	}
-	if (t->node_count > 2 * t->ht_size)
+	if (t->node_count > 2 * (uint64_t)t->ht_size)
 		maybe_grow(t);
 }
 
-static void owner_link_add(struct tree *t, struct znode *n, struct sess *s,
-			   int64_t owner)
+static void owner_link_add(struct tree *t, struct znode *n, struct sess *s)
 {
 	if (s)
-		cds_list_add_tail(&n->owner_link, &s->nodes);
-	else if (owner == ZK_CONTAINER_OWNER || zk_owner_is_ttl(owner))
-		cds_list_add_tail(&n->owner_link, &t->ctl);
+		cds_list_add_tail(node_link(n), &s->nodes);
+	else if (n->linked)
+		cds_list_add_tail(node_link(n), &t->ctl);
+}
+
+static void owner_link_del(struct tree *t, struct znode *n, int64_t owner)
+{
+	if (!n->linked)
+		return;
+	cds_list_del(node_link(n));
+	CDS_INIT_LIST_HEAD(node_link(n));
+	if (zk_owner_is_session(owner))
+		sess_drop_if_empty(t, owner);
+}
+
+/* The parent of a path, through the create cache or the table. */
+static struct znode *find_parent(struct tree *t, const char *path, size_t plen)
+{
+	struct znode *p = t->create_parent;
+
+	if (p && p->path_len == plen && !memcmp(p->path, path, plen))
+		return p;
+	return lookup(t, path, plen);
+}
+
+/* The parent's next version when a child is created (delta 1) or
+ * deleted (-1) by zxid; NULL on ENOMEM. */
+static struct zver *parent_ver(struct tree *t, const struct znode *parent,
+			       int delta, zxid_t zxid)
+{
+	struct zstat st;
+
+	ver_stat(parent->ver, &st);
+	st.cversion = inc32(st.cversion, 1);
+	st.pzxid = zxid;
+	st.num_children = inc32(st.num_children, delta);
+	return ver_restat(t, parent->ver, &st, ver_acl(parent->ver));
+}
+
+static int parent_changed(struct tree *t, struct znode *parent, int delta,
+			  zxid_t zxid)
+{
+	struct zver *pv = parent_ver(t, parent, delta, zxid);
+
+	if (!pv)
+		return ZSYSTEMERROR;
+	node_swap_ver(t, parent, pv);
+	return ZOK;
 }
 
 int tree_node_create(struct tree *t, const char *path, size_t len,
@@ -1032,7 +1444,7 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	struct znode *parent, *n = NULL;
 	struct zver *v = NULL, *pv = NULL;
 	struct sess *s = NULL;
-	const char *slash;
+	struct zstat st = {0};
 	size_t plen;
 	bool null_data = data_len < 0;
 
@@ -1040,30 +1452,34 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 		data_len = 0;
 	if (path && len == 1 && path[0] == '/')
 		return ZNODEEXISTS; /* the root always exists */
-	if (!path || len < 2 || path[0] != '/' || len > UINT32_MAX ||
+	if (!path || len < 2 || path[0] != '/' || len > INT32_MAX ||
 	    (data_len > 0 && !data))
 		return ZBADARGUMENTS;
-	slash = memrchr(path, '/', len);
-	if ((size_t)(slash - path) == len - 1)
+	if (path[len - 1] == '/')
 		return ZBADARGUMENTS; /* empty last component */
-	plen = slash == path ? 1 : (size_t)(slash - path);
+	plen = parent_len(path, len);
 	/* creates cluster under a few parents: remember the last one (any
 	 * delete forgets it) */
-	parent = t->create_parent;
-	if (!parent || parent->path_len != plen ||
-	    memcmp(parent->path, path, plen)) {
-		parent = lookup(t, path, plen);
-		if (!parent)
-			return ZNONODE;
-		t->create_parent = parent;
-	}
-	if (zk_owner_is_session(parent->ver->stat.ephemeral_owner))
-		return lookup(t, path, len) ? ZNODEEXISTS
-					    : ZNOCHILDRENFOREPHEMERALS;
+	parent = find_parent(t, path, plen);
+	if (!parent)
+		return ZNONODE;
+	t->create_parent = parent;
+	if (parent->ver->has & VF_OWNER) {
+		struct zstat ps;
 
-	n = node_alloc(path, len);
-	v = ver_new_data(data, data_len);
-	pv = ver_clone(parent->ver);
+		ver_stat(parent->ver, &ps);
+		if (zk_owner_is_session(ps.ephemeral_owner))
+			return lookup(t, path, len) ? ZNODEEXISTS
+						    : ZNOCHILDRENFOREPHEMERALS;
+	}
+
+	st.czxid = st.mzxid = st.pzxid = zxid;
+	st.ctime = st.mtime = time_ms;
+	st.ephemeral_owner = ephemeral_owner;
+	st.data_length = data_len;
+	n = node_alloc(t, path, len, owner_listed(ephemeral_owner));
+	v = ver_new_data(t, &st, acl, null_data, data);
+	pv = parent_ver(t, parent, 1, zxid);
 	if (!n || !v || !pv)
 		goto nomem;
 	if (zk_owner_is_session(ephemeral_owner)) {
@@ -1071,87 +1487,66 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 		if (!s)
 			goto nomem;
 	}
-
-	/* the new node */
-	v->acl = acl;
-	memset(&v->stat, 0, sizeof(v->stat));
-	v->stat.czxid = v->stat.mzxid = v->stat.pzxid = zxid;
-	v->stat.ctime = v->stat.mtime = time_ms;
-	v->stat.ephemeral_owner = ephemeral_owner;
-	v->stat.data_length = data_len;
-	v->null_data = null_data;
 	n->ver = v;
-	n->parent = parent;
 	/* the existence check and the insertion in one walk of the table;
 	 * on a duplicate nothing was published */
 	if (!lfht_add_unique(t, n)) {
-		free(n);
-		ver_discard(v, true);
-		ver_discard(pv, false);
+		node_discard(t, n);
+		ver_discard(t, v, true);
+		ver_discard(t, pv, false);
 		return ZNODEEXISTS;
 	}
 	ver_commit(v); /* references; only this thread ever drops them */
-
-	/* the parent */
-	pv->stat.cversion = inc32(pv->stat.cversion, 1);
-	pv->stat.pzxid = zxid;
-	pv->stat.num_children = inc32(pv->stat.num_children, 1);
-
-	cds_list_add_tail_rcu(&n->sibling, &parent->children);
-	node_swap_ver(parent, pv);
-	owner_link_add(t, n, s, ephemeral_owner);
+	child_add(parent, n);
+	node_swap_ver(t, parent, pv);
+	owner_link_add(t, n, s);
 	TREE_STORE(t->node_count, t->node_count + 1);
 	TREE_STORE(t->data_bytes, t->data_bytes + len + (size_t)data_len);
 	if (stat_out)
-		*stat_out = v->stat;
+		*stat_out = st;
 	return ZOK;
 nomem:
-	free(n);
-	ver_discard(v, true);
-	ver_discard(pv, false);
+	node_discard(t, n);
+	ver_discard(t, v, true);
+	ver_discard(t, pv, false);
+	if (s)
+		sess_drop_if_empty(t, ephemeral_owner);
 	return ZSYSTEMERROR;
 }
 
 int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 {
 	struct znode *n, *parent;
-	struct zver *pv;
-	int64_t owner;
+	struct zstat st;
+	int rc;
 
 	if (!path || len == 0)
 		return ZBADARGUMENTS;
 	n = lookup(t, path, len);
 	if (!n)
 		return ZNONODE;
-	/* they may be the node going away */
-	t->restore_parent = t->restore_last = t->create_parent = NULL;
-	parent = n->parent;
-	if (!parent)
+	if (n == t->root)
 		return ZBADARGUMENTS; /* "/" */
-	if (n->ver->stat.num_children != 0 || !cds_list_empty(&n->children))
+	ver_stat(n->ver, &st);
+	if (st.num_children != 0 || n->child)
 		return ZNOTEMPTY;
-	pv = ver_clone(parent->ver);
-	if (!pv)
-		return ZSYSTEMERROR;
-
+	parent = find_parent(t, path, parent_len(path, len));
+	if (!parent)
+		return ZSYSTEMERROR; /* a node without its parent: a bug */
+	rc = parent_changed(t, parent, -1, zxid);
+	if (rc)
+		return rc;
+	/* they may be the node going away */
+	t->create_parent = NULL;
+	t->rs_n = 0;
 	cds_lfht_del(t->ht, &n->ht);
-	cds_list_del_rcu(&n->sibling);
-	pv->stat.cversion = inc32(pv->stat.cversion, 1);
-	pv->stat.pzxid = zxid;
-	pv->stat.num_children = inc32(pv->stat.num_children, -1);
-	node_swap_ver(parent, pv);
-
-	owner = n->ver->stat.ephemeral_owner;
-	if (owner != 0) {
-		cds_list_del(&n->owner_link);
-		if (zk_owner_is_session(owner))
-			sess_drop_if_empty(t, owner);
-	}
+	child_replace(parent, n, NULL);
+	owner_link_del(t, n, st.ephemeral_owner);
 	TREE_STORE(t->node_count, t->node_count - 1);
-	TREE_STORE(t->data_bytes, t->data_bytes - n->path_len -
-					    (uint64_t)n->ver->stat.data_length);
-	ver_retire(n->ver);
-	call_rcu(&n->rcu, node_free_cb);
+	TREE_STORE(t->data_bytes,
+		   t->data_bytes - n->path_len - (uint64_t)st.data_length);
+	ver_release(t, n->ver, false);
+	retire(t, node_block(n), node_size(n));
 	return ZOK;
 }
 
@@ -1161,6 +1556,7 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 {
 	struct znode *n;
 	struct zver *v;
+	struct zstat st;
 	int32_t old_len;
 	bool null_data = data_len < 0;
 
@@ -1171,22 +1567,20 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 	n = lookup(t, path, len);
 	if (!n)
 		return ZNONODE;
-	v = ver_new_data(data, data_len);
+	ver_stat(n->ver, &st);
+	old_len = st.data_length;
+	st.version = inc32(st.version, 1);
+	st.mzxid = zxid;
+	st.mtime = time_ms;
+	st.data_length = data_len;
+	v = ver_new_data(t, &st, ver_acl(n->ver), null_data, data);
 	if (!v)
 		return ZSYSTEMERROR;
-	old_len = n->ver->stat.data_length;
-	v->acl = n->ver->acl;
-	v->stat = n->ver->stat;
-	v->stat.version = inc32(v->stat.version, 1);
-	v->stat.mzxid = zxid;
-	v->stat.mtime = time_ms;
-	v->stat.data_length = data_len;
-	v->null_data = null_data;
-	node_swap_ver(n, v);
+	node_swap_ver(t, n, v);
 	TREE_STORE(t->data_bytes, t->data_bytes + (uint64_t)data_len -
 					    (uint64_t)old_len);
 	if (stat_out)
-		*stat_out = v->stat;
+		*stat_out = st;
 	return ZOK;
 }
 
@@ -1195,29 +1589,29 @@ int tree_node_set_acl(struct tree *t, const char *path, size_t len,
 {
 	struct znode *n;
 	struct zver *v;
+	struct zstat st;
 
+	(void)zxid;
 	if (!path)
 		return ZBADARGUMENTS;
 	n = lookup(t, path, len);
 	if (!n)
 		return ZNONODE;
-	v = ver_clone(n->ver);
+	ver_stat(n->ver, &st);
+	st.aversion = inc32(st.aversion, 1);
+	v = ver_restat(t, n->ver, &st, acl);
 	if (!v)
 		return ZSYSTEMERROR;
-	v->acl = acl;
-	v->stat.aversion = inc32(v->stat.aversion, 1);
-	node_swap_ver(n, v);
+	node_swap_ver(t, n, v);
 	if (stat_out)
-		*stat_out = v->stat;
+		*stat_out = st;
 	return ZOK;
 }
 
 void tree_reserve(struct tree *t, uint64_t nodes)
 {
-	unsigned long want = t->ht_size;
+	unsigned long want = buckets_for(nodes, t->ht_size);
 
-	while (want < nodes)
-		want <<= 1;
 	if (want == t->ht_size)
 		return;
 	t->ht_size = want;
@@ -1228,18 +1622,10 @@ int tree_node_child_changed(struct tree *t, const char *path, size_t len,
 			    int delta, zxid_t zxid)
 {
 	struct znode *n = path ? lookup(t, path, len) : NULL;
-	struct zver *v;
 
 	if (!n)
 		return ZNONODE;
-	v = ver_clone(n->ver);
-	if (!v)
-		return ZSYSTEMERROR;
-	v->stat.cversion = inc32(v->stat.cversion, 1);
-	v->stat.num_children = inc32(v->stat.num_children, delta);
-	v->stat.pzxid = zxid;
-	node_swap_ver(n, v);
-	return ZOK;
+	return parent_changed(t, n, delta, zxid);
 }
 
 /*
@@ -1253,13 +1639,16 @@ void tree_ephemerals(const struct tree *ct, int64_t session,
 {
 	struct tree *t = (struct tree *)ct;
 	struct sess *s = sess_find(t, session);
-	struct znode *n, *tmp;
+	struct cds_list_head *l, *tmp;
+	struct znode *n;
 
 	if (!s)
 		return;
 	t->iter_depth++;
-	cds_list_for_each_entry_safe(n, tmp, &s->nodes, owner_link)
-	    fn(n->path, n->path_len, arg);
+	cds_list_for_each_safe(l, tmp, &s->nodes) {
+		n = link_node(l);
+		fn(n->path, n->path_len, arg);
+	}
 	t->iter_depth--;
 	if (!t->iter_depth)
 		sess_drop_if_empty(t, session);
@@ -1270,26 +1659,11 @@ void tree_containers_and_ttls(const struct tree *ct,
 			      void *arg)
 {
 	struct tree *t = (struct tree *)ct;
-	struct znode *n, *tmp;
+	struct cds_list_head *l, *tmp;
 
 	t->iter_depth++;
-	cds_list_for_each_entry_safe(n, tmp, &t->ctl, owner_link) fn(n, arg);
+	cds_list_for_each_safe(l, tmp, &t->ctl) fn(link_node(l), arg);
 	t->iter_depth--;
-}
-
-/*
- * Snapshot loading.  Unlike tree_node_create, the stat is taken verbatim
- * (ZooKeeper's DataTree.deserialize also restores nodes without touching
- * their parents' stats) and an existing node is overwritten in place.
- */
-static void owner_link_del(struct tree *t, struct znode *n, int64_t owner)
-{
-	if (owner == 0)
-		return;
-	cds_list_del(&n->owner_link);
-	CDS_INIT_LIST_HEAD(&n->owner_link);
-	if (zk_owner_is_session(owner))
-		sess_drop_if_empty(t, owner);
 }
 
 /* One of the nodes tree_create makes: "/", "/zookeeper" and below. */
@@ -1302,6 +1676,43 @@ static bool sys_path(const char *path, size_t len)
 		(len == sizeof(zk) - 1 || path[sizeof(zk) - 1] == '/'));
 }
 
+/*
+ * Restore over an existing node n whose owner list membership must
+ * change (a persistent node becoming a container, say): the link lives
+ * in front of the node, so the node moves to a new block.  Loading runs
+ * before readers start, but the old block is retired all the same.
+ */
+static struct znode *node_relink(struct tree *t, struct znode *n, bool linked)
+{
+	struct znode *m, *p = NULL;
+
+	if (n != t->root) {
+		p = lookup(t, n->path, parent_len(n->path, n->path_len));
+		if (!p)
+			return NULL; /* a node without its parent: a bug */
+	}
+	m = node_alloc(t, n->path, n->path_len, linked);
+	if (!m)
+		return NULL;
+	m->ver = n->ver;
+	m->child = n->child; /* the children do not point back */
+	cds_lfht_del(t->ht, &n->ht);
+	lfht_add(t, m);
+	if (p)
+		child_replace(p, n, m);
+	else
+		t->root = m;
+	t->create_parent = NULL;
+	t->rs_n = 0;
+	retire(t, node_block(n), node_size(n));
+	return m;
+}
+
+/*
+ * Snapshot loading.  Unlike tree_node_create, the stat is taken verbatim
+ * (ZooKeeper's DataTree.deserialize also restores nodes without touching
+ * their parents' stats) and an existing node is overwritten in place.
+ */
 int tree_node_restore(struct tree *t, const char *path, size_t len,
 		      const struct zstat *stat, const void *data,
 		      int32_t data_len, struct zacl *acl, bool fresh)
@@ -1309,15 +1720,13 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	struct znode *parent, *n;
 	struct zver *v;
 	struct sess *s = NULL;
-	const char *slash;
-	size_t plen;
-	int64_t owner, old_owner;
-	int32_t old_len;
+	struct zstat st, old;
+	int64_t owner;
 	bool null_data = data_len < 0;
 
 	if (data_len < 0)
 		data_len = 0;
-	if (!path || !stat || len == 0 || path[0] != '/' || len > UINT32_MAX ||
+	if (!path || !stat || len == 0 || path[0] != '/' || len > INT32_MAX ||
 	    (data_len > 0 && !data) || (len > 1 && path[len - 1] == '/'))
 		return ZBADARGUMENTS;
 	owner = stat->ephemeral_owner;
@@ -1326,69 +1735,69 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 		if (!s)
 			return ZSYSTEMERROR;
 	}
-	v = ver_new_data(data, data_len);
+	st = *stat;
+	st.data_length = data_len;
+	v = ver_new_data(t, &st, acl, null_data, data);
 	if (!v)
 		goto nomem;
-	v->acl = acl;
-	v->stat = *stat;
-	v->stat.data_length = data_len;
-	v->null_data = null_data;
 
 	fresh = fresh && !sys_path(path, len);
 	if (!fresh)
 		tree_restore_done(t);
 	n = fresh ? NULL : lookup(t, path, len);
 	if (n) {
-		old_owner = n->ver->stat.ephemeral_owner;
-		old_len = n->ver->stat.data_length;
-		if (old_owner != owner) {
-			owner_link_del(t, n, old_owner);
-			owner_link_add(t, n, s, owner);
+		ver_stat(n->ver, &old);
+		if (old.ephemeral_owner != owner) {
+			owner_link_del(t, n, old.ephemeral_owner);
+			if (n->linked != owner_listed(owner)) {
+				struct znode *m =
+					node_relink(t, n, owner_listed(owner));
+
+				if (!m) {
+					ver_discard(t, v, true);
+					goto nomem;
+				}
+				n = m;
+			}
+			owner_link_add(t, n, s);
 		}
-		node_swap_ver(n, v);
+		node_swap_ver(t, n, v);
 		TREE_STORE(t->data_bytes,
-				 t->data_bytes + (uint64_t)data_len -
-				     (uint64_t)old_len);
+			   t->data_bytes + (uint64_t)data_len -
+				   (uint64_t)old.data_length);
 		return ZOK;
 	}
-	slash = memrchr(path, '/', len);
-	plen = slash == path ? 1 : (size_t)(slash - path);
-	/* a snapshot lists siblings together: remember the last parent */
-	parent = restore_find_parent(t, path, plen);
+	/* a snapshot lists siblings together: the parent is on the stack */
+	parent = restore_find_parent(t, path, parent_len(path, len));
 	if (!parent) {
 		tree_restore_done(t);
-		parent = lookup(t, path, plen);
+		parent = lookup(t, path, parent_len(path, len));
 	}
-	t->restore_parent = parent;
 	if (!parent) {
-		ver_discard(v, true);
+		ver_discard(t, v, true);
 		if (s)
 			sess_drop_if_empty(t, owner);
 		return ZNONODE;
 	}
-	n = node_alloc(path, len);
+	n = node_alloc(t, path, len, owner_listed(owner));
 	if (!n) {
-		ver_discard(v, true);
+		ver_discard(t, v, true);
 		goto nomem;
 	}
 	ver_commit(v);
 	n->ver = v;
-	n->parent = parent;
 	if (!fresh || !restore_defer(t, n))
 		lfht_add(t, n);
-	t->restore_last = n;
-	cds_list_add_tail_rcu(&n->sibling, &parent->children);
-	owner_link_add(t, n, s, owner);
+	restore_push(t, parent, n);
+	child_add(parent, n);
+	owner_link_add(t, n, s);
 	TREE_STORE(t->node_count, t->node_count + 1);
 	TREE_STORE(t->data_bytes, t->data_bytes + len + (size_t)data_len);
 	/* Loading: no readers and no quiescent states until the end, so grow
 	 * the table here, synchronously (cds_lfht_resize goes offline for
 	 * its grace periods), rather than through the resizer thread. */
-	if (t->node_count > 2 * t->ht_size) {
-		while (t->ht_size < 4 * t->node_count)
-			t->ht_size <<= 1;
-		cds_lfht_resize(t->ht, t->ht_size);
-	}
+	if (t->node_count > 2 * (uint64_t)t->ht_size)
+		tree_reserve(t, 2 * t->node_count);
 	return ZOK;
 nomem:
 	if (s)

@@ -235,11 +235,13 @@ struct tree;
 struct znode;
 
 /*
- * A consistent view of a znode's current version.  Pointers stay valid
- * until the reading thread's next quiescent state.
+ * A consistent view of a znode's current version: the stat decoded (a
+ * version stores only the fields that differ from their defaults), the
+ * data and ACL by pointer, valid until the reading thread's next
+ * quiescent state.
  */
 struct zview {
-	const struct zstat *stat;
+	struct zstat stat;
 	const char *data; /* stat->data_length bytes; NULL if 0 */
 	bool data_null;   /* set with a null buffer: getData answers -1 */
 	const struct zacl *acl;
@@ -271,19 +273,20 @@ bool tree_read_retry(const struct tree *t, unsigned seq);
 const struct znode *tree_lookup(const struct tree *t, const char *path,
 				size_t len);
 void znode_view(const struct znode *n, struct zview *v);
-const char *znode_path(const struct znode *n); /* full path, NUL-terminated */
+/* The full path: znode_path_len bytes, not NUL-terminated. */
+const char *znode_path(const struct znode *n);
 size_t znode_path_len(const struct znode *n);
-const struct znode *znode_parent(const struct znode *n); /* NULL for "/" */
 
 /* Call fn(child_name, name_len, arg) for each child, in no particular
- * order; stop early if fn returns non-zero (that value is returned).
+ * order (creation order today); stop early if fn returns non-zero (that value is returned).
  * Returns 0 after a full walk. */
 int znode_children(const struct znode *n,
 		   int (*fn)(const char *name, size_t len, void *arg),
 		   void *arg);
 
 /* Number of descendants (not counting n itself), for
- * getAllChildrenNumber.  Walks the subtree. */
+ * getAllChildrenNumber.  Walks the subtree; -1 if out of memory (a tree
+ * deeper than 64 levels needs a bigger stack). */
 int64_t znode_descendants(const struct znode *n);
 
 /* Largest zxid reflected in the tree so far (set by tree_write_end). */

@@ -39,8 +39,8 @@
  *                releases on cb_sync, which rcu_barrier's return acquires.
  *
  * What stays invisible and is suppressed in tools/tsan.supp: liburcu's own
- * heap traffic (called_from_lib) and the volatile CMM_STORE_SHARED in the
- * inline cds_list_del_rcu.
+ * heap traffic (called_from_lib).  The tree's child lists use C11
+ * atomics of their own, which TSan sees.
  */
 #include <dlfcn.h>
 #include <stdio.h>

@@ -73,7 +73,8 @@ static void ctl_fn(const struct znode *z, void *arg)
 {
 	struct names *n = arg;
 
-	snprintf(n->p[n->n++], 64, "%s", znode_path(z));
+	snprintf(n->p[n->n++], 64, "%.*s", (int)znode_path_len(z),
+		 znode_path(z));
 }
 
 /* Compare every node of a with b (recursively from p). */
@@ -97,10 +98,10 @@ static void cmp_node(struct cmp_ctx *c, const char *p)
 		fail_msg("%s missing after load", p);
 	znode_view(x, &vx);
 	znode_view(y, &vy);
-	assert_memory_equal(vx.stat, vy.stat, sizeof(struct zstat));
+	assert_memory_equal(&vx.stat, &vy.stat, sizeof(struct zstat));
 	assert_int_equal(vx.data_null, vy.data_null);
-	if (vx.stat->data_length)
-		assert_memory_equal(vx.data, vy.data, vx.stat->data_length);
+	if (vx.stat.data_length)
+		assert_memory_equal(vx.data, vy.data, vx.stat.data_length);
 	assert_true(zacl_equal(vx.acl, vy.acl));
 	c->nodes++;
 	sub.parent = p;

@@ -25,6 +25,13 @@ static const struct znode *L(struct tree *t, const char *p)
 	return tree_lookup(t, S(p));
 }
 
+/* Is n's path (not NUL-terminated) exactly p? */
+static bool path_is(const struct znode *n, const char *p)
+{
+	return n && znode_path_len(n) == strlen(p) &&
+	       !memcmp(znode_path(n), p, strlen(p));
+}
+
 static struct zstat st(struct tree *t, const char *p)
 {
 	const struct znode *n = L(t, p);
@@ -32,7 +39,7 @@ static struct zstat st(struct tree *t, const char *p)
 
 	assert_non_null(n);
 	znode_view(n, &v);
-	return *v.stat;
+	return v.stat;
 }
 
 static int mk(struct tree *t, const char *p, const char *data, zxid_t zxid)
@@ -115,10 +122,7 @@ static void test_initial_tree_has_zookeeper_nodes(void **state)
 	assert_int_equal(c.n, 2);
 	assert_true(has_name(&c, "quota"));
 	assert_true(has_name(&c, "config"));
-	assert_null(znode_parent(L(t, "/")));
-	assert_ptr_equal(znode_parent(L(t, "/zookeeper")), L(t, "/"));
-	assert_string_equal(znode_path(L(t, "/zookeeper/config")),
-			    "/zookeeper/config");
+	assert_true(path_is(L(t, "/zookeeper/config"), "/zookeeper/config"));
 	assert_int_equal(znode_path_len(L(t, "/zookeeper/config")), 17);
 	assert_int_equal(tree_applied_zxid(t), 0);
 }
@@ -191,7 +195,7 @@ static void test_create_sets_new_node_stat(void **state)
 	assert_int_equal(out.data_length, 5);
 	assert_int_equal(out.num_children, 0);
 	znode_view(L(t, "/a"), &v);
-	assert_memory_equal(v.stat, &out, sizeof(out));
+	assert_memory_equal(&v.stat, &out, sizeof(out));
 	assert_memory_equal(v.data, "hello", 5);
 	assert_ptr_equal(v.acl, a);
 	assert_int_equal(a->refs, 2); /* ours + the version's */
@@ -206,7 +210,7 @@ static void test_create_empty_data_views_null(void **state)
 	assert_int_equal(mk(t, "/e", NULL, 5), ZOK);
 	znode_view(L(t, "/e"), &v);
 	assert_null(v.data);
-	assert_int_equal(v.stat->data_length, 0);
+	assert_int_equal(v.stat.data_length, 0);
 }
 
 static void test_create_increments_parent_cversion(void **state)
@@ -439,8 +443,8 @@ static void test_set_data_keeps_children_and_acl(void **state)
 			 ZOK);
 	znode_view(L(t, "/a"), &v2);
 	assert_ptr_equal(v1.acl, v2.acl);
-	assert_int_equal(v2.stat->num_children, 1);
-	assert_int_equal(v2.stat->cversion, 1);
+	assert_int_equal(v2.stat.num_children, 1);
+	assert_int_equal(v2.stat.cversion, 1);
 }
 
 static void test_set_acl_bumps_aversion_only(void **state)
@@ -529,9 +533,9 @@ static void test_large_data_survives_stat_only_changes(void **state)
 	}
 	assert_int_equal(tree_node_set_acl(t, S("/big"), NULL, 20, NULL), ZOK);
 	znode_view(L(t, "/big"), &v);
-	assert_int_equal(v.stat->data_length, (int32_t)len);
+	assert_int_equal(v.stat.data_length, (int32_t)len);
 	assert_memory_equal(v.data, big, len);
-	assert_int_equal(v.stat->num_children, 10);
+	assert_int_equal(v.stat.num_children, 10);
 	assert_int_equal(
 	    tree_node_set_data(t, S("/big"), big2, (int32_t)len, 21, 0, NULL),
 	    ZOK);
@@ -542,6 +546,54 @@ static void test_large_data_survives_stat_only_changes(void **state)
 	free(big);
 	free(big2);
 	rcu_quiescent_state();
+}
+
+/* dataLength past the version's 23-bit field: stored as an extra field */
+static void test_data_over_8mb_keeps_its_length(void **state)
+{
+	struct tree *t = *state;
+	size_t len = (1u << 23) + 5;
+	char *big = malloc(len);
+	struct zview v;
+
+	assert_non_null(big);
+	memset(big, 'H', len);
+	big[len - 1] = 'Z';
+	assert_int_equal(tree_node_create(t, S("/h"), big, (int32_t)len, NULL,
+					  0, 3, 0, NULL),
+			 ZOK);
+	assert_int_equal(mk(t, "/h/c", NULL, 4), ZOK); /* stat-only change */
+	znode_view(L(t, "/h"), &v);
+	assert_int_equal(v.stat.data_length, (int32_t)len);
+	assert_int_equal(v.stat.num_children, 1);
+	assert_int_equal(v.stat.pzxid, 4);
+	assert_memory_equal(v.data, big, len);
+	assert_int_equal(tree_node_set_data(t, S("/h"), "s", 1, 5, 0, NULL),
+			 ZOK);
+	znode_view(L(t, "/h"), &v);
+	assert_int_equal(v.stat.data_length, 1);
+	assert_int_equal(v.stat.version, 1);
+	free(big);
+	rcu_quiescent_state();
+}
+
+/* getAllChildrenNumber deeper than the walk's first stack (64 levels) */
+static void test_descendants_of_a_deep_chain(void **state)
+{
+	struct tree *t = *state;
+	char p[1024];
+	size_t l = 0;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		l += (size_t)snprintf(p + l, sizeof(p) - l, "/d");
+		p[l] = '\0';
+		assert_int_equal(mk(t, p, NULL, 10 + i), ZOK);
+	}
+	assert_int_equal(mk(t, "/d/side", NULL, 300), ZOK);
+	assert_int_equal(znode_descendants(L(t, "/d")), 200);
+	assert_int_equal(znode_descendants(L(t, "/")), 3 + 200 + 1);
+	assert_int_equal(znode_descendants(tree_lookup(t, p, l)), 0);
 }
 
 /* ---- lookup, children, descendants ---- */
@@ -782,14 +834,14 @@ static void test_containers_and_ttls_listed_and_removed(void **state)
 	assert_int_equal(mk_owned(t, "/p/c2", ZK_CONTAINER_OWNER, 5), ZOK);
 	tree_containers_and_ttls(t, collect_node, &l);
 	assert_int_equal(l.n, 3);
-	assert_string_equal(znode_path(l.nodes[0]), "/c1");
-	assert_string_equal(znode_path(l.nodes[1]), "/t1");
-	assert_string_equal(znode_path(l.nodes[2]), "/p/c2");
+	assert_true(path_is(l.nodes[0], "/c1"));
+	assert_true(path_is(l.nodes[1], "/t1"));
+	assert_true(path_is(l.nodes[2], "/p/c2"));
 	assert_int_equal(tree_node_delete(t, S("/t1"), 6), ZOK);
 	l.n = 0;
 	tree_containers_and_ttls(t, collect_node, &l);
 	assert_int_equal(l.n, 2);
-	assert_string_equal(znode_path(l.nodes[1]), "/p/c2");
+	assert_true(path_is(l.nodes[1], "/p/c2"));
 	rcu_quiescent_state();
 }
 
@@ -804,7 +856,7 @@ static void reap_empty(const struct znode *n, void *arg)
 	struct zview v;
 
 	znode_view(n, &v);
-	if (v.stat->num_children == 0 &&
+	if (v.stat.num_children == 0 &&
 	    tree_node_delete(r->t, znode_path(n), znode_path_len(n), 50) == ZOK)
 		r->n++;
 }
@@ -894,16 +946,16 @@ static size_t make_data(char *buf, const char *path, int v)
 
 static bool view_consistent(const struct znode *n, const struct zview *v)
 {
-	const char *path = znode_path(n);
 	char head[64];
-	size_t hl, i, len = (size_t)v->stat->data_length;
-	int ver = v->stat->version;
+	size_t hl, i, len = (size_t)v->stat.data_length;
+	int ver = v->stat.version;
 
-	if (v->stat->czxid > v->stat->mzxid)
+	if (v->stat.czxid > v->stat.mzxid)
 		return false;
 	if (len == 0)
 		return v->data == NULL;
-	hl = (size_t)snprintf(head, sizeof(head), "%d:%s", ver, path);
+	hl = (size_t)snprintf(head, sizeof(head), "%d:%.*s", ver,
+			      (int)znode_path_len(n), znode_path(n));
 	if (len != hl + (size_t)((ver * 37) % 900))
 		return false;
 	if (memcmp(v->data, head, hl) != 0)
@@ -936,7 +988,8 @@ static int check_kid(const char *name, size_t len, void *arg)
 		znode_view(c, &v);
 		if (!view_consistent(c, &v))
 			k->errors++;
-		if (znode_parent(c) != k->parent)
+		/* the child's path is the parent's plus its name */
+		if (znode_path_len(c) != pl + 1 + len)
 			k->errors++;
 		k->views++;
 	}
@@ -964,7 +1017,7 @@ static void *reader(void *arg)
 		n = tree_lookup(r->t, p, strlen(p));
 		if (n) {
 			znode_view(n, &v);
-			if (v.stat->data_length != 0 || v.data != NULL)
+			if (v.stat.data_length != 0 || v.data != NULL)
 				errors++;
 			k.parent = n;
 			znode_children(n, check_kid, &k);
@@ -1092,14 +1145,14 @@ static void *batch_reader(void *arg)
 			to = tree_lookup(r->t, "/to", 3);
 			ctr = tree_lookup(r->t, "/ctr", 4);
 			znode_view(from, &v);
-			nf = v.stat->num_children;
+			nf = v.stat.num_children;
 			znode_view(to, &v);
-			nt = v.stat->num_children;
+			nt = v.stat.num_children;
 			kf = kt = 0;
 			znode_children(from, count_kids, &kf);
 			znode_children(to, count_kids, &kt);
 			znode_view(ctr, &v);
-			cv = parse_num(v.data, v.stat->data_length);
+			cv = parse_num(v.data, v.stat.data_length);
 			az = tree_applied_zxid(r->t);
 			retries++;
 		} while (tree_read_retry(r->t, s));
@@ -1237,7 +1290,7 @@ static void test_restore_creates_node_with_exact_stat_leaving_parent(
 	assert_int_equal(tree_node_restore(t, S("/r/n"), &s, NULL, -1, a, false), ZOK);
 	znode_view(L(t, "/r/n"), &v);
 	assert_true(v.data_null);
-	assert_int_equal(v.stat->data_length, 0);
+	assert_int_equal(v.stat.data_length, 0);
 	/* missing parent */
 	assert_int_equal(tree_node_restore(t, S("/x/y"), &s, NULL, 0, a, false),
 			 ZNONODE);
@@ -1289,6 +1342,49 @@ static void test_restore_fresh_defers_hashing_until_done(void **state)
 	zacl_unref(a);
 }
 
+/* a restore that changes a node's owner kind moves it to a block with
+ * (or without) the owner-list link; children and lookups follow */
+static void test_restore_changing_owner_kind_keeps_children(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+	struct zstat s = {0};
+	struct nlist n = {0};
+
+	s.czxid = 2;
+	assert_int_equal(tree_node_restore(t, S("/p"), &s, "d", 1, a, false),
+			 ZOK);
+	assert_int_equal(tree_node_restore(t, S("/p/c1"), &s, NULL, 0, a, false),
+			 ZOK);
+	assert_int_equal(tree_node_restore(t, S("/p/c2"), &s, NULL, 0, a, false),
+			 ZOK);
+	s.ephemeral_owner = ZK_CONTAINER_OWNER;
+	s.num_children = 2;
+	assert_int_equal(tree_node_restore(t, S("/p"), &s, "e", 1, a, false),
+			 ZOK);
+	tree_containers_and_ttls(t, collect_node, &n);
+	assert_int_equal(n.n, 1);
+	assert_true(path_is(n.nodes[0], "/p"));
+	assert_int_equal(znode_descendants(L(t, "/p")), 2);
+	assert_non_null(L(t, "/p/c1"));
+	assert_int_equal(st(t, "/p").ephemeral_owner, ZK_CONTAINER_OWNER);
+	assert_int_equal(znode_descendants(L(t, "/")), 3 + 3);
+	/* and back */
+	s.ephemeral_owner = 0;
+	assert_int_equal(tree_node_restore(t, S("/p"), &s, "f", 1, a, false),
+			 ZOK);
+	n.n = 0;
+	tree_containers_and_ttls(t, collect_node, &n);
+	assert_int_equal(n.n, 0);
+	assert_int_equal(znode_descendants(L(t, "/p")), 2);
+	assert_int_equal(tree_node_delete(t, S("/p/c1"), 9), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/p/c2"), 10), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/p"), 11), ZOK);
+	assert_int_equal(tree_node_count(t), 4);
+	zacl_unref(a);
+	rcu_quiescent_state();
+}
+
 static void test_restore_replaces_existing_system_node(void **state)
 {
 	struct tree *t = *state;
@@ -1305,9 +1401,9 @@ static void test_restore_replaces_existing_system_node(void **state)
 	assert_int_equal(tree_node_restore(t, S("/zookeeper"), &s, "cfg", 3, a, false),
 			 ZOK);
 	znode_view(L(t, "/zookeeper"), &v);
-	assert_int_equal(v.stat->cversion, 40);
-	assert_int_equal(v.stat->pzxid, 77);
-	assert_int_equal(v.stat->data_length, 3);
+	assert_int_equal(v.stat.cversion, 40);
+	assert_int_equal(v.stat.pzxid, 77);
+	assert_int_equal(v.stat.data_length, 3);
 	assert_true(zacl_equal(v.acl, a));
 	assert_int_equal(tree_node_count(t), 4);
 	assert_int_equal(tree_data_bytes(t), bytes + 3);
@@ -1394,6 +1490,9 @@ int main(void)
 	    T(test_acl_references_follow_versions),
 	    T(test_acl_freed_by_tree_when_last_reference_dropped),
 	    T(test_large_data_survives_stat_only_changes),
+	    T(test_data_over_8mb_keeps_its_length),
+	    T(test_descendants_of_a_deep_chain),
+	    T(test_restore_changing_owner_kind_keeps_children),
 	    T(test_lookup_uses_length_not_nul),
 	    T(test_children_walk_stops_early),
 	    T(test_children_lists_names_after_deletes),
