@@ -22,13 +22,16 @@
 
 #include "consensus/seq_int.h"
 
+/* `hash` is zk_path_hash(path, len): each write hashes a path once, for
+ * this table and the tree's. */
 static struct ov_path **ov_find(struct zab_seq *s, const char *path,
-				size_t len)
+				size_t len, uint64_t hash)
 {
 	if (!s->ovb)
 		return NULL;
-	struct ov_path **pp = &s->ovb[zk_path_hash(path, len) & (s->ovn - 1)];
-	while (*pp && ((*pp)->len != len || memcmp((*pp)->path, path, len)))
+	struct ov_path **pp = &s->ovb[hash & (s->ovn - 1)];
+	while (*pp && ((*pp)->hash != hash || (*pp)->len != len ||
+		       memcmp((*pp)->path, path, len)))
 		pp = &(*pp)->hnext;
 	return pp;
 }
@@ -43,7 +46,7 @@ static void ov_grow(struct zab_seq *s)
 		struct ov_path *p = s->ovb[i];
 		while (p) {
 			struct ov_path *next = p->hnext;
-			size_t h = zk_path_hash(p->path, p->len) & (n - 1);
+			size_t h = p->hash & (n - 1);
 			p->hnext = b[h];
 			b[h] = p;
 			p = next;
@@ -55,9 +58,9 @@ static void ov_grow(struct zab_seq *s)
 }
 
 static int prep_get(struct zab_seq *s, const char *path, size_t len,
-		    struct pend *out)
+		    uint64_t hash, struct pend *out)
 {
-	struct ov_path **pp = ov_find(s, path, len);
+	struct ov_path **pp = ov_find(s, path, len, hash);
 	if (pp && *pp) {
 		const struct ov_rec *r = (*pp)->top;
 		out->exists = r->exists;
@@ -65,7 +68,7 @@ static int prep_get(struct zab_seq *s, const char *path, size_t len,
 		out->acl = r->acl;
 		return r->exists ? ZOK : ZNONODE;
 	}
-	const struct znode *n = tree_lookup(s->tree, path, len);
+	const struct znode *n = tree_lookup_hashed(s->tree, path, len, hash);
 	if (!n) {
 		out->exists = false;
 		return ZNONODE;
@@ -78,9 +81,33 @@ static int prep_get(struct zab_seq *s, const char *path, size_t len,
 	return ZOK;
 }
 
+/* ov_path blocks for short paths are recycled (one malloc per write
+ * less); longer ones come from malloc. */
+static struct ov_path *ovp_alloc(struct zab_seq *s, size_t len)
+{
+	struct ov_path *p = s->ovp_free;
+	if (len > OVP_POOL_LEN)
+		return malloc(sizeof(*p) + len + 1);
+	if (p) {
+		s->ovp_free = p->hnext;
+		return p;
+	}
+	return malloc(sizeof(*p) + OVP_POOL_LEN + 1);
+}
+
+static void ovp_free(struct zab_seq *s, struct ov_path *p)
+{
+	if (p->len > OVP_POOL_LEN) {
+		free(p);
+		return;
+	}
+	p->hnext = s->ovp_free;
+	s->ovp_free = p;
+}
+
 /* Push the future state of `path` for transaction t. */
 static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
-		    size_t len, const struct pend *e)
+		    size_t len, uint64_t hash, const struct pend *e)
 {
 	if (s->ovcount >= s->ovn)
 		ov_grow(s);
@@ -121,16 +148,17 @@ static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
 		r = malloc(sizeof(*r));
 	if (!r)
 		return ZSYSTEMERROR;
-	struct ov_path **pp = ov_find(s, path, len);
+	struct ov_path **pp = ov_find(s, path, len, hash);
 	struct ov_path *p = *pp;
 	if (!p) {
-		p = malloc(sizeof(*p) + len + 1);
+		p = ovp_alloc(s, len);
 		if (!p) {
 			free(r);
 			return ZSYSTEMERROR;
 		}
 		p->hnext = NULL;
 		p->top = NULL;
+		p->hash = hash;
 		p->len = len;
 		memcpy(p->path, path, len);
 		p->path[len] = 0;
@@ -164,9 +192,9 @@ static void ov_unlink(struct zab_seq *s, struct ov_path *p, struct ov_rec *r)
 	r->older = s->ov_free; /* recycle */
 	s->ov_free = r;
 	if (!p->top) {
-		struct ov_path **pp = ov_find(s, p->path, p->len);
+		struct ov_path **pp = ov_find(s, p->path, p->len, p->hash);
 		*pp = p->hnext;
-		free(p);
+		ovp_free(s, p);
 		s->ovcount--;
 	}
 }
@@ -211,6 +239,11 @@ void prep_free_all(struct zab_seq *s)
 		struct ov_rec *r = s->ov_free;
 		s->ov_free = r->older;
 		free(r);
+	}
+	while (s->ovp_free) {
+		struct ov_path *p = s->ovp_free;
+		s->ovp_free = p->hnext;
+		free(p);
 	}
 	for (unsigned i = 0; i < sizeof(s->acl_cache) / sizeof(s->acl_cache[0]);
 	     i++) {
@@ -376,7 +409,8 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	if (rc)
 		goto out;
 	size_t pl = parent_len(path, (size_t)plen);
-	rc = prep_get(c->s, path, pl, &parent);
+	uint64_t ph = zk_path_hash(path, pl);
+	rc = prep_get(c->s, path, pl, ph, &parent);
 	if (rc)
 		goto out;
 	rc = zacl_check(parent.acl, ZPERM_CREATE, c->ids, c->nids);
@@ -402,7 +436,8 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	rc = zk_path_validate(final, flen, false);
 	if (rc)
 		goto out;
-	if (prep_get(c->s, final, flen, &self) == ZOK) {
+	uint64_t h = zk_path_hash(final, flen);
+	if (prep_get(c->s, final, flen, h, &self) == ZOK) {
 		rc = ZNODEEXISTS;
 		goto out;
 	}
@@ -425,7 +460,7 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	parent.stat.cversion++;
 	parent.stat.num_children++;
 	parent.stat.pzxid = c->t->zxid;
-	rc = prep_put(c->s, c->t, path, pl, &parent);
+	rc = prep_put(c->s, c->t, path, pl, ph, &parent);
 	if (!rc) {
 		memset(&self, 0, sizeof(self));
 		self.exists = true;
@@ -433,7 +468,7 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 		self.stat.ephemeral_owner = st->owner;
 		self.stat.data_length = dlen < 0 ? 0 : dlen;
 		self.acl = st->acl;
-		rc = prep_put(c->s, c->t, st->path, st->len, &self);
+		rc = prep_put(c->s, c->t, st->path, st->len, h, &self);
 	}
 out:
 	zacl_release(fixed);
@@ -472,9 +507,11 @@ static int prep_delete(struct pctx *c, struct jr *r, struct step *st)
 		return ZBADARGUMENTS;
 	struct pend parent, node;
 	size_t pl = parent_len(st->path, st->len);
-	if ((rc = prep_get(c->s, st->path, pl, &parent)) ||
+	uint64_t ph = zk_path_hash(st->path, pl);
+	uint64_t h = zk_path_hash(st->path, st->len);
+	if ((rc = prep_get(c->s, st->path, pl, ph, &parent)) ||
 	    (rc = zacl_check(parent.acl, ZPERM_DELETE, c->ids, c->nids)) ||
-	    (rc = prep_get(c->s, st->path, st->len, &node)) ||
+	    (rc = prep_get(c->s, st->path, st->len, h, &node)) ||
 	    (rc = check_version(node.stat.version, version)))
 		return rc;
 	if (node.stat.num_children > 0)
@@ -483,8 +520,8 @@ static int prep_delete(struct pctx *c, struct jr *r, struct step *st)
 	parent.stat.num_children--;
 	parent.stat.pzxid = c->t->zxid;
 	node.exists = false;
-	if ((rc = prep_put(c->s, c->t, st->path, pl, &parent)) ||
-	    (rc = prep_put(c->s, c->t, st->path, st->len, &node)))
+	if ((rc = prep_put(c->s, c->t, st->path, pl, ph, &parent)) ||
+	    (rc = prep_put(c->s, c->t, st->path, st->len, h, &node)))
 		return rc;
 	return ZOK;
 }
@@ -501,7 +538,8 @@ static int prep_setdata(struct pctx *c, struct jr *r, struct step *st)
 	if (zk_path_validate(st->path, st->len, false))
 		return ZBADARGUMENTS;
 	struct pend node;
-	if ((rc = prep_get(c->s, st->path, st->len, &node)) ||
+	uint64_t h = zk_path_hash(st->path, st->len);
+	if ((rc = prep_get(c->s, st->path, st->len, h, &node)) ||
 	    (rc = zacl_check(node.acl, ZPERM_WRITE, c->ids, c->nids)) ||
 	    (rc = check_version(node.stat.version, version)))
 		return rc;
@@ -511,7 +549,7 @@ static int prep_setdata(struct pctx *c, struct jr *r, struct step *st)
 	st->version = node.stat.version;
 	node.stat.mzxid = c->t->zxid;
 	node.stat.data_length = dlen < 0 ? 0 : dlen;
-	return prep_put(c->s, c->t, st->path, st->len, &node);
+	return prep_put(c->s, c->t, st->path, st->len, h, &node);
 }
 
 static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
@@ -532,14 +570,15 @@ static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
 	if (!rc)
 		st->acl = prep_acl_intern(c->s, st->acl);
 	zacl_release(acl);
-	if (rc || (rc = prep_get(c->s, st->path, st->len, &node)) ||
+	uint64_t h = zk_path_hash(st->path, st->len);
+	if (rc || (rc = prep_get(c->s, st->path, st->len, h, &node)) ||
 	    (rc = zacl_check(node.acl, ZPERM_ADMIN, c->ids, c->nids)) ||
 	    (rc = check_version(node.stat.aversion, version)))
 		return rc;
 	node.stat.aversion++;
 	st->version = node.stat.aversion;
 	node.acl = st->acl;
-	return prep_put(c->s, c->t, st->path, st->len, &node);
+	return prep_put(c->s, c->t, st->path, st->len, h, &node);
 }
 
 static int prep_check(struct pctx *c, struct jr *r, struct step *st)
@@ -552,7 +591,8 @@ static int prep_check(struct pctx *c, struct jr *r, struct step *st)
 	if (zk_path_validate(st->path, st->len, false))
 		return ZBADARGUMENTS;
 	struct pend node;
-	if ((rc = prep_get(c->s, st->path, st->len, &node)) ||
+	if ((rc = prep_get(c->s, st->path, st->len,
+			   zk_path_hash(st->path, st->len), &node)) ||
 	    (rc = zacl_check(node.acl, ZPERM_READ, c->ids, c->nids)))
 		return rc;
 	return check_version(node.stat.version, version);

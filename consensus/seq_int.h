@@ -70,11 +70,13 @@ struct ov_rec {
 };
 
 struct ov_path {
-	struct ov_path *hnext;
+	struct ov_path *hnext; /* bucket chain, or the recycled list */
 	struct ov_rec *top;
+	uint64_t hash; /* zk_path_hash(path, len) */
 	size_t len;
 	char path[];
 };
+#define OVP_POOL_LEN 47 /* ov_path blocks for paths up to this are recycled */
 
 /* What prep_get returns. */
 struct pend {
@@ -141,6 +143,7 @@ struct zab_seq {
 	struct ov_path **ovb;
 	size_t ovn, ovcount;
 	struct ov_rec *ov_free; /* recycled records (linked by .older) */
+	struct ov_path *ovp_free; /* recycled short ov_paths (by .hnext) */
 	struct ptxn *ptxn_free; /* recycled transactions (linked by .next) */
 	/* pending transactions, in zxid order */
 	struct ptxn *ph, *pt;

@@ -78,6 +78,37 @@ static bool forbidden(uint32_t c)
 	       c >= 0xfff0; /* includes > U+FFFF (surrogates in Java) */
 }
 
+/*
+ * One pass for the usual all-ASCII path: 1 valid, 0 invalid, -1 when a
+ * byte >= 0x80 is met (the general rules below decide).  `path` starts
+ * with '/' and is not the bare root.  A component ends at a '/' or at
+ * the end; with `sequential` the last one gets a '1' appended, so it can
+ * be neither empty nor "." or "..".
+ */
+static int validate_ascii(const char *p, size_t len, bool sequential)
+{
+	size_t comp = 1, i, cl;
+	unsigned char c;
+
+	for (i = 1; i <= len; i++) {
+		c = i < len ? (unsigned char)p[i] : '/';
+		if (c == '/') {
+			if (i == len && sequential)
+				return 1;
+			cl = i - comp;
+			if (cl == 0 || (p[comp] == '.' &&
+					(cl == 1 || (cl == 2 && p[comp + 1] == '.'))))
+				return 0;
+			comp = i + 1;
+		} else if (c < 0x20 || c == 0x7f) {
+			return 0; /* NUL and the other control characters */
+		} else if (c >= 0x80) {
+			return -1;
+		}
+	}
+	return 1;
+}
+
 int zk_path_validate(const char *path, size_t len, bool sequential)
 {
 	size_t n = len + (sequential ? 1 : 0);
@@ -91,6 +122,14 @@ int zk_path_validate(const char *path, size_t len, bool sequential)
 		return ZOK; /* the root */
 	if (at(path, len, n - 1) == '/')
 		return ZBADARGUMENTS;
+	switch (validate_ascii(path, len, sequential)) {
+	case 1:
+		return ZOK;
+	case 0:
+		return ZBADARGUMENTS;
+	default:
+		break;
+	}
 
 	/* structure, on bytes */
 	for (i = 1; i < n; i++) {

@@ -231,7 +231,8 @@ static int path_match(struct cds_lfht_node *node, const void *key)
 	return n->path_len == k->len && memcmp(n->path, k->p, k->len) == 0;
 }
 
-static struct znode *lookup(const struct tree *t, const char *path, size_t len)
+static struct znode *lookup_hashed(const struct tree *t, const char *path,
+				   size_t len, uint64_t hash)
 {
 	struct path_key k = {path, len};
 	struct cds_lfht_iter it;
@@ -239,10 +240,15 @@ static struct znode *lookup(const struct tree *t, const char *path, size_t len)
 
 	if (!path || len == 0)
 		return NULL;
-	cds_lfht_lookup(t->ht, (unsigned long)zk_path_hash(path, len), path_match,
-			&k, &it);
+	cds_lfht_lookup(t->ht, (unsigned long)hash, path_match, &k, &it);
 	node = cds_lfht_iter_get_node(&it);
 	return node ? caa_container_of(node, struct znode, ht) : NULL;
+}
+
+static struct znode *lookup(const struct tree *t, const char *path, size_t len)
+{
+	return path ? lookup_hashed(t, path, len, zk_path_hash(path, len))
+		    : NULL;
 }
 
 /* The length of a path's parent part ("/" for "/a"). */
@@ -350,10 +356,17 @@ static void *tree_alloc(struct tree *t, size_t size)
 /* Versions                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Bits set in x < 16 (no popcnt instruction in the baseline x86-64
+ * target: __builtin_popcount would be a libgcc call). */
+static inline unsigned pop4(unsigned x)
+{
+	return (x & 1) + (x >> 1 & 1) + (x >> 2 & 1) + (x >> 3 & 1);
+}
+
 static inline size_t ver_fields(unsigned has)
 {
-	return 8 * (size_t)__builtin_popcount(has & VF_WIDE) +
-	       4 * (size_t)__builtin_popcount(has & ~VF_WIDE);
+	return 8 * pop4(has & VF_WIDE) + 4 * (pop4(has >> 4 & 0xf) +
+					       (has >> 8 & 1));
 }
 
 static inline bool ver_has_blob(const struct zver *v)
@@ -1184,6 +1197,12 @@ const struct znode *tree_lookup(const struct tree *t, const char *path,
 				size_t len)
 {
 	return lookup(t, path, len);
+}
+
+const struct znode *tree_lookup_hashed(const struct tree *t, const char *path,
+				       size_t len, uint64_t hash)
+{
+	return lookup_hashed(t, path, len, hash);
 }
 
 void znode_view(const struct znode *n, struct zview *v)

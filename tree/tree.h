@@ -272,6 +272,10 @@ bool tree_read_retry(const struct tree *t, unsigned seq);
  * absent. */
 const struct znode *tree_lookup(const struct tree *t, const char *path,
 				size_t len);
+/* The same with hash = zk_path_hash(path, len), for callers that use the
+ * hash for their own tables too. */
+const struct znode *tree_lookup_hashed(const struct tree *t, const char *path,
+				       size_t len, uint64_t hash);
 void znode_view(const struct znode *n, struct zview *v);
 /* The full path: znode_path_len bytes, not NUL-terminated. */
 const char *znode_path(const struct znode *n);
