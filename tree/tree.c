@@ -1513,6 +1513,8 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 		node_discard(t, n);
 		ver_discard(t, v, true);
 		ver_discard(t, pv, false);
+		if (s)
+			sess_drop_if_empty(t, ephemeral_owner);
 		return ZNODEEXISTS;
 	}
 	ver_commit(v); /* references; only this thread ever drops them */

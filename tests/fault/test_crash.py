@@ -599,3 +599,69 @@ def test_first_request_after_restart_is_a_read(paddock_factory, stop_with):
     c.close_socket()
     assert data == b"hello"
     assert ruok == "imok"
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("stop_with", ["term", "kill9"])
+def test_containers_and_ttls_survive_restart(paddock_factory, stop_with):
+    """Containers and TTL nodes come back from the snapshot and from the
+    log still known as such: after the restart the periodic check removes
+    a container once its last child goes and an expired TTL node once it
+    has no child, and leaves plain nodes alone."""
+    srv = paddock_factory({"znode.container.checkIntervalMs": "200"}).start()
+    c = jute.RawClient(srv.hosts)
+    c.connect(timeout_ms=20000)
+
+    def kinds(tag):
+        c.create("/ct-" + tag, mode=jute.Mode.CONTAINER)
+        c.create("/ct-%s/kid" % tag)
+        c.create("/ttl-" + tag, mode=jute.Mode.PERSISTENT_WITH_TTL, ttl=1000)
+        c.create("/ttl-%s/kid" % tag)
+        c.create("/plain-" + tag)
+
+    kinds("snap")
+    zxid = c.exists("/plain-snap").mzxid
+    # snapCount 200: enough writes for a snapshot that holds them
+    c.create("/load", b"")
+    deadline = time.monotonic() + 30
+    while not any(z >= zxid for z, _ in snapshots(srv)):
+        assert time.monotonic() < deadline, "no snapshot after 30 s"
+        for _ in range(50):
+            c.set_data("/load", b"x")
+    kinds("log")                # in the log only: no snapshot since
+    assert not any(z >= c.exists("/plain-log").mzxid
+                   for z, _ in snapshots(srv))
+    c.close_socket()
+    if stop_with == "term":
+        assert srv.term() == 0
+    else:
+        srv.kill9()
+    srv.start()
+
+    c = jute.RawClient(srv.hosts)
+    c.connect(timeout_ms=20000)
+    for tag in ("snap", "log"):
+        for p in ("/ct-", "/ttl-", "/plain-"):
+            st = c.exists(p + tag)
+            assert st is not None, p + tag + " lost"
+            assert st.ephemeralOwner == 0, (p + tag, st)
+    time.sleep(1.0)             # kids keep them; the TTL has passed
+    for tag in ("snap", "log"):
+        assert c.exists("/ct-" + tag) is not None
+        assert c.exists("/ttl-" + tag) is not None
+        c.delete("/ct-%s/kid" % tag)
+        c.delete("/ttl-%s/kid" % tag)
+    gone = ["/ct-snap", "/ct-log", "/ttl-snap", "/ttl-log"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(c.exists(p) for p in gone):
+        time.sleep(0.1)
+    left = [p for p in gone if c.exists(p) is not None]
+    assert not left, "not removed after the restart: %s" % left
+    assert c.exists("/plain-snap") is not None
+    assert c.exists("/plain-log") is not None
+    c.close_socket()
+    with srv.frozen():
+        rc, out = run_check(srv)
+    assert rc == 0, out
+    say("containers/TTLs after %s: restored from the snapshot and the log, "
+        "removed by the periodic check once empty" % stop_with)
