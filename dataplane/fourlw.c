@@ -269,6 +269,9 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "paddock_log_flush_avg_us\t%.1f\n",
 	    ls.batches ? (double)ls.flush_ns / 1000.0 / (double)ls.batches
 		       : 0.0);
+	/* the tree's own memory (znodes and versions, slab chunks) */
+	out(o, "paddock_tree_bytes\t%llu\n",
+	    (unsigned long long)tree_mem_bytes(d->tree));
 }
 
 void each_conn_dump(struct dp_worker *w, struct dp_conn *c)

@@ -5,11 +5,21 @@
  * -----------
  * A million znodes are two million small blocks whose sizes the tree
  * always knows (header + path, header + stat fields + data), so they need
- * neither malloc's 8-byte header nor its 16-byte rounding: blocks are
- * carved from big chunks at 8-byte granularity and a freed block goes on
- * the free list of its size class, ready for the next block of that size.
- * Blocks over SLAB_MAX bytes come from malloc.  Memory is returned to the
- * system only by slab_destroy.
+ * neither malloc's 8-byte header nor its 16-byte rounding: blocks come in
+ * size classes 8 bytes apart, carved from 64 KiB chunks that each serve
+ * one class at a time (as Linux's SLUB does with pages).
+ *
+ * Memory must be able to move between classes: a znode's first setData
+ * replaces its 128-byte version by a 152-byte one (the stat grows by the
+ * fields that now differ from their defaults), and a million freed
+ * 128-byte blocks would otherwise stay stranded in their class.  So each
+ * chunk counts its live blocks and keeps its own free list; a chunk
+ * whose last block is freed goes to a list of empty chunks that any
+ * class takes from, and beyond SLAB_EMPTY_KEEP of them its pages go back
+ * to the system (madvise MADV_DONTNEED; the address range stays ours).
+ * Chunks live in 32 MiB arenas aligned to their size, whose first chunk
+ * holds the chunk descriptors, so a block finds its chunk by masking its
+ * address.  Blocks over SLAB_MAX bytes come from malloc.
  *
  * One thread at a time (the tree's writer) allocates and frees; blocks
  * readers may still see are freed only after an RCU grace period (tree.c
@@ -23,17 +33,21 @@
 #include <stdint.h>
 
 #define SLAB_ALIGN 8
-#define SLAB_MAX 1024
+#define SLAB_MAX 1024 /* larger blocks are malloc'ed: any thread may free() */
 #define SLAB_CLASSES (SLAB_MAX / SLAB_ALIGN + 1)
+#define SLAB_EMPTY_KEEP 16 /* empty chunks kept mapped (1 MiB) */
 
 struct slab_chunk;
+struct slab_arena;
 
 struct slab {
-	void *free[SLAB_CLASSES]; /* per size class, linked through word 0 */
-	char *bump, *end;	  /* the unused tail of the newest chunk */
-	struct slab_chunk *chunks;
-	size_t chunk_size; /* of the next chunk: doubles up to a cap */
-	uint64_t bytes;	   /* live bytes, rounded, malloc'ed ones too */
+	struct slab_chunk *partial[SLAB_CLASSES]; /* chunks with room */
+	struct slab_chunk *kept;     /* empty chunks still mapped */
+	size_t n_kept;
+	struct slab_chunk *released; /* empty chunks given back (or new) */
+	struct slab_arena *arenas;
+	uint64_t mapped; /* bytes of chunks in use or kept (not released) */
+	uint64_t big;	 /* bytes of live malloc'ed blocks (over SLAB_MAX) */
 };
 
 void slab_init(struct slab *s);
@@ -41,7 +55,7 @@ void slab_init(struct slab *s);
 void *slab_alloc(struct slab *s, size_t size);
 /* Give back a block from slab_alloc with the same `size`. */
 void slab_free(struct slab *s, void *p, size_t size);
-/* Free every chunk: blocks still allocated from them die too, blocks
+/* Unmap every arena: blocks still allocated from them die too, blocks
  * over SLAB_MAX must have been freed one by one. */
 void slab_destroy(struct slab *s);
 

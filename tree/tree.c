@@ -34,12 +34,15 @@
  * pay for it.
  *
  * Memory.  Znodes and versions come from a size-class slab (slab_int.h):
- * no malloc header, 8-byte rounding.  A block readers may still see is
- * retired into a batch; a full batch goes to call_rcu, whose callback
- * (any thread) pushes it on a lock-free stack that the writer drains into
- * the slab before its next allocation.  The hash table keeps between one
- * and two znodes per bucket.  With 100-byte values and 12-byte paths a
- * znode costs 64 + 128 + ~8 bytes (node, version, buckets).
+ * no malloc header, 8-byte rounding, and chunks that go back when their
+ * last block does, so memory moves between classes (a znode's first
+ * setData grows its version from 128 to 152 bytes, say).  A block
+ * readers may still see is retired into a batch; a full batch goes to
+ * call_rcu, whose callback (any thread) pushes it on a lock-free stack
+ * that the writer drains into the slab before its next allocation.  The
+ * hash table keeps between one and two znodes per bucket.  With 100-byte
+ * values and 12-byte paths a znode costs 64 + 128 + ~8 bytes (node,
+ * version, buckets); 24 more once it has been set.
  *
  * Reference counts (zacl.refs, zblob.refs) are touched by the writer only.
  * Each version holds one reference on its ACL and blob.  When a version is
@@ -172,6 +175,7 @@ struct tree {
 	zxid_t applied;
 	uint64_t node_count;
 	uint64_t data_bytes;
+	uint64_t mem_bytes; /* tree_mem_bytes, from the slab */
 	struct slab slab;	  /* writer only */
 	struct retire *retiring;  /* the batch being filled */
 	struct retire *reclaim;	  /* past their grace period: a stack */
@@ -275,10 +279,10 @@ static void retire_cb(struct rcu_head *h)
 	struct retire *top;
 	unsigned i, k = 0;
 
-	/* malloc'ed blocks can go from here; slab blocks go back to the
+	/* ACLs and blobs can go from here; slab blocks go back to the
 	 * writer, the only thread that touches the slab */
 	for (i = 0; i < r->n; i++) {
-		if (r->it[i].size == 0 || r->it[i].size > SLAB_MAX)
+		if (r->it[i].size == 0)
 			free(r->it[i].p);
 		else
 			r->it[k++] = r->it[i];
@@ -1169,6 +1173,11 @@ uint64_t tree_data_bytes(const struct tree *t)
 	return TREE_LOAD(t->data_bytes);
 }
 
+uint64_t tree_mem_bytes(const struct tree *t)
+{
+	return TREE_LOAD(t->mem_bytes);
+}
+
 /* ------------------------------------------------------------------ */
 /* Read side                                                            */
 /* ------------------------------------------------------------------ */
@@ -1393,6 +1402,7 @@ void tree_write_end(struct tree *t, zxid_t zxid)
 		return;
 	}
 	TREE_STORE(t->applied, zxid);
+	TREE_STORE(t->mem_bytes, t->slab.mapped + t->slab.big);
 	if (t->write_depth == 1) {
 		t->write_depth = 0;
 		cmm_smp_wmb();

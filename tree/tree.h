@@ -258,6 +258,10 @@ void tree_destroy(struct tree *t);
 /* Number of znodes, and total bytes of paths + data (for mntr). */
 uint64_t tree_node_count(const struct tree *t);
 uint64_t tree_data_bytes(const struct tree *t);
+/* Bytes the tree holds for znodes and versions: its slab chunks in use
+ * or kept, and its blocks too big for them (ACLs, data over 512 bytes
+ * and the hash table not counted).  Updated at each tree_write_end. */
+uint64_t tree_mem_bytes(const struct tree *t);
 
 /* -- read side: any registered RCU reader thread, inside a read-side
  *    section (with QSBR: between quiescent states) -- */

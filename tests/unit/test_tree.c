@@ -596,6 +596,57 @@ static void test_descendants_of_a_deep_chain(void **state)
 	assert_int_equal(znode_descendants(tree_lookup(t, p, l)), 0);
 }
 
+/* Memory moves between size classes: setting every node once replaces
+ * its 128-byte version by a larger one; the freed 128-byte blocks empty
+ * whole chunks, which go back, so memory ends near one version per node
+ * instead of two. */
+static void test_memory_of_replaced_versions_is_given_back(void **state)
+{
+	struct tree *t = *state;
+	const int n = 50000;
+	char p[32], v[100];
+	uint64_t fresh, after;
+	int i;
+
+	memset(v, 'v', sizeof(v));
+	assert_int_equal(mk(t, "/m", NULL, 1), ZOK);
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "/m/k%05d", i);
+		assert_int_equal(tree_node_create(t, S(p), v, sizeof(v), NULL,
+						  0, 2 + i, 0, NULL),
+				 ZOK);
+	}
+	tree_write_begin(t);
+	tree_write_end(t, n + 2);
+	fresh = tree_mem_bytes(t);
+	/* 64-byte znodes and 128-byte versions, give or take chunk ends */
+	assert_in_range(fresh, (uint64_t)n * 192, (uint64_t)n * 192 + (4u << 20));
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "/m/k%05d", i);
+		assert_int_equal(tree_node_set_data(t, S(p), v, sizeof(v),
+						    n + 10 + i, 1, NULL),
+				 ZOK);
+		if (i % 1000 == 999) { /* let the old versions come back */
+			rcu_thread_offline();
+			rcu_barrier();
+			rcu_thread_online();
+		}
+	}
+	rcu_thread_offline();
+	rcu_barrier();
+	rcu_thread_online();
+	assert_int_equal(mk(t, "/m2", NULL, 3 * n), ZOK); /* reclaims */
+	tree_write_begin(t);
+	tree_write_end(t, 3 * n);
+	after = tree_mem_bytes(t);
+	/* versions now 152 bytes (mzxid, mtime, version); without giving
+	 * chunks back this would be n * (64 + 128 + 152) */
+	assert_in_range(after, (uint64_t)n * 216, (uint64_t)n * 216 + (4u << 20));
+	print_message("      %llu bytes for %d znodes fresh, %llu after one "
+		      "setData each\n",
+		      (unsigned long long)fresh, n, (unsigned long long)after);
+}
+
 /* ---- lookup, children, descendants ---- */
 
 static void test_lookup_uses_length_not_nul(void **state)
@@ -1491,6 +1542,7 @@ int main(void)
 	    T(test_acl_freed_by_tree_when_last_reference_dropped),
 	    T(test_large_data_survives_stat_only_changes),
 	    T(test_data_over_8mb_keeps_its_length),
+	    T(test_memory_of_replaced_versions_is_given_back),
 	    T(test_descendants_of_a_deep_chain),
 	    T(test_restore_changing_owner_kind_keeps_children),
 	    T(test_lookup_uses_length_not_nul),
