@@ -54,6 +54,7 @@ struct swriter {
 	uint64_t off;
 	uint32_t crc;
 	int err; /* first -errno */
+	bool offline_io; /* sw_flush goes RCU-offline around its writes */
 };
 
 static void sw_flush(struct swriter *w)
@@ -64,6 +65,10 @@ static void sw_flush(struct swriter *w)
 	if (w->err || !w->len)
 		return;
 	w->crc = zlog_crc32c(w->crc, w->buf, w->len);
+	/* a write may sleep (dirty-page throttling): not while holding up
+	 * every grace period, when the caller holds no RCU pointer */
+	if (w->offline_io)
+		rcu_thread_offline();
 	while (done < w->len) {
 		r = zlog_pwrite_hook(w->fd, w->buf + done, w->len - done,
 				     (off_t)(w->off + done));
@@ -71,10 +76,14 @@ static void sw_flush(struct swriter *w)
 			continue;
 		if (r <= 0) {
 			w->err = r < 0 ? -errno : -EIO;
-			return;
+			break;
 		}
 		done += (size_t)r;
 	}
+	if (w->offline_io)
+		rcu_thread_online();
+	if (w->err)
+		return;
 	w->off += w->len;
 	w->len = 0;
 }
@@ -318,6 +327,14 @@ static int64_t walk_tree(struct swriter *w, struct tree *t, const int *cancel)
 			sw_put(w, data, (size_t)dlen);
 		write_acl(w, acl, &prev_acl, &have_prev);
 		count++;
+		/* write out between nodes, RCU-offline: nothing is held here
+		 * but the previous ACL, whose comparison restarts */
+		if (w->len >= SW_BUF / 2) {
+			have_prev = false;
+			w->offline_io = true;
+			sw_flush(w);
+			w->offline_io = false;
+		}
 		/* QSBR: a walk that never reports a quiescent state would
 		 * stall every grace period (memory reclaim, the hash table's
 		 * resize) for the whole snapshot.  Nothing is held across
@@ -348,6 +365,7 @@ int zsnap_write(const char *snap_dir, struct tree *t, zxid_t zxid,
 	uint8_t hdr[ZSNAP_HDR], tr[ZSNAP_TRAILER];
 	int64_t count;
 	int rc;
+	bool online = false;
 
 	snprintf(path, sizeof(path), "%s/snapshot.%016" PRIx64, snap_dir,
 		 (uint64_t)zxid);
@@ -371,6 +389,12 @@ int zsnap_write(const char *snap_dir, struct tree *t, zxid_t zxid,
 		rc = (int)count;
 		goto err;
 	}
+	/* the rest reads no tree: RCU-offline, so a slow flush of a big
+	 * snapshot does not hold up grace periods (and with them the reuse
+	 * of the memory of every version the writer replaces meanwhile) */
+	online = rcu_read_ongoing();
+	if (online)
+		rcu_thread_offline();
 	sw_u32(&w, 0); /* end of nodes */
 	sw_u64(&w, (uint64_t)count);
 	sw_u64(&w, blob_len);
@@ -397,12 +421,17 @@ int zsnap_write(const char *snap_dir, struct tree *t, zxid_t zxid,
 		goto err;
 	}
 	free(w.buf);
-	return zlog_fsync_dir(snap_dir);
+	rc = zlog_fsync_dir(snap_dir);
+	if (online)
+		rcu_thread_online();
+	return rc;
 err:
 	if (w.fd >= 0)
 		close(w.fd);
 	unlink(tmp);
 	free(w.buf);
+	if (online)
+		rcu_thread_online();
 	return rc;
 }
 
