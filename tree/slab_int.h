@@ -35,7 +35,7 @@
 #define SLAB_ALIGN 8
 #define SLAB_MAX 1024 /* larger blocks are malloc'ed: any thread may free() */
 #define SLAB_CLASSES (SLAB_MAX / SLAB_ALIGN + 1)
-#define SLAB_EMPTY_KEEP 16 /* empty chunks kept mapped (1 MiB) */
+#define SLAB_EMPTY_KEEP 64 /* empty chunks kept mapped (4 MiB) */
 
 struct slab_chunk;
 struct slab_arena;
