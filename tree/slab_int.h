@@ -10,7 +10,7 @@
  * one class at a time (as Linux's SLUB does with pages).
  *
  * Memory must be able to move between classes: a znode's first setData
- * replaces its 128-byte version by a 152-byte one (the stat grows by the
+ * replaces its 128-byte version by a 144-byte one (the stat grows by the
  * fields that now differ from their defaults), and a million freed
  * 128-byte blocks would otherwise stay stranded in their class.  So each
  * chunk counts its live blocks and keeps its own free list; a chunk

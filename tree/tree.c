@@ -18,10 +18,11 @@
  *
  * Versions.  The mutable part is an immutable struct zver {ACL, stat,
  * data} that the writer replaces with rcu_assign_pointer().  A version
- * keeps czxid, ctime and dataLength (23 bits; more in an extra field)
+ * keeps czxid, ctime and dataLength (21 bits; more in an extra field)
  * always and each other stat field only when it differs from its
- * default (mzxid = pzxid = czxid, mtime = ctime, the rest 0): a fresh
- * leaf's stat takes 20 bytes instead of 72.  Readers get it decoded into
+ * default (mzxid = pzxid = czxid, mtime = ctime, the rest 0; mzxid and
+ * mtime as 4-byte deltas when they fit): a fresh leaf's stat takes 20
+ * bytes instead of 72, 32 once it has been set.  Readers get it decoded into
  * a struct zstat (znode_view).  Data up to ZVER_INLINE_MAX bytes lives
  * inline after the stat; larger data lives in a struct zblob that
  * versions of the same znode share, so a stat-only change (a child
@@ -36,13 +37,13 @@
  * Memory.  Znodes and versions come from a size-class slab (slab_int.h):
  * no malloc header, 8-byte rounding, and chunks that go back when their
  * last block does, so memory moves between classes (a znode's first
- * setData grows its version from 128 to 152 bytes, say).  A block
+ * setData grows its version from 128 to 144 bytes, say).  A block
  * readers may still see is retired into a batch; a full batch goes to
  * call_rcu, whose callback (any thread) pushes it on a lock-free stack
  * that the writer drains into the slab before its next allocation.  The
  * hash table keeps between one and two znodes per bucket.  With 100-byte
  * values and 12-byte paths a znode costs 64 + 128 + ~8 bytes (node,
- * version, buckets); 24 more once it has been set.
+ * version, buckets); 16 more once it has been set.
  *
  * Reference counts (zacl.refs, zblob.refs) are touched by the writer only.
  * Each version holds one reference on its ACL and blob.  When a version is
@@ -108,28 +109,32 @@ struct zblob {
 };
 
 /* Stat fields a version stores only when they differ from the default:
- * 8-byte ones first, then 4-byte ones, in this order, after the header. */
+ * 8-byte ones first, then 4-byte ones, in this order, after the header.
+ * mzxid and mtime take 4 bytes (a delta from czxid / ctime) when they
+ * fit, as they do after a setData; dataLength's own field comes last. */
 enum {
 	VF_MZXID = 1u << 0,	/* default czxid */
 	VF_MTIME = 1u << 1,	/* default ctime */
 	VF_PZXID = 1u << 2,	/* default czxid */
 	VF_OWNER = 1u << 3,	/* ephemeralOwner, default 0 */
+	VF_WIDE = 0x0fu,	/* the 8-byte ones */
 	VF_VERSION = 1u << 4,	/* default 0 ... */
 	VF_CVERSION = 1u << 5,
 	VF_AVERSION = 1u << 6,
 	VF_NCHILD = 1u << 7,
-	VF_LONG = 1u << 8,	/* dataLength >= VER_LEN_MAX, stored here */
-	VF_WIDE = 0x0fu,	/* the 8-byte ones */
+	VF_MZXID32 = 1u << 8,	/* mzxid - czxid, 1 .. UINT32_MAX */
+	VF_MTIME32 = 1u << 9,	/* mtime - ctime, 1 .. UINT32_MAX */
+	VF_LONG = 1u << 10,	/* dataLength >= VER_LEN_MAX, stored here */
 };
-#define VER_LEN_MAX ((1u << 23) - 1)
+#define VER_LEN_MAX ((1u << 21) - 1)
 #define VER_NULL_DATA ((uintptr_t)1) /* in zver.acl: read back as null */
 
 struct zver {
 	uintptr_t acl; /* struct zacl * | VER_NULL_DATA */
 	int64_t czxid;
 	int64_t ctime;
-	uint32_t len : 23; /* dataLength unless VF_LONG */
-	uint32_t has : 9;  /* VF_* */
+	uint32_t len : 21; /* dataLength unless VF_LONG */
+	uint32_t has : 11; /* VF_* */
 	/* the fields in `has` (unaligned), then the data (or a struct
 	 * zblob *): 28 bytes of header, so 100 bytes of data make 128 */
 	unsigned char f[];
@@ -369,8 +374,8 @@ static inline unsigned pop4(unsigned x)
 
 static inline size_t ver_fields(unsigned has)
 {
-	return 8 * pop4(has & VF_WIDE) + 4 * (pop4(has >> 4 & 0xf) +
-					       (has >> 8 & 1));
+	return 8 * pop4(has & VF_WIDE) +
+	       4 * (pop4(has >> 4 & 0xf) + pop4(has >> 8 & 0x7));
 }
 
 static inline bool ver_has_blob(const struct zver *v)
@@ -440,6 +445,21 @@ static inline int32_t get32(const unsigned char **p)
 	return x;
 }
 
+/* base + d without signed overflow (the stat is the client's to choose
+ * on restore, so czxid may be anything). */
+static inline int64_t add_u32(int64_t base, uint32_t d)
+{
+	return (int64_t)((uint64_t)base + d);
+}
+
+/* Does v - base fit a VF_*32 field (1 .. UINT32_MAX)? */
+static inline bool fits_u32(int64_t v, int64_t base)
+{
+	uint64_t d = (uint64_t)v - (uint64_t)base;
+
+	return v > base && d <= UINT32_MAX;
+}
+
 /* The full stat of a version. */
 static void ver_stat(const struct zver *v, struct zstat *s)
 {
@@ -457,6 +477,10 @@ static void ver_stat(const struct zver *v, struct zstat *s)
 	s->cversion = h & VF_CVERSION ? get32(&p) : 0;
 	s->aversion = h & VF_AVERSION ? get32(&p) : 0;
 	s->num_children = h & VF_NCHILD ? get32(&p) : 0;
+	if (h & VF_MZXID32)
+		s->mzxid = add_u32(v->czxid, (uint32_t)get32(&p));
+	if (h & VF_MTIME32)
+		s->mtime = add_u32(v->ctime, (uint32_t)get32(&p));
 	s->data_length = h & VF_LONG ? get32(&p) : (int32_t)v->len;
 }
 
@@ -484,14 +508,18 @@ static struct zver *ver_build(struct tree *t, const struct zstat *s,
 			      struct zblob *blob)
 {
 	bool wide = (uint32_t)s->data_length >= VER_LEN_MAX;
+	bool mz32 = fits_u32(s->mzxid, s->czxid);
+	bool mt32 = fits_u32(s->mtime, s->ctime);
 	struct zver hdr = {
 		.acl = acl,
 		.czxid = s->czxid,
 		.ctime = s->ctime,
 		.len = wide ? 0 : (uint32_t)s->data_length,
 		.has = (wide ? VF_LONG : 0) |
-		       (s->mzxid != s->czxid ? VF_MZXID : 0) |
-		       (s->mtime != s->ctime ? VF_MTIME : 0) |
+		       (mz32 ? VF_MZXID32
+			     : s->mzxid != s->czxid ? VF_MZXID : 0) |
+		       (mt32 ? VF_MTIME32
+			     : s->mtime != s->ctime ? VF_MTIME : 0) |
 		       (s->pzxid != s->czxid ? VF_PZXID : 0) |
 		       (s->ephemeral_owner ? VF_OWNER : 0) |
 		       (s->version ? VF_VERSION : 0) |
@@ -522,6 +550,12 @@ static struct zver *ver_build(struct tree *t, const struct zstat *s,
 		put32(&p, s->aversion);
 	if (hdr.has & VF_NCHILD)
 		put32(&p, s->num_children);
+	if (hdr.has & VF_MZXID32)
+		put32(&p, (int32_t)(uint32_t)((uint64_t)s->mzxid -
+					      (uint64_t)s->czxid));
+	if (hdr.has & VF_MTIME32)
+		put32(&p, (int32_t)(uint32_t)((uint64_t)s->mtime -
+					      (uint64_t)s->ctime));
 	if (hdr.has & VF_LONG)
 		put32(&p, s->data_length);
 	if (ver_has_blob(v))

@@ -597,7 +597,7 @@ static void test_descendants_of_a_deep_chain(void **state)
 }
 
 /* Memory moves between size classes: setting every node once replaces
- * its 128-byte version by a larger one; the freed 128-byte blocks empty
+ * its 128-byte version by a 144-byte one; the freed 128-byte blocks empty
  * whole chunks, which go back, so memory ends near one version per node
  * instead of two. */
 static void test_memory_of_replaced_versions_is_given_back(void **state)
@@ -646,10 +646,10 @@ static void test_memory_of_replaced_versions_is_given_back(void **state)
 	tree_write_begin(t);
 	tree_write_end(t, 3 * n);
 	after = tree_mem_bytes(t);
-	/* versions now 152 bytes (mzxid, mtime, version); without giving
-	 * chunks back this would be n * (64 + 128 + 152) */
-	assert_in_range(after, (uint64_t)n * 216,
-			(uint64_t)n * 216 + (6u << 20)); /* 4 MiB kept */
+	/* versions now 144 bytes (mzxid, mtime, version); without giving
+	 * chunks back this would be n * (64 + 128 + 144) */
+	assert_in_range(after, (uint64_t)n * 208,
+			(uint64_t)n * 208 + (6u << 20)); /* 4 MiB kept */
 	print_message("      %llu bytes for %d znodes fresh, %llu after one "
 		      "setData each\n",
 		      (unsigned long long)fresh, n, (unsigned long long)after);
@@ -1444,6 +1444,49 @@ static void test_restore_changing_owner_kind_keeps_children(void **state)
 	rcu_quiescent_state();
 }
 
+/* Every stat survives the version's compact encoding exactly, also at
+ * the edges of the 4-byte deltas and with values no server would make. */
+static void test_restore_keeps_extreme_stats(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+	static const int64_t z[][4] = {
+		/* czxid, mzxid, ctime, mtime */
+		{1, 1 + 0xffffffffLL, 5, 5 + 0xffffffffLL},	/* delta max */
+		{1, 1 + 0x100000000LL, 5, 5 + 0x100000000LL},	/* one more */
+		{10, 9, 10, 9},				/* backwards */
+		{INT64_MAX, INT64_MIN, INT64_MIN, INT64_MAX},
+		{INT64_MIN, INT64_MAX, INT64_MAX, INT64_MIN},
+		{-5, -4, -1, 0},
+		{0x500000001LL, 0x600000000LL, 0, 1},
+	};
+	char p[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(z) / sizeof(z[0]); i++) {
+		struct zstat s = {0}, got;
+
+		s.czxid = z[i][0];
+		s.mzxid = z[i][1];
+		s.ctime = z[i][2];
+		s.mtime = z[i][3];
+		s.pzxid = z[i][1] ^ 1;
+		s.version = (int32_t)i - 3;
+		s.cversion = INT32_MIN + (int32_t)i;
+		s.aversion = INT32_MAX - (int32_t)i;
+		s.num_children = 0;
+		s.ephemeral_owner = ZK_CONTAINER_OWNER;
+		snprintf(p, sizeof(p), "/x%zu", i);
+		s.data_length = 3;
+		assert_int_equal(tree_node_restore(t, S(p), &s, "abc", 3, a,
+						   false),
+				 ZOK);
+		got = st(t, p);
+		assert_memory_equal(&got, &s, sizeof(s));
+	}
+	zacl_unref(a);
+}
+
 static void test_restore_replaces_existing_system_node(void **state)
 {
 	struct tree *t = *state;
@@ -1553,6 +1596,7 @@ int main(void)
 	    T(test_memory_of_replaced_versions_is_given_back),
 	    T(test_descendants_of_a_deep_chain),
 	    T(test_restore_changing_owner_kind_keeps_children),
+	    T(test_restore_keeps_extreme_stats),
 	    T(test_lookup_uses_length_not_nul),
 	    T(test_children_walk_stops_early),
 	    T(test_children_lists_names_after_deletes),
