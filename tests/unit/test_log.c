@@ -520,13 +520,18 @@ static void test_spare_segment_is_prepared_and_taken_at_rollover(void **state)
 	wait_durable(l, 1);
 	/* the spare thread prepares the next segment after the first */
 	snprintf(p, sizeof(p), "%s/log.spare", dir);
-	for (i = 0; i < 2000 && access(p, F_OK) != 0; i++)
+	for (i = 0; i < 10000 && access(p, F_OK) != 0; i++)
 		usleep(1000);
 	assert_int_equal(file_size(p), 8192);
 	for (i = 2; i <= 9; i++)
 		append_n(l, i, 1, 1000);
 	zlog_kick(l);
 	wait_durable(l, 9);
+	/* the rollover took it and asked for another: let that one finish
+	 * (closing abandons a spare still being written; on a slow or
+	 * busy machine, a TSan build, closing first raced it) */
+	for (i = 0; i < 10000 && access(p, F_OK) != 0; i++)
+		usleep(1000);
 	zlog_close(l);
 	n = zlog_list(dir, "log", &segs);
 	assert_int_equal(n, 2);
