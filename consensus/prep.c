@@ -272,14 +272,6 @@ void prep_free_all(struct zab_seq *s)
 }
 
 /* ------------------------------------------------------------------ */
-static size_t parent_len(const char *path, size_t len)
-{
-	size_t i = len;
-	while (i > 0 && path[i - 1] != '/')
-		i--;
-	return i <= 1 ? 1 : i - 1; /* parent of "/a" is "/" */
-}
-
 static bool special_path(const char *path, size_t len)
 {
 	static const char *const sp[] = {"/", "/zookeeper", "/zookeeper/quota",
@@ -408,7 +400,7 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	rc = acl_resolve(c, &aspan, &fixed);
 	if (rc)
 		goto out;
-	size_t pl = parent_len(path, (size_t)plen);
+	size_t pl = zk_parent_len(path, (size_t)plen);
 	uint64_t ph = zk_path_hash(path, pl);
 	rc = prep_get(c->s, path, pl, ph, &parent);
 	if (rc)
@@ -506,7 +498,7 @@ static int prep_delete(struct pctx *c, struct jr *r, struct step *st)
 	if (!last_slash_ok(st->path, st->len) || special_path(st->path, st->len))
 		return ZBADARGUMENTS;
 	struct pend parent, node;
-	size_t pl = parent_len(st->path, st->len);
+	size_t pl = zk_parent_len(st->path, st->len);
 	uint64_t ph = zk_path_hash(st->path, pl);
 	uint64_t h = zk_path_hash(st->path, st->len);
 	if ((rc = prep_get(c->s, st->path, pl, ph, &parent)) ||

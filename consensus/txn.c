@@ -45,20 +45,12 @@ void step_free(struct step *st)
 	memset(st, 0, sizeof(*st));
 }
 
-static size_t parent_len(const char *path, size_t len)
-{
-	size_t i = len;
-	while (i > 0 && path[i - 1] != '/')
-		i--;
-	return i <= 1 ? 1 : i - 1;
-}
-
 int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		   int64_t now, struct jw *out, bool events)
 {
 	struct zstat stat;
 	int rc = ZOK;
-	size_t pl = parent_len(st->path, st->len);
+	size_t pl = zk_parent_len(st->path, st->len);
 	switch (st->kind) {
 	case ST_CREATE:
 		rc = tree_node_create(s->tree, st->path, st->len, st->data,
@@ -259,7 +251,7 @@ static bool touched_here(const struct paths *here, const char *path,
 static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		       int64_t time, struct paths *here)
 {
-	size_t pl = parent_len(st->path, st->len);
+	size_t pl = zk_parent_len(st->path, st->len);
 	struct zstat node_st, parent_st;
 	const struct zstat *node = stat_of(s, st->path, st->len, &node_st);
 	const struct zstat *parent;

@@ -260,14 +260,6 @@ static struct znode *lookup(const struct tree *t, const char *path, size_t len)
 		    : NULL;
 }
 
-/* The length of a path's parent part ("/" for "/a"). */
-static size_t parent_len(const char *path, size_t len)
-{
-	const char *slash = memrchr(path, '/', len);
-
-	return !slash || slash == path ? 1 : (size_t)(slash - path);
-}
-
 static inline int32_t inc32(int32_t v, int32_t d)
 {
 	return (int32_t)((uint32_t)v + (uint32_t)d);
@@ -1520,7 +1512,7 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 		return ZBADARGUMENTS;
 	if (path[len - 1] == '/')
 		return ZBADARGUMENTS; /* empty last component */
-	plen = parent_len(path, len);
+	plen = zk_parent_len(path, len);
 	/* creates cluster under a few parents: remember the last one (any
 	 * delete forgets it) */
 	parent = find_parent(t, path, plen);
@@ -1595,7 +1587,7 @@ int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 	ver_stat(n->ver, &st);
 	if (st.num_children != 0 || n->child)
 		return ZNOTEMPTY;
-	parent = find_parent(t, path, parent_len(path, len));
+	parent = find_parent(t, path, zk_parent_len(path, len));
 	if (!parent)
 		return ZSYSTEMERROR; /* a node without its parent: a bug */
 	rc = parent_changed(t, parent, -1, zxid);
@@ -1752,7 +1744,8 @@ static struct znode *node_relink(struct tree *t, struct znode *n, bool linked)
 	struct znode *m, *p = NULL;
 
 	if (n != t->root) {
-		p = lookup(t, n->path, parent_len(n->path, n->path_len));
+		p = find_parent(t, n->path,
+				zk_parent_len(n->path, n->path_len));
 		if (!p)
 			return NULL; /* a node without its parent: a bug */
 	}
@@ -1786,6 +1779,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	struct zver *v;
 	struct sess *s = NULL;
 	struct zstat st, old;
+	size_t plen;
 	int64_t owner;
 	bool null_data = data_len < 0;
 
@@ -1833,10 +1827,11 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 		return ZOK;
 	}
 	/* a snapshot lists siblings together: the parent is on the stack */
-	parent = restore_find_parent(t, path, parent_len(path, len));
+	plen = zk_parent_len(path, len);
+	parent = restore_find_parent(t, path, plen);
 	if (!parent) {
 		tree_restore_done(t);
-		parent = lookup(t, path, parent_len(path, len));
+		parent = lookup(t, path, plen);
 	}
 	if (!parent) {
 		ver_discard(t, v, true);

@@ -226,6 +226,18 @@ int zk_digest(const char *user_pw, size_t len, char *out, size_t out_len);
  */
 int zk_path_validate(const char *path, size_t len, bool sequential);
 
+/* The length of a path's parent part: "/" (1) for "/a" and for a path
+ * without a '/', "/a" (2) for "/a/b" and for "/a/" (a sequential
+ * create's prefix). */
+static inline size_t zk_parent_len(const char *path, size_t len)
+{
+	size_t i = len;
+
+	while (i > 0 && path[i - 1] != '/')
+		i--;
+	return i <= 1 ? 1 : i - 1;
+}
+
 /* The hash of a path used by the tree's table; also good for other
  * path-keyed tables (the sequencer's outstanding changes, watches). */
 uint64_t zk_path_hash(const char *path, size_t len);
