@@ -54,8 +54,10 @@
 /* shared state */
 
 static struct bench_config cfg;
-static struct sockaddr_storage g_addr;
-static socklen_t g_addrlen;
+static struct server_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+} g_addr[BENCH_MAX_SERVERS]; /* cfg.nservers, resolved once */
 static uint64_t t_start, t_measure, t_end;
 static volatile int g_interrupted;
 static char g_run[24];     /* unique per run: names of created znodes */
@@ -643,7 +645,8 @@ static void conn_close_fd(struct conn *c)
 
 static void conn_start(struct conn *c, uint64_t now)
 {
-	int fd = socket(g_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	const struct server_addr *a = &g_addr[c->id % cfg.nservers];
+	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		conn_fail(c, "socket", errno);
 		return;
@@ -657,7 +660,7 @@ static void conn_start(struct conn *c, uint64_t now)
 	c->out.len = c->out_off = 0;
 	c->pend_len = 0;
 	c->last_send = now;
-	if (connect(fd, (struct sockaddr *)&g_addr, g_addrlen) && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&a->sa, a->len) && errno != EINPROGRESS) {
 		conn_fail(c, "connect", errno);
 		return;
 	}
@@ -1048,12 +1051,12 @@ static int s_open(struct sconn *s)
 	memset(s, 0, sizeof(*s));
 	s->in_cap = 1 << 16;
 	s->in = malloc(s->in_cap);
-	s->fd = socket(g_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s->fd = socket(g_addr[0].sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (!s->in || s->fd < 0)
 		goto fail;
 	struct timeval tv = {30, 0};
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(s->fd, (struct sockaddr *)&g_addr, g_addrlen))
+	if (connect(s->fd, (const struct sockaddr *)&g_addr[0].sa, g_addr[0].len))
 		goto fail;
 	if (bench_enc_connect(&s->out, cfg.session_timeout_ms, 0, NULL) || s_flush(s))
 		goto fail;
@@ -1404,17 +1407,20 @@ int main(int argc, char **argv)
 			bench_workload_name(cfg.workload));
 
 	/* resolve once */
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", cfg.port);
-	int gai = getaddrinfo(cfg.host, port, &hints, &ai);
-	if (gai) {
-		fprintf(stderr, "paddock-bench: %s: %s\n", cfg.host, gai_strerror(gai));
-		return 2;
+	for (int i = 0; i < cfg.nservers; i++) {
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+		char port[16];
+		snprintf(port, sizeof(port), "%d", cfg.server_port[i]);
+		int gai = getaddrinfo(cfg.server_host[i], port, &hints, &ai);
+		if (gai) {
+			fprintf(stderr, "paddock-bench: %s: %s\n", cfg.server_host[i],
+				gai_strerror(gai));
+			return 2;
+		}
+		memcpy(&g_addr[i].sa, ai->ai_addr, ai->ai_addrlen);
+		g_addr[i].len = ai->ai_addrlen;
+		freeaddrinfo(ai);
 	}
-	memcpy(&g_addr, ai->ai_addr, ai->ai_addrlen);
-	g_addrlen = ai->ai_addrlen;
-	freeaddrinfo(ai);
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_sigint);
@@ -1492,9 +1498,10 @@ int main(int argc, char **argv)
 	__atomic_store_n(&g_tset, t_start, __ATOMIC_RELEASE);
 	if (!cfg.quiet)
 		fprintf(stderr,
-			"paddock-bench: %s against %s:%d, %d thread(s), %d connection(s), window %d, "
+			"paddock-bench: %s against %s:%d%s, %d thread(s), %d connection(s), window %d, "
 			"%s, warm-up %.1fs, measure %.1fs\n",
-			bench_workload_name(cfg.workload), cfg.host, cfg.port, cfg.threads, cfg.conns,
+			bench_workload_name(cfg.workload), cfg.host, cfg.port,
+			cfg.nservers > 1 ? " and the rest of --servers" : "", cfg.threads, cfg.conns,
 			cfg.window, cfg.rate > 0 ? "open loop" : "closed loop", cfg.warmup_ns / 1e9,
 			cfg.duration_ns / 1e9);
 	for (int t = 0; t < cfg.threads; t++)
@@ -1578,15 +1585,15 @@ int main(int argc, char **argv)
 	       pmax = m.count ? m.max / us : 0, mean = bench_hist_mean(&m) / us;
 
 	if (cfg.json) {
-		printf("{\"workload\":\"%s\",\"host\":\"%s\",\"port\":%d,\"threads\":%d,"
+		printf("{\"workload\":\"%s\",\"host\":\"%s\",\"port\":%d,\"servers\":%d,\"threads\":%d,"
 		       "\"conns\":%d,\"window\":%d,\"target_rate\":%.1f,\"mode\":\"%s\","
 		       "\"value_size\":%u,\"keys\":%u,\"read_ratio\":%.3f,"
 		       "\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ops\":%llu,\"errors\":%llu,"
 		       "\"errors_total\":%llu,\"connection_failures\":%llu,\"rate\":%.1f,"
 		       "\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
 		       "\"max\":%.2f,\"mean\":%.2f},\"timeline\":[",
-		       bench_workload_name(cfg.workload), cfg.host, cfg.port, cfg.threads, cfg.conns,
-		       cfg.window, cfg.rate, cfg.rate > 0 ? "open" : "closed", cfg.value_size,
+		       bench_workload_name(cfg.workload), cfg.host, cfg.port, cfg.nservers, cfg.threads,
+		       cfg.conns, cfg.window, cfg.rate, cfg.rate > 0 ? "open" : "closed", cfg.value_size,
 		       cfg.keys, cfg.read_ratio, secs, cfg.warmup_ns / 1e9,
 		       (unsigned long long)mops, (unsigned long long)merrs,
 		       (unsigned long long)allerrs, (unsigned long long)fails, rate, p50, p90, p99,

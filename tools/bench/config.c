@@ -137,6 +137,8 @@ void bench_usage(void)
 	printf("usage: paddock-bench [options]\n"
 	       "  -h, --host HOST          server address (127.0.0.1)\n"
 	       "  -p, --port PORT          client port (2181)\n"
+	       "      --servers LIST       host:port,host:port,... (an ensemble):\n"
+	       "                           connection i goes to server i %% n\n"
 	       "  -t, --threads N          client threads (1)\n"
 	       "  -c, --conns N            connections (sessions) in total (16)\n"
 	       "  -w, --window N           pipelined requests per connection (32)\n"
@@ -171,6 +173,7 @@ enum {
 	OPT_JSON,
 	OPT_CSV,
 	OPT_PLOT,
+	OPT_SERVERS,
 	OPT_HELP,
 };
 
@@ -188,6 +191,47 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 		snprintf(err, errlen, __VA_ARGS__);                                      \
 		return -1;                                                               \
 	} while (0)
+
+/* "h1:p1,h2:p2" -> c->server_*; the first also becomes host/port. */
+static int parse_servers(struct bench_config *c, const char *list, char *err,
+			 size_t errlen)
+{
+	const char *p = list;
+	int n = 0;
+	long v;
+
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *colon = memrchr(p, ':', len);
+		char port[8];
+
+		if (n == BENCH_MAX_SERVERS)
+			FAIL("--servers: at most %d servers", BENCH_MAX_SERVERS);
+		if (!colon || colon == p)
+			FAIL("--servers: want host:port, got '%.*s'", (int)len, p);
+		size_t hl = (size_t)(colon - p), pl = len - hl - 1;
+		if (hl >= sizeof(c->server_host[0]))
+			FAIL("--servers: host too long");
+		if (pl == 0 || pl >= sizeof(port))
+			FAIL("--servers: bad port in '%.*s'", (int)len, p);
+		memcpy(port, colon + 1, pl);
+		port[pl] = 0;
+		if (parse_int(port, 1, 65535, &v))
+			FAIL("--servers: port want 1..65535, got '%s'", port);
+		memcpy(c->server_host[n], p, hl);
+		c->server_host[n][hl] = 0;
+		c->server_port[n] = (int)v;
+		n++;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	c->nservers = n;
+	strcpy(c->host, c->server_host[0]);
+	c->port = c->server_port[0];
+	return 0;
+}
 
 int bench_config_parse(struct bench_config *c, int argc, char **argv, char *err,
 		       size_t errlen)
@@ -212,6 +256,7 @@ int bench_config_parse(struct bench_config *c, int argc, char **argv, char *err,
 		{"json", no_argument, 0, OPT_JSON},
 		{"csv", no_argument, 0, OPT_CSV},
 		{"plot", required_argument, 0, OPT_PLOT},
+		{"servers", required_argument, 0, OPT_SERVERS},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, OPT_HELP},
 		{0, 0, 0, 0},
@@ -318,6 +363,10 @@ int bench_config_parse(struct bench_config *c, int argc, char **argv, char *err,
 				FAIL("--plot: path too long");
 			strcpy(c->plot, optarg);
 			break;
+		case OPT_SERVERS:
+			if (parse_servers(c, optarg, err, errlen))
+				return -1;
+			break;
 		case 'q':
 			c->quiet = 1;
 			break;
@@ -334,6 +383,13 @@ int bench_config_parse(struct bench_config *c, int argc, char **argv, char *err,
 		FAIL("unexpected argument '%s'", argv[optind]);
 	if (c->json && c->csv)
 		FAIL("--json and --csv are exclusive");
+	if (c->nservers == 0) {
+		if (strlen(c->host) >= sizeof(c->server_host[0]))
+			FAIL("--host: too long");
+		strcpy(c->server_host[0], c->host);
+		c->server_port[0] = c->port;
+		c->nservers = 1;
+	}
 	if (c->conns < c->threads)
 		c->threads = c->conns; /* never an idle thread */
 	if (c->workload == BENCH_W_WATCH_FANOUT && c->conns < 2)

@@ -25,9 +25,18 @@ enum bench_workload {
 	BENCH_W__COUNT
 };
 
+#define BENCH_MAX_SERVERS 16
+
 struct bench_config {
 	char host[256];
 	int port;
+	/* --servers h1:p1,h2:p2,... (a ZooKeeper connect string without a
+	 * chroot): connection i talks to server i % nservers; setup and the
+	 * recipes' control sessions use the first.  Without it, one server:
+	 * host:port. */
+	int nservers;
+	char server_host[BENCH_MAX_SERVERS][64];
+	int server_port[BENCH_MAX_SERVERS];
 	int threads;
 	int conns;
 	int window;

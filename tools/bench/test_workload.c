@@ -146,6 +146,33 @@ static void test_bad_values_name_the_flag(void **state)
 	assert_int_equal(parse("stray"), -1);
 }
 
+static void test_servers_list_parses_like_a_connect_string(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("-h 10.0.0.9 -p 2200"), 0);
+	assert_int_equal(c.nservers, 1); /* -h/-p: one server */
+	assert_string_equal(c.server_host[0], "10.0.0.9");
+	assert_int_equal(c.server_port[0], 2200);
+	assert_int_equal(parse("--servers 127.0.0.1:2181,localhost:2182,::1:2183"), 0);
+	assert_int_equal(c.nservers, 3);
+	assert_string_equal(c.server_host[1], "localhost");
+	assert_int_equal(c.server_port[1], 2182);
+	assert_string_equal(c.server_host[2], "::1"); /* the last colon splits */
+	assert_int_equal(c.server_port[2], 2183);
+	assert_string_equal(c.host, "127.0.0.1"); /* the first is the report's */
+	assert_int_equal(c.port, 2181);
+	assert_int_equal(parse("--servers a:1,b"), -1);
+	assert_non_null(strstr(err, "'b'"));
+	assert_int_equal(parse("--servers a:1,b:0"), -1);
+	assert_non_null(strstr(err, "port"));
+	assert_int_equal(parse("--servers a:1,,b:2"), -1);
+	assert_int_equal(parse("--servers :2181"), -1);
+	assert_int_equal(parse("--servers a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,l:12,"
+			       "m:13,n:14,o:15,p:16,q:17"),
+			 -1);
+	assert_non_null(strstr(err, "at most 16"));
+}
+
 static void test_threads_never_exceed_connections(void **state)
 {
 	(void)state;
@@ -171,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_sizes_and_counts),
 		cmocka_unit_test(test_bad_values_name_the_flag),
+		cmocka_unit_test(test_servers_list_parses_like_a_connect_string),
 		cmocka_unit_test(test_threads_never_exceed_connections),
 		cmocka_unit_test(test_watch_fanout_needs_two_sessions),
 	};
