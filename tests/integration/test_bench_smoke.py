@@ -77,9 +77,10 @@ def wait_session(port, timeout):
     return False
 
 
-def run_bench(port, workload):
+def run_bench(port, workload, servers=None):
     assert os.access(BENCH, os.X_OK), f"{BENCH} not built"
-    cmd = [BENCH, "-p", str(port), "-W", workload, "-t", "2", "-c", "8", "-w", "8",
+    target = ["--servers", servers] if servers else ["-p", str(port)]
+    cmd = [BENCH] + target + ["-W", workload, "-t", "2", "-c", "8", "-w", "8",
            "-d", "2", "--warmup", "0.5", "-k", "100", "--json", "-q",
            "--prefix", f"/smoke-{workload}", "--cleanup"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -148,3 +149,58 @@ def test_bench_runs_two_seconds_against_apache_zookeeper_without_errors(tmpdir_)
     finally:
         stop(proc)
         log.close()
+
+
+def four_letter(port, word):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(word.encode())
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return out.decode()
+            out += b
+
+
+@pytest.mark.skipif(not (os.path.exists(ZK_JAR) and shutil.which("java")),
+                    reason="Apache ZooKeeper (Debian zookeeper package) not installed")
+def test_bench_spreads_sessions_over_a_three_server_zookeeper_ensemble(tmpdir_):
+    """--servers: connection i goes to server i % 3; a real ensemble, so
+    writes sent to followers go through its leader and every server sees
+    its share of the requests."""
+    ports = [free_port() for _ in range(3)]
+    members = "".join(f"server.{i + 1}=127.0.0.1:{free_port()}:{free_port()}\n"
+                      for i in range(3))
+    procs, logs = [], []
+    try:
+        for i, port in enumerate(ports):
+            d = os.path.join(tmpdir_, f"zk{i + 1}")
+            cfg = write_cfg(d, port)
+            with open(cfg, "a") as f:
+                f.write("initLimit=10\nsyncLimit=5\n" + members)
+            with open(os.path.join(d, "data", "myid"), "w") as f:
+                f.write(f"{i + 1}\n")
+            logs.append(open(os.path.join(d, "zk.log"), "w"))
+            procs.append(subprocess.Popen(
+                ["java", "-Xmx256m", f"-Dzookeeper.log.dir={d}", "-cp",
+                 f"{ZK_JAR}:/usr/share/java/*",
+                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg],
+                stdout=logs[-1], stderr=subprocess.STDOUT, cwd=d))
+        for p, port in zip(procs, ports):
+            assert wait_port(p, port, 60), "a ZooKeeper server did not start"
+            assert wait_session(port, 90), f"server on {port} serves no session"
+        before = [int(four_letter(p, "mntr").split("zk_packets_received")[1].split()[0])
+                  for p in ports]
+        res = run_bench(None, "mix",
+                        servers=",".join(f"127.0.0.1:{p}" for p in ports))
+        assert res["servers"] == 3
+        after = [int(four_letter(p, "mntr").split("zk_packets_received")[1].split()[0])
+                 for p in ports]
+        got = [a - b for a, b in zip(after, before)]
+        # 8 connections: 3, 3 and 2 per server, each ~1/3 of the requests
+        assert all(g > res["ops"] / 8 for g in got), (got, res["ops"])
+    finally:
+        for p in procs:
+            stop(p)
+        for f in logs:
+            f.close()
