@@ -8,6 +8,7 @@
 #   env: CONNS (16) WINDOW (32) WARMUP (3) KEYS (1000) VALUE (100)
 #        SERVER_CPU (1) BENCH_CPU (0) WORKLOADS ("get set create mix")
 #        SKIP_ZK=1 / SKIP_PADDOCK=1 to run one side only
+#        SKIP_GENCHECK=1: no zkc_async runs (the generator check)
 #        ENSEMBLE=3: three servers on loopback (all on SERVER_CPU), the
 #        bench's sessions spread over them (--servers); paddockd's side
 #        shows n/a until replication lands (it would run standalone)
@@ -141,7 +142,7 @@ elif [ "${SKIP_ZK:-0}" != 1 ]; then
 	if wait_ready "$ZK_PORT"; then
 		run_matrix zk "-p $ZK_PORT"
 		# the generator check: same load from the stock C client's async API
-		if [ -x "$ZKC" ]; then
+		if [ -x "$ZKC" ] && [ "${SKIP_GENCHECK:-0}" != 1 ]; then
 			for w in get set; do
 				c=$(cpu_of taskset -c "$BENCH_CPU" "$ZKC" "127.0.0.1:$ZK_PORT" "$w" "$CONNS" "$WINDOW" "$DUR" "$KEYS")
 				echo "$(grep -o '[0-9]* ops/s' "$WORK/cpu.out" | cut -d' ' -f1) $c" >"$WORK/zkc.$w"
@@ -172,7 +173,7 @@ elif [ "${SKIP_PADDOCK:-0}" != 1 ]; then
 			run_matrix pd "-p $P_PORT"
 			# the stock client against the faster server: where the
 			# generator, not the server, is the limit
-			if [ -x "$ZKC" ]; then
+			if [ -x "$ZKC" ] && [ "${SKIP_GENCHECK:-0}" != 1 ]; then
 				for w in get set; do
 					taskset -c "$BENCH_CPU" "$ZKC" "127.0.0.1:$P_PORT" "$w" "$CONNS" "$WINDOW" \
 						"$DUR" "$KEYS" >"$WORK/pzkc.$w" 2>&1
