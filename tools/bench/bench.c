@@ -1046,17 +1046,18 @@ static int s_reply(struct sconn *s, struct bench_reply_hdr *h, struct bench_cur 
 /* On failure everything s_open allocated is released again (s->fd = -1,
  * s->in = NULL), errno kept for the caller's message; s_close(s) is then a
  * harmless no-op. */
-static int s_open(struct sconn *s)
+static int s_open_at(struct sconn *s, int server)
 {
+	const struct server_addr *a = &g_addr[server];
 	memset(s, 0, sizeof(*s));
 	s->in_cap = 1 << 16;
 	s->in = malloc(s->in_cap);
-	s->fd = socket(g_addr[0].sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s->fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (!s->in || s->fd < 0)
 		goto fail;
 	struct timeval tv = {30, 0};
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(s->fd, (const struct sockaddr *)&g_addr[0].sa, g_addr[0].len))
+	if (connect(s->fd, (const struct sockaddr *)&a->sa, a->len))
 		goto fail;
 	if (bench_enc_connect(&s->out, cfg.session_timeout_ms, 0, NULL) || s_flush(s))
 		goto fail;
@@ -1080,6 +1081,12 @@ fail:;
 	s->in = NULL;
 	errno = e;
 	return -1;
+}
+
+/* the first server: setup, cleanup and the recipes' control session */
+static int s_open(struct sconn *s)
+{
+	return s_open_at(s, 0);
 }
 
 static void s_close(struct sconn *s)
@@ -1229,6 +1236,35 @@ static char **make_paths(const char *dir, const char *stem, uint32_t n)
 	return v;
 }
 
+/* --servers: setup went through the first server; a sync on each other
+ * one (ZooKeeper's sync: that server catches up with the leader) so that
+ * no session there starts before the keys have reached it. */
+static int sync_other_servers(void)
+{
+	for (int i = 1; i < cfg.nservers; i++) {
+		struct sconn s;
+		struct bench_reply_hdr h;
+		struct bench_cur cur;
+		size_t consumed = 0;
+		if (s_open_at(&s, i)) {
+			fprintf(stderr, "paddock-bench: cannot open a session to %s:%d: %s\n",
+				cfg.server_host[i], cfg.server_port[i], strerror(errno));
+			return -1;
+		}
+		int rc = bench_enc_sync(&s.out, s.xid++, cfg.prefix) || s_flush(&s) ||
+			 s_reply(&s, &h, &cur, &consumed) || h.err;
+		s.in_len -= consumed;
+		memmove(s.in, s.in + consumed, s.in_len);
+		s_close(&s);
+		if (rc) {
+			fprintf(stderr, "paddock-bench: sync of %s on %s:%d failed\n", cfg.prefix,
+				cfg.server_host[i], cfg.server_port[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int do_setup(void)
 {
 	struct sconn s;
@@ -1276,7 +1312,7 @@ static int do_setup(void)
 			bad);
 		return -1;
 	}
-	return 0;
+	return sync_other_servers();
 }
 
 static void do_cleanup(void)

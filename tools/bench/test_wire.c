@@ -36,6 +36,18 @@ static void test_getdata_request_layout(void **state)
 	bench_buf_free(&b);
 }
 
+static void test_sync_request_is_path_only(void **state)
+{
+	(void)state;
+	struct bench_buf b = {0};
+	assert_int_equal(bench_enc_sync(&b, 9, "/p"), 0);
+	static const uint8_t want[] = {0, 0, 0, 14, 0, 0, 0, 9, 0, 0, 0, 9, 0, 0,
+				       0, 2, '/', 'p'};
+	assert_int_equal(b.len, sizeof(want));
+	assert_memory_equal(b.p, want, sizeof(want));
+	bench_buf_free(&b);
+}
+
 static void test_create_request_has_world_acl_and_flags(void **state)
 {
 	(void)state;
@@ -137,6 +149,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_request_layout),
 		cmocka_unit_test(test_getdata_request_layout),
+		cmocka_unit_test(test_sync_request_is_path_only),
 		cmocka_unit_test(test_create_request_has_world_acl_and_flags),
 		cmocka_unit_test(test_setdata_and_delete_carry_version),
 		cmocka_unit_test(test_reply_header_and_watch_event_decode),

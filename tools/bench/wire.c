@@ -94,6 +94,19 @@ int bench_enc_path_watch(struct bench_buf *b, int32_t xid, int32_t op, const cha
 	return 0;
 }
 
+int bench_enc_sync(struct bench_buf *b, int32_t xid, const char *path)
+{
+	int32_t pl = (int32_t)strlen(path);
+	if (bench_buf_reserve(b, 24 + (size_t)pl))
+		return -1;
+	size_t s = frame_begin(b);
+	w_int(b, xid);
+	w_int(b, BENCH_OP_SYNC);
+	w_bytes(b, path, pl);
+	frame_end(b, s);
+	return 0;
+}
+
 int bench_enc_create(struct bench_buf *b, int32_t xid, int32_t op, const char *path,
 		     const void *data, int32_t len, int32_t flags)
 {

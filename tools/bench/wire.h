@@ -28,6 +28,7 @@ enum {
 	BENCH_OP_EXISTS = 3,
 	BENCH_OP_GETDATA = 4,
 	BENCH_OP_SETDATA = 5,
+	BENCH_OP_SYNC = 9,
 	BENCH_OP_GETCHILDREN = 8,
 	BENCH_OP_PING = 11,
 	BENCH_OP_GETCHILDREN2 = 12,
@@ -103,6 +104,8 @@ int bench_enc_create(struct bench_buf *b, int32_t xid, int32_t op, const char *p
 int bench_enc_delete(struct bench_buf *b, int32_t xid, const char *path, int32_t version);
 int bench_enc_setdata(struct bench_buf *b, int32_t xid, const char *path, const void *data,
 		      int32_t len, int32_t version);
+/* sync: {path} (no watch flag) */
+int bench_enc_sync(struct bench_buf *b, int32_t xid, const char *path);
 /* ping (xid -2, op 11) and closeSession: header only */
 int bench_enc_header_only(struct bench_buf *b, int32_t xid, int32_t op);
 
