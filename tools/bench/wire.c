@@ -79,16 +79,28 @@ int bench_enc_connect(struct bench_buf *b, int32_t timeout_ms, int64_t session,
 	return 0;
 }
 
-int bench_enc_path_watch(struct bench_buf *b, int32_t xid, int32_t op, const char *path,
-			 int watch)
+/* The start every path request shares: room for the frame (`more` bytes
+ * after the path), frame length slot, xid, op, path.  Returns the frame
+ * start for frame_end, or (size_t)-1 on out of memory. */
+static size_t path_request(struct bench_buf *b, int32_t xid, int32_t op, const char *path,
+			   size_t more)
 {
 	int32_t pl = (int32_t)strlen(path);
-	if (bench_buf_reserve(b, 24 + (size_t)pl))
-		return -1;
+	if (bench_buf_reserve(b, 24 + (size_t)pl + more))
+		return (size_t)-1;
 	size_t s = frame_begin(b);
 	w_int(b, xid);
 	w_int(b, op);
 	w_bytes(b, path, pl);
+	return s;
+}
+
+int bench_enc_path_watch(struct bench_buf *b, int32_t xid, int32_t op, const char *path,
+			 int watch)
+{
+	size_t s = path_request(b, xid, op, path, 0);
+	if (s == (size_t)-1)
+		return -1;
 	b->p[b->len++] = watch ? 1 : 0;
 	frame_end(b, s);
 	return 0;
@@ -96,13 +108,9 @@ int bench_enc_path_watch(struct bench_buf *b, int32_t xid, int32_t op, const cha
 
 int bench_enc_sync(struct bench_buf *b, int32_t xid, const char *path)
 {
-	int32_t pl = (int32_t)strlen(path);
-	if (bench_buf_reserve(b, 24 + (size_t)pl))
+	size_t s = path_request(b, xid, BENCH_OP_SYNC, path, 0);
+	if (s == (size_t)-1)
 		return -1;
-	size_t s = frame_begin(b);
-	w_int(b, xid);
-	w_int(b, BENCH_OP_SYNC);
-	w_bytes(b, path, pl);
 	frame_end(b, s);
 	return 0;
 }
@@ -111,13 +119,9 @@ int bench_enc_create(struct bench_buf *b, int32_t xid, int32_t op, const char *p
 		     const void *data, int32_t len, int32_t flags)
 {
 	static const char scheme[] = "world", id[] = "anyone";
-	int32_t pl = (int32_t)strlen(path);
-	if (bench_buf_reserve(b, 64 + (size_t)pl + (size_t)(len > 0 ? len : 0)))
+	size_t s = path_request(b, xid, op, path, 40 + (size_t)(len > 0 ? len : 0));
+	if (s == (size_t)-1)
 		return -1;
-	size_t s = frame_begin(b);
-	w_int(b, xid);
-	w_int(b, op);
-	w_bytes(b, path, pl);
 	w_bytes(b, data, data ? len : -1);
 	w_int(b, 1);  /* one ACL */
 	w_int(b, 31); /* Perms.ALL */
@@ -130,13 +134,9 @@ int bench_enc_create(struct bench_buf *b, int32_t xid, int32_t op, const char *p
 
 int bench_enc_delete(struct bench_buf *b, int32_t xid, const char *path, int32_t version)
 {
-	int32_t pl = (int32_t)strlen(path);
-	if (bench_buf_reserve(b, 24 + (size_t)pl))
+	size_t s = path_request(b, xid, BENCH_OP_DELETE, path, 0);
+	if (s == (size_t)-1)
 		return -1;
-	size_t s = frame_begin(b);
-	w_int(b, xid);
-	w_int(b, BENCH_OP_DELETE);
-	w_bytes(b, path, pl);
 	w_int(b, version);
 	frame_end(b, s);
 	return 0;
@@ -145,13 +145,9 @@ int bench_enc_delete(struct bench_buf *b, int32_t xid, const char *path, int32_t
 int bench_enc_setdata(struct bench_buf *b, int32_t xid, const char *path, const void *data,
 		      int32_t len, int32_t version)
 {
-	int32_t pl = (int32_t)strlen(path);
-	if (bench_buf_reserve(b, 32 + (size_t)pl + (size_t)(len > 0 ? len : 0)))
+	size_t s = path_request(b, xid, BENCH_OP_SETDATA, path, 8 + (size_t)(len > 0 ? len : 0));
+	if (s == (size_t)-1)
 		return -1;
-	size_t s = frame_begin(b);
-	w_int(b, xid);
-	w_int(b, BENCH_OP_SETDATA);
-	w_bytes(b, path, pl);
 	w_bytes(b, data, data ? len : -1);
 	w_int(b, version);
 	frame_end(b, s);
