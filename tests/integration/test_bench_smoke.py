@@ -18,16 +18,12 @@ import time
 
 import pytest
 
+from srvutil import four_letter, free_port
+
 BUILD = os.environ.get("PADDOCK_BUILD", "/work/main/build")
 PADDOCKD = os.path.join(BUILD, "tools", "paddockd")
 BENCH = os.path.join(BUILD, "tools", "bench", "paddock-bench")
 ZK_JAR = "/usr/share/java/zookeeper.jar"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_cfg(d, port):
@@ -151,15 +147,9 @@ def test_bench_runs_two_seconds_against_apache_zookeeper_without_errors(tmpdir_)
         log.close()
 
 
-def four_letter(port, word):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(word.encode())
-        out = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                return out.decode()
-            out += b
+def packets_received(port):
+    mntr = four_letter(f"127.0.0.1:{port}", "mntr")
+    return int(mntr.split("zk_packets_received")[1].split()[0])
 
 
 @pytest.mark.skipif(not (os.path.exists(ZK_JAR) and shutil.which("java")),
@@ -189,13 +179,11 @@ def test_bench_spreads_sessions_over_a_three_server_zookeeper_ensemble(tmpdir_):
         for p, port in zip(procs, ports):
             assert wait_port(p, port, 60), "a ZooKeeper server did not start"
             assert wait_session(port, 90), f"server on {port} serves no session"
-        before = [int(four_letter(p, "mntr").split("zk_packets_received")[1].split()[0])
-                  for p in ports]
+        before = [packets_received(p) for p in ports]
         res = run_bench(None, "mix",
                         servers=",".join(f"127.0.0.1:{p}" for p in ports))
         assert res["servers"] == 3
-        after = [int(four_letter(p, "mntr").split("zk_packets_received")[1].split()[0])
-                 for p in ports]
+        after = [packets_received(p) for p in ports]
         got = [a - b for a, b in zip(after, before)]
         # 8 connections: 3, 3 and 2 per server, each ~1/3 of the requests
         assert all(g > res["ops"] / 8 for g in got), (got, res["ops"])
