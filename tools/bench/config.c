@@ -384,8 +384,8 @@ int bench_config_parse(struct bench_config *c, int argc, char **argv, char *err,
 	if (c->json && c->csv)
 		FAIL("--json and --csv are exclusive");
 	if (c->nservers == 0) {
-		if (strlen(c->host) >= sizeof(c->server_host[0]))
-			FAIL("--host: too long");
+		_Static_assert(sizeof(c->host) == sizeof(c->server_host[0]),
+			       "-h fits a server_host");
 		strcpy(c->server_host[0], c->host);
 		c->server_port[0] = c->port;
 		c->nservers = 1;

@@ -35,7 +35,7 @@ struct bench_config {
 	 * recipes' control sessions use the first.  Without it, one server:
 	 * host:port. */
 	int nservers;
-	char server_host[BENCH_MAX_SERVERS][64];
+	char server_host[BENCH_MAX_SERVERS][256]; /* as long as host */
 	int server_port[BENCH_MAX_SERVERS];
 	int threads;
 	int conns;
