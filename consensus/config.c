@@ -756,6 +756,60 @@ static int k_workers(struct zparse *p, const char *key, const char *val)
 	return get_int(p, key, val, 1, ZCFG_MAX_WORKERS, &p->c->workers);
 }
 
+/* Flow-control limits (see config_int.h).  ZooKeeper reads them as
+ * "zookeeper.<key>" system properties, which a zoo.cfg line "<key>=v"
+ * sets (QuorumPeerConfig puts unknown keys there); a zoo.cfg line
+ * "zookeeper.<key>=v" would set "zookeeper.zookeeper.<key>", which
+ * ZooKeeper ignores, and so does paddockd (an unknown-key warning). */
+static int k_global_outstanding(struct zparse *p, const char *key,
+				const char *val)
+{
+	return get_int(p, key, val, 1, INT_MAX,
+		       &p->c->global_outstanding_limit);
+}
+
+static int k_conn_outstanding(struct zparse *p, const char *key,
+			      const char *val)
+{
+	return get_int(p, key, val, 1, INT_MAX,
+		       &p->c->conn_outstanding_limit);
+}
+
+static int k_max_cnxns(struct zparse *p, const char *key, const char *val)
+{
+	return get_int(p, key, val, 0, INT_MAX, &p->c->max_cnxns);
+}
+
+static int k_throttle_max(struct zparse *p, const char *key, const char *val)
+{
+	return get_int(p, key, val, 0, INT_MAX, &p->c->request_throttle_max);
+}
+
+static int k_throttle_stall(struct zparse *p, const char *key,
+			    const char *val)
+{
+	return get_int(p, key, val, 1, INT_MAX,
+		       &p->c->request_throttle_stall_ms);
+}
+
+static int k_conn_tokens(struct zparse *p, const char *key, const char *val)
+{
+	return get_int(p, key, val, 0, INT_MAX, &p->c->conn_throttle_tokens);
+}
+
+static int k_conn_fill_time(struct zparse *p, const char *key,
+			    const char *val)
+{
+	return get_int(p, key, val, 1, INT_MAX, &p->c->conn_throttle_fill_ms);
+}
+
+static int k_conn_fill_count(struct zparse *p, const char *key,
+			     const char *val)
+{
+	return get_int(p, key, val, 1, INT_MAX,
+		       &p->c->conn_throttle_fill_count);
+}
+
 static int k_container_interval(struct zparse *p, const char *key,
 				const char *val)
 {
@@ -822,6 +876,14 @@ static const struct {
 	{ "paddock.workers", k_workers },
 	{ "znode.container.checkIntervalMs", k_container_interval },
 	{ "peerType", k_peer_type },
+	{ "globalOutstandingLimit", k_global_outstanding },
+	{ "paddock.maxOutstandingPerConnection", k_conn_outstanding },
+	{ "maxCnxns", k_max_cnxns },
+	{ "request_throttle_max_requests", k_throttle_max },
+	{ "request_throttle_stall_time", k_throttle_stall },
+	{ "connection_throttle_tokens", k_conn_tokens },
+	{ "connection_throttle_fill_time", k_conn_fill_time },
+	{ "connection_throttle_fill_count", k_conn_fill_count },
 };
 
 /* Keys with some checking of their own but otherwise unused. */
@@ -835,17 +897,28 @@ static const struct {
 
 /* ZooKeeper keys (and common system properties) paddock ignores. */
 static const char *const unused_keys[] = {
-	"globalOutstandingLimit", "leaderServes", "quorumListenOnAllIPs",
+	"leaderServes", "quorumListenOnAllIPs",
 	"syncEnabled", "reconfigEnabled", "skipACL", "secureClientPort",
 	"secureClientPortAddress", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "observerMasterPort",
 	"clientPortListenBacklog", "connectToLearnerMasterLimit",
 	"sslQuorum", "portUnification", "sslQuorumReloadCertFiles",
 	"quorum.cnxn.threads.size", "oraclePath", "serverCnxnFactory",
-	"maxCnxns", "fsync.warningthresholdms", "snapSizeLimitInKb",
+	"fsync.warningthresholdms", "snapSizeLimitInKb",
 	"txnLogSizeLimitInKb", "commitLogCount", "digest.enabled",
 	"snapshot.trust.empty", "audit.enable", "electionPortBindRetry",
 	"requireClientAuthScheme",
+	/* flow control: paddock never drops a request or a connection to
+	 * throttle it, so BlueThrottle's random drop, the RequestThrottler's
+	 * stale drop and THROTTLEDOP answers have nothing to configure */
+	"connection_throttle_freeze_time", "connection_throttle_drop_increase",
+	"connection_throttle_drop_decrease",
+	"connection_throttle_decrease_ratio",
+	"connection_throttle_weight_enabled",
+	"connection_throttle_global_session_weight",
+	"connection_throttle_local_session_weight",
+	"connection_throttle_renew_session_weight",
+	"request_throttle_drop_stale", "throttled_op_wait_time",
 };
 
 static const char *const unused_prefixes[] = {
@@ -1212,6 +1285,14 @@ void zcfg_defaults(struct zcfg *c)
 	c->purge_interval = 0;
 	c->workers = default_workers();
 	c->container_check_interval_ms = 60000;
+	c->global_outstanding_limit = 1000;
+	c->conn_outstanding_limit = 0; /* = global_outstanding_limit */
+	c->max_cnxns = 0;
+	c->request_throttle_max = 0;
+	c->request_throttle_stall_ms = 100;
+	c->conn_throttle_tokens = 0;
+	c->conn_throttle_fill_ms = 1;
+	c->conn_throttle_fill_count = 1;
 	c->standalone_enabled = true;
 	c->peer_type_observer = false;
 	c->n_servers = 0;

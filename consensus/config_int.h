@@ -58,6 +58,22 @@ struct zcfg {
 	int container_check_interval_ms; /* znode.container.checkIntervalMs
 					   (a JVM property in ZooKeeper),
 					   default 60000 */
+	/* Flow control, with ZooKeeper's names: JVM properties
+	 * "zookeeper.<key>" there, which a zoo.cfg line "<key>=..." sets */
+	int global_outstanding_limit;   /* globalOutstandingLimit, def 1000 */
+	int conn_outstanding_limit;     /* paddock.maxOutstandingPerConnection,
+					   0 (default) = globalOutstandingLimit */
+	int max_cnxns;                  /* maxCnxns, 0 = no limit */
+	int request_throttle_max;       /* request_throttle_max_requests,
+					   0 = off */
+	int request_throttle_stall_ms;  /* request_throttle_stall_time,
+					   default 100 */
+	int conn_throttle_tokens;       /* connection_throttle_tokens, 0 =
+					   off */
+	int conn_throttle_fill_ms;      /* connection_throttle_fill_time,
+					   default 1 */
+	int conn_throttle_fill_count;   /* connection_throttle_fill_count,
+					   default 1 */
 	bool standalone_enabled;        /* default true */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */

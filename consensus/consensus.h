@@ -60,6 +60,7 @@ struct zconn_ref {
 };
 
 struct zmsg {
+	struct zmsg *next; /* link in a struct zmsg_list (owner's use) */
 	uint16_t type;
 	struct zconn_ref conn;
 	int32_t xid;
@@ -70,15 +71,47 @@ struct zmsg {
 	int64_t zxid;
 	int64_t t0; /* worker's receive time (us), echoed in the reply */
 	uint32_t auth_len;
+	uint32_t req_len; /* ZM_REQUEST: the worker's flow-control charge,
+			     echoed in the reply */
 	uint32_t len;
 	uint32_t cap; /* body bytes allocated (>= len) */
 	uint8_t body[];
 };
 
 /* Allocate a message with room for `len` body bytes (zeroed header);
- * NULL on ENOMEM.  Ownership passes with zab_post()/zab_seq_send(). */
+ * NULL on ENOMEM.  Ownership passes with zab_post()/zab_post_list(). */
 struct zmsg *zmsg_new(uint16_t type, uint32_t len);
 void zmsg_free(struct zmsg *m);
+
+/* A FIFO of messages linked through zmsg.next: what a producer could not
+ * put in a full ring yet.  Adding never allocates, so it never fails. */
+struct zmsg_list {
+	struct zmsg *head, *tail;
+	unsigned n;
+};
+
+static inline void zmsg_list_add(struct zmsg_list *l, struct zmsg *m)
+{
+	m->next = NULL;
+	if (l->tail)
+		l->tail->next = m;
+	else
+		l->head = m;
+	l->tail = m;
+	l->n++;
+}
+
+static inline struct zmsg *zmsg_list_pop(struct zmsg_list *l)
+{
+	struct zmsg *m = l->head;
+	if (m) {
+		l->head = m->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->n--;
+	}
+	return m;
+}
 
 struct zab_seq_config {
 	struct tree *tree;
@@ -93,6 +126,13 @@ struct zab_seq_config {
 	int64_t snap_count;      /* snapCount, default 100000 */
 	int snap_retain_count;   /* autopurge.snapRetainCount */
 	int64_t purge_interval_ms; /* autopurge.purgeInterval, 0 = off */
+	/* RequestThrottler: at most this many requests between prep and
+	 * apply (zookeeper.request_throttle_max_requests, 0 = no limit);
+	 * the rest wait, in arrival order, and are re-checked at least
+	 * every stall_ms (request_throttle_stall_time, default 100). */
+	int max_requests;
+	int stall_ms;
+	unsigned ring_size; /* entries per ring, a power of two; 0 = 65536 */
 };
 
 /* Counters, read racily by four-letter words. */
@@ -101,6 +141,7 @@ struct zab_stats {
 	_Atomic int64_t ephemerals;
 	_Atomic int64_t writes;
 	_Atomic int64_t expired;
+	_Atomic int64_t throttled; /* requests the RequestThrottler held */
 };
 
 struct zab_seq;
@@ -129,10 +170,23 @@ const struct zab_stats *zab_seq_stats(const struct zab_seq *s);
 
 /* Worker side (worker `w` only). */
 
-/* Send messages to the sequencer, in order; never fails (waits for ring
- * space).  One fence and at most one wake-up per call: post a loop
- * pass's messages together. */
-void zab_post(struct zab_seq *s, int w, struct zmsg **m, unsigned n);
+/* Flow control (ARCHITECTURE.md, "back-pressure lives at the edge"):
+ * neither side ever waits for room in a ring.  The sequencer keeps what
+ * a worker's full ring cannot take in a per-worker list and retries; a
+ * worker keeps what the sequencer's ring cannot take in its own list
+ * (zab_post_list), stops taking new requests from its clients while that
+ * list is not empty, and drains its inbound ring on every loop pass.
+ * What waits in the sequencer's list for worker w is bounded by what w
+ * was allowed to post (its clients' outstanding requests) plus the watch
+ * events of changes, which the workers' outstanding limits bound too. */
+
+/* Send up to n messages to the sequencer, in order; returns how many
+ * went (ownership of those passes), fewer when the ring is full.  Never
+ * waits.  One fence and at most one wake-up per call. */
+unsigned zab_post(struct zab_seq *s, int w, struct zmsg **m, unsigned n);
+/* Move as much of l as the ring takes, in order; true if l is now
+ * empty. */
+bool zab_post_list(struct zab_seq *s, int w, struct zmsg_list *l);
 /* Dequeue up to n messages for worker w; returns the count.  The worker
  * owns (and frees) the messages. */
 unsigned zab_poll(struct zab_seq *s, int w, struct zmsg **out, unsigned n);
@@ -155,8 +209,10 @@ void zab_watching(struct zab_seq *s, int w, bool on);
 /* Any thread: the log's counters (zeros without a log), for mntr. */
 struct zlog_stats;
 void zab_seq_log_stats(const struct zab_seq *s, struct zlog_stats *out);
-/* Any thread: transactions validated but not yet durable/applied. */
+/* Any thread: transactions validated but not yet durable/applied, and
+ * requests the RequestThrottler is holding. */
 int64_t zab_seq_outstanding(const struct zab_seq *s);
+int64_t zab_seq_throttled_now(const struct zab_seq *s);
 
 /* Any thread: negotiate a client's requested session timeout. */
 int zab_negotiate_timeout(const struct zab_seq *s, int requested);

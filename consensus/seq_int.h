@@ -28,18 +28,13 @@ struct zsession {
 	struct zsession *next;
 };
 
-struct outq {
-	struct zmsg **m;
-	unsigned n, cap;
-};
-
 struct wside {
 	struct rte_ring *in;  /* worker -> seq */
 	struct rte_ring *out; /* seq -> worker */
 	int efd;
 	_Atomic int sleeping;
 	_Atomic int watching; /* zab_watching */
-	struct outq q;
+	struct zmsg_list q; /* for `out`, waiting for room in it */
 	char pad[64];
 };
 
@@ -148,6 +143,10 @@ struct zab_seq {
 	/* pending transactions, in zxid order */
 	struct ptxn *ph, *pt;
 	size_t npending;
+	/* RequestThrottler: connects and requests held while npending is
+	 * at cfg.max_requests, in arrival order */
+	struct zmsg_list parked;
+	size_t nparked; /* parked.n, for other threads (atomic stores) */
 	/* interned ACLs (ZooKeeper's ReferenceCountedACLCache): nodes with
 	 * equal ACLs share one zacl */
 	struct zacl *acl_cache[16];

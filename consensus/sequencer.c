@@ -71,14 +71,14 @@ void zmsg_free(struct zmsg *m)
 	free(m);
 }
 
-static struct rte_ring *ring_new(const char *name)
+static struct rte_ring *ring_new(const char *name, unsigned size)
 {
-	ssize_t sz = rte_ring_get_memsize(RING_SIZE);
+	ssize_t sz = rte_ring_get_memsize(size);
 	void *mem = NULL;
 	if (sz < 0 || posix_memalign(&mem, 64, (size_t)sz))
 		return NULL;
 	struct rte_ring *r = mem;
-	if (rte_ring_init(r, name, RING_SIZE, RING_F_SP_ENQ | RING_F_SC_DEQ)) {
+	if (rte_ring_init(r, name, size, RING_F_SP_ENQ | RING_F_SC_DEQ)) {
 		free(mem);
 		return NULL;
 	}
@@ -103,28 +103,53 @@ static bool ring_nonempty(const struct rte_ring *r)
 	return ((prod - cons) & r->mask) != 0;
 }
 
-/* Enqueue everything, waiting for room; wake the consumer if asleep. */
-static void ring_push(struct rte_ring *r, struct zmsg **m, unsigned n,
+/* Enqueue what fits (never waits); wake the consumer if it sleeps. */
+static unsigned ring_push(struct rte_ring *r, struct zmsg **m, unsigned n,
+			  _Atomic int *sleeping, int efd)
+{
+	unsigned done = rte_ring_enqueue_burst(r, (void **)m, n, NULL);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (done && atomic_load(sleeping))
+		wake(efd);
+	return done;
+}
+
+/* Move the head of l into r, a burst at a time, until r is full.  The
+ * successors are read before each enqueue: once in the ring a message
+ * belongs to the consumer.  True if l is now empty. */
+static bool list_push(struct rte_ring *r, struct zmsg_list *l,
 		      _Atomic int *sleeping, int efd)
 {
-	unsigned done = 0;
-	while (done < n) {
-		done += rte_ring_enqueue_burst(r, (void **)m + done, n - done,
-					       NULL);
-		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load(sleeping))
-			wake(efd);
-		if (done < n)
-			sched_yield();
+	while (l->head) {
+		struct zmsg *b[BURST];
+		unsigned n = 0;
+		for (struct zmsg *m = l->head; m && n < BURST; m = m->next)
+			b[n++] = m;
+		struct zmsg *rest = b[n - 1]->next;
+		unsigned k = ring_push(r, b, n, sleeping, efd);
+		l->n -= k;
+		if (k < n) {
+			l->head = b[k];
+			return false;
+		}
+		l->head = rest;
+		if (!rest)
+			l->tail = NULL;
 	}
+	return true;
 }
 
 /* ------------------------------------------------------------------ */
 /* Worker-facing API                                                     */
 /* ------------------------------------------------------------------ */
-void zab_post(struct zab_seq *s, int w, struct zmsg **m, unsigned n)
+unsigned zab_post(struct zab_seq *s, int w, struct zmsg **m, unsigned n)
 {
-	ring_push(s->w[w].in, m, n, &s->sleeping, s->efd);
+	return ring_push(s->w[w].in, m, n, &s->sleeping, s->efd);
+}
+
+bool zab_post_list(struct zab_seq *s, int w, struct zmsg_list *l)
+{
+	return list_push(s->w[w].in, l, &s->sleeping, s->efd);
 }
 
 unsigned zab_poll(struct zab_seq *s, int w, struct zmsg **out, unsigned n)
@@ -209,37 +234,22 @@ int zab_auth_parse(const uint8_t *p, uint32_t len, struct zauth_id *ids,
 /* ------------------------------------------------------------------ */
 /* Outgoing messages                                                     */
 /* ------------------------------------------------------------------ */
+/* Messages for a worker wait in its list until the end of the pass (or
+ * until its ring has room: the sequencer never waits for a worker). */
 static void out_add(struct zab_seq *s, int w, struct zmsg *m)
 {
-	struct outq *q = &s->w[w].q;
-	if (q->n == q->cap) {
-		unsigned cap = q->cap ? q->cap * 2 : 256;
-		struct zmsg **nm = realloc(q->m, cap * sizeof(*nm));
-		if (!nm) {
-			/* Cannot queue: deliver what we have, then this. */
-			ring_push(s->w[w].out, q->m, q->n, &s->w[w].sleeping,
-				  s->w[w].efd);
-			q->n = 0;
-			ring_push(s->w[w].out, &m, 1, &s->w[w].sleeping,
-				  s->w[w].efd);
-			return;
-		}
-		q->m = nm;
-		q->cap = cap;
-	}
-	q->m[q->n++] = m;
+	zmsg_list_add(&s->w[w].q, m);
 }
 
-static void out_flush(struct zab_seq *s)
+/* True if every list went into its ring. */
+static bool out_flush(struct zab_seq *s)
 {
-	for (int w = 0; w < s->cfg.n_workers; w++) {
-		struct outq *q = &s->w[w].q;
-		if (!q->n)
-			continue;
-		ring_push(s->w[w].out, q->m, q->n, &s->w[w].sleeping,
-			  s->w[w].efd);
-		q->n = 0;
-	}
+	bool all = true;
+	for (int w = 0; w < s->cfg.n_workers; w++)
+		if (s->w[w].q.head)
+			all &= list_push(s->w[w].out, &s->w[w].q,
+					 &s->w[w].sleeping, s->w[w].efd);
+	return all;
 }
 
 void zab_watching(struct zab_seq *s, int w, bool on)
@@ -290,6 +300,7 @@ static void send_reply(struct zab_seq *s, const struct zmsg *req, int err,
 	m->zxid = zxid;
 	m->session = req->session;
 	m->t0 = req->t0;
+	m->req_len = req->req_len;
 	if (len)
 		memcpy(m->body, s->reply.p, len);
 	out_add(s, req->conn.worker, m);
@@ -1127,6 +1138,58 @@ static void start_snapshot(struct zab_seq *s)
 /* ------------------------------------------------------------------ */
 /* The thread                                                            */
 /* ------------------------------------------------------------------ */
+/* RequestThrottler.submitRequest: while max_requests transactions are
+ * between prep and apply, connects and requests wait (in order) instead
+ * of being prepped.  Nothing is dropped; the workers' outstanding limits
+ * bound how many can wait. */
+static bool throttling(const struct zab_seq *s)
+{
+	return s->cfg.max_requests > 0 &&
+	       s->npending >= (size_t)s->cfg.max_requests;
+}
+
+static void handle_msg(struct zab_seq *s, struct zmsg *m)
+{
+	switch (m->type) {
+	case ZM_CONNECT:
+		handle_connect(s, m);
+		break;
+	case ZM_REQUEST:
+		handle_request(s, m);
+		return; /* kept by the transaction */
+	case ZM_TOUCH:
+		handle_touch(s, m);
+		break;
+	case ZM_DETACH:
+		handle_detach(s, m);
+		break;
+	case ZM_DUMP:
+		handle_dump(s, m);
+		break;
+	}
+	zmsg_free(m);
+}
+
+static void handle_or_park(struct zab_seq *s, struct zmsg *m)
+{
+	if ((m->type == ZM_CONNECT || m->type == ZM_REQUEST) &&
+	    (s->parked.head || throttling(s))) {
+		zmsg_list_add(&s->parked, m);
+		__atomic_store_n(&s->nparked, s->parked.n, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&s->stats.throttled, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	handle_msg(s, m);
+}
+
+static void unpark(struct zab_seq *s)
+{
+	while (s->parked.head && !throttling(s))
+		handle_msg(s, zmsg_list_pop(&s->parked));
+	__atomic_store_n(&s->nparked, s->parked.n, __ATOMIC_RELAXED);
+}
+
 static void *seq_main(void *arg)
 {
 	struct zab_seq *s = arg;
@@ -1143,30 +1206,10 @@ static void *seq_main(void *arg)
 			total += n;
 			if (n) /* txn times (ctime/mtime) of this burst */
 				s->wall_ms = seq_now_wall_ms();
-			for (unsigned i = 0; i < n; i++) {
+			for (unsigned i = 0; i < n; i++)
 				/* the ring filled burst[0..n) */
 				/* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign) */
-				struct zmsg *m = burst[i];
-				switch (m->type) {
-				case ZM_CONNECT:
-					handle_connect(s, m);
-					break;
-				case ZM_REQUEST:
-					handle_request(s, m);
-					m = NULL; /* kept by the transaction */
-					break;
-				case ZM_TOUCH:
-					handle_touch(s, m);
-					break;
-				case ZM_DETACH:
-					handle_detach(s, m);
-					break;
-				case ZM_DUMP:
-					handle_dump(s, m);
-					break;
-				}
-				zmsg_free(m);
-			}
+				handle_or_park(s, burst[i]);
 		}
 		int64_t now = now_mono_ms();
 		if (now >= s->next_expiry_scan) {
@@ -1181,11 +1224,20 @@ static void *seq_main(void *arg)
 		if (s->log)
 			zlog_kick(s->log);
 		drain_pending(s);
-		out_flush(s);
+		if (s->parked.head) {
+			size_t before = s->npending;
+			s->wall_ms = seq_now_wall_ms();
+			unpark(s);
+			if (s->log && s->npending != before)
+				zlog_kick(s->log);
+			drain_pending(s); /* without a log: applied at once */
+		}
+		bool flushed = out_flush(s);
 		if (total)
 			continue;
 		/* Nothing to do: sleep until a worker posts, the log made
-		 * progress, or a timer is due. */
+		 * progress, or a timer is due; a full worker ring or held
+		 * requests are retried after at most 1 ms / stall_ms. */
 		atomic_store(&s->sleeping, 1);
 		atomic_thread_fence(memory_order_seq_cst);
 		bool pending = false;
@@ -1193,11 +1245,17 @@ static void *seq_main(void *arg)
 			pending |= ring_nonempty(s->w[w].in);
 		if (s->ph && s->ph->zxid <= durable(s))
 			pending = true;
+		if (s->parked.head && !throttling(s))
+			pending = true;
 		if (!pending) {
 			int64_t next = s->next_expiry_scan;
 			if (s->next_container_scan < next)
 				next = s->next_container_scan;
 			int to = (int)(next - now_mono_ms());
+			if (!flushed && to > 1)
+				to = 1;
+			if (s->parked.head && to > s->cfg.stall_ms)
+				to = s->cfg.stall_ms;
 			struct pollfd pfd[2] = {{.fd = s->efd, .events = POLLIN},
 						{.fd = lfd, .events = POLLIN}};
 			rcu_thread_offline();
@@ -1228,6 +1286,16 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 	if (!s)
 		return NULL;
 	s->cfg = *cfg;
+	if (!s->cfg.ring_size)
+		s->cfg.ring_size = RING_SIZE;
+	if (s->cfg.ring_size & (s->cfg.ring_size - 1) ||
+	    s->cfg.ring_size < 2) {
+		free(s);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (s->cfg.stall_ms <= 0)
+		s->cfg.stall_ms = 100;
 	if (s->cfg.container_interval_ms <= 0)
 		s->cfg.container_interval_ms = 60000;
 	if (s->cfg.tick_time <= 0)
@@ -1252,9 +1320,9 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 	for (int w = 0; w < cfg->n_workers; w++) {
 		char name[32];
 		snprintf(name, sizeof(name), "in%d", w);
-		s->w[w].in = ring_new(name);
+		s->w[w].in = ring_new(name, s->cfg.ring_size);
 		snprintf(name, sizeof(name), "out%d", w);
-		s->w[w].out = ring_new(name);
+		s->w[w].out = ring_new(name, s->cfg.ring_size);
 		s->w[w].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (!s->w[w].in || !s->w[w].out || s->w[w].efd < 0)
 			goto err;
@@ -1335,7 +1403,13 @@ void zab_seq_log_stats(const struct zab_seq *s, struct zlog_stats *out)
 
 int64_t zab_seq_outstanding(const struct zab_seq *s)
 {
-	return (int64_t)__atomic_load_n(&s->npending, __ATOMIC_RELAXED);
+	return (int64_t)__atomic_load_n(&s->npending, __ATOMIC_RELAXED) +
+	       (int64_t)__atomic_load_n(&s->nparked, __ATOMIC_RELAXED);
+}
+
+int64_t zab_seq_throttled_now(const struct zab_seq *s)
+{
+	return (int64_t)__atomic_load_n(&s->nparked, __ATOMIC_RELAXED);
 }
 
 zxid_t zab_seq_last_zxid(const struct zab_seq *s)
@@ -1391,15 +1465,16 @@ void zab_seq_destroy(struct zab_seq *s)
 		free(t);
 	}
 	prep_free_all(s);
+	for (struct zmsg *m; (m = zmsg_list_pop(&s->parked));)
+		zmsg_free(m);
 	for (int w = 0; w < s->cfg.n_workers; w++) {
 		struct zmsg *m;
 		for (struct rte_ring *r = s->w[w].in; r;
 		     r = r == s->w[w].in ? s->w[w].out : NULL)
 			while (rte_ring_dequeue(r, (void **)&m) == 0)
 				zmsg_free(m);
-		for (unsigned i = 0; i < s->w[w].q.n; i++)
-			zmsg_free(s->w[w].q.m[i]);
-		free(s->w[w].q.m);
+		while ((m = zmsg_list_pop(&s->w[w].q)))
+			zmsg_free(m);
 		free(s->w[w].in);
 		free(s->w[w].out);
 		if (s->w[w].efd > 0)

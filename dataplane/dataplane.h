@@ -7,7 +7,10 @@
  * every complete frame a read returned (a burst), answers reads from the
  * RCU tree, posts writes to the sequencer ring, and at the end of the pass
  * sends each connection's queued replies with one send() (a batch).  It
- * blocks in epoll_wait when idle (RCU-offline while blocked).
+ * blocks in epoll_wait when idle (RCU-offline while blocked).  A client
+ * that pipelines hard or stops reading is throttled by not reading its
+ * socket (globalOutstandingLimit and the other limits of
+ * dataplane/PROTOCOL.md §1.1); no thread ever waits for another's ring.
  *
  * The byte stream is behind struct dp_io (read / write / close), chosen
  * once per worker at start-up, so the DPDK backend can replace kernel TCP

@@ -35,12 +35,6 @@ enum conn_state {
 	CS_CLOSING,   /* flush output, then close */
 };
 
-struct frame {
-	struct frame *next;
-	uint32_t len;
-	uint8_t data[];
-};
-
 struct dp_conn {
 	enum conn_state state;
 	int fd;
@@ -52,15 +46,22 @@ struct dp_conn {
 	bool readonly_sent; /* client sent the readOnly byte */
 	bool dirty;         /* on the flush list */
 	bool want_write;    /* EPOLLOUT armed */
-	bool throttled;     /* too much unsent output: not reading */
-	int64_t progress_ms; /* last time output moved (while throttled) */
+	/* Flow control (worker.c): a complete frame in `in` that cannot be
+	 * handled yet stops parsing (blocked); a blocked connection's socket
+	 * is read only while `in` holds less than IN_HIGH bytes (no_read:
+	 * EPOLLIN is off). */
+	uint8_t blocked;    /* enum block_why, 0 = parsing */
+	bool no_read;
+	bool runnable;      /* on the worker's run list */
+	int64_t progress_ms; /* last time output moved (while blocked) */
 	bool touched;       /* activity since last touch batch */
 	int inflight;       /* requests at the sequencer */
-	struct frame *backlog, *backlog_tail;
+	int64_t inflight_bytes;
 	struct jw in;
 	size_t in_off;
 	struct jw out;
 	size_t out_off;
+	int64_t out_acct; /* out_pending() as counted in dp_worker.out_bytes */
 	struct zauth_id auth[DP_MAX_AUTH];
 	int nauth;
 	struct wt_owner watches;
@@ -91,16 +92,29 @@ struct dp_worker {
 	bool watching; /* told the sequencer (zab_watching) */
 	zxid_t seen; /* every event up to here delivered */
 	struct zmsg **mq; /* messages dequeued but not yet processed */
-	struct zmsg *post[64]; /* to the sequencer, sent by post_flush */
-	unsigned npost;
+	struct zmsg_list post; /* to the sequencer, sent by post_flush */
+	bool post_full; /* the ring did not take all of `post` */
+	struct dp_conn **run; /* connections to parse again (run_ready) */
+	uint32_t nrun, caprun;
+	/* flow control: requests at the sequencer (every connection's
+	 * inflight, also of closed ones until their replies came) and their
+	 * bytes; unsent reply bytes; the other workers' outstanding, read
+	 * once per loop pass */
+	_Atomic int64_t outstanding;
+	int64_t inflight_bytes;
+	int64_t out_bytes;
+	int64_t others;
 	unsigned mq_head, mq_n, mq_cap;
 	struct jw scratch;
 	int64_t next_touch;
+	int64_t listen_until; /* listener off until then (conn_token) */
 	int64_t now_ms; /* at the start of the loop pass */
 	int64_t rx_us;	/* monotonic, when the frames being parsed were read */
 	int64_t mq_us;	/* monotonic, when the messages in mq were dequeued */
 	/* statistics */
 	_Atomic int64_t packets_recv, packets_sent, nconn_open;
+	_Atomic int64_t throttled_ops; /* frames held back by a limit */
+	_Atomic int64_t cnxn_rejected; /* maxCnxns, maxClientCnxns */
 	_Atomic int64_t lat_min, lat_max, lat_sum, lat_n;
 	char pad[64];
 };
@@ -115,7 +129,15 @@ struct dp_server {
 	int64_t start_ms;
 	pthread_mutex_t ip_lock;
 	struct ipcount *ips;
+	_Atomic int nconns; /* open client connections, for maxCnxns */
+	/* connection-rate throttle (BlueThrottle's token bucket), ip_lock */
+	int64_t tokens;
+	int64_t fill_ms;
 };
+
+/* Outstanding requests of the whole server (what globalOutstandingLimit
+ * limits), read racily from every worker's counter.  Any thread. */
+int64_t dp_outstanding(const struct dp_server *d);
 
 /* fourlw.c: answer the four-letter word `cmd` (dp_4lw_known) into `out`
  * and return true (the caller closes after sending); false for "dump",

@@ -50,6 +50,7 @@ static void out(struct jw *o, const char *fmt, ...)
 
 struct totals {
 	int64_t recv, sent, conns, lat_min, lat_max, lat_sum, lat_n;
+	int64_t held, rejected;
 };
 
 static void totals(struct dp_server *d, struct totals *t)
@@ -61,6 +62,8 @@ static void totals(struct dp_server *d, struct totals *t)
 		t->recv += atomic_load(&w->packets_recv);
 		t->sent += atomic_load(&w->packets_sent);
 		t->conns += atomic_load(&w->nconn_open);
+		t->held += atomic_load(&w->throttled_ops);
+		t->rejected += atomic_load(&w->cnxn_rejected);
 		int64_t mn = atomic_load(&w->lat_min);
 		if (atomic_load(&w->lat_n) && mn < t->lat_min)
 			t->lat_min = mn;
@@ -163,7 +166,7 @@ static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 	out(o, "Received: %lld\n", (long long)t.recv);
 	out(o, "Sent: %lld\n", (long long)t.sent);
 	out(o, "Connections: %lld\n", (long long)t.conns);
-	out(o, "Outstanding: %lld\n", (long long)zab_seq_outstanding(d->seq));
+	out(o, "Outstanding: %lld\n", (long long)dp_outstanding(d));
 	out(o, "Zxid: 0x%llx\n",
 	    (unsigned long long)tree_applied_zxid(d->tree));
 	out(o, "Mode: standalone\n");
@@ -243,8 +246,8 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "zk_packets_received\t%lld\n", (long long)t.recv);
 	out(o, "zk_packets_sent\t%lld\n", (long long)t.sent);
 	out(o, "zk_num_alive_connections\t%lld\n", (long long)t.conns);
-	out(o, "zk_outstanding_requests\t%lld\n",
-	    (long long)zab_seq_outstanding(d->seq));
+	/* requests between parse and reply, as ZooKeeper's inProcess */
+	out(o, "zk_outstanding_requests\t%lld\n", (long long)dp_outstanding(d));
 	out(o, "zk_znode_count\t%llu\n",
 	    (unsigned long long)tree_node_count(d->tree) + 1);
 	out(o, "zk_watch_count\t%zu\n", watches);
@@ -258,6 +261,19 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "zk_global_sessions\t%lld\n",
 	    (long long)atomic_load(&zs->sessions));
 	out(o, "zk_uptime\t%lld\n", (long long)(zk_clock_ms(CLOCK_MONOTONIC) - d->start_ms));
+	/* Flow control.  paddock never fails a request for being throttled
+	 * (ZooKeeper's THROTTLEDOP, zookeeper.throttled_op_wait_time), so
+	 * zk_throttled_ops stays 0; the RequestThrottler's waits and the
+	 * rejected connections mean what they mean in ZooKeeper. */
+	out(o, "zk_throttled_ops\t0\n");
+	out(o, "zk_request_throttle_wait_count\t%lld\n",
+	    (long long)atomic_load(&zs->throttled));
+	out(o, "zk_connection_rejected\t%lld\n", (long long)t.rejected);
+	/* paddock's own: requests the RequestThrottler holds now; times a
+	 * connection's next request waited for an outstanding limit */
+	out(o, "paddock_throttled_requests\t%lld\n",
+	    (long long)zab_seq_throttled_now(d->seq));
+	out(o, "paddock_connection_throttled\t%lld\n", (long long)t.held);
 	/* paddock's own: group commit */
 	struct zlog_stats ls;
 	zab_seq_log_stats(d->seq, &ls);

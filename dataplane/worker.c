@@ -2,10 +2,20 @@
  * worker.c — per-core worker loop over kernel TCP (epoll).
  *
  * One pass: (1) process messages from the sequencer (replies, watch
- * events, session results), (2) epoll_wait for sockets — blocking, RCU
- * offline, only when the sequencer ring is empty, (3) read every ready
- * socket until EAGAIN and handle every complete frame, (4) send each dirty
- * connection's output with one write, (5) report an RCU quiescent state.
+ * events, session results) and parse again the connections they
+ * unblocked, (2) epoll_wait for sockets — blocking, RCU offline, only
+ * when the sequencer ring is empty and no connection is runnable, (3)
+ * read each ready socket (at most READ_BUDGET bytes a pass) and handle
+ * every complete frame that need not wait, (4) post to the sequencer and
+ * send each dirty connection's output with one write, (5) report an RCU
+ * quiescent state.
+ *
+ * Flow control (dataplane/PROTOCOL.md §1.1): a frame that must wait (a
+ * read behind its connection's writes, a write over an outstanding
+ * limit, anything while too many replies are unsent) stays unparsed in
+ * the connection's input buffer; once IN_HIGH bytes wait there the
+ * socket is not read.  Nothing here waits for the sequencer: posts the
+ * ring cannot take stay in w->post and block new writes meanwhile.
  *
  * Ordering (ARCHITECTURE.md guarantees 2 and 3):
  *  - a connection's requests are answered in order: while it has writes at
@@ -40,15 +50,38 @@
 #include "dataplane/dataplane_int.h"
 
 #define READ_CHUNK 65536
-#define MAX_OUT_PENDING (64u << 20) /* a client that stops reading */
-/* Back-pressure: above OUT_HIGH bytes of unsent replies a connection's
- * requests are not parsed (nor its socket read) until its output has
- * drained; watch events still queue, up to MAX_OUT_PENDING. */
-#define OUT_HIGH (4u << 20)
-/* A throttled connection whose output makes no progress for this long is
- * dropped: the client stopped reading. */
+/* Per loop pass a connection's socket is read at most this much, so one
+ * client's burst cannot keep the worker from the others. */
+#define READ_BUDGET (4 * READ_CHUNK)
+/* A blocked connection's socket is still read until this many bytes wait
+ * in its input buffer; then EPOLLIN goes off and the kernel's buffers
+ * (and the client's send()) hold the rest. */
+#define IN_HIGH (256u << 10)
+/* Above OUT_HIGH bytes of unsent replies a connection's requests wait
+ * (and then its socket is not read) until its client reads; watch events
+ * and replies to writes already at the sequencer still queue, up to
+ * MAX_OUT_PENDING, beyond which the connection is closed. */
+#define OUT_HIGH (32u << 20)
+#define MAX_OUT_PENDING (64u << 20)
+/* Above this many unsent bytes on the whole worker, only connections
+ * with nothing unsent may take new requests. */
+#define WORKER_OUT_HIGH (256ll << 20)
+/* A connection with writes at the sequencer takes no more while these
+ * bytes of its requests are there. */
+#define CONN_INFLIGHT_BYTES (4 << 20)
+/* A connection blocked on its unsent output (OUT_HIGH) that moved none
+ * of it for this long is dropped: the client stopped reading. */
 #define STALL_MS 5000
 #define MSG_BURST 256
+
+/* Why a connection's next complete frame waits (dp_conn.blocked). */
+enum block_why {
+	BW_NONE = 0,
+	BW_SESSION, /* ConnectRequest at the sequencer */
+	BW_ORDER,   /* a read behind the connection's own writes */
+	BW_LIMIT,   /* an outstanding-request limit or a full ring */
+	BW_OUTPUT,  /* too many unsent replies */
+};
 
 static void post(struct dp_worker *w, struct zmsg *m);
 static void post_flush(struct dp_worker *w);
@@ -134,8 +167,24 @@ static void ip_release(struct dp_server *d, const char *ip)
 /* ------------------------------------------------------------------ */
 /* Connections                                                           */
 /* ------------------------------------------------------------------ */
+static size_t out_pending(const struct dp_conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+/* Keep w->out_bytes (the worker's unsent bytes) equal to the sum of its
+ * connections' out_pending(), after c's output grew or shrank. */
+static void out_account(struct dp_worker *w, struct dp_conn *c)
+{
+	int64_t now = (int64_t)out_pending(c);
+	w->out_bytes += now - c->out_acct;
+	c->out_acct = now;
+}
+
+/* Every append to c->out ends here. */
 static void mark_dirty(struct dp_worker *w, struct dp_conn *c)
 {
+	out_account(w, c);
 	if (c->dirty)
 		return;
 	if (w->ndirty == w->capdirty) {
@@ -150,23 +199,18 @@ static void mark_dirty(struct dp_worker *w, struct dp_conn *c)
 	w->dirty[w->ndirty++] = c;
 }
 
-/* Request latency (receive to reply queued), for stat/srvr/mntr/cons.
- * Only this worker writes its counters. */
-static size_t out_pending(const struct dp_conn *c)
-{
-	return c->out.len - c->out_off;
-}
-
-/* Set the connection's epoll interest from want_write / throttled. */
+/* Set the connection's epoll interest from want_write / no_read. */
 static void conn_arm(struct dp_worker *w, struct dp_conn *c)
 {
 	struct epoll_event ev = {
-		.events = (c->throttled ? 0 : EPOLLIN) |
+		.events = (c->no_read ? 0 : EPOLLIN) |
 			  (c->want_write ? EPOLLOUT : 0),
 		.data.u64 = ((uint64_t)c->gen << 32) | c->slot};
 	epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* Request latency (receive to reply queued), for stat/srvr/mntr/cons.
+ * Only this worker writes its counters. */
 static void record_latency(struct dp_worker *w, struct dp_conn *c,
 			   int64_t t0)
 {
@@ -247,11 +291,10 @@ static void conn_close(struct dp_worker *w, struct dp_conn *c,
 	w->io->close(c);
 	ip_release(w->srv, c->ip);
 	wt_remove_owner(w->watches, &c->watches);
-	while (c->backlog) {
-		struct frame *f = c->backlog;
-		c->backlog = f->next;
-		free(f);
-	}
+	w->out_bytes -= c->out_acct;
+	c->out_acct = 0;
+	c->runnable = false;
+	atomic_fetch_sub(&w->srv->nconns, 1);
 	jw_free(&c->in);
 	jw_free(&c->out);
 	conn_free_auth(c);
@@ -345,24 +388,47 @@ static void notify(struct wt_owner *o, void *arg)
 	mark_dirty(w, c);
 }
 
-static void drain_backlog(struct dp_worker *w, struct dp_conn *c);
-
 /* Messages to the sequencer leave together, at the end of a loop pass
  * (or when 64 are waiting): one ring operation and at most one wake-up
- * for a burst of requests, instead of one each. */
+ * for a burst of requests, instead of one each.  What the ring cannot
+ * take stays in w->post (in order) and new requests wait meanwhile. */
 static void post_flush(struct dp_worker *w)
 {
-	if (w->npost) {
-		zab_post(w->srv->seq, w->idx, w->post, w->npost);
-		w->npost = 0;
-	}
+	if (w->post.head)
+		w->post_full = !zab_post_list(w->srv->seq, w->idx, &w->post);
 }
 
 static void post(struct dp_worker *w, struct zmsg *m)
 {
-	w->post[w->npost++] = m;
-	if (w->npost == sizeof(w->post) / sizeof(w->post[0]))
+	zmsg_list_add(&w->post, m);
+	if (w->post.n >= 64)
 		post_flush(w);
+}
+
+/* c's next frame may be handled now: parse it again in this pass. */
+static void wake_conn(struct dp_worker *w, struct dp_conn *c)
+{
+	if (!c->blocked || c->runnable)
+		return;
+	if (w->nrun == w->caprun) {
+		uint32_t cap = w->caprun ? w->caprun * 2 : 256;
+		struct dp_conn **n = realloc(w->run, cap * sizeof(*n));
+		if (!n)
+			return; /* its next reply or EPOLLOUT tries again */
+		w->run = n;
+		w->caprun = cap;
+	}
+	c->runnable = true;
+	w->run[w->nrun++] = c;
+}
+
+int64_t dp_outstanding(const struct dp_server *d)
+{
+	int64_t n = 0;
+	for (int i = 0; i < d->n; i++)
+		n += atomic_load_explicit(&d->w[i].outstanding,
+					  memory_order_relaxed);
+	return n;
 }
 
 /* Before a tree read that may set a watch: events from now on. */
@@ -396,6 +462,14 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 	case ZM_APPLIED:
 		break;
 	case ZM_REPLY:
+		if (m->op != ZAB_OP_DUMP) { /* one per posted request */
+			atomic_store_explicit(
+				&w->outstanding,
+				atomic_load_explicit(&w->outstanding,
+						     memory_order_relaxed) - 1,
+				memory_order_relaxed);
+			w->inflight_bytes -= m->req_len;
+		}
 		c = conn_lookup(w, m->conn);
 		if (!c)
 			break;
@@ -407,6 +481,7 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 			break;
 		}
 		c->inflight--;
+		c->inflight_bytes -= m->req_len;
 		if (m->err == ZMARSHALLINGERROR) {
 			conn_close(w, c, "malformed request");
 			break;
@@ -418,7 +493,7 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 			c->state = CS_CLOSING;
 			break;
 		}
-		drain_backlog(w, c);
+		wake_conn(w, c);
 		break;
 	case ZM_CONNECTED:
 		c = conn_lookup(w, m->conn);
@@ -446,7 +521,7 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 		c->session = m->session;
 		c->timeout = m->timeout;
 		c->state = CS_OPEN;
-		drain_backlog(w, c);
+		wake_conn(w, c);
 		break;
 	case ZM_KILL:
 		c = conn_lookup(w, m->conn);
@@ -1005,13 +1080,20 @@ static void post_write(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	memcpy(m->body, a.p, a.len);
 	memcpy(m->body + a.len, body, len);
 	jw_free(&a);
+	m->req_len = (uint32_t)(len + sizeof(*m));
 	c->inflight++;
+	c->inflight_bytes += m->req_len;
+	w->inflight_bytes += m->req_len;
+	atomic_store_explicit(&w->outstanding,
+			      atomic_load_explicit(&w->outstanding,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	post(w, m);
 }
 
-/* Handle one request frame of an open connection.  Returns false if it
- * must wait (a read behind in-flight writes). */
-static bool handle_request(struct dp_worker *w, struct dp_conn *c,
+/* Handle one request frame of an open connection (parse_frames checked
+ * that it need not wait). */
+static void handle_request(struct dp_worker *w, struct dp_conn *c,
 			   const uint8_t *p, size_t len)
 {
 	struct jr r;
@@ -1020,10 +1102,8 @@ static bool handle_request(struct dp_worker *w, struct dp_conn *c,
 	int32_t op = jr_int(&r);
 	if (r.err) {
 		conn_close(w, c, "truncated request header");
-		return true;
+		return;
 	}
-	if (is_read(op) && c->inflight)
-		return false;
 	int64_t t0 = w->rx_us;
 	c->touched = true;
 	c->last_op = op;
@@ -1031,76 +1111,45 @@ static bool handle_request(struct dp_worker *w, struct dp_conn *c,
 	atomic_fetch_add(&w->packets_recv, 1);
 	if (op == ZOP_AUTH) {
 		handle_auth(w, c, &r);
-		return true;
+		return;
 	}
 	if (is_write(op)) {
 		post_write(w, c, xid, op, p + r.off, len - r.off, t0);
-		return true;
+		return;
 	}
 	zxid_t z = tree_applied_zxid(w->srv->tree);
 	switch (op) {
 	case ZOP_PING:
 		send_frame(w, c, NULL, 0, ZXID_PING, z, ZOK);
-		return true;
+		return;
 	case ZOP_SETWATCHES:
 	case ZOP_SETWATCHES2:
 		serve_setwatches(w, c, xid, op, &r);
-		return true;
+		return;
 	case ZOP_ADDWATCH:
 	case ZOP_REMOVEWATCHES:
 	case ZOP_CHECKWATCHES:
 		serve_watchop(w, c, xid, op, &r);
-		return true;
+		return;
 	case ZOP_RECONFIG:
 		send_frame(w, c, NULL, 0, xid, z, ZRECONFIGDISABLED);
-		return true;
+		return;
 	case ZOP_DELETECONTAINER:
 		/* internal to the container manager: BADARGUMENTS from a
 		 * client, as ZooKeeper 3.8 answers */
 		send_frame(w, c, NULL, 0, xid, z, ZBADARGUMENTS);
-		return true;
+		return;
 	default:
 		if (is_read(op)) {
 			serve_read(w, c, xid, op, &r);
 			if (c->state != CS_FREE)
 				record_latency(w, c, t0);
-			return true;
+			return;
 		}
 	}
 	logf_("unknown opcode %d from %s (xid %d)", op, c->ip, xid);
 	send_frame(w, c, NULL, 0, xid, z, ZUNIMPLEMENTED);
 	c->state = CS_CLOSING;
-	return true;
-}
-
-static void backlog_add(struct dp_conn *c, const uint8_t *p, size_t len)
-{
-	struct frame *f = malloc(sizeof(*f) + len);
-	if (!f)
-		return; /* out of memory: the request is dropped */
-	f->next = NULL;
-	f->len = (uint32_t)len;
-	memcpy(f->data, p, len);
-	if (c->backlog_tail)
-		c->backlog_tail->next = f;
-	else
-		c->backlog = f;
-	c->backlog_tail = f;
-}
-
-static void drain_backlog(struct dp_worker *w, struct dp_conn *c)
-{
-	while (c->backlog && c->state == CS_OPEN) {
-		struct frame *f = c->backlog;
-		if (!handle_request(w, c, f->data, f->len))
-			return;
-		if (c->state == CS_FREE)
-			return;
-		c->backlog = f->next;
-		if (!c->backlog)
-			c->backlog_tail = NULL;
-		free(f);
-	}
 }
 
 static void handle_connect(struct dp_worker *w, struct dp_conn *c,
@@ -1152,21 +1201,69 @@ static void handle_connect(struct dp_worker *w, struct dp_conn *c,
 	post(w, m);
 }
 
-/* Parse every complete frame in c->in. */
+/* Whether c's next request (a complete frame of an open connection) must
+ * wait, and why.  Reads wait behind the connection's own writes (FIFO);
+ * writes wait while the connection has too many at the sequencer, or the
+ * server has globalOutstandingLimit outstanding (ZooKeeperServer.
+ * shouldThrottle: only connections with something outstanding stop), or
+ * the sequencer's ring is full.  Anything waits while too many replies
+ * are unsent.  A connection with nothing outstanding and nothing unsent
+ * always gets one request through, so every connection progresses. */
+static enum block_why must_wait(struct dp_worker *w, struct dp_conn *c,
+				const uint8_t *body, size_t len)
+{
+	const struct zcfg *cfg = w->srv->cfg;
+	size_t unsent = out_pending(c);
+	if (unsent > OUT_HIGH ||
+	    (unsent && w->out_bytes > WORKER_OUT_HIGH))
+		return BW_OUTPUT;
+	if (len < 8 || !c->inflight)
+		return BW_NONE;
+	int32_t op = (int32_t)((uint32_t)body[4] << 24 |
+			       (uint32_t)body[5] << 16 |
+			       (uint32_t)body[6] << 8 | body[7]);
+	if (is_read(op))
+		return BW_ORDER;
+	if (!is_write(op))
+		return BW_NONE;
+	int conn_limit = cfg->conn_outstanding_limit
+				 ? cfg->conn_outstanding_limit
+				 : cfg->global_outstanding_limit;
+	int64_t mine = atomic_load_explicit(&w->outstanding,
+					    memory_order_relaxed);
+	if (c->inflight >= conn_limit ||
+	    c->inflight_bytes >= CONN_INFLIGHT_BYTES ||
+	    w->others + mine >= cfg->global_outstanding_limit ||
+	    w->post_full)
+		return BW_LIMIT;
+	return BW_NONE;
+}
+
+static void conn_block(struct dp_worker *w, struct dp_conn *c,
+		       enum block_why why, enum block_why was)
+{
+	if (was != why) {
+		if (why == BW_LIMIT)
+			atomic_fetch_add_explicit(&w->throttled_ops, 1,
+						  memory_order_relaxed);
+		if (why == BW_OUTPUT)
+			c->progress_ms = w->now_ms;
+	}
+	c->blocked = (uint8_t)why;
+	if (why != BW_OUTPUT)
+		c->touched = true; /* alive: its requests wait on us */
+	if (why == BW_OUTPUT)
+		mark_dirty(w, c);
+}
+
+/* Handle every complete frame in c->in that need not wait. */
 static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 {
 	int32_t maxbuf = w->srv->cfg->jute_maxbuffer;
 	w->rx_us = zk_clock_us(CLOCK_MONOTONIC); /* one read per burst */
+	enum block_why was = (enum block_why)c->blocked;
+	c->blocked = BW_NONE;
 	while (c->state != CS_FREE && c->state != CS_CLOSING) {
-		if (out_pending(c) > OUT_HIGH) {
-			if (!c->throttled) {
-				c->throttled = true;
-				c->progress_ms = zk_clock_ms(CLOCK_MONOTONIC);
-				conn_arm(w, c);
-			}
-			mark_dirty(w, c);
-			break;
-		}
 		size_t avail = c->in.len - c->in_off;
 		const uint8_t *p = c->in.p + c->in_off;
 		if (avail < 4)
@@ -1204,24 +1301,21 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 		if (avail - 4 < (size_t)flen)
 			break;
 		const uint8_t *body = p + 4;
-		c->in_off += 4 + (size_t)flen;
-		c->touched = true; /* the session is alive, even if this
-				      request waits behind its writes */
-		switch (c->state) {
-		case CS_NEW:
-			handle_connect(w, c, body, (size_t)flen);
-			break;
-		case CS_SESSION:
-			backlog_add(c, body, (size_t)flen);
-			break;
-		case CS_OPEN:
-			if (c->backlog ||
-			    !handle_request(w, c, body, (size_t)flen))
-				backlog_add(c, body, (size_t)flen);
-			break;
-		default:
+		enum block_why why = BW_NONE;
+		if (c->state == CS_SESSION)
+			why = BW_SESSION;
+		else if (c->state == CS_OPEN)
+			why = must_wait(w, c, body, (size_t)flen);
+		if (why) {
+			conn_block(w, c, why, was);
 			break;
 		}
+		c->in_off += 4 + (size_t)flen;
+		c->touched = true;
+		if (c->state == CS_NEW)
+			handle_connect(w, c, body, (size_t)flen);
+		else
+			handle_request(w, c, body, (size_t)flen);
 	}
 	if (c->state == CS_FREE)
 		return;
@@ -1235,22 +1329,38 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 	}
 }
 
+/* Turn reading of c's socket on or off: off while c is blocked and its
+ * input buffer is full enough. */
+static void conn_set_read(struct dp_worker *w, struct dp_conn *c, bool on)
+{
+	if (c->no_read == !on || c->state == CS_FREE)
+		return;
+	c->no_read = !on;
+	conn_arm(w, c);
+}
+
 static void conn_readable(struct dp_worker *w, struct dp_conn *c)
 {
-	for (;;) {
-		if (c->throttled)
-			return; /* resumed by conn_flush */
+	size_t budget = READ_BUDGET;
+	while (budget) {
+		if (c->blocked && c->in.len - c->in_off >= IN_HIGH) {
+			conn_set_read(w, c, false); /* resumed by run_ready */
+			return;
+		}
 		if (!jw_reserve(&c->in, READ_CHUNK)) {
 			conn_close(w, c, "out of memory");
 			return;
 		}
-		ssize_t n = w->io->read(c, c->in.p + c->in.len,
-					c->in.cap - c->in.len);
+		size_t room = c->in.cap - c->in.len;
+		if (room > budget)
+			room = budget;
+		ssize_t n = w->io->read(c, c->in.p + c->in.len, room);
 		if (n > 0) {
 			c->in.len += (size_t)n;
-			parse_frames(w, c);
-			if (c->state == CS_FREE || c->state == CS_CLOSING ||
-			    c->throttled)
+			budget -= (size_t)n;
+			if (!c->blocked)
+				parse_frames(w, c);
+			if (c->state == CS_FREE || c->state == CS_CLOSING)
 				return;
 			continue;
 		}
@@ -1267,6 +1377,24 @@ static void conn_readable(struct dp_worker *w, struct dp_conn *c)
 	}
 }
 
+/* Parse again the connections whose next frame may now go (a reply, a
+ * session, drained output), and read their sockets again. */
+static void run_ready(struct dp_worker *w)
+{
+	for (uint32_t i = 0; i < w->nrun; i++) {
+		struct dp_conn *c = w->run[i];
+		if (!c->runnable)
+			continue; /* closed since */
+		c->runnable = false;
+		parse_frames(w, c);
+		if (c->state == CS_FREE)
+			continue;
+		if (!c->blocked || c->in.len - c->in_off < IN_HIGH)
+			conn_set_read(w, c, true);
+	}
+	w->nrun = 0;
+}
+
 static void conn_flush(struct dp_worker *w, struct dp_conn *c)
 {
 	while (c->out_off < c->out.len) {
@@ -1280,11 +1408,15 @@ static void conn_flush(struct dp_worker *w, struct dp_conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (c->out.len - c->out_off > MAX_OUT_PENDING) {
+			out_account(w, c);
+			if (out_pending(c) > MAX_OUT_PENDING) {
 				conn_close(w, c,
 					   "client does not read its replies");
 				return;
 			}
+			if (c->blocked == BW_OUTPUT &&
+			    out_pending(c) <= OUT_HIGH / 2)
+				wake_conn(w, c);
 			if (!c->want_write) {
 				c->want_write = true;
 				conn_arm(w, c);
@@ -1295,24 +1427,20 @@ static void conn_flush(struct dp_worker *w, struct dp_conn *c)
 		return;
 	}
 	c->out.len = c->out_off = 0;
+	out_account(w, c);
 	if (c->out.cap > (1u << 20)) {
 		jw_free(&c->out); /* give back a burst's big buffer */
 	}
-	bool rearm = c->want_write || c->throttled;
-	c->want_write = false;
 	if (c->state == CS_CLOSING) {
 		conn_close(w, c, NULL);
 		return;
 	}
-	if (c->throttled) {
-		/* drained: take up the requests already read */
-		c->throttled = false;
-		parse_frames(w, c);
-		if (c->state == CS_FREE)
-			return;
-	}
-	if (rearm)
+	if (c->blocked == BW_OUTPUT)
+		wake_conn(w, c);
+	if (c->want_write) {
+		c->want_write = false;
 		conn_arm(w, c);
+	}
 }
 
 static void flush_dirty(struct dp_worker *w)
@@ -1328,19 +1456,82 @@ static void flush_dirty(struct dp_worker *w)
 	w->ndirty = 0;
 }
 
+/* The connection-rate throttle (ZooKeeper's BlueThrottle token bucket:
+ * connection_throttle_tokens at most, fill_count more every fill_time
+ * ms).  Takes a token (true), or says when the next one comes.  Where
+ * ZooKeeper closes a connection that finds the bucket empty, paddock
+ * leaves it in the listen backlog until a token is there. */
+static bool conn_token(struct dp_server *d, int64_t now, int64_t *next_ms)
+{
+	const struct zcfg *cfg = d->cfg;
+	if (cfg->conn_throttle_tokens <= 0)
+		return true;
+	pthread_mutex_lock(&d->ip_lock);
+	int64_t periods = (now - d->fill_ms) / cfg->conn_throttle_fill_ms;
+	if (periods > 0) {
+		if (periods > cfg->conn_throttle_tokens)
+			periods = cfg->conn_throttle_tokens;
+		d->tokens += periods * cfg->conn_throttle_fill_count;
+		if (d->tokens > cfg->conn_throttle_tokens)
+			d->tokens = cfg->conn_throttle_tokens;
+		d->fill_ms = now;
+	}
+	bool ok = d->tokens > 0;
+	if (ok)
+		d->tokens--;
+	*next_ms = d->fill_ms + cfg->conn_throttle_fill_ms;
+	pthread_mutex_unlock(&d->ip_lock);
+	return ok;
+}
+
+static void conn_token_return(struct dp_server *d)
+{
+	if (d->cfg->conn_throttle_tokens <= 0)
+		return;
+	pthread_mutex_lock(&d->ip_lock);
+	if (d->tokens < d->cfg->conn_throttle_tokens)
+		d->tokens++;
+	pthread_mutex_unlock(&d->ip_lock);
+}
+
+/* Turn the listener's EPOLLIN off until `until` (0: back on). */
+static void listen_pause(struct dp_worker *w, int64_t until)
+{
+	struct epoll_event ev = {.events = until ? 0 : EPOLLIN,
+				 .data.u64 = UINT64_MAX};
+	w->listen_until = until;
+	epoll_ctl(w->ep, EPOLL_CTL_MOD, w->lfd, &ev);
+}
+
 static void accept_all(struct dp_worker *w)
 {
+	struct dp_server *d = w->srv;
 	for (;;) {
+		int64_t next_ms;
+		if (!conn_token(d, zk_clock_ms(CLOCK_MONOTONIC), &next_ms)) {
+			listen_pause(w, next_ms);
+			return;
+		}
 		struct sockaddr_storage ss = {0}; /* analyzers: accept4 fills it */
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(w->lfd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			conn_token_return(d);
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				logf_("accept: %s", strerror(errno));
 			return;
+		}
+		int max = d->cfg->max_cnxns;
+		if (max > 0 && atomic_load(&d->nconns) >= max) {
+			/* NIOServerCnxnFactory.AcceptThread: close it */
+			logf_("too many connections - max allowed is %d "
+			      "(maxCnxns)", max);
+			atomic_fetch_add(&w->cnxn_rejected, 1);
+			close(fd);
+			continue;
 		}
 		char ip[INET6_ADDRSTRLEN] = "?";
 		int port = 0;
@@ -1356,6 +1547,7 @@ static void accept_all(struct dp_worker *w)
 		if (!ip_take(w->srv, ip)) {
 			logf_("too many connections from %s - max is %d", ip,
 			      w->srv->cfg->max_client_cnxns);
+			atomic_fetch_add(&w->cnxn_rejected, 1);
 			close(fd);
 			continue;
 		}
@@ -1373,6 +1565,7 @@ static void accept_all(struct dp_worker *w)
 		c->port = port;
 		add_auth(c, "ip", ip, strlen(ip));
 		atomic_fetch_add(&w->nconn_open, 1);
+		atomic_fetch_add(&d->nconns, 1);
 		struct epoll_event ev = {.events = EPOLLIN,
 					 .data.u64 = ((uint64_t)c->gen << 32) |
 						     c->slot};
@@ -1390,7 +1583,7 @@ static void send_touches(struct dp_worker *w)
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct dp_conn *c = w->conns[i];
-		if (c->state != CS_FREE && c->throttled &&
+		if (c->state != CS_FREE && c->blocked == BW_OUTPUT &&
 		    w->now_ms - c->progress_ms > STALL_MS) {
 			conn_close(w, c, "client does not read its replies");
 			continue;
@@ -1426,18 +1619,29 @@ static void *worker_main(void *arg)
 	rcu_register_thread();
 	w->next_touch = zk_clock_ms(CLOCK_MONOTONIC) + TOUCH_MS;
 	while (atomic_load(&w->srv->running)) {
-		process_msgs(w, -1);
-		watch_disarm_if_idle(w);
+		int64_t others = dp_outstanding(w->srv);
+		w->others = others - atomic_load_explicit(&w->outstanding,
+							  memory_order_relaxed);
 		int64_t now = zk_clock_ms(CLOCK_MONOTONIC);
 		w->now_ms = now;
+		process_msgs(w, -1);
+		run_ready(w);
+		watch_disarm_if_idle(w);
 		if (now >= w->next_touch) {
 			send_touches(w);
 			w->next_touch = now + TOUCH_MS;
 		}
+		if (w->listen_until && now >= w->listen_until)
+			listen_pause(w, 0);
 		flush_dirty(w);
 		post_flush(w);
-		int timeout = (int)(w->next_touch - now);
-		if (timeout < 0)
+		int64_t wake_at = w->next_touch;
+		if (w->listen_until && w->listen_until < wake_at)
+			wake_at = w->listen_until;
+		if (w->post_full && now + 1 < wake_at)
+			wake_at = now + 1; /* the sequencer's ring was full */
+		int timeout = (int)(wake_at - now);
+		if (timeout < 0 || w->nrun)
 			timeout = 0;
 		bool sleep = zab_sleep_prepare(w->srv->seq, w->idx);
 		if (!sleep)
@@ -1463,6 +1667,11 @@ static void *worker_main(void *arg)
 				continue;
 			if (evs[i].events & EPOLLOUT)
 				mark_dirty(w, c);
+			if (c->no_read &&
+			    (evs[i].events & (EPOLLHUP | EPOLLERR))) {
+				conn_close(w, c, NULL); /* gone, unread */
+				continue;
+			}
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				conn_readable(w, c);
 		}
@@ -1473,7 +1682,7 @@ static void *worker_main(void *arg)
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i]->state != CS_FREE)
 			conn_close(w, w->conns[i], NULL);
-	post_flush(w);
+	post_flush(w); /* what the ring does not take is freed below */
 	rcu_unregister_thread();
 	return NULL;
 }
@@ -1539,6 +1748,8 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 	d->seq = seq;
 	d->n = cfg->workers;
 	d->start_ms = zk_clock_ms(CLOCK_MONOTONIC);
+	d->tokens = cfg->conn_throttle_tokens;
+	d->fill_ms = d->start_ms;
 	pthread_mutex_init(&d->ip_lock, NULL);
 	d->w = calloc((size_t)d->n, sizeof(*d->w));
 	if (!d->w) {
@@ -1634,6 +1845,9 @@ void dp_server_destroy(struct dp_server *d)
 		for (unsigned k = 0; k < w->mq_n; k++)
 			zmsg_free(w->mq[w->mq_head + k]);
 		free(w->mq);
+		for (struct zmsg *m; (m = zmsg_list_pop(&w->post));)
+			zmsg_free(m);
+		free(w->run);
 		for (uint32_t k = 0; k < w->nconns; k++)
 			free(w->conns[k]);
 		free(w->conns);

@@ -89,6 +89,15 @@ static struct zmsg *wait_for(struct zab_seq *s, uint16_t type)
 	}
 }
 
+/* The harness posts one message at a time and reads replies only later;
+ * the ring is far larger than any input's requests, but zab_post never
+ * waits, so retry until it took the message. */
+static void post_msg(struct zmsg *m)
+{
+	while (!zab_post(seq, 0, &m, 1))
+		sched_yield();
+}
+
 static int64_t open_session(uint32_t slot)
 {
 	struct zmsg *m = zmsg_new(ZM_CONNECT, ZK_PASSWD_LEN);
@@ -96,7 +105,7 @@ static int64_t open_session(uint32_t slot)
 		abort();
 	m->conn = (struct zconn_ref){0, slot, 1};
 	m->timeout = 30000;
-	zab_post(seq, 0, &m, 1);
+	post_msg(m);
 	m = wait_for(seq, ZM_CONNECTED);
 	if (!m || m->session == 0) {
 		fprintf(stderr, "fuzz_sequencer: no session\n");
@@ -135,7 +144,7 @@ static void post(int64_t session, int32_t xid, int op, uint8_t who,
 	if (len)
 		memcpy(m->body + a.len, body, len);
 	jw_free(&a);
-	zab_post(seq, 0, &m, 1);
+	post_msg(m);
 }
 
 static void setup(void)
@@ -239,7 +248,7 @@ static void clean_tree(void)
 	if (!m)
 		abort();
 	memcpy(m->body, &admin, sizeof(admin));
-	zab_post(seq, 0, &m, 1);
+	post_msg(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -755,6 +755,46 @@ static void test_paddock_workers_range(void **state)
 	assert_err_at(3, "paddock.workers: out of range");
 }
 
+static void test_flow_control_keys_defaults_and_ranges(void **state)
+{
+	load_ok(BASE);
+	assert_int_equal(cfg.global_outstanding_limit, 1000);
+	assert_int_equal(cfg.conn_outstanding_limit, 0);
+	assert_int_equal(cfg.max_cnxns, 0);
+	assert_int_equal(cfg.request_throttle_max, 0);
+	assert_int_equal(cfg.request_throttle_stall_ms, 100);
+	assert_int_equal(cfg.conn_throttle_tokens, 0);
+	assert_int_equal(cfg.conn_throttle_fill_ms, 1);
+	assert_int_equal(cfg.conn_throttle_fill_count, 1);
+	load_ok(BASE "globalOutstandingLimit=5\n"
+		     "paddock.maxOutstandingPerConnection=3\n"
+		     "maxCnxns=7\n"
+		     "request_throttle_max_requests=9\n"
+		     "request_throttle_stall_time=50\n"
+		     "connection_throttle_tokens=20\n"
+		     "connection_throttle_fill_time=10\n"
+		     "connection_throttle_fill_count=2\n");
+	assert_int_equal(n_warns, 0);
+	assert_int_equal(cfg.global_outstanding_limit, 5);
+	assert_int_equal(cfg.conn_outstanding_limit, 3);
+	assert_int_equal(cfg.max_cnxns, 7);
+	assert_int_equal(cfg.request_throttle_max, 9);
+	assert_int_equal(cfg.request_throttle_stall_ms, 50);
+	assert_int_equal(cfg.conn_throttle_tokens, 20);
+	assert_int_equal(cfg.conn_throttle_fill_ms, 10);
+	assert_int_equal(cfg.conn_throttle_fill_count, 2);
+	assert_int_equal(load(BASE "globalOutstandingLimit=0\n"), -1);
+	assert_err_at(3, "globalOutstandingLimit: out of range");
+	assert_int_equal(load(BASE "maxCnxns=-1\n"), -1);
+	assert_err_at(3, "maxCnxns: out of range");
+	assert_int_equal(load(BASE "connection_throttle_fill_time=0\n"), -1);
+	assert_err_at(3, "connection_throttle_fill_time: out of range");
+	/* ZooKeeper would read this as "zookeeper.zookeeper.<key>": unused */
+	load_ok(BASE "zookeeper.request_throttle_max_requests=4\n");
+	assert_int_equal(cfg.request_throttle_max, 0);
+	assert_int_equal(n_warns, 1);
+}
+
 static void test_peer_type_values(void **state)
 {
 	load_ok(BASE "peerType=Participant\n");
@@ -771,7 +811,7 @@ static void test_accepted_keys_warn_exactly_once_each(void **state)
 {
 	static const char *keys[] = {
 		"admin.enableServer=false", "admin.serverPort=8080",
-		"globalOutstandingLimit=1000", "leaderServes=yes",
+		"snapSizeLimitInKb=4194304", "leaderServes=yes",
 		"electionAlg=3", "quorumListenOnAllIPs=true",
 		"syncEnabled=true", "dynamicConfigFile=/tmp/zoo.cfg.dynamic",
 		"reconfigEnabled=false",
@@ -1193,6 +1233,7 @@ int main(void)
 		cmocka_unit_test(test_purge_interval_zero_or_negative_disables),
 		cmocka_unit_test(test_standalone_enabled_is_a_java_boolean),
 		cmocka_unit_test(test_paddock_workers_range),
+		cmocka_unit_test(test_flow_control_keys_defaults_and_ranges),
 		cmocka_unit_test(test_peer_type_values),
 		cmocka_unit_test(test_accepted_keys_warn_exactly_once_each),
 		cmocka_unit_test(test_unknown_key_is_a_warning_not_an_error),
