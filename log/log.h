@@ -15,6 +15,11 @@
  * write+flush finished, writes it with one pwrite and one fdatasync (or
  * none with force_sync off), then publishes the durable zxid and signals
  * an eventfd.  While one flush is in flight, the next batch accumulates.
+ * The sequencer never waits for the writer (the filling buffer grows)
+ * and the writer never waits for the sequencer, so neither can stall
+ * the other; how much can accumulate is bounded upstream, by the
+ * requests the workers may have outstanding (globalOutstandingLimit and
+ * friends, dataplane/PROTOCOL.md §1.1) and request_throttle_max_requests.
  *
  * Errors: a failed write or flush (ENOSPC, EIO) puts the log in the
  * failed state: zlog_error() returns the -errno, zlog_append refuses new

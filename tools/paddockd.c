@@ -148,6 +148,8 @@ int main(int argc, char **argv)
 		.snap_count = cfg.snap_count,
 		.snap_retain_count = cfg.snap_retain_count,
 		.purge_interval_ms = (int64_t)cfg.purge_interval * 3600 * 1000,
+		.max_requests = cfg.request_throttle_max,
+		.stall_ms = cfg.request_throttle_stall_ms,
 	};
 	struct zab_seq *seq = zab_seq_create(&sc);
 	if (!seq) {
