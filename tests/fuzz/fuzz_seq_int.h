@@ -1,8 +1,8 @@
 /*
- * fuzz_seq_int.h — private to tests/fuzz: the sequencer configuration
- * fuzz_sequencer.c and fuzz_recover.c share (one worker, tickTime 2000,
- * session timeouts 4000..40000 ms, server id 1, the default container
- * interval; no snapshot or log directory).
+ * fuzz_seq_int.h — private to tests/: the sequencer configuration that
+ * fuzz_sequencer.c, fuzz_recover.c and unit/test_handoff.c share (one
+ * worker, tickTime 2000, session timeouts 4000..40000 ms, server id 1,
+ * the default container interval; no snapshot or log directory).
  */
 #ifndef PADDOCK_FUZZ_SEQ_INT_H
 #define PADDOCK_FUZZ_SEQ_INT_H

@@ -330,6 +330,21 @@ def compare(target_facts, ref_facts):
 
 # -------------------------------------------- one session, 200k pipelined
 
+def run_probed(p, mk, root):
+    """Run pipeline p to the end while a kazoo probe keeps asking; check
+    both.  Returns (p's replies, the probe)."""
+    probe = Probe(mk, root)
+    try:
+        p.start()
+        probe.run_until([p.done])
+        p.join()
+        replies = p.check()
+    finally:
+        p.close()
+    probe.check()
+    return replies, probe
+
+
 def _writes_scenario(hosts, root, label):
     """N/2 creates then N/2 deletes of the same children, pipelined by one
     session, while a kazoo probe runs."""
@@ -344,15 +359,7 @@ def _writes_scenario(hosts, root, label):
             p.add(Op.CREATE, path, rest)
         for path in names:
             p.add(Op.DELETE, path, p_int(-1))
-        probe = Probe(mk, root)
-        try:
-            p.start()
-            probe.run_until([p.done])
-            p.join()
-            replies = p.check()
-        finally:
-            p.close()
-        probe.check()
+        replies, probe = run_probed(p, mk, root)
         half = len(names)
         zx = [r[1] for r in replies]
         facts = {
@@ -408,15 +415,7 @@ def _reads_scenario(hosts, root, label):
         for i in range(N):
             p.add(Op.EXISTS if i % 4 == 3 else Op.GET_DATA, path,
                   p_bool(False))
-        probe = Probe(mk, root)
-        try:
-            p.start()
-            probe.run_until([p.done])
-            p.join()
-            replies = p.check()
-        finally:
-            p.close()
-        probe.check()
+        replies, probe = run_probed(p, mk, root)
         get_bodies = set(r[3] for i, r in enumerate(replies) if i % 4 != 3)
         exists_bodies = set(r[3] for i, r in enumerate(replies) if i % 4 == 3)
         zx = [r[1] for r in replies]

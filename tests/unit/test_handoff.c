@@ -18,6 +18,7 @@
 #include <urcu-qsbr.h>
 
 #include "consensus/consensus.h"
+#include "tests/fuzz/fuzz_seq_int.h"
 #include "tree/jute.h"
 #include "tree/tree.h"
 
@@ -35,16 +36,10 @@ static void start(int max_requests)
 {
 	tree = tree_create();
 	assert_non_null(tree);
-	struct zab_seq_config sc = {
-		.tree = tree,
-		.n_workers = 1,
-		.tick_time = 2000,
-		.min_session_timeout = 4000,
-		.max_session_timeout = 40000,
-		.server_id = 1,
-		.max_requests = max_requests,
-		.ring_size = RING,
-	};
+	struct zab_seq_config sc;
+	fuzz_seq_config(&sc, tree);
+	sc.max_requests = max_requests;
+	sc.ring_size = RING;
 	seq = zab_seq_create(&sc);
 	assert_non_null(seq);
 	assert_int_equal(zab_seq_start(seq), 0);
