@@ -14,6 +14,11 @@
  * (--rate): every connection has a schedule of intended send times; a
  * request's latency is measured from its intended time, so a stalled server
  * shows up as queueing delay instead of being hidden (coordinated omission).
+ * A connection whose window is full keeps its schedule as a backlog and
+ * sends it, late, as replies free the window; what is still unsent at the
+ * end is counted (unsent), as are requests sent but never answered
+ * (unanswered). The in-flight ring grows on demand, so a large -w costs
+ * memory only when the server really falls behind (openloop.h).
  *
  * Latency goes into two per-thread histograms: "all" (never reset, read by
  * the main thread each second for the progress line and the timeline) and
@@ -26,6 +31,7 @@
  */
 #include "config.h"
 #include "hist.h"
+#include "openloop.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -41,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +55,10 @@
 #define RBUF_SIZE (4u << 20)
 #define MAX_FRAME (64u << 20)
 #define DRAIN_NS 3000000000ull
+/* open loop: the most requests one connection issues in a loop pass, so a
+ * generator that fell behind its schedule still reads replies between
+ * bursts (a server drops a client that stops reading) */
+#define ISSUE_BURST 1024
 #define MAX_SECONDS 100000
 
 /* ------------------------------------------------------------------------ */
@@ -151,6 +162,11 @@ struct worker {
 	uint64_t rng;
 	uint64_t ops, errs; /* all completions, relaxed atomics */
 	uint64_t mops, merrs; /* measured interval */
+	/* windowed workloads, intended time in the measured interval: sent,
+	 * never sent (open loop), sent but never answered */
+	uint64_t msent, munsent, munanswered;
+	uint64_t mlag_sum, mlag_max; /* open loop: send time - intended time, ns */
+	uint64_t mreplies; /* completions whose reply came in the measured interval */
 	uint64_t conn_fail;
 	char errmsg[160];
 	struct bench_hist all;
@@ -182,6 +198,8 @@ static void complete(struct worker *w, uint64_t t0, uint64_t now, int error)
 	count_add(&w->ops, 1);
 	if (error)
 		count_add(&w->errs, 1);
+	if (now >= t_measure && now < t_end)
+		w->mreplies++;
 	if (t0 >= t_measure && t0 < t_end) {
 		bench_hist_record(&w->meas, lat);
 		w->mops++;
@@ -217,9 +235,14 @@ static inline void mark_dirty(struct conn *c)
 	}
 }
 
+static void oom(void);
+
 /* Registers the request just encoded with xid c->next_xid. */
 static inline void pushed(struct conn *c, int op, int kind, uint64_t t0, uint64_t now)
 {
+	if (inflight(c) > c->mask &&
+	    bench_ring_grow((void **)&c->ring, sizeof(struct slot), &c->mask, c->head, c->tail))
+		oom();
 	struct slot *s = &c->ring[c->tail & c->mask];
 	s->xid = c->next_xid++;
 	s->op = (int16_t)op;
@@ -288,6 +311,13 @@ static void issue(struct conn *c, uint64_t t0, uint64_t now)
 	struct worker *w = c->w;
 	char path[320];
 	uint32_t k = (uint32_t)(rnd(w) % cfg.keys);
+	if (t0 >= t_measure && t0 < t_end) {
+		uint64_t lag = now - t0; /* t0 <= now: the schedule only issues what is due */
+		w->msent++;
+		w->mlag_sum += lag;
+		if (lag > w->mlag_max)
+			w->mlag_max = lag;
+	}
 	switch (cfg.workload) {
 	case BENCH_W_GET:
 		req_path(c, BENCH_OP_GETDATA, g_keypaths[k], 0, K_OP, t0, now);
@@ -628,8 +658,21 @@ static void conn_fail(struct conn *c, const char *why, int e)
 	w->active--;
 }
 
+/* The requests issue() made (and the measured interval wants) that are still
+ * in flight when the connection goes. */
+static void count_unanswered(struct conn *c)
+{
+	for (uint32_t i = c->head; i != c->tail; i++) {
+		const struct slot *s = &c->ring[i & c->mask];
+		if ((s->kind == K_OP || s->kind == K_MSG_RESIGN || s->kind == K_MSG_CTRL_WATCH) &&
+		    s->t0 >= t_measure && s->t0 < t_end)
+			c->w->munanswered++;
+	}
+}
+
 static void conn_close_fd(struct conn *c)
 {
+	count_unanswered(c);
 	if (c->fd >= 0) {
 		epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -688,6 +731,12 @@ static void conn_flush(struct conn *c)
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN)) {
+			if (c->out_off >= (1u << 20) && c->out_off * 2 >= c->out.len) {
+				/* the server does not keep up: the unsent rest to the front */
+				memmove(c->out.p, c->out.p + c->out_off, c->out.len - c->out_off);
+				c->out.len -= c->out_off;
+				c->out_off = 0;
+			}
 			if (!c->epout) {
 				struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
 				epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -837,19 +886,27 @@ static void conn_read(struct worker *w, struct conn *c, uint64_t now)
 /* ------------------------------------------------------------------------ */
 /* worker loop */
 
+/* open loop: ns between two intended sends of one connection */
+static uint64_t open_loop_step(void)
+{
+	uint64_t step = (uint64_t)(1e9 * cfg.conns / cfg.rate);
+	return step ? step : 1;
+}
+
 static void housekeeping(struct worker *w, uint64_t now, int stopping, uint64_t *next_wake)
 {
 	uint64_t ping_ns = (uint64_t)cfg.session_timeout_ms * 1000000ull / 3;
-	double iv = cfg.rate > 0 ? 1e9 * cfg.conns / cfg.rate : 0;
+	uint64_t iv = cfg.rate > 0 ? open_loop_step() : 0;
 	for (int i = 0; i < w->nconns; i++) {
 		struct conn *c = &w->conns[i];
 		if (c->state != CS_READY)
 			continue;
 		if (iv > 0 && simple_workload() && !stopping) {
+			int burst = 0;
 			while (c->next_intended <= now && c->next_intended < t_end &&
-			       inflight(c) < c->cap) {
+			       inflight(c) < c->cap && burst++ < ISSUE_BURST) {
 				issue(c, c->next_intended, now);
-				c->next_intended += (uint64_t)iv;
+				c->next_intended += iv;
 			}
 			if (c->next_intended < *next_wake && inflight(c) < c->cap)
 				*next_wake = c->next_intended;
@@ -956,6 +1013,13 @@ static void *worker_main(void *arg)
 			conn_flush(w->dirty[i]);
 		w->ndirty = 0;
 	}
+	/* open loop: the rest of each schedule in the measured interval never
+	 * left (window full, or the generator behind) */
+	if (cfg.rate > 0 && simple_workload())
+		for (int i = 0; i < w->nconns; i++)
+			if (w->conns[i].next_intended)
+				w->munsent += bench_sched_count(w->conns[i].next_intended,
+								open_loop_step(), t_measure, t_end);
 	return NULL;
 }
 
@@ -1362,6 +1426,16 @@ static void snapshot_all(struct bench_hist *h, uint64_t *ops, uint64_t *errs)
 	}
 }
 
+/* CPU time of the whole process (every thread), ns */
+static uint64_t cpu_ns(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
 static void on_sigint(int sig)
 {
 	(void)sig;
@@ -1494,8 +1568,9 @@ int main(int argc, char **argv)
 	if (!g_workers)
 		oom();
 	memset(g_workers, 0, sizeof(struct worker) * (size_t)cfg.threads);
+	/* the ring starts at a closed loop's window and grows on demand */
 	uint32_t ringsz = 1;
-	while (ringsz < (uint32_t)cfg.window + 8)
+	while (ringsz < (uint32_t)(cfg.window < 4096 ? cfg.window : 4096) + 8)
 		ringsz <<= 1;
 	int next_id = 0;
 	for (int t = 0; t < cfg.threads; t++) {
@@ -1553,6 +1628,13 @@ int main(int argc, char **argv)
 	int maxticks = (int)((t_end - t_start) / 1000000000ull) + 8;
 	g_ticks = calloc((size_t)maxticks, sizeof(struct tick));
 	uint64_t prev_t = t_start;
+	/* the generator's own CPU use from the first tick in the measured
+	 * interval to its end: near 1 per thread, the bench may be the limit */
+	uint64_t cpu0 = 0, cpu_t0 = 0;
+	if (t_measure == t_start) {
+		cpu0 = cpu_ns();
+		cpu_t0 = t_start;
+	}
 	for (int sec = 1;; sec++) {
 		uint64_t target = t_start + (uint64_t)sec * 1000000000ull;
 		if (target > t_end)
@@ -1576,7 +1658,7 @@ int main(int argc, char **argv)
 			k->errors = errs - prev_errs;
 			k->p50_us = bench_hist_percentile(&diff, 50) / 1e3;
 			k->p99_us = bench_hist_percentile(&diff, 99) / 1e3;
-			k->warmup = now <= t_measure;
+			k->warmup = prev_t < t_measure; /* the second it covers began in the warm-up */
 			if (!cfg.quiet) {
 				char p99[32];
 				fmt_lat(p99, sizeof(p99), bench_hist_percentile(&cur, 99));
@@ -1589,10 +1671,17 @@ int main(int argc, char **argv)
 		prev_ops = ops;
 		prev_errs = errs;
 		prev_t = now;
+		if (!cpu_t0 && now >= t_measure) {
+			cpu0 = cpu_ns();
+			cpu_t0 = now;
+		}
 		if (now >= t_end || g_interrupted)
 			break;
 	}
 	uint64_t t_stop = now_ns();
+	double client_cpu = cpu_t0 && t_stop > cpu_t0
+				    ? (double)(cpu_ns() - cpu0) / (double)(t_stop - cpu_t0)
+				    : 0;
 	for (int t = 0; t < cfg.threads; t++)
 		pthread_join(g_workers[t].th, NULL);
 
@@ -1600,6 +1689,7 @@ int main(int argc, char **argv)
 	static struct bench_hist m;
 	bench_hist_init(&m);
 	uint64_t mops = 0, merrs = 0, allerrs = 0, fails = 0;
+	uint64_t msent = 0, munsent = 0, munans = 0, mreplies = 0, lag_sum = 0, lag_max = 0;
 	const char *firsterr = NULL;
 	for (int t = 0; t < cfg.threads; t++) {
 		struct worker *w = &g_workers[t];
@@ -1608,6 +1698,13 @@ int main(int argc, char **argv)
 		merrs += w->merrs;
 		allerrs += w->errs;
 		fails += w->conn_fail;
+		msent += w->msent;
+		munsent += w->munsent;
+		munans += w->munanswered;
+		mreplies += w->mreplies;
+		lag_sum += w->mlag_sum;
+		if (w->mlag_max > lag_max)
+			lag_max = w->mlag_max;
 		if (!firsterr && w->errmsg[0])
 			firsterr = w->errmsg;
 	}
@@ -1615,7 +1712,13 @@ int main(int argc, char **argv)
 	if (g_interrupted && t_stop < t_end)
 		secs = t_stop > t_measure ? (double)(t_stop - t_measure) / 1e9 : 0;
 	double rate = secs > 0 ? (double)mops / secs : 0;
+	/* under overload the ops of the interval are answered after it, so
+	 * the replies received during it give the server's throughput */
+	double offered = secs > 0 ? (double)msent / secs : 0;
+	double tput = secs > 0 ? (double)mreplies / secs : 0;
 	double us = 1e3;
+	/* how late the generator sent (open loop; 0 in closed loop) */
+	double lag_mean = msent ? (double)lag_sum / (double)msent / us : 0, lag_top = lag_max / us;
 	double p50 = bench_hist_percentile(&m, 50) / us, p90 = bench_hist_percentile(&m, 90) / us,
 	       p99 = bench_hist_percentile(&m, 99) / us, p999 = bench_hist_percentile(&m, 99.9) / us,
 	       pmax = m.count ? m.max / us : 0, mean = bench_hist_mean(&m) / us;
@@ -1626,14 +1729,19 @@ int main(int argc, char **argv)
 		       "\"value_size\":%u,\"keys\":%u,\"read_ratio\":%.3f,"
 		       "\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ops\":%llu,\"errors\":%llu,"
 		       "\"errors_total\":%llu,\"connection_failures\":%llu,\"rate\":%.1f,"
+		       "\"sent\":%llu,\"unsent\":%llu,\"unanswered\":%llu,\"offered\":%.1f,"
+		       "\"throughput\":%.1f,\"client_cpu\":%.3f,"
+		       "\"send_lag_us\":{\"mean\":%.2f,\"max\":%.2f},"
 		       "\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
 		       "\"max\":%.2f,\"mean\":%.2f},\"timeline\":[",
 		       bench_workload_name(cfg.workload), cfg.host, cfg.port, cfg.nservers, cfg.threads,
 		       cfg.conns, cfg.window, cfg.rate, cfg.rate > 0 ? "open" : "closed", cfg.value_size,
 		       cfg.keys, cfg.read_ratio, secs, cfg.warmup_ns / 1e9,
 		       (unsigned long long)mops, (unsigned long long)merrs,
-		       (unsigned long long)allerrs, (unsigned long long)fails, rate, p50, p90, p99,
-		       p999, pmax, mean);
+		       (unsigned long long)allerrs, (unsigned long long)fails, rate,
+		       (unsigned long long)msent, (unsigned long long)munsent,
+		       (unsigned long long)munans, offered, tput, client_cpu, lag_mean, lag_top, p50,
+		       p90, p99, p999, pmax, mean);
 		for (int i = 0; i < g_nticks; i++)
 			printf("%s{\"t\":%.3f,\"ops_per_s\":%.1f,\"errors\":%llu,\"p50_us\":%.2f,"
 			       "\"p99_us\":%.2f,\"warmup\":%s}",
@@ -1650,25 +1758,34 @@ int main(int argc, char **argv)
 		printf("}\n");
 	} else if (cfg.csv) {
 		printf("workload,threads,conns,window,target_rate,value_size,ops,errors,rate,"
-		       "p50_us,p90_us,p99_us,p999_us,max_us,mean_us\n");
-		printf("%s,%d,%d,%d,%.1f,%u,%llu,%llu,%.1f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n",
+		       "p50_us,p90_us,p99_us,p999_us,max_us,mean_us,sent,unsent,unanswered,offered,"
+		       "throughput,client_cpu,send_lag_mean_us,send_lag_max_us\n");
+		printf("%s,%d,%d,%d,%.1f,%u,%llu,%llu,%.1f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%llu,%llu,"
+		       "%llu,%.1f,%.1f,%.3f,%.2f,%.2f\n",
 		       bench_workload_name(cfg.workload), cfg.threads, cfg.conns, cfg.window,
 		       cfg.rate, cfg.value_size, (unsigned long long)mops,
-		       (unsigned long long)merrs, rate, p50, p90, p99, p999, pmax, mean);
+		       (unsigned long long)merrs, rate, p50, p90, p99, p999, pmax, mean,
+		       (unsigned long long)msent, (unsigned long long)munsent,
+		       (unsigned long long)munans, offered, tput, client_cpu, lag_mean, lag_top);
 	} else {
 		printf("workload  %s  (%s, %d thread(s), %d conn(s), window %d%s)\n",
 		       bench_workload_name(cfg.workload), cfg.rate > 0 ? "open loop" : "closed loop",
 		       cfg.threads, cfg.conns, cfg.window, "");
-		if (cfg.rate > 0)
-			printf("target    %.0f ops/s\n", cfg.rate);
-		printf("ops       %llu in %.2fs = %.0f ops/s\n", (unsigned long long)mops, secs,
-		       rate);
+		if (cfg.rate > 0 && simple_workload())
+			printf("target    %.0f ops/s: sent %llu = %.0f ops/s (late by %.1fus on average, "
+			       "%.1fus at most), never sent %llu, unanswered %llu\n",
+			       cfg.rate, (unsigned long long)msent, offered, lag_mean, lag_top,
+			       (unsigned long long)munsent, (unsigned long long)munans);
+		printf("ops       %llu in %.2fs = %.0f ops/s (replies received in it: %.0f/s)\n",
+		       (unsigned long long)mops, secs, rate, tput);
 		printf("errors    %llu (all phases: %llu, connection failures: %llu)\n",
 		       (unsigned long long)merrs, (unsigned long long)allerrs,
 		       (unsigned long long)fails);
 		printf("latency   p50 %.1fus  p90 %.1fus  p99 %.1fus  p99.9 %.1fus  max %.1fus  "
 		       "mean %.1fus\n",
 		       p50, p90, p99, p999, pmax, mean);
+		printf("client    %.2f CPU (paddock-bench's own, in the measured interval)\n",
+		       client_cpu);
 	}
 	if (firsterr && !cfg.quiet)
 		fprintf(stderr, "paddock-bench: first error: %s\n", firsterr);

@@ -38,32 +38,11 @@ command -v java >/dev/null || { echo "compare.sh: java missing: apt-get install 
 [ -f /usr/share/java/zookeeper.jar ] || { echo "compare.sh: apt-get install -y zookeeper" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/paddock-compare.XXXXXX)
-SRV_PIDS=
-stop_server() {
-	local p
-	for p in $SRV_PIDS; do kill "$p" 2>/dev/null; done
-	for p in $SRV_PIDS; do wait "$p" 2>/dev/null; done
-	SRV_PIDS=
-}
 cleanup() {
 	stop_server
 	rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-
-# waits until every server runs and the port answers a session
-# (paddock-bench's own setup path; an ensemble member answers only once
-# it is in a quorum)
-wait_ready() {
-	local port=$1 i p
-	for i in $(seq 1 150); do
-		for p in $SRV_PIDS; do kill -0 "$p" 2>/dev/null || return 1; done
-		if "$BENCH" -p "$port" -W exists -c 1 -w 1 -d 100ms --warmup 0 -q --no-setup \
-			--prefix /zookeeper >/dev/null 2>&1; then return 0; fi
-		sleep 0.2
-	done
-	return 1
-}
 
 # $1 label, $2 bench target ("-p PORT" or "--servers LIST"); fills
 # results in $WORK/$1.<workload>.csv
@@ -100,14 +79,6 @@ fi
 echo "bench: paddock-bench -t 1 -c $CONNS -w $WINDOW -d ${DUR}s --warmup ${WARMUP}s -k $KEYS -s $VALUE"\
 	"(closed loop; mix = 90% getData / 10% setData)"
 echo
-
-# $1 dir: one ZooKeeper server on $1/zoo.cfg, pinned like every server
-start_zk() {
-	taskset -c "$SERVER_CPU" java -Dzookeeper.log.dir="$1" -Dzookeeper.root.logger=WARN,CONSOLE \
-		-cp "$ZKCP" org.apache.zookeeper.server.quorum.QuorumPeerMain "$1/zoo.cfg" \
-		>"$1/out.log" 2>&1 &
-	SRV_PIDS="$SRV_PIDS $!"
-}
 
 ZK_PORT=
 if [ "${SKIP_ZK:-0}" != 1 ] && [ "$ENSEMBLE" = 3 ]; then
@@ -167,8 +138,7 @@ elif [ "${SKIP_PADDOCK:-0}" != 1 ]; then
 	if [ -x "$PADDOCKD" ]; then
 		P_PORT=$(free_port)
 		write_cfg "$WORK/pd" "$P_PORT"
-		taskset -c "$SERVER_CPU" "$PADDOCKD" "$WORK/pd/zoo.cfg" >"$WORK/pd/out.log" 2>&1 &
-		SRV_PIDS=$!
+		start_paddockd "$WORK/pd"
 		if wait_ready "$P_PORT"; then
 			run_matrix pd "-p $P_PORT"
 			# the stock client against the faster server: where the

@@ -141,7 +141,9 @@ void bench_usage(void)
 	       "                           connection i goes to server i %% n\n"
 	       "  -t, --threads N          client threads (1)\n"
 	       "  -c, --conns N            connections (sessions) in total (16)\n"
-	       "  -w, --window N           pipelined requests per connection (32)\n"
+	       "  -w, --window N           pipelined requests per connection (32); in\n"
+	       "                           open loop the most in flight before the\n"
+	       "                           schedule backs up in the generator\n"
 	       "  -r, --rate R             open loop: R ops/s in total; latency from the\n"
 	       "                           intended send time (default: closed loop)\n"
 	       "  -W, --workload NAME      get exists children set create create-seq\n"
@@ -290,8 +292,8 @@ int bench_config_parse(struct bench_config *c, int argc, char **argv, char *err,
 			c->conns = (int)v;
 			break;
 		case 'w':
-			if (parse_int(optarg, 1, 65536, &v))
-				FAIL("--window: want 1..65536, got '%s'", optarg);
+			if (parse_int(optarg, 1, BENCH_MAX_WINDOW, &v))
+				FAIL("--window: want 1..%d, got '%s'", BENCH_MAX_WINDOW, optarg);
 			c->window = (int)v;
 			break;
 		case 'r': {

@@ -26,6 +26,9 @@ enum bench_workload {
 };
 
 #define BENCH_MAX_SERVERS 16
+/* -w: in open loop under overload the in-flight requests of a connection
+ * grow towards it (its ring grows on demand, 16 bytes a request) */
+#define BENCH_MAX_WINDOW (16 * 1000 * 1000)
 
 struct bench_config {
 	char host[256];

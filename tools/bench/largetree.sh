@@ -149,7 +149,6 @@ znode_count() { fourlw "$1" mntr | awk '$1 == "zk_znode_count" { print $2 }'; }
 last_zxid() { fourlw "$1" srvr | awk '/^Zxid:/ { print $2 }'; }
 hex2dec() { [ -n "$1" ] && echo $(("${1/0x/16#}")) || echo -1; }
 
-alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # waits until the port answers a session (paddock-bench's own setup path),

@@ -173,6 +173,15 @@ static void test_servers_list_parses_like_a_connect_string(void **state)
 	assert_non_null(strstr(err, "at most 16"));
 }
 
+static void test_window_goes_up_to_16m(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("-w 16m -r 100k"), 0); /* overload: a deep backlog */
+	assert_int_equal(c.window, 16000000);
+	assert_int_equal(parse("-w 16000001"), -1);
+	assert_non_null(strstr(err, "--window"));
+}
+
 static void test_threads_never_exceed_connections(void **state)
 {
 	(void)state;
@@ -199,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_sizes_and_counts),
 		cmocka_unit_test(test_bad_values_name_the_flag),
 		cmocka_unit_test(test_servers_list_parses_like_a_connect_string),
+		cmocka_unit_test(test_window_goes_up_to_16m),
 		cmocka_unit_test(test_threads_never_exceed_connections),
 		cmocka_unit_test(test_watch_fanout_needs_two_sessions),
 	};
