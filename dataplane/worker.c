@@ -52,7 +52,7 @@
 #define READ_CHUNK 65536
 /* Per loop pass a connection's socket is read at most this much, so one
  * client's burst cannot keep the worker from the others. */
-#define READ_BUDGET (4 * READ_CHUNK)
+#define READ_BUDGET (READ_CHUNK / 2)
 /* A blocked connection's socket is still read until this many bytes wait
  * in its input buffer; then EPOLLIN goes off and the kernel's buffers
  * (and the client's send()) hold the rest. */

@@ -9,6 +9,7 @@
 #        SERVER_CPU (1) BENCH_CPU (0) WORKLOADS ("get set create mix")
 #        SKIP_ZK=1 / SKIP_PADDOCK=1 to run one side only
 #        SKIP_GENCHECK=1: no zkc_async runs (the generator check)
+#        EXTRA_CFG: zoo.cfg lines both servers get (lib.sh write_cfg)
 #        ENSEMBLE=3: three servers on loopback (all on SERVER_CPU), the
 #        bench's sessions spread over them (--servers); paddockd's side
 #        shows n/a until replication lands (it would run standalone)

@@ -21,6 +21,9 @@ forceSync=yes
 admin.enableServer=false
 4lw.commands.whitelist=*
 CFG
+	# EXTRA_CFG: more zoo.cfg lines for both servers, e.g.
+	# EXTRA_CFG='globalOutstandingLimit=100000' (\n between lines)
+	[ -z "${EXTRA_CFG:-}" ] || printf '%b\n' "$EXTRA_CFG" >>"$1/zoo.cfg"
 }
 
 # $1 pid: the process exists and is not a zombie (a server the script
