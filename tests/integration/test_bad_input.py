@@ -16,7 +16,6 @@ listed in a summary at the end of the module, also in -q runs.
 import os
 import socket
 import struct
-import threading
 import time
 
 import pytest
@@ -24,6 +23,7 @@ import pytest
 import jute
 from conftest import TARGET, four_letter
 from jute import Err, Op, p_bool, p_buffer, p_int, p_long, p_string
+from util import RssSampler, rss_mb
 
 MAXBUF = 0xfffff  # jute.maxbuffer default
 OPEN_ACL = jute.p_vector(jute.OPEN_ACL, jute.p_acl)
@@ -443,37 +443,13 @@ def test_connection_flood_beyond_max_client_cnxns(server_factory):
     assert srv.alive()
 
 
-def _rss_mb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return 0
-
-
-class RssSampler(threading.Thread):
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = 0
-        self.stop = False
-
-    def run(self):
-        while not self.stop:
-            self.peak = max(self.peak, _rss_mb(self.pid))
-            time.sleep(0.02)
-
-
 def _never_reads(srv, n_requests, batch, pause):
     """A session that pipelines n getData of a ~1 MB node and never reads.
     Returns (dropped, bytes it could read afterwards, peak RSS growth)."""
     w = jute.open_session(srv.hosts)
     w.create("/big", b"b" * 1000000)
     time.sleep(0.2)
-    base = _rss_mb(srv.proc.pid)
+    base = rss_mb(srv.proc.pid)
     sampler = RssSampler(srv.proc.pid)
     sampler.start()
     s = raw_socket(srv, rcvbuf=4096)

@@ -10,7 +10,6 @@ the BlueThrottle bucket empty).
 
 import re
 import socket
-import threading
 import time
 
 import pytest

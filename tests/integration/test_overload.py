@@ -59,7 +59,7 @@ from conftest import PADDOCKD, TARGET, ClientFactory
 from jute import (OPEN_ACL, AddWatchMode, Err, Ev, Op, p_acl, p_bool,
                   p_buffer, p_int, p_long, p_string, p_vector)
 from srvutil import four_letter
-from util import wait_for
+from util import RssSampler, rss_mb, wait_for
 
 # Sanitizer builds (PADDOCK_BUILD=.../build/asan or .../build/tsan, as
 # tools/test-all.sh sets it, or a PADDOCKD inside such a build) run paddockd
@@ -756,6 +756,13 @@ def test_never_reading_client_does_not_stall_others(target, root, make_zk):
                     big for i in range(NR_REQUESTS))
     probe = Probe(make_zk, root)
     worst_4lw = 0.0
+    # paddockd's memory for this connection is bounded (PROTOCOL.md §1.1:
+    # 32 MiB of unsent replies before its requests wait, 64 MiB hard, ~1
+    # MiB of input); a JVM's heap is not comparable
+    rss = RssSampler(target.proc.pid) if target.kind == "paddock" else None
+    base = rss_mb(target.proc.pid)
+    if rss:
+        rss.start()
     t0 = time.monotonic()
     sender = Sender(nr.sock, data)
     try:
@@ -795,7 +802,15 @@ def test_never_reading_client_does_not_stall_others(target, root, make_zk):
         sender.stop.set()
         shutdown(nr.sock)
         sender.thread.join(5)
+        if rss:
+            rss.stop = True
+            rss.join()
+    if rss:
+        # ~110 MB of replies were asked for; the bound holds well below
+        assert rss.peak - base < 64 + 32, \
+            "paddockd RSS grew by %d MiB" % (rss.peak - base)
     report("never-reader", sent_bytes=sender.sent, sent_of=len(data),
+           rss_growth_mb=(rss.peak - base) if rss else None,
            sender=sender.state, closed_by_server=closed,
            probe_rounds=probe.rounds, probe_max_s=probe.max,
            fourlw_max_s=worst_4lw, wall_s=time.monotonic() - t0)

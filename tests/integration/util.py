@@ -1,5 +1,6 @@
 """Helpers shared by the integration tests (comparison normalisation etc.)."""
 
+import threading
 import time
 
 from kazoo.protocol.states import ZnodeStat
@@ -108,3 +109,30 @@ def compare_runs(scenario, target_client, root, ref_client, ref_root):
     assert n_got == n_want, ("target differs from reference ZooKeeper:\n"
                              "target:    %r\nreference: %r" % (n_got, n_want))
     return n_got
+
+
+def rss_mb(pid):
+    """Resident memory of process pid, in MiB (0 if it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler(threading.Thread):
+    """Samples pid's RSS every 20 ms; .peak in MiB.  Set .stop, join."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.stop = False
+
+    def run(self):
+        while not self.stop:
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(0.02)
