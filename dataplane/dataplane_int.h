@@ -115,6 +115,7 @@ struct dp_worker {
 	_Atomic int64_t packets_recv, packets_sent, nconn_open;
 	_Atomic int64_t throttled_ops; /* frames held back by a limit */
 	_Atomic int64_t cnxn_rejected; /* maxCnxns, maxClientCnxns */
+	_Atomic int64_t sessionless_expired; /* closed without a session */
 	_Atomic int64_t lat_min, lat_max, lat_sum, lat_n;
 	char pad[64];
 };

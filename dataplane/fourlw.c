@@ -50,7 +50,7 @@ static void out(struct jw *o, const char *fmt, ...)
 
 struct totals {
 	int64_t recv, sent, conns, lat_min, lat_max, lat_sum, lat_n;
-	int64_t held, rejected;
+	int64_t held, rejected, sessionless;
 };
 
 static void totals(struct dp_server *d, struct totals *t)
@@ -64,6 +64,7 @@ static void totals(struct dp_server *d, struct totals *t)
 		t->conns += atomic_load(&w->nconn_open);
 		t->held += atomic_load(&w->throttled_ops);
 		t->rejected += atomic_load(&w->cnxn_rejected);
+		t->sessionless += atomic_load(&w->sessionless_expired);
 		int64_t mn = atomic_load(&w->lat_min);
 		if (atomic_load(&w->lat_n) && mn < t->lat_min)
 			t->lat_min = mn;
@@ -269,6 +270,8 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "zk_request_throttle_wait_count\t%lld\n",
 	    (long long)atomic_load(&zs->throttled));
 	out(o, "zk_connection_rejected\t%lld\n", (long long)t.rejected);
+	out(o, "zk_sessionless_connections_expired\t%lld\n",
+	    (long long)t.sessionless);
 	/* paddock's own: requests the RequestThrottler holds now; times a
 	 * connection's next request waited for an outstanding limit */
 	out(o, "paddock_throttled_requests\t%lld\n",

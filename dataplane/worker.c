@@ -72,6 +72,11 @@
 /* A connection blocked on its unsent output (OUT_HIGH) that moved none
  * of it for this long is dropped: the client stopped reading. */
 #define STALL_MS 5000
+/* A connection that has not completed a ConnectRequest (nor asked a
+ * four-letter word) after this long is closed: ZooKeeper's
+ * zookeeper.nio.sessionlessCnxnTimeout default.  Otherwise idle sockets
+ * could hold maxCnxns / maxClientCnxns slots for ever. */
+#define SESSIONLESS_MS 10000
 #define MSG_BURST 256
 
 /* Why a connection's next complete frame waits (dp_conn.blocked). */
@@ -1586,6 +1591,12 @@ static void send_touches(struct dp_worker *w)
 		if (c->state != CS_FREE && c->blocked == BW_OUTPUT &&
 		    w->now_ms - c->progress_ms > STALL_MS) {
 			conn_close(w, c, "client does not read its replies");
+			continue;
+		}
+		if (c->state == CS_NEW &&
+		    w->now_ms - c->established_ms > SESSIONLESS_MS) {
+			atomic_fetch_add(&w->sessionless_expired, 1);
+			conn_close(w, c, "no ConnectRequest within 10 s");
 			continue;
 		}
 		if (c->state == CS_OPEN && c->touched)

@@ -190,3 +190,37 @@ def test_per_connection_limit_keeps_other_sessions_going(server_factory):
     assert counter(srv.hosts, "paddock_connection_throttled") > 0
     m = mntr(srv.hosts)
     assert re.fullmatch(r"\d+", m["zk_outstanding_requests"])
+
+
+def _closed_within(sock, timeout):
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+@pytest.mark.compare
+@pytest.mark.timeout(60)
+def test_connection_without_connect_request_is_closed(target, reference):
+    # ZooKeeper closes a connection that sent no ConnectRequest within
+    # zookeeper.nio.sessionlessCnxnTimeout (10 s): idle sockets cannot
+    # hold maxCnxns / maxClientCnxns slots for ever.  Both servers at once.
+    socks = {}
+    for name, srv in (("target", target), ("reference", reference)):
+        host, port = srv.hosts.rsplit(":", 1)
+        socks[name] = socket.create_connection((host, int(port)))
+    t0 = time.monotonic()
+    try:
+        assert not _closed_within(socks["target"], 5.0), "closed too early"
+        for name, s in socks.items():
+            left = 20.0 - (time.monotonic() - t0)
+            assert _closed_within(s, max(left, 0.1)), name + " kept it"
+        waited = time.monotonic() - t0
+        assert 9.0 < waited < 20.0
+    finally:
+        for s in socks.values():
+            s.close()
+    assert counter(target.hosts, "zk_sessionless_connections_expired") >= 1
