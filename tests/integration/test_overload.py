@@ -758,8 +758,10 @@ def test_never_reading_client_does_not_stall_others(target, root, make_zk):
     worst_4lw = 0.0
     # paddockd's memory for this connection is bounded (PROTOCOL.md §1.1:
     # 32 MiB of unsent replies before its requests wait, 64 MiB hard, ~1
-    # MiB of input); a JVM's heap is not comparable
-    rss = RssSampler(target.proc.pid) if target.kind == "paddock" else None
+    # MiB of input); a JVM's heap is not comparable, nor are sanitizers'
+    # shadow memory and quarantine
+    rss = (RssSampler(target.proc.pid)
+           if target.kind == "paddock" and not SANITIZED else None)
     base = rss_mb(target.proc.pid)
     if rss:
         rss.start()
