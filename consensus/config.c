@@ -746,6 +746,13 @@ static int k_purge_interval(struct zparse *p, const char *key,
 	return 0;
 }
 
+/* Standalone: reconfig is answered RECONFIGDISABLED, or UNIMPLEMENTED
+ * when enabled (ZooKeeperServer has no reconfig of its own). */
+static int k_reconfig(struct zparse *p, const char *key, const char *val)
+{
+	return get_bool(p, key, val, &p->c->reconfig_enabled);
+}
+
 static int k_standalone(struct zparse *p, const char *key, const char *val)
 {
 	return get_bool(p, key, val, &p->c->standalone_enabled);
@@ -873,6 +880,7 @@ static const struct {
 	{ "autopurge.snapRetainCount", k_snap_retain },
 	{ "autopurge.purgeInterval", k_purge_interval },
 	{ "standaloneEnabled", k_standalone },
+	{ "reconfigEnabled", k_reconfig },
 	{ "paddock.workers", k_workers },
 	{ "znode.container.checkIntervalMs", k_container_interval },
 	{ "peerType", k_peer_type },
@@ -898,7 +906,7 @@ static const struct {
 /* ZooKeeper keys (and common system properties) paddock ignores. */
 static const char *const unused_keys[] = {
 	"leaderServes", "quorumListenOnAllIPs",
-	"syncEnabled", "reconfigEnabled", "skipACL", "secureClientPort",
+	"syncEnabled", "skipACL", "secureClientPort",
 	"secureClientPortAddress", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "observerMasterPort",
 	"clientPortListenBacklog", "connectToLearnerMasterLimit",

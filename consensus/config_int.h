@@ -75,6 +75,7 @@ struct zcfg {
 	int conn_throttle_fill_count;   /* connection_throttle_fill_count,
 					   default 1 */
 	bool standalone_enabled;        /* default true */
+	bool reconfig_enabled;          /* reconfigEnabled, default false */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */
 	int n_servers;

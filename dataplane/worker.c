@@ -713,6 +713,63 @@ struct pend_watch {
 	int table;
 };
 
+/* java.lang.String.hashCode of UTF-8 text: over its UTF-16 code units
+ * (a malformed byte counts as U+FFFD, as Java's decoder makes it). */
+static int32_t java_hash(const char *str)
+{
+	const unsigned char *p = (const unsigned char *)str;
+	uint32_t h = 0;
+	while (*p) {
+		uint32_t cp = 0xfffd;
+		int n = 0;
+		if (p[0] < 0x80)
+			cp = p[0], n = 1;
+		else if ((p[0] & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80)
+			cp = (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu), n = 2;
+		else if ((p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 &&
+			 (p[2] & 0xc0) == 0x80)
+			cp = (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 |
+			     (p[2] & 0x3fu), n = 3;
+		else if ((p[0] & 0xf8) == 0xf0 && (p[1] & 0xc0) == 0x80 &&
+			 (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80)
+			cp = (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 |
+			     (p[2] & 0x3fu) << 6 | (p[3] & 0x3fu), n = 4;
+		p += n ? n : 1;
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			h = 31 * h + (0xd800 + (cp >> 10));
+			h = 31 * h + (0xdc00 + (cp & 0x3ff));
+		} else {
+			h = 31 * h + cp;
+		}
+	}
+	return (int32_t)h;
+}
+
+/* The order in which ZooKeeper lists a connection's ids (whoAmI): its
+ * authInfo is a set over a ConcurrentHashMap of 16 bins (never resized
+ * below 13 ids), iterated bin by bin, each bin in insertion order; an
+ * Id's bin is spread(hashCode) & 15, with jute's Id.hashCode =
+ * 37 * (37 * 17 + scheme.hashCode()) + id.hashCode(). */
+static void auth_java_order(const struct dp_conn *c, int *order)
+{
+	int bin[DP_MAX_AUTH];
+	for (int i = 0; i < c->nauth; i++) {
+		/* Java int arithmetic: wraps */
+		uint32_t h = 37u * (37u * 17u +
+				    (uint32_t)java_hash(c->auth[i].scheme)) +
+			     (uint32_t)java_hash(c->auth[i].id);
+		h = (h ^ (h >> 16)) & 0x7fffffffu;
+		bin[i] = (int)(h & 15);
+		int k = i; /* stable insertion sort by bin */
+		while (k > 0 && bin[order[k - 1]] > bin[i]) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = i;
+	}
+}
+
 static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 		       int op, struct jr *r)
 {
@@ -785,11 +842,14 @@ static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	}
 
 	if (op == ZOP_WHOAMI) {
+		int order[DP_MAX_AUTH];
+		auth_java_order(c, order);
 		w->scratch.len = 0;
 		jw_int(&w->scratch, c->nauth);
 		/* ClientInfo(scheme, provider.getUserName(id)): a digest
 		 * id "user:hash" shows as "user" */
-		for (int i = 0; i < c->nauth; i++) {
+		for (int k = 0; k < c->nauth; k++) {
+			int i = order[k];
 			const char *id = c->auth[i].id;
 			const char *colon = strchr(id, ':');
 			jw_str(&w->scratch, c->auth[i].scheme);
@@ -945,7 +1005,9 @@ static void serve_watchop(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	if (op == ZOP_ADDWATCH) {
 		/* DataTree.addWatch: the mode goes to both tables */
 		if (type != 0 && type != 1) {
-			err = ZBADARGUMENTS;
+			/* WatcherMode.fromZooDef throws: MARSHALLINGERROR,
+			 * the connection stays */
+			err = ZMARSHALLINGERROR;
 		} else {
 			process_msgs(w, z);
 			if (c->state == CS_FREE)
@@ -968,7 +1030,7 @@ static void serve_watchop(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 		static const int modes[] = {0, WM_STANDARD, WM_STANDARD, 0,
 					    WM_PERSISTENT, WM_RECURSIVE};
 		if (type < 1 || type > 5) {
-			err = ZBADARGUMENTS;
+			err = ZMARSHALLINGERROR; /* WatcherType.fromInt throws */
 		} else {
 			bool found =
 				op == ZOP_REMOVEWATCHES
@@ -982,7 +1044,12 @@ static void serve_watchop(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 				err = ZNOWATCHER;
 		}
 	}
-	send_frame(w, c, NULL, 0, xid, z, err);
+	/* addWatch answers an ErrorResponse (an int 0) after the header,
+	 * which the Java client reads; the other two answer nothing */
+	static const uint8_t zero[4];
+	bool body = op == ZOP_ADDWATCH && err == ZOK;
+	send_frame(w, c, body ? zero : NULL, body ? sizeof(zero) : 0, xid, z,
+		   err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1137,7 +1204,10 @@ static void handle_request(struct dp_worker *w, struct dp_conn *c,
 		serve_watchop(w, c, xid, op, &r);
 		return;
 	case ZOP_RECONFIG:
-		send_frame(w, c, NULL, 0, xid, z, ZRECONFIGDISABLED);
+		/* standalone ZooKeeperServer: no reconfig of its own */
+		send_frame(w, c, NULL, 0, xid, z,
+			   w->srv->cfg->reconfig_enabled ? ZUNIMPLEMENTED
+							 : ZRECONFIGDISABLED);
 		return;
 	case ZOP_DELETECONTAINER:
 		/* internal to the container manager: BADARGUMENTS from a

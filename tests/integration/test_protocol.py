@@ -192,3 +192,70 @@ def test_many_concurrent_sessions(raw, target):
     for c in clients:
         assert c.exists("/zookeeper") is not None
     assert "Connections: " in four_letter(target.hosts, "srvr")
+
+
+# ----------------------------------------- replies the Java client parses
+
+def _add_watch_outcomes(c, root):
+    """(err, body bytes) of addWatch in both modes and a bad mode, and
+    whether the connection still serves afterwards."""
+    out = []
+    for mode in (0, 1, 7, -1):
+        rep = c.request(Op.ADD_WATCH, p_string(root) + p_int(mode),
+                        check=False)
+        out.append((mode, rep.err, rep.body.remaining()))
+    out.append(("alive", c.exists("/") is not None))
+    # the bad watcher types of removeWatches / checkWatches, too
+    for op in (Op.REMOVE_WATCHES, Op.CHECK_WATCHES):
+        for wtype in (0, 6, 3):
+            rep = c.request(op, p_string(root) + p_int(wtype), check=False)
+            out.append((op, wtype, rep.err, rep.body.remaining()))
+    out.append(("alive", c.exists("/") is not None))
+    return out
+
+
+@pytest.mark.compare
+def test_add_watch_reply_matches_zookeeper(raw, root, ref_raw, ref_root):
+    # ZooKeeper answers addWatch with an ErrorResponse (an int, 0) after
+    # the header; the Java client reads it and drops the connection if it
+    # is missing
+    got = _add_watch_outcomes(raw(), root)
+    want = _add_watch_outcomes(ref_raw(), ref_root)
+    assert got == want
+    assert got[0] == (0, 0, 4)  # 4 body bytes
+
+
+@pytest.mark.compare
+@pytest.mark.parametrize("enabled", [None, "true", "false"])
+def test_reconfig_answer_matches_zookeeper(server_factory, enabled):
+    # standalone: RECONFIGDISABLED unless reconfigEnabled=true, then
+    # UNIMPLEMENTED (ZooKeeperServer has no reconfig of its own)
+    errs = {}
+    for kind in ("paddock", "zookeeper"):
+        srv = server_factory({"reconfigEnabled": enabled}, kind=kind)
+        c = jute.open_session(srv.hosts)
+        body = (p_string(None) + p_string(None) + p_string(None) +
+                jute.p_long(-1))
+        rep = c.request(Op.RECONFIG, body, check=False)
+        errs[kind] = (rep.err, rep.body.remaining(),
+                      c.exists("/") is not None)
+        c.close_socket()
+    assert errs["paddock"] == errs["zookeeper"]
+
+
+def _who(c, users):
+    for u in users:
+        c.auth("digest", "%s:pw" % u)
+    return c.who_am_i()
+
+
+@pytest.mark.compare
+def test_whoami_order_matches_zookeeper(raw, ref_raw):
+    # ZooKeeper keeps a connection's ids in a ConcurrentHashMap set and
+    # lists them in its iteration order, not in the order they came
+    for users in (["alice"], ["bob", "alice", "carol"],
+                  ["u%d" % i for i in range(7)],
+                  # (outside the BMP ZooKeeper's jute writes CESU-8:
+                  # another difference, not this test's)
+                  ["zo\u00eb", "\u65e5\u672c", "caf\u00e9-\u00e0"]):
+        assert _who(raw(), users) == _who(ref_raw(), users)

@@ -74,3 +74,23 @@ def test_zkcli_ephemeral_and_sequential(cli_target, root, zk):
     assert zk.exists(root + "/e").ephemeralOwner != 0
     rc, out, err = zkcli(h, "stat", root)
     assert "numChildren = 2" in out and "cversion = 2" in out, out + err
+
+
+@pytest.mark.compare
+def test_zkcli_addwatch_and_whoami_match_zookeeper(cli_target, root,
+                                                   reference, ref_root):
+    # addWatch used to end in "Disconnected" / ConnectionLoss from the Java
+    # client (paddockd's reply lacked ZooKeeper's 4-byte body)
+    outs = {}
+    for name, h, r in (("target", cli_target.hosts, root),
+                       ("reference", reference.hosts, ref_root)):
+        zkcli(h, "create", r, "d")
+        rc, out, _ = zkcli(h, "addWatch", "-m", "PERSISTENT_RECURSIVE", r)
+        assert "Disconnected" not in out and "ConnectionLoss" not in out, \
+            out
+        rc2, who, _ = zkcli(h, "whoami")
+        zkcli(h, "delete", r)
+        outs[name] = (rc, "KeeperErrorCode" in out, rc2,
+                      [l for l in who.splitlines() if l.startswith("ip:")])
+    assert outs["target"] == outs["reference"]
+    assert outs["target"][3], "whoami printed no ip id"

@@ -814,7 +814,7 @@ static void test_accepted_keys_warn_exactly_once_each(void **state)
 		"snapSizeLimitInKb=4194304", "leaderServes=yes",
 		"electionAlg=3", "quorumListenOnAllIPs=true",
 		"syncEnabled=true", "dynamicConfigFile=/tmp/zoo.cfg.dynamic",
-		"reconfigEnabled=false",
+		"txnLogSizeLimitInKb=-1",
 		"metricsProvider.className=org.Foo",
 		"metricsProvider.httpPort=7000", "skipACL=no",
 		"secureClientPort=2281",
