@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config libdpdk-dev dpdk-dev
       liburcu-dev libcmocka-dev libssl-dev zookeeper zookeeper-bin
       libzookeeper-mt-dev python3-kazoo python3-pytest python3-pytest-timeout
-      default-jre-headless netcat-openbsd gnuplot-nox
+      default-jre-headless default-jdk-headless netcat-openbsd gnuplot-nox
       libtsan2) # libtsan2: the TSan stage of tools/test-all.sh (gcc)
 # Optional stages of tools/test-all.sh, only when asked for.
 if [ "${PADDOCK_LINT:-0}" = 1 ]; then
