@@ -97,11 +97,10 @@ struct dp_worker {
 	struct dp_conn **run; /* connections to parse again (run_ready) */
 	uint32_t nrun, caprun;
 	/* flow control: requests at the sequencer (every connection's
-	 * inflight, also of closed ones until their replies came) and their
-	 * bytes; unsent reply bytes; the other workers' outstanding, read
-	 * once per loop pass */
+	 * inflight, also of closed ones until their replies came); unsent
+	 * reply bytes; the other workers' outstanding, read once per loop
+	 * pass */
 	_Atomic int64_t outstanding;
-	int64_t inflight_bytes;
 	int64_t out_bytes;
 	int64_t others;
 	unsigned mq_head, mq_n, mq_cap;

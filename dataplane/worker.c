@@ -427,6 +427,16 @@ static void wake_conn(struct dp_worker *w, struct dp_conn *c)
 	w->run[w->nrun++] = c;
 }
 
+/* Only w's thread writes w->outstanding (no atomic read-modify-write
+ * needed); other workers and four-letter words read it. */
+static void outstanding_add(struct dp_worker *w, int64_t d)
+{
+	atomic_store_explicit(&w->outstanding,
+			      atomic_load_explicit(&w->outstanding,
+						   memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
 int64_t dp_outstanding(const struct dp_server *d)
 {
 	int64_t n = 0;
@@ -467,14 +477,8 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 	case ZM_APPLIED:
 		break;
 	case ZM_REPLY:
-		if (m->op != ZAB_OP_DUMP) { /* one per posted request */
-			atomic_store_explicit(
-				&w->outstanding,
-				atomic_load_explicit(&w->outstanding,
-						     memory_order_relaxed) - 1,
-				memory_order_relaxed);
-			w->inflight_bytes -= m->req_len;
-		}
+		if (m->op != ZAB_OP_DUMP) /* one per posted request */
+			outstanding_add(w, -1);
 		c = conn_lookup(w, m->conn);
 		if (!c)
 			break;
@@ -713,39 +717,6 @@ struct pend_watch {
 	int table;
 };
 
-/* java.lang.String.hashCode of UTF-8 text: over its UTF-16 code units
- * (a malformed byte counts as U+FFFD, as Java's decoder makes it). */
-static int32_t java_hash(const char *str)
-{
-	const unsigned char *p = (const unsigned char *)str;
-	uint32_t h = 0;
-	while (*p) {
-		uint32_t cp = 0xfffd;
-		int n = 0;
-		if (p[0] < 0x80)
-			cp = p[0], n = 1;
-		else if ((p[0] & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80)
-			cp = (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu), n = 2;
-		else if ((p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 &&
-			 (p[2] & 0xc0) == 0x80)
-			cp = (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 |
-			     (p[2] & 0x3fu), n = 3;
-		else if ((p[0] & 0xf8) == 0xf0 && (p[1] & 0xc0) == 0x80 &&
-			 (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80)
-			cp = (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 |
-			     (p[2] & 0x3fu) << 6 | (p[3] & 0x3fu), n = 4;
-		p += n ? n : 1;
-		if (cp >= 0x10000) {
-			cp -= 0x10000;
-			h = 31 * h + (0xd800 + (cp >> 10));
-			h = 31 * h + (0xdc00 + (cp & 0x3ff));
-		} else {
-			h = 31 * h + cp;
-		}
-	}
-	return (int32_t)h;
-}
-
 /* The order in which ZooKeeper lists a connection's ids (whoAmI): its
  * authInfo is a set over a ConcurrentHashMap of 16 bins (never resized
  * below 13 ids), iterated bin by bin, each bin in insertion order; an
@@ -756,9 +727,10 @@ static void auth_java_order(const struct dp_conn *c, int *order)
 	int bin[DP_MAX_AUTH];
 	for (int i = 0; i < c->nauth; i++) {
 		/* Java int arithmetic: wraps */
+		const char *sc = c->auth[i].scheme, *id = c->auth[i].id;
 		uint32_t h = 37u * (37u * 17u +
-				    (uint32_t)java_hash(c->auth[i].scheme)) +
-			     (uint32_t)java_hash(c->auth[i].id);
+				    (uint32_t)zk_java_hash(sc, strlen(sc))) +
+			     (uint32_t)zk_java_hash(id, strlen(id));
 		h = (h ^ (h >> 16)) & 0x7fffffffu;
 		bin[i] = (int)(h & 15);
 		int k = i; /* stable insertion sort by bin */
@@ -1155,11 +1127,7 @@ static void post_write(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	m->req_len = (uint32_t)(len + sizeof(*m));
 	c->inflight++;
 	c->inflight_bytes += m->req_len;
-	w->inflight_bytes += m->req_len;
-	atomic_store_explicit(&w->outstanding,
-			      atomic_load_explicit(&w->outstanding,
-						   memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	outstanding_add(w, 1);
 	post(w, m);
 }
 
@@ -1294,9 +1262,7 @@ static enum block_why must_wait(struct dp_worker *w, struct dp_conn *c,
 		return BW_OUTPUT;
 	if (len < 8 || !c->inflight)
 		return BW_NONE;
-	int32_t op = (int32_t)((uint32_t)body[4] << 24 |
-			       (uint32_t)body[5] << 16 |
-			       (uint32_t)body[6] << 8 | body[7]);
+	int32_t op = jr_int_at(body + 4);
 	if (is_read(op))
 		return BW_ORDER;
 	if (!is_write(op))
@@ -1362,9 +1328,7 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 			}
 			break;
 		}
-		int32_t flen = (int32_t)((uint32_t)p[0] << 24 |
-					 (uint32_t)p[1] << 16 |
-					 (uint32_t)p[2] << 8 | p[3]);
+		int32_t flen = jr_int_at(p);
 		if (flen < 0 || flen > maxbuf) {
 			char why[96];
 			snprintf(why, sizeof(why),

@@ -54,14 +54,21 @@ static inline bool jr_need(struct jr *r, size_t n)
 	return true;
 }
 
+/* The big-endian int at p (4 readable bytes): a frame length, or a
+ * field read in place. */
+static inline int32_t jr_int_at(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+			 (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+}
+
 static inline int32_t jr_int(struct jr *r)
 {
 	if (!jr_need(r, 4))
 		return 0;
 	const uint8_t *p = r->p + r->off;
 	r->off += 4;
-	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-			 (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+	return jr_int_at(p);
 }
 
 static inline int64_t jr_long(struct jr *r)

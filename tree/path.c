@@ -71,6 +71,31 @@ static size_t utf8_decode(const char *p, size_t len, size_t i, uint32_t *cp)
 	return n;
 }
 
+int32_t zk_java_hash(const char *s, size_t len)
+{
+	uint32_t h = 0; /* Java int arithmetic: wraps */
+	size_t i = 0;
+
+	while (i < len) {
+		uint32_t cp;
+		size_t n = utf8_decode(s, len, i, &cp);
+
+		if (!n) {
+			cp = 0xfffd;
+			n = 1;
+		}
+		i += n;
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			h = 31 * h + (0xd800 + (cp >> 10));
+			h = 31 * h + (0xdc00 + (cp & 0x3ff));
+		} else {
+			h = 31 * h + cp;
+		}
+	}
+	return (int32_t)h;
+}
+
 static bool forbidden(uint32_t c)
 {
 	return c == 0 || (c >= 0x01 && c <= 0x1f) || (c >= 0x7f && c <= 0x9f) ||

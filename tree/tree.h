@@ -226,6 +226,11 @@ int zk_digest(const char *user_pw, size_t len, char *out, size_t out_len);
  */
 int zk_path_validate(const char *path, size_t len, bool sequential);
 
+/* java.lang.String.hashCode of the string a Java server decodes from
+ * these UTF-8 bytes (over its UTF-16 code units; a malformed byte is
+ * U+FFFD).  For orders that follow a Java hash table's, e.g. whoAmI's. */
+int32_t zk_java_hash(const char *s, size_t len);
+
 /* The length of a path's parent part: "/" (1) for "/a" and for a path
  * without a '/', "/a" (2) for "/a/b" and for "/a/" (a sequential
  * create's prefix). */

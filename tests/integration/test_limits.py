@@ -30,11 +30,18 @@ def counter(hosts, key):
     return int(float(mntr(hosts).get(key, "0")))
 
 
-def pipeline_creates(hosts, parent, n):
+def pipeline_creates(hosts, parent, n, prefix="n"):
     p = Pipeline(hosts)
     for i in range(n):
-        p.add(Op.CREATE, "%s/n%d" % (parent, i), create_rest(b"x"))
+        p.add(Op.CREATE, "%s/%s%d" % (parent, prefix, i), create_rest(b"x"))
     return p
+
+
+def finish_all_ok(p):
+    """Wait for pipeline p: every create answered OK, in order."""
+    p.join()
+    assert all(err == 0 for _, _, err, _ in p.check())
+    p.close()
 
 
 KINDS = ["paddock", "zookeeper"]
@@ -50,16 +57,12 @@ def test_global_outstanding_limit_throttles_without_loss(server_factory,
     srv = server_factory({"globalOutstandingLimit": 20}, kind=kind)
     c = jute.open_session(srv.hosts)
     c.create("/g")
-    pipes = [pipeline_creates(srv.hosts, "/g", 0) for _ in range(4)]
-    for k, p in enumerate(pipes):
-        for i in range(3000):
-            p.add(Op.CREATE, "/g/s%d-%d" % (k, i), create_rest(b"x"))
+    pipes = [pipeline_creates(srv.hosts, "/g", 3000, "s%d-" % k)
+             for k in range(4)]
     for p in pipes:
         p.start()
     for p in pipes:
-        p.join()
-        assert all(err == 0 for _, _, err, _ in p.check())
-        p.close()
+        finish_all_ok(p)
     assert len(c.get_children("/g")) == 4 * 3000
     if kind == "paddock":
         # connections did wait for their own replies
@@ -75,10 +78,7 @@ def test_request_throttler_holds_requests_and_answers_all(server_factory,
     srv = server_factory({"request_throttle_max_requests": 2}, kind=kind)
     c = jute.open_session(srv.hosts)
     c.create("/t")
-    p = pipeline_creates(srv.hosts, "/t", 5000).start()
-    p.join()
-    assert all(err == 0 for _, _, err, _ in p.check())
-    p.close()
+    finish_all_ok(pipeline_creates(srv.hosts, "/t", 5000).start())
     assert len(c.get_children("/t")) == 5000
     # both servers count the times their throttler held requests back
     assert counter(srv.hosts, "zk_request_throttle_wait_count") > 0
@@ -183,9 +183,7 @@ def test_per_connection_limit_keeps_other_sessions_going(server_factory):
         t = time.monotonic()
         c.set_data("/pc", b"y")
         worst = max(worst, time.monotonic() - t)
-    p.join()
-    assert all(err == 0 for _, _, err, _ in p.check())
-    p.close()
+    finish_all_ok(p)
     assert worst < 5.0
     assert counter(srv.hosts, "paddock_connection_throttled") > 0
     m = mntr(srv.hosts)

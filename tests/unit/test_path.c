@@ -163,9 +163,25 @@ static void test_length_not_nul_terminated(void **state)
 	assert_int_equal(zk_path_validate(buf, 3, true), ZOK); /* "/a/" seq */
 }
 
+/* java.lang.String.hashCode values, as a JVM prints them */
+static void test_java_hash_matches_java_string_hashcode(void **state)
+{
+	(void)state;
+	assert_int_equal(zk_java_hash("", 0), 0);
+	assert_int_equal(zk_java_hash("a", 1), 97);
+	assert_int_equal(zk_java_hash("hello", 5), 99162322);
+	assert_int_equal(zk_java_hash("digest", 6), -1331913276);
+	assert_int_equal(zk_java_hash("\xc3\xa9", 2), 233);      /* U+00E9 */
+	/* U+1F600: the surrogates 0xD83D 0xDE00 */
+	assert_int_equal(zk_java_hash("\xf0\x9f\x98\x80", 4), 1772899);
+	/* a malformed byte is U+FFFD */
+	assert_int_equal(zk_java_hash("\xff", 1), 0xfffd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_java_hash_matches_java_string_hashcode),
 	    cmocka_unit_test(test_root_is_valid),
 	    cmocka_unit_test(test_ordinary_paths_are_valid),
 	    cmocka_unit_test(test_empty_path_is_rejected),
