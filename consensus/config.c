@@ -753,6 +753,12 @@ static int k_reconfig(struct zparse *p, const char *key, const char *val)
 	return get_bool(p, key, val, &p->c->reconfig_enabled);
 }
 
+/* Hard quota limits refuse writes (QUOTAEXCEEDED) only when on. */
+static int k_enforce_quota(struct zparse *p, const char *key, const char *val)
+{
+	return get_bool(p, key, val, &p->c->enforce_quota);
+}
+
 static int k_standalone(struct zparse *p, const char *key, const char *val)
 {
 	return get_bool(p, key, val, &p->c->standalone_enabled);
@@ -881,6 +887,7 @@ static const struct {
 	{ "autopurge.purgeInterval", k_purge_interval },
 	{ "standaloneEnabled", k_standalone },
 	{ "reconfigEnabled", k_reconfig },
+	{ "enforceQuota", k_enforce_quota },
 	{ "paddock.workers", k_workers },
 	{ "znode.container.checkIntervalMs", k_container_interval },
 	{ "peerType", k_peer_type },

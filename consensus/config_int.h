@@ -76,6 +76,8 @@ struct zcfg {
 					   default 1 */
 	bool standalone_enabled;        /* default true */
 	bool reconfig_enabled;          /* reconfigEnabled, default false */
+	bool enforce_quota;             /* enforceQuota (zookeeper.
+					   enforceQuota), default false */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */
 	int n_servers;

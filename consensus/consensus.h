@@ -133,6 +133,7 @@ struct zab_seq_config {
 	int max_requests;
 	int stall_ms;
 	unsigned ring_size; /* entries per ring, a power of two; 0 = 65536 */
+	bool enforce_quota; /* enforceQuota: hard quota limits refuse */
 };
 
 /* Counters, read racily by four-letter words. */

@@ -12,9 +12,10 @@
  * Check order follows ZooKeeper 3.8 (pRequest2TxnCreate and friends):
  * create: mode/TTL, path shape, ACL fixup, parent exists, CREATE on the
  * parent, sequential name from the parent's create count, validatePath,
- * exists, ephemeral parent.  delete: path shape and special paths,
- * parent, DELETE on the parent, node, version, children.  setData /
- * setACL / check: validatePath, node, WRITE / ADMIN / READ, version.
+ * exists, ephemeral parent, quota.  delete: path shape and special
+ * paths, parent, DELETE on the parent, node, version, children.  setData:
+ * validatePath, node, WRITE, quota, version.  setACL / check:
+ * validatePath, node, ADMIN / READ, version.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,13 @@ static int acl_resolve(struct pctx *c, const struct acl_span *sp,
 	return ZOK;
 }
 
+/* ZooKeeperServer.checkQuota runs with zookeeper.enforceQuota, and not
+ * for the ops a multi parses after its failed one. */
+static bool quota_checked(const struct pctx *c)
+{
+	return c->s->cfg.enforce_quota && c->t->failed < 0;
+}
+
 static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 {
 	int32_t plen, dlen;
@@ -437,6 +445,10 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 		rc = ZNOCHILDRENFOREPHEMERALS;
 		goto out;
 	}
+	if (quota_checked(c) &&
+	    (rc = tree_quota_check(c->s->tree, final, flen, 1,
+				   dlen < 0 ? 0 : dlen)))
+		goto out;
 	if (flags == ZCM_EPHEMERAL || flags == ZCM_EPHEMERAL_SEQUENTIAL)
 		st->owner = c->t->session;
 	else if (flags == ZCM_CONTAINER)
@@ -532,8 +544,14 @@ static int prep_setdata(struct pctx *c, struct jr *r, struct step *st)
 	struct pend node;
 	uint64_t h = zk_path_hash(st->path, st->len);
 	if ((rc = prep_get(c->s, st->path, st->len, h, &node)) ||
-	    (rc = zacl_check(node.acl, ZPERM_WRITE, c->ids, c->nids)) ||
-	    (rc = check_version(node.stat.version, version)))
+	    (rc = zacl_check(node.acl, ZPERM_WRITE, c->ids, c->nids)))
+		return rc;
+	if (quota_checked(c) &&
+	    (rc = tree_quota_check(c->s->tree, st->path, st->len, 0,
+				   (dlen < 0 ? 0 : dlen) -
+					   (int64_t)node.stat.data_length)))
+		return rc;
+	if ((rc = check_version(node.stat.version, version)))
 		return rc;
 	st->data = data;
 	st->data_len = dlen;

@@ -540,10 +540,12 @@ static int prep_request(struct zab_seq *s, struct ptxn *t,
 		memset(st, 0, sizeof(*st));
 		if (t->failed >= 0) {
 			/* after a failure ZooKeeper does not prep the rest;
-			 * still parse them to find the record's end */
+			 * still parse them to find the record's end (a
+			 * scratch with `failed` set: prep leaves out the
+			 * quota check, whose refusals mntr counts) */
 			struct ptxn scratch = {.zxid = t->zxid,
 					       .session = t->session,
-					       .failed = -1};
+					       .failed = t->failed};
 			int e = prep_one(s, &scratch, ids, nids, type, r, st);
 			prep_release(s, &scratch);
 			if (e == ZMARSHALLINGERROR)
@@ -1378,6 +1380,9 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 			 err, err_len);
 	if (rc)
 		return rc;
+	tree_write_begin(s->tree);
+	tree_quota_setup(s->tree);
+	tree_write_end(s->tree, last > snap ? last : snap);
 	fprintf(stderr,
 		"paddockd: loaded snapshot 0x%llx in %lld ms, replayed the "
 		"log to 0x%llx in %lld ms\n",

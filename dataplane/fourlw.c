@@ -227,6 +227,38 @@ static void wch_line(const char *path, size_t len, const struct wt_owner *ow,
 		    (unsigned long long)c->session);
 }
 
+/* ZooKeeper's per-namespace quota gauges (QuotaMetricsUtils), named
+ * zk_<namespace>_quota_<what>_per_namespace; a namespace appears in the
+ * limit gauges once it has a zookeeper_limits node, in the usage gauges
+ * once it has a zookeeper_stats node. */
+static void quota_gauges(const struct tree *t, struct jw *o)
+{
+	struct tree_quota_ns *v = malloc(TREE_QUOTA_NS_MAX * sizeof(*v));
+	int n;
+
+	if (!v)
+		return;
+	n = tree_quota_metrics(t, v);
+	for (int i = 0; i < n; i++) {
+		const struct tree_quota_ns *q = &v[i];
+		if (q->has_limit)
+			out(o, "zk_%s_quota_bytes_limit_per_namespace\t%lld\n"
+			       "zk_%s_quota_count_limit_per_namespace\t%lld\n",
+			    q->ns, (long long)q->bytes_limit, q->ns,
+			    (long long)q->count_limit);
+		if (q->has_usage)
+			out(o, "zk_%s_quota_count_usage_per_namespace\t%lld\n"
+			       "zk_%s_quota_bytes_usage_per_namespace\t%lld\n",
+			    q->ns, (long long)q->count_usage, q->ns,
+			    (long long)q->bytes_usage);
+		if (q->exceeded)
+			out(o, "zk_%s_quota_exceeded_error_per_namespace"
+			       "\t%lld\n",
+			    q->ns, (long long)q->exceeded);
+	}
+	free(v);
+}
+
 static void mntr(struct dp_worker *w, struct jw *o)
 {
 	struct dp_server *d = w->srv;
@@ -256,6 +288,7 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	    (long long)atomic_load(&zs->ephemerals));
 	out(o, "zk_approximate_data_size\t%llu\n",
 	    (unsigned long long)tree_data_bytes(d->tree));
+	quota_gauges(d->tree, o);
 	out(o, "zk_open_file_descriptor_count\t%d\n", count_fds());
 	out(o, "zk_max_file_descriptor_count\t%llu\n",
 	    (unsigned long long)rl.rlim_cur);

@@ -150,6 +150,7 @@ int main(int argc, char **argv)
 		.purge_interval_ms = (int64_t)cfg.purge_interval * 3600 * 1000,
 		.max_requests = cfg.request_throttle_max,
 		.stall_ms = cfg.request_throttle_stall_ms,
+		.enforce_quota = cfg.enforce_quota,
 	};
 	struct zab_seq *seq = zab_seq_create(&sc);
 	if (!seq) {

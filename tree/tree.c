@@ -84,6 +84,7 @@
 #include <urcu/list.h>
 #include <urcu/rculfhash.h>
 
+#include "tree/quota_int.h"
 #include "tree/slab_int.h"
 #include "tree/tree.h"
 
@@ -185,6 +186,7 @@ struct tree {
 	struct retire *retiring;  /* the batch being filled */
 	struct retire *reclaim;	  /* past their grace period: a stack */
 	struct cds_list_head ctl; /* containers and TTL nodes */
+	struct quota *quota;	  /* quota paths (quota.c), writer only */
 	struct sess **sb;	  /* session -> ephemerals, writer only */
 	size_t sb_mask;
 	size_t sb_count;
@@ -1035,9 +1037,10 @@ struct tree *tree_create(void)
 	t->sb_mask = SESS_INIT_BUCKETS - 1;
 	t->ht = cds_lfht_new(LFHT_INIT_BUCKETS, LFHT_INIT_BUCKETS, 0,
 			     CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	t->quota = quota_new();
 	open = zacl_open();
 	read = zacl_new(1, rperm, world, anyone);
-	if (!t->sb || !t->ht || !open || !read)
+	if (!t->sb || !t->ht || !t->quota || !open || !read)
 		goto err;
 
 	/* ZooKeeper's reported cversion of "/" and "/zookeeper" starts at
@@ -1062,6 +1065,7 @@ err:
 	zacl_unref(open);
 	zacl_unref(read);
 	free(t->sb);
+	quota_free(t->quota);
 	slab_destroy(&t->slab);
 	free(t);
 	return NULL;
@@ -1183,6 +1187,7 @@ void tree_destroy(struct tree *t)
 		}
 	}
 	free(t->sb);
+	quota_free(t->quota);
 	slab_destroy(&t->slab);
 	free(t);
 	if (online)
@@ -1278,20 +1283,27 @@ int znode_children(const struct znode *n,
 	return 0;
 }
 
-int64_t znode_descendants(const struct znode *n)
+/* Pre-order walk of n's descendants: their number and, if bytes is not
+ * NULL, the sum of their data lengths.  false if out of memory (a tree
+ * deeper than 64 levels needs a bigger stack). */
+static bool descendants(const struct znode *n, int64_t *count,
+			int64_t *bytes)
 {
 	const struct znode *small[64], **stack = small, **grown;
 	const struct znode *c;
 	size_t depth = 0, cap = 64;
-	int64_t count = 0;
+	bool ok = true;
 
-	/* pre-order: stack[i] is the next node to visit at depth i */
+	*count = 0;
+	/* stack[i] is the next node to visit at depth i */
 	c = LINK_LOAD(n->child);
 	if (c)
 		stack[depth++] = c;
 	while (depth) {
 		c = stack[depth - 1];
-		count++;
+		++*count;
+		if (bytes)
+			*bytes += ver_len(rcu_dereference(c->ver));
 		stack[depth - 1] = LINK_LOAD(c->next);
 		if (!stack[depth - 1])
 			depth--;
@@ -1303,7 +1315,7 @@ int64_t znode_descendants(const struct znode *n)
 					       : realloc(stack, 2 * cap *
 								sizeof(*grown));
 			if (!grown) {
-				count = -1;
+				ok = false;
 				break;
 			}
 			if (stack == small)
@@ -1315,7 +1327,24 @@ int64_t znode_descendants(const struct znode *n)
 	}
 	if (stack != small)
 		free(stack);
-	return count;
+	return ok;
+}
+
+int64_t znode_descendants(const struct znode *n)
+{
+	int64_t count;
+
+	return descendants(n, &count, NULL) ? count : -1;
+}
+
+bool znode_subtree_usage(const struct znode *n, int64_t *count,
+			 int64_t *bytes)
+{
+	*bytes = ver_len(rcu_dereference(n->ver));
+	if (!descendants(n, count, bytes))
+		return false;
+	++*count;
+	return true;
 }
 
 zxid_t tree_applied_zxid(const struct tree *t)
@@ -1561,6 +1590,7 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	TREE_STORE(t->data_bytes, t->data_bytes + len + (size_t)data_len);
 	if (stat_out)
 		*stat_out = st;
+	quota_created(t, t->quota, path, len, data_len);
 	return ZOK;
 nomem:
 	node_discard(t, n);
@@ -1604,6 +1634,7 @@ int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 		   t->data_bytes - n->path_len - (uint64_t)st.data_length);
 	ver_release(t, n->ver, false);
 	retire(t, node_block(n), node_size(n));
+	quota_deleted(t, t->quota, path, len, st.data_length);
 	return ZOK;
 }
 
@@ -1638,7 +1669,33 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 					    (uint64_t)old_len);
 	if (stat_out)
 		*stat_out = st;
+	quota_resized(t, t->quota, path, len, (int64_t)data_len - old_len);
 	return ZOK;
+}
+
+int tree_data_rewrite(struct tree *t, const char *path, size_t len,
+		      const char *data, size_t dlen)
+{
+	struct znode *n = lookup(t, path, len);
+	struct zver *v;
+	struct zstat st;
+
+	if (!n)
+		return ZNONODE;
+	ver_stat(n->ver, &st);
+	TREE_STORE(t->data_bytes,
+		   t->data_bytes + dlen - (uint64_t)st.data_length);
+	st.data_length = (int32_t)dlen;
+	v = ver_new_data(t, &st, ver_acl(n->ver), false, data);
+	if (!v)
+		return ZSYSTEMERROR;
+	node_swap_ver(t, n, v);
+	return ZOK;
+}
+
+struct quota *tree_quota(const struct tree *t)
+{
+	return t->quota;
 }
 
 int tree_node_set_acl(struct tree *t, const char *path, size_t len,

@@ -404,4 +404,32 @@ void tree_containers_and_ttls(const struct tree *t,
 			      void (*fn)(const struct znode *n, void *arg),
 			      void *arg);
 
+/* -- Quotas (quota.c): ZooKeeper 3.8's bookkeeping in
+ *    /zookeeper/quota<P>/zookeeper_stats; see quota.c's design note -- */
+
+/* Recovery (writer): find every quota path and count its usage afresh
+ * (DataTree.setupQuota), after the snapshot and the log are in. */
+void tree_quota_setup(struct tree *t);
+
+/* Writer (prep): ZooKeeperServer.checkQuota with zookeeper.enforceQuota
+ * on.  Would a change of `dcount` znodes and `dbytes` data bytes at
+ * `path` pass the hard limits of the quota path above it?  ZOK or
+ * ZQUOTAEXCEEDED (soft limits never refuse). */
+int tree_quota_check(struct tree *t, const char *path, size_t len,
+		     int64_t dcount, int64_t dbytes);
+
+/* Reader: mntr's per-namespace quota gauges (QuotaMetricsUtils): sums
+ * over the limit and stats nodes under /zookeeper/quota whose path
+ * starts with namespace `ns` (a hard limit counts instead of the soft
+ * one), and the refusals of tree_quota_check per namespace of the
+ * refused path.  Returns the number of namespaces written to out. */
+#define TREE_QUOTA_NS_MAX 64
+struct tree_quota_ns {
+	char ns[128];
+	int64_t count_limit, bytes_limit, count_usage, bytes_usage;
+	bool has_limit, has_usage;
+	int64_t exceeded; /* writes refused (QUOTAEXCEEDED), 0: none */
+};
+int tree_quota_metrics(const struct tree *t, struct tree_quota_ns *out);
+
 #endif

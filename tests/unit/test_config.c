@@ -795,6 +795,17 @@ static void test_flow_control_keys_defaults_and_ranges(void **state)
 	assert_int_equal(n_warns, 1);
 }
 
+static void test_enforce_quota_is_a_boolean_off_by_default(void **state)
+{
+	load_ok(BASE);
+	assert_false(cfg.enforce_quota);
+	load_ok(BASE "enforceQuota=true\n");
+	assert_true(cfg.enforce_quota);
+	assert_int_equal(n_warns, 0);
+	assert_int_equal(load(BASE "enforceQuota=maybe\n"), -1);
+	assert_err_at(3, "enforceQuota");
+}
+
 static void test_peer_type_values(void **state)
 {
 	load_ok(BASE "peerType=Participant\n");
@@ -1234,6 +1245,7 @@ int main(void)
 		cmocka_unit_test(test_standalone_enabled_is_a_java_boolean),
 		cmocka_unit_test(test_paddock_workers_range),
 		cmocka_unit_test(test_flow_control_keys_defaults_and_ranges),
+		cmocka_unit_test(test_enforce_quota_is_a_boolean_off_by_default),
 		cmocka_unit_test(test_peer_type_values),
 		cmocka_unit_test(test_accepted_keys_warn_exactly_once_each),
 		cmocka_unit_test(test_unknown_key_is_a_warning_not_an_error),
