@@ -325,6 +325,22 @@ static struct dp_conn *conn_lookup(struct dp_worker *w, struct zconn_ref r)
 	return c;
 }
 
+/* The bin of an id in ZooKeeper's authInfo, a set over a
+ * ConcurrentHashMap of 16 bins (never resized below 13 ids): Java's
+ * spread(hashCode) & 15, with jute's Id.hashCode = 37 * (37 * 17 +
+ * scheme.hashCode()) + id.hashCode() (Java int arithmetic: wraps). */
+static unsigned auth_bin(const char *scheme, const char *id, size_t id_len)
+{
+	uint32_t h = 37u * (37u * 17u + (uint32_t)zk_java_hash(
+					     scheme, strlen(scheme))) +
+		     (uint32_t)zk_java_hash(id, id_len);
+
+	return (h ^ (h >> 16)) & 15;
+}
+
+/* Add an id to the connection's set, in the order ZooKeeper iterates
+ * its authInfo (bin by bin, each bin in insertion order): whoAmI lists
+ * them so and the "auth" ACL scheme expands to them so. */
 static int add_auth(struct dp_conn *c, const char *scheme, const char *id,
 		    size_t id_len)
 {
@@ -341,8 +357,15 @@ static int add_auth(struct dp_conn *c, const char *scheme, const char *id,
 		free(i);
 		return -1;
 	}
-	c->auth[c->nauth].scheme = s;
-	c->auth[c->nauth].id = i;
+	unsigned bin = auth_bin(s, i, id_len);
+	int at = c->nauth;
+	while (at > 0 && auth_bin(c->auth[at - 1].scheme, c->auth[at - 1].id,
+				  strlen(c->auth[at - 1].id)) > bin) {
+		c->auth[at] = c->auth[at - 1];
+		at--;
+	}
+	c->auth[at].scheme = s;
+	c->auth[at].id = i;
 	c->nauth++;
 	return 0;
 }
@@ -717,31 +740,6 @@ struct pend_watch {
 	int table;
 };
 
-/* The order in which ZooKeeper lists a connection's ids (whoAmI): its
- * authInfo is a set over a ConcurrentHashMap of 16 bins (never resized
- * below 13 ids), iterated bin by bin, each bin in insertion order; an
- * Id's bin is spread(hashCode) & 15, with jute's Id.hashCode =
- * 37 * (37 * 17 + scheme.hashCode()) + id.hashCode(). */
-static void auth_java_order(const struct dp_conn *c, int *order)
-{
-	int bin[DP_MAX_AUTH];
-	for (int i = 0; i < c->nauth; i++) {
-		/* Java int arithmetic: wraps */
-		const char *sc = c->auth[i].scheme, *id = c->auth[i].id;
-		uint32_t h = 37u * (37u * 17u +
-				    (uint32_t)zk_java_hash(sc, strlen(sc))) +
-			     (uint32_t)zk_java_hash(id, strlen(id));
-		h = (h ^ (h >> 16)) & 0x7fffffffu;
-		bin[i] = (int)(h & 15);
-		int k = i; /* stable insertion sort by bin */
-		while (k > 0 && bin[order[k - 1]] > bin[i]) {
-			order[k] = order[k - 1];
-			k--;
-		}
-		order[k] = i;
-	}
-}
-
 static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 		       int op, struct jr *r)
 {
@@ -814,14 +812,12 @@ static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	}
 
 	if (op == ZOP_WHOAMI) {
-		int order[DP_MAX_AUTH];
-		auth_java_order(c, order);
 		w->scratch.len = 0;
 		jw_int(&w->scratch, c->nauth);
 		/* ClientInfo(scheme, provider.getUserName(id)): a digest
-		 * id "user:hash" shows as "user" */
-		for (int k = 0; k < c->nauth; k++) {
-			int i = order[k];
+		 * id "user:hash" shows as "user"; c->auth is in ZooKeeper's
+		 * order (add_auth) */
+		for (int i = 0; i < c->nauth; i++) {
 			const char *id = c->auth[i].id;
 			const char *colon = strchr(id, ':');
 			jw_str(&w->scratch, c->auth[i].scheme);
@@ -1083,6 +1079,13 @@ static void handle_auth(struct dp_worker *w, struct dp_conn *c,
 		return;
 	}
 	zxid_t z = tree_applied_zxid(w->srv->tree);
+	/* IPAuthenticationProvider: whatever the auth bytes, the id is the
+	 * connection's own address (already in the set) */
+	if (sl == 2 && !memcmp(scheme, "ip", 2) &&
+	    add_auth(c, "ip", c->ip, strlen(c->ip)) == 0) {
+		send_frame(w, c, NULL, 0, ZXID_AUTH, z, ZOK);
+		return;
+	}
 	if (sl == 6 && !memcmp(scheme, "digest", 6) && al >= 0) {
 		char digest[512];
 		if (zk_digest(auth, (size_t)al, digest, sizeof(digest)) > 0 &&
