@@ -167,7 +167,7 @@ static int key_cmp(const void *a, const void *b)
  * order after an extra '=' (which old parsers ignore). */
 static size_t st_format(const struct stats_track *s, char *out, size_t cap)
 {
-	const char *keys[ST_KEYS];
+	const char *keys[ST_KEYS] = {NULL};
 	int nk = 0;
 	size_t n = (size_t)snprintf(out, cap, "count=%lld,bytes=%lld",
 				    (long long)st_get(s, "count"),
@@ -177,7 +177,8 @@ static size_t st_format(const struct stats_track *s, char *out, size_t cap)
 		if (strcmp(s->kv[i].key, "count") &&
 		    strcmp(s->kv[i].key, "bytes"))
 			keys[nk++] = s->kv[i].key;
-	qsort(keys, (size_t)nk, sizeof(keys[0]), key_cmp);
+	if (nk > 1)
+		qsort(keys, (size_t)nk, sizeof(keys[0]), key_cmp);
 	if (nk && n < cap)
 		n += (size_t)snprintf(out + n, cap - n, "=");
 	for (int i = 0; i < nk && n < cap; i++)
