@@ -401,8 +401,6 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 		goto out;
 	if (is_ttl ? (ttl <= 0 || ttl > ZK_TTL_MAX) : ttl >= 0)
 		goto out;
-	if (op == ZOP_CREATECONTAINER && flags != ZCM_CONTAINER)
-		goto out;
 	if (!last_slash_ok(path, (size_t)plen))
 		goto out;
 	rc = acl_resolve(c, &aspan, &fixed);
@@ -449,12 +447,16 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	    (rc = tree_quota_check(c->s->tree, final, flen, 1,
 				   dlen < 0 ? 0 : dlen)))
 		goto out;
-	if (flags == ZCM_EPHEMERAL || flags == ZCM_EPHEMERAL_SEQUENTIAL)
-		st->owner = c->t->session;
-	else if (flags == ZCM_CONTAINER)
+	/* The opcode picks ZooKeeper's txn: CreateContainerTxn makes a
+	 * container whatever the flags, CreateTTLTxn a TTL node (the flags
+	 * are TTL ones, checked above), CreateTxn an ephemeral or a
+	 * persistent node (a container flag with op create is persistent) */
+	if (op == ZOP_CREATECONTAINER)
 		st->owner = ZK_CONTAINER_OWNER;
-	else if (is_ttl)
+	else if (op == ZOP_CREATETTL)
 		st->owner = zk_ttl_owner(ttl);
+	else if (flags == ZCM_EPHEMERAL || flags == ZCM_EPHEMERAL_SEQUENTIAL)
+		st->owner = c->t->session;
 	else
 		st->owner = 0;
 	st->data = data;

@@ -5,7 +5,11 @@ pkgs=(build-essential meson ninja-build pkg-config libdpdk-dev dpdk-dev
       liburcu-dev libcmocka-dev libssl-dev zookeeper zookeeper-bin
       libzookeeper-mt-dev python3-kazoo python3-pytest python3-pytest-timeout
       default-jre-headless default-jdk-headless netcat-openbsd gnuplot-nox
-      libtsan2) # libtsan2: the TSan stage of tools/test-all.sh (gcc)
+      libtsan2 # libtsan2: the TSan stage of tools/test-all.sh (gcc)
+      # tests/java: JUnit 5, AssertJ and Curator (run.py compiles with javac)
+      junit5 libassertj-core-java libcurator-client-java
+      libcurator-framework-java libcurator-recipes-java libcurator-test-java
+      libcurator-discovery-java)
 # Optional stages of tools/test-all.sh, only when asked for.
 if [ "${PADDOCK_LINT:-0}" = 1 ]; then
 	pkgs+=(clang clang-tidy cppcheck) # tools/lint.sh

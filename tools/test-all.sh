@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build paddock and run every test suite: cmocka unit tests (meson test),
-# then the integration and fault tests (pytest, real paddockd + real
-# clients, and Apache ZooKeeper 3.8 for side-by-side comparisons).
+# the JUnit 5 suite (tests/java/run.py: the Java client and Curator), then
+# the integration and fault tests (pytest, real paddockd + real clients,
+# and Apache ZooKeeper 3.8 for side-by-side comparisons).
 #
 # Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
 # normal build; an ASan+UBSan build with -Werror (build/asan) that runs
@@ -113,6 +114,10 @@ if [ -n "${PADDOCK_FUZZ_SECONDS:-}" ]; then
 	FUZZ_BUILD="$PWD/build/fuzz" bash tests/fuzz/run-fuzzers.sh \
 		"$PADDOCK_FUZZ_SECONDS" || rc=1
 fi
+# The JUnit 5 suite (tests/java): the Java client and Curator against
+# ZooKeeper 3.8 and paddockd in one run, per-case outcomes compared; its
+# last line counts the cases run against each server.
+PADDOCK_BUILD="$PWD/build" /usr/bin/python3 tests/java/run.py || rc=1
 # Last, so that the run ends with pytest's own summary line: the
 # integration tests (real paddockd, kazoo, C client, zkCli, ZooKeeper side
 # by side) and the fault tests (kill -9, torn logs, a full disk).

@@ -10,8 +10,8 @@
  * Behaviour follows Apache ZooKeeper 3.8:
  *  - zacl_check:  ZooKeeperServer.checkACL — empty/NULL list passes, a
  *    "super" identity passes, world:anyone matches everyone, "ip" entries
- *    match with IPAuthenticationProvider.matches (address[/bits]; IPv4 and,
- *    as in ZooKeeper master, IPv6), every other scheme by exact id.
+ *    match with IPAuthenticationProvider.matches (address[/bits], IPv4 only
+ *    in 3.8), every other scheme by exact id.
  *  - zacl_fixup:  PrepRequestProcessor.fixupACL — duplicates are removed
  *    first (removeDuplicates, order kept), then world must be "anyone",
  *    "auth" expands to every authenticated identity of the caller (an "ip"
@@ -199,68 +199,12 @@ static int parse_v4(const char *s, size_t len, unsigned char *b)
 	return part == 4 ? 4 : -1;
 }
 
-/* parseV6Segment for the ':'-separated segments of s[0..len). */
-static int parse_v6_segments(const char *s, size_t len, unsigned char *b,
-			     int max)
-{
-	size_t start = 0, i;
-	int n = 0, v;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i <= len; i++) {
-		if (i < len && s[i] != ':')
-			continue;
-		if (i == start || i - start > 4 || n == max)
-			return -1;
-		if (!java_parse_int(s + start, i - start, 16, &v))
-			return -1;
-		b[2 * n] = (unsigned char)((v >> 8) & 0xff);
-		b[2 * n + 1] = (unsigned char)(v & 0xff);
-		n++;
-		start = i + 1;
-	}
-	return n;
-}
-
-/* parseV6addr: 8 segments, or fewer than 8 around a single "::". */
-static int parse_v6(const char *s, size_t len, unsigned char *b)
-{
-	unsigned char hi[16], lo[16];
-	const char *dc = NULL;
-	int nh, nl;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i++) {
-		if (s[i] == ':' && s[i + 1] == ':') {
-			if (dc)
-				return -1; /* more than one "::" */
-			dc = s + i;
-			i++;
-		}
-	}
-	memset(b, 0, 16);
-	if (!dc) {
-		nh = parse_v6_segments(s, len, b, 8);
-		return nh == 8 ? 16 : -1;
-	}
-	nh = parse_v6_segments(s, (size_t)(dc - s), hi, 8);
-	nl = parse_v6_segments(dc + 2, len - (size_t)(dc - s) - 2, lo, 8);
-	if (nh < 0 || nl < 0 || nh + nl >= 8)
-		return -1;
-	memcpy(b, hi, 2 * (size_t)nh);
-	memcpy(b + 16 - 2 * nl, lo, 2 * (size_t)nl);
-	return 16;
-}
-
-/* addr2Bytes: ':' means IPv6, else '.' means IPv4.  Returns byte count. */
+/* addr2Bytes of ZooKeeper 3.8: IPv4 only (an IPv6 ip ACL is INVALIDACL
+ * and an IPv6 client matches no ip ACL; IPv6 came in 3.9).  Returns the
+ * byte count. */
 static int addr_bytes(const char *s, size_t len, unsigned char *b)
 {
-	if (memchr(s, ':', len))
-		return parse_v6(s, len, b);
-	if (memchr(s, '.', len))
-		return parse_v4(s, len, b);
-	return -1;
+	return parse_v4(s, len, b);
 }
 
 /* Parse "address[/bits]"; returns address length, *bits set. */

@@ -237,15 +237,13 @@ static void test_check_ip_bad_expression_never_matches(void **state)
 	assert_int_equal(check_ip("host", "host", ZPERM_READ), ZNOAUTH);
 }
 
-static void test_check_ip_v6(void **state)
+/* ZooKeeper 3.8's ip provider knows IPv4 only: an IPv6 client matches
+ * nothing, not even an IPv6 expression (which fixup refuses anyway) */
+static void test_check_ip_v6_never_matches(void **state)
 {
-	assert_int_equal(check_ip("::1", "0:0:0:0:0:0:0:1", ZPERM_READ), ZOK);
+	assert_int_equal(check_ip("::1", "0:0:0:0:0:0:0:1", ZPERM_READ),
+			 ZNOAUTH);
 	assert_int_equal(check_ip("fe80::/10", "fe80::1234:5678", ZPERM_READ),
-			 ZOK);
-	assert_int_equal(check_ip("fe80::/10", "fec0::1", ZPERM_READ), ZNOAUTH);
-	assert_int_equal(check_ip("2001:db8::/32", "2001:db8:1::7", ZPERM_READ),
-			 ZOK);
-	assert_int_equal(check_ip("2001:db8::/32", "2001:db9::7", ZPERM_READ),
 			 ZNOAUTH);
 }
 
@@ -339,12 +337,11 @@ static void test_fixup_digest_needs_user_colon_hash(void **state)
 
 static void test_fixup_ip_must_parse(void **state)
 {
-	static const char *const good[] = {"1.2.3.4",	"10.0.0.0/8",
-					   "0.0.0.0/0", "::1",
-					   "fe80::/10", "1:2:3:4:5:6:7:8"};
+	static const char *const good[] = {"1.2.3.4", "10.0.0.0/8",
+					   "0.0.0.0/0"};
 	static const char *const bad[] = {
-	    "1.2.3",	 "1.2.3.256", "1.2.3.4/33",	   "1.2.3.4/",
-	    "host",	 "1::2::3",   "1:2:3:4:5:6:7:8:9", "::1/129",
+	    "1.2.3",	 "1.2.3.256", "1.2.3.4/33", "1.2.3.4/", "host",
+	    "1::2::3",	 "::1",	      "fe80::/10",  "1:2:3:4:5:6:7:8",
 	    "1.2.3.4.5", "12345::"};
 	struct zacl *out;
 	size_t i;
@@ -413,7 +410,7 @@ int main(void)
 	    cmocka_unit_test(test_check_ip_exact_v4),
 	    cmocka_unit_test(test_check_ip_prefix_v4),
 	    cmocka_unit_test(test_check_ip_bad_expression_never_matches),
-	    cmocka_unit_test(test_check_ip_v6),
+	    cmocka_unit_test(test_check_ip_v6_never_matches),
 	    cmocka_unit_test(test_check_ip_family_mismatch_fails),
 	    cmocka_unit_test(test_check_perm_zero_is_denied),
 	    cmocka_unit_test(test_fixup_empty_or_null_is_invalid),
