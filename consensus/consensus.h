@@ -78,6 +78,17 @@ struct zmsg {
 	uint8_t body[];
 };
 
+/* ZM_EVENT: body is the path, then (auth_len bytes, 0 if none) the ACL
+ * a session needs READ in to be told, as ZooKeeper 3.8 checks it before
+ * delivering (NIOServerCnxn.process(event, znodeAcl)).  The ACL for
+ * zacl_check (caller zacl_unref's it), or NULL when everyone may be
+ * told. */
+struct zacl *zab_event_acl(const struct zmsg *m);
+static inline uint32_t zab_event_path_len(const struct zmsg *m)
+{
+	return m->len - m->auth_len;
+}
+
 /* Allocate a message with room for `len` body bytes (zeroed header);
  * NULL on ENOMEM.  Ownership passes with zab_post()/zab_post_list(). */
 struct zmsg *zmsg_new(uint16_t type, uint32_t len);

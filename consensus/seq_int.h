@@ -168,8 +168,10 @@ struct zab_seq {
 
 /* sequencer.c */
 int64_t seq_now_wall_ms(void);
+/* `acl`: the ACL a session needs READ in to be told (the node's, the
+ * parent's for a child change; NULL: everyone is told). */
 void seq_send_event(struct zab_seq *s, int type, const char *path,
-		    size_t len, zxid_t zxid);
+		    size_t len, zxid_t zxid, const struct zacl *acl);
 struct zsession *seq_sess_find(struct zab_seq *s, int64_t id);
 struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
 			      const uint8_t *passwd);

@@ -258,23 +258,99 @@ void zab_watching(struct zab_seq *s, int w, bool on)
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
-void seq_send_event(struct zab_seq *s, int type, const char *path,
-		    size_t len, zxid_t zxid)
+/* Does the ACL let every session read (world:anyone with READ, or an
+ * empty list)?  Then an event needs no check. */
+static bool readable_by_all(const struct zacl *a)
 {
+	if (!a || a->n == 0)
+		return true;
+	for (int i = 0; i < a->n; i++)
+		if ((a->e[i].perms & ZPERM_READ) &&
+		    !strcmp(a->e[i].scheme, "world") &&
+		    !strcmp(a->e[i].id, "anyone"))
+			return true;
+	return false;
+}
+
+/* ZM_EVENT's ACL, after the path (zab_event_acl reads it back). */
+static void event_acl_write(struct jw *o, const struct zacl *a)
+{
+	jw_int(o, a->n);
+	for (int i = 0; i < a->n; i++) {
+		jw_int(o, a->e[i].perms);
+		jw_str(o, a->e[i].scheme);
+		jw_str(o, a->e[i].id);
+	}
+}
+
+void seq_send_event(struct zab_seq *s, int type, const char *path,
+		    size_t len, zxid_t zxid, const struct zacl *acl)
+{
+	struct jw a = {0};
+	if (!readable_by_all(acl)) {
+		event_acl_write(&a, acl);
+		if (a.err) {
+			free(a.p);
+			return; /* ENOMEM: the watch is lost, as below */
+		}
+	}
 	/* the change is in the tree: now look at the workers' flags */
 	atomic_thread_fence(memory_order_seq_cst);
 	for (int w = 0; w < s->cfg.n_workers; w++) {
 		if (!atomic_load_explicit(&s->w[w].watching,
 					  memory_order_relaxed))
 			continue;
-		struct zmsg *m = zmsg_new(ZM_EVENT, (uint32_t)len);
+		struct zmsg *m = zmsg_new(ZM_EVENT, (uint32_t)(len + a.len));
 		if (!m)
 			continue; /* the watch is lost; logged by no one */
 		m->zxid = zxid;
 		m->err = type;
 		memcpy(m->body, path, len);
+		if (a.len)
+			memcpy(m->body + len, a.p, a.len);
+		m->auth_len = (uint32_t)a.len;
 		out_add(s, w, m);
 	}
+	free(a.p);
+}
+
+struct zacl *zab_event_acl(const struct zmsg *m)
+{
+	struct zacl *acl = NULL;
+	struct jr r;
+
+	if (!m->auth_len)
+		return NULL;
+	jr_init(&r, m->body + m->len - m->auth_len, m->auth_len);
+	int n = jr_int(&r);
+	/* each entry takes 12 bytes or more: n is bounded by auth_len */
+	if (r.err || n < 0 || (uint32_t)n > m->auth_len / 12)
+		return zacl_new(0, NULL, NULL, NULL);
+	int32_t *perms = malloc(((size_t)n + 1) * sizeof(*perms));
+	const char **str = malloc(((size_t)n + 1) * 2 * sizeof(*str));
+	char *buf = malloc(m->auth_len); /* strings + NULs fit in it */
+	size_t used = 0;
+	if (!perms || !str || !buf)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		perms[i] = jr_int(&r);
+		for (int k = 0; k < 2; k++) {
+			int32_t l;
+			const char *p = jr_buf(&r, &l);
+			if (r.err || l < 0 || used + (size_t)l + 1 > m->auth_len)
+				goto out;
+			memcpy(buf + used, p, (size_t)l);
+			buf[used + (size_t)l] = 0;
+			str[k * n + i] = buf + used;
+			used += (size_t)l + 1;
+		}
+	}
+	acl = zacl_new(n, perms, str, str + n);
+out:
+	free(perms);
+	free(str);
+	free(buf);
+	return acl;
 }
 
 static void send_kill(struct zab_seq *s, struct zconn_ref c)

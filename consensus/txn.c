@@ -45,6 +45,20 @@ void step_free(struct step *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* The ACL of `path` now (NULL if it is gone): whose READ a watch event
+ * needs (DataTree passes the node's or the parent's to triggerWatch). */
+static const struct zacl *acl_of(struct zab_seq *s, const char *path,
+				 size_t len)
+{
+	const struct znode *n = tree_lookup(s->tree, path, len);
+	struct zview v;
+
+	if (!n)
+		return NULL;
+	znode_view(n, &v);
+	return v.acl;
+}
+
 int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		   int64_t now, struct jw *out, bool events)
 {
@@ -61,8 +75,10 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		if (zk_owner_is_session(st->owner))
 			atomic_fetch_add(&s->stats.ephemerals, 1);
 		if (events) {
-			seq_send_event(s, ZEV_CREATED, st->path, st->len, zxid);
-			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid);
+			seq_send_event(s, ZEV_CREATED, st->path, st->len, zxid,
+				       st->acl);
+			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid,
+				       acl_of(s, st->path, pl));
 		}
 		if (out) {
 			jw_buf(out, st->path, (int32_t)st->len);
@@ -73,10 +89,14 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 	case ST_DELETE: {
 		const struct znode *n = tree_lookup(s->tree, st->path, st->len);
 		bool eph = false;
+		/* the deleted version (and its ACL) stays readable until this
+		 * thread's next quiescent state */
+		const struct zacl *acl = NULL;
 		if (n) {
 			struct zview v;
 			znode_view(n, &v);
 			eph = zk_owner_is_session(v.stat.ephemeral_owner);
+			acl = v.acl;
 		}
 		rc = tree_node_delete(s->tree, st->path, st->len, zxid);
 		if (rc)
@@ -84,8 +104,10 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		if (eph)
 			atomic_fetch_sub(&s->stats.ephemerals, 1);
 		if (events) {
-			seq_send_event(s, ZEV_DELETED, st->path, st->len, zxid);
-			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid);
+			seq_send_event(s, ZEV_DELETED, st->path, st->len, zxid,
+				       acl);
+			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid,
+				       acl_of(s, st->path, pl));
 		}
 		break;
 	}
@@ -96,7 +118,7 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 			break;
 		if (events)
 			seq_send_event(s, ZEV_DATA_CHANGED, st->path, st->len,
-				       zxid);
+				       zxid, acl_of(s, st->path, st->len));
 		if (out)
 			jw_stat(out, &stat);
 		break;

@@ -401,15 +401,17 @@ static void notify(struct wt_owner *o, void *arg)
 {
 	struct dp_worker *w = ((void **)arg)[0];
 	struct zmsg *m = ((void **)arg)[1];
+	const struct zacl *acl = ((void **)arg)[2];
 	struct dp_conn *c = (struct dp_conn *)((char *)o -
 					       offsetof(struct dp_conn, watches));
-	if (c->state != CS_OPEN)
+	if (c->state != CS_OPEN ||
+	    (acl && zacl_check(acl, ZPERM_READ, c->auth, c->nauth)))
 		return;
 	size_t at;
 	reply_begin(&c->out, &at, ZXID_NOTIFICATION, -1, 0);
 	jw_int(&c->out, m->err);
 	jw_int(&c->out, ZK_STATE_SYNC_CONNECTED);
-	jw_buf(&c->out, m->body, (int32_t)m->len);
+	jw_buf(&c->out, m->body, (int32_t)zab_event_path_len(m));
 	jw_frame_end(&c->out, at);
 	atomic_fetch_add(&c->sent, 1);
 	atomic_fetch_add(&w->packets_sent, 1);
@@ -492,9 +494,14 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 	struct dp_conn *c;
 	switch (m->type) {
 	case ZM_EVENT: {
-		void *arg[2] = {w, m};
-		wt_trigger(w->watches, m->err, (const char *)m->body, m->len,
-			   m->zxid, notify, arg);
+		/* told only with READ in the node's ACL (ZooKeeper 3.8) */
+		struct zacl *acl = zab_event_acl(m);
+		if (m->auth_len && !acl)
+			break; /* ENOMEM: nobody is told rather than anybody */
+		void *arg[3] = {w, m, acl};
+		wt_trigger(w->watches, m->err, (const char *)m->body,
+			   zab_event_path_len(m), m->zxid, notify, arg);
+		zacl_unref(acl);
 		break;
 	}
 	case ZM_APPLIED:
@@ -946,7 +953,8 @@ static void serve_setwatches(struct dp_worker *w, struct dp_conn *c,
 					continue;
 				m->err = ev;
 				memcpy(m->body, p, (size_t)l);
-				void *arg[2] = {w, m};
+				/* unfiltered, as ZooKeeper's process(event) */
+				void *arg[3] = {w, m, NULL};
 				notify(&c->watches, arg);
 				zmsg_free(m);
 			}

@@ -378,6 +378,54 @@ def test_watch_event_sequence_matches_zookeeper(raw, root, ref_raw, ref_root):
     assert len(got) >= 8
 
 
+def _acl_scenario(a, b, r):
+    """a (no auth) watches nodes only b (digest) may read; b changes
+    them.  ZooKeeper 3.8 tells a session of an event only with READ on
+    the node (on the parent for NodeChildrenChanged)."""
+    bob = [(31, "digest", "bob:" + _bob_hash())]
+    b.auth("digest", "bob:bpw")
+    b.create(r)
+    b.create(r + "/open")
+    b.create(r + "/hidden", b"", acl=bob)
+    b.create(r + "/closed", b"", acl=bob)      # a parent a cannot read
+    a.exists(r + "/hidden", watch=True)       # exists needs no READ
+    a.exists(r + "/gone", watch=True)
+    a.get_children(r, watch=True)
+    a.add_watch(r + "/closed", AddWatchMode.PERSISTENT_RECURSIVE)
+    a.add_watch(r + "/open", AddWatchMode.PERSISTENT)
+    b.set_data(r + "/hidden", b"1")           # not told
+    b.create(r + "/gone", b"", acl=bob)       # NodeCreated not told (its
+                                              # ACL), r's child change is
+    b.create(r + "/closed/c")                 # created: told (open ACL)
+    b.create(r + "/closed/d", b"", acl=bob)   # not told
+    b.delete(r + "/hidden")                   # not told
+    b.set_data(r + "/open", b"2")             # told
+    a.sync(r)
+    out = []
+    while True:
+        e = a.no_event(0.7)
+        if e is None:
+            return out
+        out.append((e.type, e.path.replace(r, "<r>")))
+
+
+def _bob_hash():
+    import base64
+    import hashlib
+    return base64.b64encode(hashlib.sha1(b"bob:bpw").digest()).decode()
+
+
+@pytest.mark.compare
+def test_events_need_read_on_the_node_as_in_zookeeper(raw, root, ref_raw,
+                                                      ref_root):
+    got = _acl_scenario(raw(), raw(), root)
+    want = _acl_scenario(ref_raw(), ref_raw(), ref_root)
+    assert got == want
+    assert got == [(Ev.NODE_CHILDREN_CHANGED, "<r>"),
+                   (Ev.NODE_CREATED, "<r>/closed/c"),
+                   (Ev.NODE_DATA_CHANGED, "<r>/open")]
+
+
 def _mode_scenario(a, b, r, case):
     a.create(r)
     if case == "child-then-recursive":

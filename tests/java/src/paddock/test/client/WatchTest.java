@@ -312,9 +312,6 @@ class WatchTest extends ClientBase {
      * for NodeChildrenChanged): exists() on an unreadable node succeeds and
      * sets a watch, whose events are then never delivered.
      */
-    @Gap("ZooKeeper 3.8 delivers a watch event only to a session "
-        + "with READ on the node (the parent, for "
-        + "NodeChildrenChanged); paddockd delivers every event")
     @Test
     void notificationsNeedRead() throws Exception {
         ZooKeeper zk = client();
