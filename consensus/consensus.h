@@ -41,8 +41,10 @@ enum zmsg_type {
 	/* sequencer -> worker */
 	ZM_CONNECTED,   /* session (0 = refused/expired), timeout,
 			   body = passwd */
-	ZM_REPLY,       /* xid, zxid, err; body = reply record; op as sent */
-	ZM_EVENT,       /* zxid, err = event type, body = path */
+	ZM_REPLY,       /* xid, zxid, err; body = reply record; op as sent;
+			   err ZAB_UNDECODABLE: close without a reply */
+	ZM_EVENT,       /* zxid, err = event type, body = path (and ACL,
+			   zab_event_acl) */
 	ZM_APPLIED,     /* zxid: every event up to here has been sent */
 	ZM_KILL,        /* close connection conn/gen (session expired,
 			   moved or closed) */
@@ -51,6 +53,11 @@ enum zmsg_type {
 /* ZM_REPLY.op of the "dump" answer (no ZooKeeper opcode is negative
  * beyond -11). */
 #define ZAB_OP_DUMP (-1000)
+
+/* ZM_REPLY.err for a request whose record cannot be decoded: ZooKeeper
+ * closes such a connection without an answer (unlike a decodable but
+ * wrong one, e.g. a multi holding a read op: MARSHALLINGERROR). */
+#define ZAB_UNDECODABLE (-1000)
 
 /* Addressing of a client connection: worker index, slot, generation. */
 struct zconn_ref {

@@ -395,6 +395,17 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	bool is_ttl = flags == ZCM_PERSISTENT_TTL ||
 		      flags == ZCM_PERSISTENT_SEQUENTIAL_TTL;
 	struct pend parent, self;
+	if (c->t->req && c->t->req->op == ZOP_MULTI && !is_ttl) {
+		/* a multi's MultiOperationRecord decodes every create as
+		 * Op.create(path, data, acl, flags[, ttl]), whose type
+		 * follows the flags: a create2 op is a plain create (its
+		 * result has no Stat), createContainer without the container
+		 * flag a persistent node, createTTL without a TTL flag a
+		 * create that ignores the ttl */
+		op = flags == ZCM_CONTAINER ? ZOP_CREATECONTAINER : ZOP_CREATE;
+		ttl = -1;
+		st->op = op;
+	}
 	rc = ZBADARGUMENTS;
 	/* validateCreateRequest, then the path's shape */
 	if (flags < 0 || flags > ZCM_PERSISTENT_SEQUENTIAL_TTL)

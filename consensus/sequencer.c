@@ -603,8 +603,14 @@ static int prep_request(struct zab_seq *s, struct ptxn *t,
 			return ZMARSHALLINGERROR;
 		if (done)
 			return ZOK;
-		if (!op_in_multi(type))
-			return ZMARSHALLINGERROR;
+		if (!op_in_multi(type)) {
+			/* a read, or an op no multi holds: ZooKeeper's
+			 * MultiOperationRecord refuses it while decoding and
+			 * PrepRequestProcessor logs an error txn
+			 * (MARSHALLINGERROR); the connection stays */
+			t->err = ZMARSHALLINGERROR;
+			return ZOK;
+		}
 		if (t->n == 0 || t->n == cap) {
 			cap = t->n ? cap * 2 : 8;
 			struct step *n = realloc(t->st, (size_t)cap * sizeof(*n));
@@ -651,7 +657,7 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 	int nids = zab_auth_parse(m->body, m->auth_len, ids, idbuf,
 				  sizeof(idbuf), MAX_AUTH);
 	if (nids < 0) {
-		reply_now(s, m, ZMARSHALLINGERROR);
+		reply_now(s, m, ZAB_UNDECODABLE);
 		zmsg_free(m);
 		return;
 	}
@@ -696,7 +702,7 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 		/* undecodable: the worker closes the connection; the zxid
 		 * is given back, nothing was logged */
 		s->zxid--;
-		reply_now(s, m, rc);
+		reply_now(s, m, ZAB_UNDECODABLE);
 		ptxn_free(s, t);
 		return;
 	}
@@ -834,7 +840,7 @@ static void apply_read(struct zab_seq *s, struct ptxn *t)
 	const char *path = jr_buf(&r, &plen);
 	s->reply.len = 0;
 	if (r.err) {
-		send_reply(s, m, ZMARSHALLINGERROR, s->applied);
+		send_reply(s, m, ZAB_UNDECODABLE, s->applied);
 		return;
 	}
 	if (m->op == ZOP_SYNC) {
@@ -854,7 +860,7 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 {
 	struct zmsg *m = t->req;
 	s->reply.len = 0;
-	if (m->op != ZOP_MULTI) {
+	if (m->op != ZOP_MULTI || t->err) {
 		int rc = t->err;
 		if (!rc)
 			rc = txn_apply_step(s, &t->st[0], t->zxid, t->time,

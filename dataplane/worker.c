@@ -521,7 +521,7 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 		}
 		c->inflight--;
 		c->inflight_bytes -= m->req_len;
-		if (m->err == ZMARSHALLINGERROR) {
+		if (m->err == ZAB_UNDECODABLE) {
 			conn_close(w, c, "malformed request");
 			break;
 		}
@@ -760,23 +760,34 @@ static void serve_read(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 	if (op == ZOP_MULTIREAD) {
 		/* validate the whole record first */
 		size_t start = r->off;
+		bool wrong_op = false;
 		for (;;) {
 			int32_t type = jr_int(r);
 			bool done = jr_bool(r);
 			jr_int(r);
 			if (r->err || done)
 				break;
+			if (type != ZOP_GETDATA && type != ZOP_GETCHILDREN) {
+				/* ZooKeeper decodes it, then refuses it:
+				 * MARSHALLINGERROR, the connection stays */
+				wrong_op = true;
+				break;
+			}
 			int32_t pl;
 			jr_buf(r, &pl);
 			jr_bool(r);
-			if ((type != ZOP_GETDATA && type != ZOP_GETCHILDREN) ||
-			    pl < 0)
+			if (r->err || pl < 0) {
 				r->err = true;
-			if (r->err)
 				break;
+			}
 		}
 		if (r->err) {
 			conn_close(w, c, "malformed multiRead");
+			return;
+		}
+		if (wrong_op) {
+			finish_read(w, c, xid, ZMARSHALLINGERROR,
+				    tree_applied_zxid(t));
 			return;
 		}
 		do {

@@ -182,3 +182,35 @@ def test_raw_multi_and_multiread_match_zookeeper(raw, root, ref_raw, ref_root):
     b = scenario(ref_raw(), ref_root)
     from util import normalise
     assert normalise(a, root) == normalise(b, ref_root)
+
+
+def _wrong_kinds(c, r):
+    """multi holding reads, multiRead holding writes: each answered
+    MARSHALLINGERROR on a connection that stays; a multi's refusal is an
+    error txn (it uses a zxid), a multiRead's is not."""
+    from jute import Op, p_bool, p_int, p_string
+
+    def hdr(op):
+        return p_int(op) + p_bool(False) + p_int(-1)
+    end = p_int(-1) + p_bool(True) + p_int(-1)
+    get = hdr(Op.GET_DATA) + p_string(r) + p_bool(False)
+    setd = hdr(Op.SET_DATA) + p_string(r) + p_int(1) + b"x" + p_int(-1)
+    c.create(r)
+    out = []
+    base = c.exists(r).czxid
+    for name, op, body in [("multi of a read", Op.MULTI, get + end),
+                           ("multi mixed", Op.MULTI, setd + get + end),
+                           ("multiRead of a write", Op.MULTI_READ,
+                            setd + end)]:
+        rep = c.request(op, body, check=False)
+        probe = c.create(r + "/" + name.replace(" ", "-"))[1]
+        out.append((name, rep.err, probe.czxid - base))
+    return out
+
+
+@pytest.mark.compare
+def test_multi_of_the_wrong_kind_matches_zookeeper(raw, root, ref_raw,
+                                                   ref_root):
+    got = _wrong_kinds(raw(), root)
+    assert got == _wrong_kinds(ref_raw(), ref_root)
+    assert [e for _, e, _ in got] == [Err.MARSHALLING_ERROR] * 3

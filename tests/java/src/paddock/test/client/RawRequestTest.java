@@ -216,10 +216,6 @@ class RawRequestTest extends ClientBase {
         return sb.toString();
     }
 
-    @Gap("a multi holding read ops or mixing kinds: ZooKeeper "
-        + "answers MARSHALLINGERROR (an error txn) and keeps the "
-        + "connection, paddockd closes it; a create2 op in a multi "
-        + "is a plain create result in ZooKeeper")
     @Test
     void multiWithOpsOutOfPlace() throws Exception {
         RawZk zk = raw();
