@@ -1007,26 +1007,22 @@ static void serve_watchop(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 					     &c->watches, WT_CHILD, mode, z);
 		}
 	} else {
-		/* DataTree.removeWatch / containsWatcher by WatcherType:
-		 * Children 1, Data 2, Any 3, Persistent 4, PersistentRecursive
-		 * 5 */
+		/* DataTree.removeWatch / containsWatcher by ZooKeeper 3.8's
+		 * WatcherType: Children 1, Data 2, Any 3 (Persistent and
+		 * PersistentRecursive came in 3.9).  A table's watch of any
+		 * mode counts: removing Data from a persistent watch leaves
+		 * its child part (WatchManager.removeWatcher) */
 		static const int tables[] = {0, WT_CHILD, WT_DATA,
-					     WT_DATA | WT_CHILD,
-					     WT_DATA | WT_CHILD,
 					     WT_DATA | WT_CHILD};
-		static const int modes[] = {0, WM_STANDARD, WM_STANDARD, 0,
-					    WM_PERSISTENT, WM_RECURSIVE};
-		if (type < 1 || type > 5) {
+		if (type < 1 || type > 3) {
 			err = ZMARSHALLINGERROR; /* WatcherType.fromInt throws */
 		} else {
 			bool found =
 				op == ZOP_REMOVEWATCHES
 					? wt_remove(w->watches, p, (size_t)pl,
-						    &c->watches, tables[type],
-						    modes[type])
+						    &c->watches, tables[type], 0)
 					: wt_has(w->watches, p, (size_t)pl,
-						 &c->watches, tables[type],
-						 modes[type]);
+						 &c->watches, tables[type], 0);
 			if (!found)
 				err = ZNOWATCHER;
 		}

@@ -472,3 +472,31 @@ def test_last_watch_registration_on_a_path_sets_its_mode(raw, root, case):
         "recursive-then-data": [(Ev.NODE_DATA_CHANGED, "<r>")],
     }[case]
     assert got == expected
+
+
+def _persistent_parts(a, b, r):
+    """checkWatches/removeWatches by type on a persistent watch: ZooKeeper
+    3.8 counts a table's watch of any mode, so Data removes the data part
+    and the child part keeps firing; types 4 and 5 (3.9's) are refused."""
+    a.create(r)
+    a.add_watch(r, AddWatchMode.PERSISTENT)
+    out = [("check %d" % t, a.check_watches(r, t, check=False).err)
+           for t in (1, 2, 3, 4, 5)]
+    out.append(("remove data", a.remove_watches(r, 2, check=False).err))
+    out.append(("check data", a.check_watches(r, 2, check=False).err))
+    b.set_data(r, b"1")
+    b.create(r + "/c")
+    a.sync(r)
+    while True:
+        e = a.no_event(0.5)
+        if e is None:
+            return out
+        out.append((e.type, e.path.replace(r, "<r>")))
+
+
+@pytest.mark.compare
+def test_persistent_watch_parts_match_zookeeper(raw, root, ref_raw,
+                                                ref_root):
+    got = _persistent_parts(raw(), raw(), root)
+    assert got == _persistent_parts(ref_raw(), ref_raw(), ref_root)
+    assert got[-1] == (Ev.NODE_CHILDREN_CHANGED, "<r>")

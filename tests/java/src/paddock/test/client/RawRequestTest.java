@@ -258,10 +258,6 @@ class RawRequestTest extends ClientBase {
         log("children %s", kids(zk.getChildren(root, false)));
     }
 
-    @Gap("checkWatches/removeWatches of type Children or Data on a "
-        + "persistent watch: ZooKeeper checks and removes that part "
-        + "of it, paddockd answers NOWATCHER; types 4 and 5 are "
-        + "MARSHALLINGERROR in ZooKeeper 3.8")
     @Test
     void serverSideWatchBookkeeping() throws Exception {
         RawZk zk = raw();
