@@ -152,6 +152,8 @@ struct zab_seq_config {
 	int stall_ms;
 	unsigned ring_size; /* entries per ring, a power of two; 0 = 65536 */
 	bool enforce_quota; /* enforceQuota: hard quota limits refuse */
+	bool reconfig_enabled; /* reconfigEnabled: reconfig UNIMPLEMENTED,
+				  else RECONFIGDISABLED */
 };
 
 /* Counters, read racily by four-letter words. */

@@ -640,6 +640,17 @@ int prep_one(struct zab_seq *s, struct ptxn *t, const struct zauth_id *ids,
 		return prep_setacl(&c, r, st);
 	case ZOP_CHECK:
 		return prep_check(&c, r, st);
+	case ZOP_RECONFIG:
+		/* standalone ZooKeeperServer has no reconfig of its own */
+		return s->cfg.reconfig_enabled ? ZUNIMPLEMENTED
+					       : ZRECONFIGDISABLED;
+	case ZOP_DELETECONTAINER:
+		/* ZooKeeper reads this request's whole body as the path, so
+		 * a client's (jute-encoded, with its length) never
+		 * validates: BADARGUMENTS.  A body of bare path bytes would
+		 * delete any childless non-ephemeral node there without an
+		 * ACL check; paddockd refuses that too. */
+		return ZBADARGUMENTS;
 	default:
 		return ZUNIMPLEMENTED;
 	}

@@ -1055,8 +1055,6 @@ static bool is_read(int op)
 	case ZOP_ADDWATCH:
 	case ZOP_REMOVEWATCHES:
 	case ZOP_CHECKWATCHES:
-	case ZOP_RECONFIG:
-	case ZOP_DELETECONTAINER:
 		return true;
 	}
 	return false;
@@ -1077,6 +1075,8 @@ static bool is_write(int op)
 	case ZOP_SYNC:
 	case ZOP_GETEPHEMERALS:
 	case ZOP_CLOSESESSION:
+	case ZOP_RECONFIG:	   /* refused by prep, from an error txn */
+	case ZOP_DELETECONTAINER: /* likewise */
 		return true;
 	}
 	return false;
@@ -1188,17 +1188,6 @@ static void handle_request(struct dp_worker *w, struct dp_conn *c,
 	case ZOP_REMOVEWATCHES:
 	case ZOP_CHECKWATCHES:
 		serve_watchop(w, c, xid, op, &r);
-		return;
-	case ZOP_RECONFIG:
-		/* standalone ZooKeeperServer: no reconfig of its own */
-		send_frame(w, c, NULL, 0, xid, z,
-			   w->srv->cfg->reconfig_enabled ? ZUNIMPLEMENTED
-							 : ZRECONFIGDISABLED);
-		return;
-	case ZOP_DELETECONTAINER:
-		/* internal to the container manager: BADARGUMENTS from a
-		 * client, as ZooKeeper 3.8 answers */
-		send_frame(w, c, NULL, 0, xid, z, ZBADARGUMENTS);
 		return;
 	default:
 		if (is_read(op)) {

@@ -151,6 +151,7 @@ int main(int argc, char **argv)
 		.max_requests = cfg.request_throttle_max,
 		.stall_ms = cfg.request_throttle_stall_ms,
 		.enforce_quota = cfg.enforce_quota,
+		.reconfig_enabled = cfg.reconfig_enabled,
 	};
 	struct zab_seq *seq = zab_seq_create(&sc);
 	if (!seq) {

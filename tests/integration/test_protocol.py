@@ -31,13 +31,16 @@ def test_other_unknown_opcodes(raw, opcode):
 
 def test_delete_container_opcode_from_client_is_bad_arguments(raw, root):
     # deleteContainer (20) is internal to ZooKeeper; sent by a client it is
-    # answered BADARGUMENTS (connection stays open, nothing deleted)
+    # answered BADARGUMENTS from an error txn (a zxid used; connection
+    # stays open, nothing deleted)
     c = raw()
     c.create(root)
     c.create(root + "/c", mode=jute.Mode.CONTAINER)
-    for p in (root + "/c", root):
+    for i, p in enumerate((root + "/c", root)):
+        before = c.create(root + "/probe%d" % i)[1].czxid
         rep = c.request(Op.DELETE_CONTAINER, p_string(p), check=False)
         assert rep.err == Err.BAD_ARGUMENTS
+        assert rep.zxid == before + 1
         assert c.exists(p) is not None
 
 
@@ -236,9 +239,11 @@ def test_reconfig_answer_matches_zookeeper(server_factory, enabled):
         c = jute.open_session(srv.hosts)
         body = (p_string(None) + p_string(None) + p_string(None) +
                 jute.p_long(-1))
+        before = c.create("/before")[1].czxid
         rep = c.request(Op.RECONFIG, body, check=False)
-        errs[kind] = (rep.err, rep.body.remaining(),
-                      c.exists("/") is not None)
+        after = c.create("/after")[1].czxid
+        # refused from an error txn: it uses a zxid on both
+        errs[kind] = (rep.err, rep.body.remaining(), after - before)
         c.close_socket()
     assert errs["paddock"] == errs["zookeeper"]
 

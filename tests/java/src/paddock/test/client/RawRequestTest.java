@@ -397,9 +397,6 @@ class RawRequestTest extends ClientBase {
         log("%s", next(zk, "after"));
     }
 
-    @Gap("deleteContainer (20) sent by a client: ZooKeeper answers "
-        + "BADARGUMENTS from an error txn, which uses a zxid; "
-        + "paddockd answers BADARGUMENTS without one")
     @Test
     void deleteContainerFromClient() throws Exception {
         RawZk zk = raw();
