@@ -168,10 +168,11 @@ struct zab_seq {
 
 /* sequencer.c */
 int64_t seq_now_wall_ms(void);
-/* `acl`: the ACL a session needs READ in to be told (the node's, the
- * parent's for a child change; NULL: everyone is told). */
+/* A session is told only with READ in the ACL of the event's path (for
+ * NodeChildrenChanged that is the parent), looked up here once a worker
+ * watches; for NodeDeleted the node is gone: `deleted_acl` is its ACL. */
 void seq_send_event(struct zab_seq *s, int type, const char *path,
-		    size_t len, zxid_t zxid, const struct zacl *acl);
+		    size_t len, zxid_t zxid, const struct zacl *deleted_acl);
 struct zsession *seq_sess_find(struct zab_seq *s, int64_t id);
 struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
 			      const uint8_t *passwd);

@@ -283,23 +283,40 @@ static void event_acl_write(struct jw *o, const struct zacl *a)
 	}
 }
 
+/* The ACL of `path` now (NULL if it is gone). */
+static const struct zacl *acl_of(struct zab_seq *s, const char *path,
+				 size_t len)
+{
+	const struct znode *n = tree_lookup(s->tree, path, len);
+	struct zview v;
+
+	if (!n)
+		return NULL;
+	znode_view(n, &v);
+	return v.acl;
+}
+
 void seq_send_event(struct zab_seq *s, int type, const char *path,
-		    size_t len, zxid_t zxid, const struct zacl *acl)
+		    size_t len, zxid_t zxid, const struct zacl *deleted_acl)
 {
 	struct jw a = {0};
-	if (!readable_by_all(acl)) {
-		event_acl_write(&a, acl);
-		if (a.err) {
-			free(a.p);
-			return; /* ENOMEM: the watch is lost, as below */
-		}
-	}
+	bool acl_done = false;
 	/* the change is in the tree: now look at the workers' flags */
 	atomic_thread_fence(memory_order_seq_cst);
 	for (int w = 0; w < s->cfg.n_workers; w++) {
 		if (!atomic_load_explicit(&s->w[w].watching,
 					  memory_order_relaxed))
 			continue;
+		if (!acl_done) { /* once, and only when someone watches */
+			const struct zacl *acl = type == ZEV_DELETED
+							 ? deleted_acl
+							 : acl_of(s, path, len);
+			if (!readable_by_all(acl))
+				event_acl_write(&a, acl);
+			if (a.err)
+				break; /* ENOMEM: the watch is lost, as below */
+			acl_done = true;
+		}
 		struct zmsg *m = zmsg_new(ZM_EVENT, (uint32_t)(len + a.len));
 		if (!m)
 			continue; /* the watch is lost; logged by no one */

@@ -45,20 +45,6 @@ void step_free(struct step *st)
 	memset(st, 0, sizeof(*st));
 }
 
-/* The ACL of `path` now (NULL if it is gone): whose READ a watch event
- * needs (DataTree passes the node's or the parent's to triggerWatch). */
-static const struct zacl *acl_of(struct zab_seq *s, const char *path,
-				 size_t len)
-{
-	const struct znode *n = tree_lookup(s->tree, path, len);
-	struct zview v;
-
-	if (!n)
-		return NULL;
-	znode_view(n, &v);
-	return v.acl;
-}
-
 int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		   int64_t now, struct jw *out, bool events)
 {
@@ -76,9 +62,9 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 			atomic_fetch_add(&s->stats.ephemerals, 1);
 		if (events) {
 			seq_send_event(s, ZEV_CREATED, st->path, st->len, zxid,
-				       st->acl);
+				       NULL);
 			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid,
-				       acl_of(s, st->path, pl));
+				       NULL);
 		}
 		if (out) {
 			jw_buf(out, st->path, (int32_t)st->len);
@@ -107,7 +93,7 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 			seq_send_event(s, ZEV_DELETED, st->path, st->len, zxid,
 				       acl);
 			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid,
-				       acl_of(s, st->path, pl));
+				       NULL);
 		}
 		break;
 	}
@@ -118,7 +104,7 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 			break;
 		if (events)
 			seq_send_event(s, ZEV_DATA_CHANGED, st->path, st->len,
-				       zxid, acl_of(s, st->path, st->len));
+				       zxid, NULL);
 		if (out)
 			jw_stat(out, &stat);
 		break;
