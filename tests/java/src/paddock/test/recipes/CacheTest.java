@@ -24,6 +24,9 @@ import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 import org.junit.jupiter.api.Test;
 
+import static paddock.test.recipes.Rx.rest;
+import static paddock.test.recipes.Rx.take;
+
 import paddock.test.Zk;
 
 /** CuratorCache and the older path-children, node and tree caches: event
@@ -35,22 +38,6 @@ class CacheTest extends Zk {
         return Rx.rel(root, d.getPath()) + "=" + (d.getData() == null ? "null"
             : s(d.getData())) + (d.getStat() == null ? ""
             : "@v" + d.getStat().getVersion());
-    }
-
-    private static String take(BlockingQueue<String> q) throws Exception {
-        String e = q.poll(10, TimeUnit.SECONDS);
-        return e == null ? "timeout" : e;
-    }
-
-    private static String rest(BlockingQueue<String> q, long ms)
-            throws Exception {
-        List<String> l = new ArrayList<>();
-        String e = q.poll(ms, TimeUnit.MILLISECONDS);
-        while (e != null) {
-            l.add(e);
-            e = q.poll(50, TimeUnit.MILLISECONDS);
-        }
-        return l.isEmpty() ? "none" : l.toString();
     }
 
     /** The next n events in arrival order: Curator's caches process one

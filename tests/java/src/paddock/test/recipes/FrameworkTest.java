@@ -36,6 +36,9 @@ import org.apache.zookeeper.data.Id;
 import org.apache.zookeeper.data.Stat;
 import org.junit.jupiter.api.Test;
 
+import static paddock.test.recipes.Rx.rest;
+import static paddock.test.recipes.Rx.take;
+
 import paddock.test.Zk;
 
 /** CuratorFramework itself: builders, background callbacks, watchers,
@@ -74,23 +77,6 @@ class FrameworkTest extends Zk {
             + r(t.getResultPath()) + " stat="
             + (t.getResultStat() == null ? "null" : stat(t.getResultStat()))
             + " error=" + t.getError();
-    }
-
-    private static String take(BlockingQueue<String> q) throws Exception {
-        String e = q.poll(10, TimeUnit.SECONDS);
-        return e == null ? "timeout" : e;
-    }
-
-    /** What arrives in ms (none: "none"). */
-    private static String rest(BlockingQueue<String> q, long ms)
-            throws Exception {
-        List<String> l = new ArrayList<>();
-        String e = q.poll(ms, TimeUnit.MILLISECONDS);
-        while (e != null) {
-            l.add(e);
-            e = q.poll(50, TimeUnit.MILLISECONDS);
-        }
-        return l.isEmpty() ? "none" : l.toString();
     }
 
     @Test

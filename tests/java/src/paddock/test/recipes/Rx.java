@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -95,6 +96,28 @@ final class Rx {
     }
 
     /** Polls cond every 20 ms until true or ms elapsed; its last value. */
+    /** The next event within 10 s, or "timeout". */
+    static String take(BlockingQueue<String> q) throws Exception {
+        return take(q, 10000);
+    }
+
+    /** The next event within ms, or "timeout". */
+    static String take(BlockingQueue<String> q, long ms) throws Exception {
+        String e = q.poll(ms, TimeUnit.MILLISECONDS);
+        return e == null ? "timeout" : e;
+    }
+
+    /** What arrives in ms, then until 50 ms pass quietly ("none"). */
+    static String rest(BlockingQueue<String> q, long ms) throws Exception {
+        List<String> l = new ArrayList<>();
+        String e = q.poll(ms, TimeUnit.MILLISECONDS);
+        while (e != null) {
+            l.add(e);
+            e = q.poll(50, TimeUnit.MILLISECONDS);
+        }
+        return l.isEmpty() ? "none" : l.toString();
+    }
+
     static boolean until(Cond cond, long ms) throws Exception {
         long end = System.nanoTime() + ms * 1_000_000L;
         while (true) {

@@ -20,29 +20,15 @@ import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.Watcher;
 import org.junit.jupiter.api.Test;
 
+import static paddock.test.recipes.Rx.rest;
+import static paddock.test.recipes.Rx.take;
+
 import paddock.test.Zk;
 
 /** Curator through a TCP relay that the case cuts: SUSPENDED/RECONNECTED
  *  within the session (watches re-registered with SetWatches), LOST when
  *  the session expires, and how recipes recover. */
 class SessionTest extends Zk {
-    private static String take(BlockingQueue<String> q, long ms)
-            throws Exception {
-        String e = q.poll(ms, TimeUnit.MILLISECONDS);
-        return e == null ? "timeout" : e;
-    }
-
-    private static String rest(BlockingQueue<String> q, long ms)
-            throws Exception {
-        List<String> l = new ArrayList<>();
-        String e = q.poll(ms, TimeUnit.MILLISECONDS);
-        while (e != null) {
-            l.add(e);
-            e = q.poll(50, TimeUnit.MILLISECONDS);
-        }
-        return l.isEmpty() ? "none" : l.toString();
-    }
-
     private CuratorFramework viaProxy(TcpProxy px, int sessionMs,
             BlockingQueue<String> states) throws Exception {
         CuratorFramework c = Rx.curatorAt(px.connect(), sessionMs,
