@@ -866,7 +866,8 @@ static void apply_read(struct zab_seq *s, struct ptxn *t)
 		/* getEphemerals: a plain string-prefix match */
 		struct eph_list l = {&s->reply, path, plen, 0};
 		jw_int(&s->reply, 0);
-		tree_ephemerals(s->tree, m->session, eph_put, &l);
+		if (tree_ephemerals_zk(s->tree, m->session, eph_put, &l) < 0)
+			s->reply.err = true;
 		if (!s->reply.err)
 			jw_put_int_at(s->reply.p, l.n);
 	}

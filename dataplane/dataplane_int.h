@@ -105,6 +105,7 @@ struct dp_worker {
 	int64_t others;
 	unsigned mq_head, mq_n, mq_cap;
 	struct jw scratch;
+	struct zorder_buf zorder; /* getChildren's sort (znode_children_zk) */
 	int64_t next_touch;
 	int64_t listen_until; /* listener off until then (conn_token) */
 	int64_t now_ms; /* at the start of the loop pass */

@@ -694,7 +694,11 @@ static int read_node(struct read_ctx *x, int op, const char *path,
 		int32_t count = 0;
 		jw_int(x->o, 0);
 		void *arg[2] = {x->o, &count};
-		znode_children(n, put_child, arg);
+		/* in ZooKeeper's order: clients see it (Curator deletes
+		 * children in it, say) */
+		if (znode_children_zk(n, put_child, arg, &x->w->zorder,
+				      false) < 0)
+			return ZSYSTEMERROR;
 		if (!x->o->err)
 			jw_put_int_at(x->o->p + at, count);
 		if (op == ZOP_GETCHILDREN2)
@@ -1906,6 +1910,7 @@ void dp_server_destroy(struct dp_server *d)
 		free(w->free_slots);
 		free(w->dirty);
 		jw_free(&w->scratch);
+		free(w->zorder.p);
 	}
 	free(d->w);
 	while (d->ips) {

@@ -273,6 +273,7 @@ static void write_acl(struct swriter *w, const struct zacl *acl,
 static int64_t walk_tree(struct swriter *w, struct tree *t, const int *cancel)
 {
 	struct pstack s = {0};
+	struct zorder_buf zorder = {0};
 	const struct zacl *prev_acl = NULL;
 	bool have_prev = false;
 	const struct znode *n;
@@ -317,7 +318,11 @@ static int64_t walk_tree(struct swriter *w, struct tree *t, const int *cancel)
 		 * after it is replayed as "parent side only" */
 		s.parent = path;
 		s.parent_len = len;
-		znode_children(n, push_child, &s);
+		/* pushed in reverse, popped (and written) in ZooKeeper's
+		 * children order, which a restore keeps (tree.c, "Children
+		 * order") */
+		if (znode_children_zk(n, push_child, &s, &zorder, true) < 0)
+			s.err = -ENOMEM;
 		sw_u32(w, (uint32_t)len);
 		sw_put(w, path, len);
 		stat_encode(st, &stat);
@@ -350,6 +355,7 @@ static int64_t walk_tree(struct swriter *w, struct tree *t, const int *cancel)
 		}
 	}
 	free(s.b);
+	free(zorder.p);
 	free(path);
 	free(data);
 	if (s.err)

@@ -151,6 +151,9 @@ struct znode {
 				* oldest child's is the youngest */
 	uint32_t path_len : 31;
 	uint32_t linked : 1;   /* an owner link (cds_list_head) precedes */
+	uint8_t zk_cap;	       /* log2 of the table of ZooKeeper's HashSet of
+				* these children (0: none yet); read
+				* racily by readers (TREE_LOAD) */
 	char path[];	       /* path_len bytes, no NUL */
 };
 
@@ -158,6 +161,8 @@ struct sess {
 	int64_t id;
 	struct sess *next;
 	struct cds_list_head nodes; /* owner links, creation order */
+	int32_t n;		    /* nodes on the list */
+	uint8_t zk_cap; /* log2 of ZooKeeper's HashSet table for them */
 };
 
 /* Blocks waiting for a grace period.  size 0: an ACL or blob, freed with
@@ -706,6 +711,7 @@ static struct znode *node_alloc(struct tree *t, const char *path, size_t len,
 	n->child = n->next = NULL;
 	n->prev = NULL;
 	n->linked = linked;
+	n->zk_cap = 0;
 	if (linked)
 		CDS_INIT_LIST_HEAD(node_link(n));
 	memcpy(n->path, path, len);
@@ -818,6 +824,8 @@ static struct sess *sess_get(struct tree *t, int64_t id)
 		return NULL;
 	s->id = id;
 	CDS_INIT_LIST_HEAD(&s->nodes);
+	s->n = 0;
+	s->zk_cap = 4; /* new HashSet<>(): 16 */
 	k = sess_slot(t, id);
 	s->next = t->sb[k];
 	t->sb[k] = s;
@@ -988,6 +996,33 @@ static void restore_push(struct tree *t, struct znode *parent,
 }
 
 /* A system node with an all-zero stat but the given overrides. */
+/*
+ * Children order.  ZooKeeper keeps a node's children in a
+ * java.util.HashSet (new HashSet<>(8)) and getChildren lists them in its
+ * iteration order: by bucket, spread(String.hashCode) & (table - 1), and
+ * within a bucket in insertion order (a resize keeps that order).  The
+ * table starts at 8 entries, doubles when the count passes 3/4 of it and
+ * never shrinks, so it is a function of the most children the node ever
+ * had; zk_cap keeps its log2.  Our child list is in insertion order, so
+ * a stable sort by bucket gives ZooKeeper's order.  After a restart
+ * ZooKeeper re-inserts the children in the order its snapshot wrote them
+ * (its iteration order) into a table sized by their count: our snapshot
+ * writes them in that order too and tree_node_restore sizes zk_cap by the
+ * count.  Not modelled: a bucket of 9 or more colliding names, which
+ * Java turns into a tree bin (or answers with an early resize).
+ */
+static void note_children(struct znode *p, int32_t n)
+{
+	unsigned lg = 3;
+
+	if (n <= 0)
+		return;
+	while ((uint64_t)n > ((uint64_t)3 << lg) / 4)
+		lg++;
+	if (lg > p->zk_cap)
+		TREE_STORE(p->zk_cap, (uint8_t)lg);
+}
+
 static struct znode *sys_node(struct tree *t, struct znode *parent,
 			      const char *path, struct zacl *acl,
 			      int32_t num_children, int32_t cversion,
@@ -1006,6 +1041,7 @@ static struct znode *sys_node(struct tree *t, struct znode *parent,
 	}
 	ver_commit(v);
 	n->ver = v;
+	note_children(n, num_children);
 	if (parent)
 		child_add(parent, n);
 	lfht_add(t, n);
@@ -1330,6 +1366,60 @@ static bool descendants(const struct znode *n, int64_t *count,
 	return ok;
 }
 
+struct zorder_ent {
+	const char *name;
+	uint32_t len;
+	uint32_t bucket;
+	size_t idx;
+};
+
+static int zorder_cmp(const void *a, const void *b)
+{
+	const struct zorder_ent *x = a, *y = b;
+
+	if (x->bucket != y->bucket)
+		return x->bucket < y->bucket ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+int znode_children_zk(const struct znode *n,
+		      int (*fn)(const char *name, size_t len, void *arg),
+		      void *arg, struct zorder_buf *b, bool reverse)
+{
+	const struct znode *c;
+	struct zorder_ent *e = b->p;
+	size_t k = 0, i;
+	uint32_t mask = (1u << TREE_LOAD(n->zk_cap)) - 1;
+	int r;
+
+	for (c = LINK_LOAD(n->child); c; c = LINK_LOAD(c->next)) {
+		if (k == b->cap) {
+			size_t cap = b->cap ? 2 * b->cap : 64;
+			struct zorder_ent *g = realloc(e, cap * sizeof(*g));
+			if (!g)
+				return -1;
+			b->p = e = g;
+			b->cap = cap;
+		}
+		const char *name =
+		    (const char *)memrchr(c->path, '/', c->path_len) + 1;
+		uint32_t len = (uint32_t)(c->path_len - (size_t)(name - c->path));
+		uint32_t h = (uint32_t)zk_java_hash(name, len);
+		e[k] = (struct zorder_ent){name, len, (h ^ (h >> 16)) & mask,
+					   k};
+		k++;
+	}
+	if (k > 1)
+		qsort(e, k, sizeof(*e), zorder_cmp);
+	for (i = 0; i < k; i++) {
+		const struct zorder_ent *x = &e[reverse ? k - 1 - i : i];
+		r = fn(x->name, x->len, arg);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int64_t znode_descendants(const struct znode *n)
 {
 	int64_t count;
@@ -1469,9 +1559,12 @@ void tree_write_end(struct tree *t, zxid_t zxid)
 
 static void owner_link_add(struct tree *t, struct znode *n, struct sess *s)
 {
-	if (s)
+	if (s) {
 		cds_list_add_tail(node_link(n), &s->nodes);
-	else if (n->linked)
+		/* the table grows past 3/4 full and never shrinks */
+		if (++s->n > (3 << s->zk_cap) / 4)
+			s->zk_cap++;
+	} else if (n->linked)
 		cds_list_add_tail(node_link(n), &t->ctl);
 }
 
@@ -1481,8 +1574,13 @@ static void owner_link_del(struct tree *t, struct znode *n, int64_t owner)
 		return;
 	cds_list_del(node_link(n));
 	CDS_INIT_LIST_HEAD(node_link(n));
-	if (zk_owner_is_session(owner))
+	if (zk_owner_is_session(owner)) {
+		struct sess *s = sess_find(t, owner);
+
+		if (s)
+			s->n--;
 		sess_drop_if_empty(t, owner);
+	}
 }
 
 /* The parent of a path, through the create cache or the table. */
@@ -1585,6 +1683,12 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	ver_commit(v); /* references; only this thread ever drops them */
 	child_add(parent, n);
 	node_swap_ver(t, parent, pv);
+	{
+		struct zstat ps;
+
+		ver_stat(pv, &ps);
+		note_children(parent, ps.num_children);
+	}
 	owner_link_add(t, n, s);
 	TREE_STORE(t->node_count, t->node_count + 1);
 	TREE_STORE(t->data_bytes, t->data_bytes + len + (size_t)data_len);
@@ -1736,10 +1840,17 @@ int tree_node_child_changed(struct tree *t, const char *path, size_t len,
 			    int delta, zxid_t zxid)
 {
 	struct znode *n = path ? lookup(t, path, len) : NULL;
+	struct zstat st;
+	int rc;
 
 	if (!n)
 		return ZNONODE;
-	return parent_changed(t, n, delta, zxid);
+	rc = parent_changed(t, n, delta, zxid);
+	if (!rc && delta > 0) {
+		ver_stat(n->ver, &st);
+		note_children(n, st.num_children);
+	}
+	return rc;
 }
 
 /*
@@ -1747,6 +1858,76 @@ int tree_node_child_changed(struct tree *t, const char *path, size_t len,
  * fn may delete the znode it is given (session close does exactly that),
  * but no other znode of the same list.
  */
+struct eph_ent {
+	const char *path;
+	uint32_t len;
+	uint32_t bucket;
+	size_t rank;
+};
+
+static int eph_cmp(const void *a, const void *b)
+{
+	const struct eph_ent *x = a, *y = b;
+
+	if (x->bucket != y->bucket)
+		return x->bucket < y->bucket ? -1 : 1;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* Java's HashMap.tableSizeFor */
+static uint32_t table_size_for(uint32_t c)
+{
+	uint32_t n = 1;
+
+	while (n < c)
+		n <<= 1;
+	return n;
+}
+
+int tree_ephemerals_zk(const struct tree *ct, int64_t session,
+		       void (*fn)(const char *path, size_t len, void *arg),
+		       void *arg)
+{
+	struct tree *t = (struct tree *)ct;
+	struct sess *s = sess_find(t, session);
+	struct cds_list_head *l;
+	struct eph_ent *e;
+	size_t k = 0, i;
+
+	if (!s || s->n <= 0)
+		return 0;
+	e = malloc((size_t)s->n * sizeof(*e));
+	if (!e)
+		return -1;
+	/* the session's set: by bucket of its table, then insertion */
+	uint32_t mask = (1u << s->zk_cap) - 1;
+	cds_list_for_each(l, &s->nodes) {
+		struct znode *n = link_node(l);
+		uint32_t h = (uint32_t)zk_java_hash(n->path, n->path_len);
+
+		if (k == (size_t)s->n)
+			break;
+		e[k] = (struct eph_ent){n->path, n->path_len,
+					(h ^ (h >> 16)) & mask, k};
+		k++;
+	}
+	qsort(e, k, sizeof(*e), eph_cmp);
+	/* its clone (getEphemerals answers from one): a table of
+	 * tableSizeFor(size / 0.75 + 1), filled in that order */
+	uint32_t cmask = table_size_for((uint32_t)((float)k / 0.75f + 1.0f)) - 1;
+	for (i = 0; i < k; i++) {
+		uint32_t h = (uint32_t)zk_java_hash(e[i].path, e[i].len);
+
+		e[i].rank = i;
+		e[i].bucket = (h ^ (h >> 16)) & cmask;
+	}
+	qsort(e, k, sizeof(*e), eph_cmp);
+	for (i = 0; i < k; i++)
+		fn(e[i].path, e[i].len, arg);
+	free(e);
+	return 0;
+}
+
 void tree_ephemerals(const struct tree *ct, int64_t session,
 		     void (*fn)(const char *path, size_t len, void *arg),
 		     void *arg)
@@ -1878,6 +2059,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 			owner_link_add(t, n, s);
 		}
 		node_swap_ver(t, n, v);
+		note_children(n, st.num_children);
 		TREE_STORE(t->data_bytes,
 			   t->data_bytes + (uint64_t)data_len -
 				   (uint64_t)old.data_length);
@@ -1903,6 +2085,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	}
 	ver_commit(v);
 	n->ver = v;
+	note_children(n, st.num_children);
 	if (!fresh || !restore_defer(t, n))
 		lfht_add(t, n);
 	restore_push(t, parent, n);

@@ -311,6 +311,19 @@ int znode_children(const struct znode *n,
 		   int (*fn)(const char *name, size_t len, void *arg),
 		   void *arg);
 
+/* The same in the order ZooKeeper's getChildren lists them (its
+ * HashSet's iteration order; see "Children order" in tree.c), or in the
+ * reverse of it.  `b` is the caller's scratch, kept between calls (free
+ * b->p when done; {0} to start).  -1 if out of memory, before any call
+ * of fn. */
+struct zorder_buf {
+	void *p;
+	size_t cap;
+};
+int znode_children_zk(const struct znode *n,
+		      int (*fn)(const char *name, size_t len, void *arg),
+		      void *arg, struct zorder_buf *b, bool reverse);
+
 /* Number of descendants (not counting n itself), for
  * getAllChildrenNumber.  Walks the subtree; -1 if out of memory (a tree
  * deeper than 64 levels needs a bigger stack). */
@@ -398,6 +411,14 @@ int tree_node_child_changed(struct tree *t, const char *path, size_t len,
 void tree_ephemerals(const struct tree *t, int64_t session,
 		     void (*fn)(const char *path, size_t len, void *arg),
 		     void *arg);
+/* getEphemerals' order: ZooKeeper answers from a clone of the session's
+ * HashSet of paths, so the paths come by bucket of the clone's table,
+ * ties in the set's own order (by bucket of its table, sized by the most
+ * ephemerals the session had, then creation).  fn must not change the
+ * tree.  -1 if out of memory. */
+int tree_ephemerals_zk(const struct tree *t, int64_t session,
+		       void (*fn)(const char *path, size_t len, void *arg),
+		       void *arg);
 /* Same for every container or TTL znode (candidates for the periodic
  * cleanup; the caller checks num_children / mtime). */
 void tree_containers_and_ttls(const struct tree *t,

@@ -7,6 +7,7 @@ from kazoo.exceptions import NoChildrenForEphemeralsError
 
 import jute
 from jute import Err, Mode, Op
+from conftest import new_client
 from util import wait_for
 
 
@@ -167,3 +168,55 @@ def test_ttl_node_expires(zk, raw, root):
              what="TTL node removal")
     assert zk.exists(root + "/keep") is not None
     assert zk.exists(root + "/long") is not None
+
+
+def _children_orders(srv):
+    """getChildren after creations, a re-creation, growth past the set's
+    table and deletions, of /zookeeper and /, and after a restart (which
+    rebuilds ZooKeeper's sets from its snapshot)."""
+    names = ["b", "a", "c", "item-10", "item-2", "x", "pre", "zz",
+             "lock-0000000001", "lock-0000000000", "m", "node",
+             "\u00fc-name", "\u540d\u524d"] + ["k%d" % i for i in range(20)]
+    out = []
+    c = new_client(srv.hosts)
+    try:
+        c.create("/o")
+        for n in names[:14]:
+            c.create("/o/" + n)
+        out.append(c.get_children("/o"))
+        c.delete("/o/a")
+        c.create("/o/a")
+        out.append(c.get_children("/o"))
+        for n in names[14:]:
+            c.create("/o/" + n)
+        for n in names[14:30]:
+            c.delete("/o/" + n)
+        out += [c.get_children("/o"), c.get_children("/zookeeper"),
+                c.get_children("/")]
+    finally:
+        c.stop()
+        c.close()
+    srv.stop()
+    srv.start()
+    c = new_client(srv.hosts)
+    try:
+        out.append(c.get_children("/o"))
+        c.create("/o/new1")
+        c.create("/o/new2")
+        out.append(c.get_children("/o"))
+    finally:
+        c.stop()
+        c.close()
+    return out
+
+
+@pytest.mark.compare
+@pytest.mark.timeout(120)
+def test_children_order_matches_zookeeper(server_factory):
+    # ZooKeeper lists children in its java.util.HashSet's order; Curator
+    # passes it on (deletingChildrenIfNeeded, service discovery)
+    got = _children_orders(server_factory({"snapCount": "10"}))
+    want = _children_orders(server_factory({"snapCount": "10"},
+                                           kind="zookeeper"))
+    assert got == want
+    assert got[0][0] == "zz"  # not creation order

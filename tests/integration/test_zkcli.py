@@ -583,8 +583,6 @@ def test_zkcli_auth_acl_order_match_zookeeper(cli_target, root, cli_ref,
 
 
 @pytest.mark.compare
-@pytest.mark.paddock_gap("getEphemerals lists the paths in creation order, "
-                         "ZooKeeper in java.util.HashSet order")
 def test_zkcli_getephemerals_order_match_zookeeper(cli_target, root,
                                                    cli_ref, ref_root):
     """ZooKeeper answers getEphemerals from a clone of the session's

@@ -1446,6 +1446,90 @@ static void test_restore_changing_owner_kind_keeps_children(void **state)
 
 /* Every stat survives the version's compact encoding exactly, also at
  * the edges of the 4-byte deltas and with values no server would make. */
+/* getChildren's and getEphemerals' order, as ZooKeeper 3.8 answered for
+ * the same creations (its java.util.HashSet orders). */
+struct order {
+	int n;
+	char s[40][24];
+};
+
+static int take_name(const char *name, size_t len, void *arg)
+{
+	struct order *o = arg;
+
+	snprintf(o->s[o->n++], sizeof(o->s[0]), "%.*s", (int)len, name);
+	return 0;
+}
+
+static void take_path(const char *path, size_t len, void *arg)
+{
+	take_name(path, len, arg);
+}
+
+static void test_children_come_in_zookeepers_order(void **state)
+{
+	static const char *const made[] = {
+	    "b", "a", "c", "item-10", "item-2", "x", "pre", "zz",
+	    "lock-0000000001", "lock-0000000000", "m", "node",
+	    "\u00fc-name", "\u540d\u524d"};
+	/* ZooKeeper 3.8's getChildren after those creations */
+	static const char *const zk[] = {
+	    "zz", "a", "b", "pre", "c", "item-2", "\u540d\u524d", "m",
+	    "\u00fc-name", "node", "item-10", "x", "lock-0000000001",
+	    "lock-0000000000"};
+	struct tree *t = *state;
+	struct zorder_buf b = {0};
+	struct order o = {0};
+	char p[64];
+	size_t i;
+
+	mk(t, "/o", NULL, 2);
+	for (i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		snprintf(p, sizeof(p), "/o/%s", made[i]);
+		assert_int_equal(mk(t, p, NULL, 3 + (zxid_t)i), ZOK);
+	}
+	assert_int_equal(znode_children_zk(L(t, "/o"), take_name, &o, &b,
+					   false), 0);
+	assert_int_equal(o.n, 14);
+	for (i = 0; i < 14; i++)
+		assert_string_equal(o.s[i], zk[i]);
+	/* reversed, for the snapshot's stack */
+	o.n = 0;
+	znode_children_zk(L(t, "/o"), take_name, &o, &b, true);
+	assert_string_equal(o.s[0], "lock-0000000000");
+	assert_string_equal(o.s[13], "zz");
+	free(b.p);
+}
+
+static void test_ephemerals_come_in_zookeepers_order(void **state)
+{
+	struct tree *t = *state;
+	struct order o = {0};
+	struct order creation = {0};
+	char p[64];
+
+	mk(t, "/e", NULL, 2);
+	for (int i = 0; i < 10; i++) {
+		snprintf(p, sizeof(p), "/e/n%d", i);
+		assert_int_equal(mk_owned(t, p, 0x77, 3 + i), ZOK);
+	}
+	tree_ephemerals(t, 0x77, take_path, &creation);
+	assert_int_equal(tree_ephemerals_zk(t, 0x77, take_path, &o), 0);
+	assert_int_equal(o.n, 10);
+	/* the clone's order: by bucket of a 16-entry table (10 / 0.75 + 1
+	 * = 14), ties by the set's own order; check it against a direct
+	 * computation of spread(String.hashCode) & 15 */
+	int last = -1;
+	for (int i = 0; i < o.n; i++) {
+		int32_t h = zk_java_hash(o.s[i], strlen(o.s[i]));
+		uint32_t u = (uint32_t)h;
+		int bucket = (int)((u ^ (u >> 16)) & 15);
+		assert_true(bucket >= last);
+		last = bucket;
+	}
+	assert_string_equal(creation.s[0], "/e/n0");
+}
+
 static void test_restore_keeps_extreme_stats(void **state)
 {
 	struct tree *t = *state;
@@ -1618,6 +1702,8 @@ int main(void)
 	    T(test_restore_fresh_defers_hashing_until_done),
 	    T(test_restore_replaces_existing_system_node),
 	    T(test_restore_tracks_ephemerals_containers_and_ttls),
+	    T(test_children_come_in_zookeepers_order),
+	    T(test_ephemerals_come_in_zookeepers_order),
 	};
 	int rc;
 

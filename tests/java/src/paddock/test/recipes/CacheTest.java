@@ -238,10 +238,6 @@ class CacheTest extends Zk {
         }
     }
 
-    @Gap("children order: ZooKeeper lists a node's children in its "
-        + "java.util.HashSet's order (name hashes, and the set's capacity "
-        + "history), paddockd in creation order; the API promises no "
-        + "order, and Curator's recipes sort where order matters")
     @Test
     void curatorCacheCompatibilityListeners() throws Exception {
         CuratorFramework c = curator();

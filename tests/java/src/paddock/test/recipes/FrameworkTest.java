@@ -899,10 +899,6 @@ class FrameworkTest extends Zk {
         log("plain watch still works %s", take(q));
     }
 
-    @Gap("children order: ZooKeeper lists a node's children in its "
-        + "java.util.HashSet's order (name hashes, and the set's capacity "
-        + "history), paddockd in creation order; the API promises no "
-        + "order, and Curator's recipes sort where order matters")
     @Test
     void childrenOrder() throws Exception {
         // getChildren's order is whatever the server lists; Curator passes
