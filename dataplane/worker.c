@@ -696,7 +696,7 @@ static int read_node(struct read_ctx *x, int op, const char *path,
 		void *arg[2] = {x->o, &count};
 		/* in ZooKeeper's order: clients see it (Curator deletes
 		 * children in it, say) */
-		if (znode_children_zk(n, put_child, arg, &x->w->zorder,
+		if (znode_children_zk(t, n, put_child, arg, &x->w->zorder,
 				      false) < 0)
 			return ZSYSTEMERROR;
 		if (!x->o->err)
@@ -1910,7 +1910,7 @@ void dp_server_destroy(struct dp_server *d)
 		free(w->free_slots);
 		free(w->dirty);
 		jw_free(&w->scratch);
-		free(w->zorder.p);
+		zorder_buf_free(&w->zorder);
 	}
 	free(d->w);
 	while (d->ips) {

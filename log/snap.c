@@ -321,7 +321,7 @@ static int64_t walk_tree(struct swriter *w, struct tree *t, const int *cancel)
 		/* pushed in reverse, popped (and written) in ZooKeeper's
 		 * children order, which a restore keeps (tree.c, "Children
 		 * order") */
-		if (znode_children_zk(n, push_child, &s, &zorder, true) < 0)
+		if (znode_children_zk(t, n, push_child, &s, &zorder, true) < 0)
 			s.err = -ENOMEM;
 		sw_u32(w, (uint32_t)len);
 		sw_put(w, path, len);
@@ -355,7 +355,7 @@ static int64_t walk_tree(struct swriter *w, struct tree *t, const int *cancel)
 		}
 	}
 	free(s.b);
-	free(zorder.p);
+	zorder_buf_free(&zorder);
 	free(path);
 	free(data);
 	if (s.err)

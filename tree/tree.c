@@ -1370,47 +1370,161 @@ struct zorder_ent {
 	const char *name;
 	uint32_t len;
 	uint32_t bucket;
-	size_t idx;
 };
 
-static int zorder_cmp(const void *a, const void *b)
+/* String.hashCode of a child's name: ASCII inline, the rest decoded */
+static inline uint32_t name_hash(const char *s, uint32_t len)
 {
-	const struct zorder_ent *x = a, *y = b;
+	uint32_t h = 0;
 
-	if (x->bucket != y->bucket)
-		return x->bucket < y->bucket ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+	for (uint32_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c & 0x80)
+			return (uint32_t)zk_java_hash(s, len);
+		h = 31 * h + c;
+	}
+	return h;
 }
 
-int znode_children_zk(const struct znode *n,
-		      int (*fn)(const char *name, size_t len, void *arg),
-		      void *arg, struct zorder_buf *b, bool reverse)
+/* Orders computed lately, by parent: a getChildren of a parent whose
+ * children did not change since (same node, czxid and pzxid: every
+ * child created or deleted sets pzxid to its own zxid) reuses its order,
+ * names included (those children are all alive while pzxid stands).
+ * Only orders read with no writer active are kept (the seqcount), so
+ * list and pzxid agree. */
+#define ZORDER_SLOTS 16
+
+struct zorder_slot {
+	const struct znode *n;
+	zxid_t czxid, pzxid;
+	size_t k, cap;
+	struct zorder_ent *e;
+};
+
+struct zorder_cache {
+	struct zorder_slot s[ZORDER_SLOTS];
+};
+
+void zorder_buf_free(struct zorder_buf *b)
+{
+	if (b->cache)
+		for (int i = 0; i < ZORDER_SLOTS; i++)
+			free(b->cache->s[i].e);
+	free(b->cache);
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Compute n's children order into b->p; returns the entry count, or -1
+ * on ENOMEM.  *sorted points at the ordered entries. */
+static ssize_t zorder_compute(const struct znode *n, struct zorder_buf *b,
+			      struct zorder_ent **sorted)
 {
 	const struct znode *c;
 	struct zorder_ent *e = b->p;
-	size_t k = 0, i;
-	uint32_t mask = (1u << TREE_LOAD(n->zk_cap)) - 1;
-	int r;
+	unsigned lg = TREE_LOAD(n->zk_cap);
+	uint32_t mask = (1u << lg) - 1, *count;
+	size_t k = 0, i, room;
 
+	/* the buffer: entries, then as many again (the sorted copy), then
+	 * the table's counts */
 	for (c = LINK_LOAD(n->child); c; c = LINK_LOAD(c->next)) {
-		if (k == b->cap) {
-			size_t cap = b->cap ? 2 * b->cap : 64;
-			struct zorder_ent *g = realloc(e, cap * sizeof(*g));
+		room = b->cap / (2 * sizeof(*e) + sizeof(uint32_t));
+		if (k == room || (size_t)1 << lg > room) {
+			size_t cap = 2 * b->cap > 4096 ? 2 * b->cap : 4096;
+			while (cap / (2 * sizeof(*e) + sizeof(uint32_t)) <=
+			       ((size_t)1 << lg))
+				cap *= 2;
+			struct zorder_ent *g = malloc(cap);
 			if (!g)
 				return -1;
+			memcpy(g, e, k * sizeof(*e));
+			free(e);
 			b->p = e = g;
 			b->cap = cap;
 		}
 		const char *name =
 		    (const char *)memrchr(c->path, '/', c->path_len) + 1;
 		uint32_t len = (uint32_t)(c->path_len - (size_t)(name - c->path));
-		uint32_t h = (uint32_t)zk_java_hash(name, len);
-		e[k] = (struct zorder_ent){name, len, (h ^ (h >> 16)) & mask,
-					   k};
-		k++;
+		uint32_t h = name_hash(name, len);
+		e[k++] = (struct zorder_ent){name, len, (h ^ (h >> 16)) & mask};
 	}
-	if (k > 1)
-		qsort(e, k, sizeof(*e), zorder_cmp);
+	/* a stable counting sort by bucket into the second part */
+	room = b->cap / (2 * sizeof(*e) + sizeof(uint32_t));
+	struct zorder_ent *out = e + room;
+	count = (uint32_t *)(out + room);
+	if (k > 1) {
+		memset(count, 0, ((size_t)mask + 1) * sizeof(*count));
+		for (i = 0; i < k; i++)
+			count[e[i].bucket]++;
+		uint32_t at = 0;
+		for (i = 0; i <= mask; i++) {
+			uint32_t m = count[i];
+			count[i] = at;
+			at += m;
+		}
+		for (i = 0; i < k; i++)
+			out[count[e[i].bucket]++] = e[i];
+	} else {
+		out = e;
+	}
+	*sorted = out;
+	return (ssize_t)k;
+}
+
+int znode_children_zk(const struct tree *t, const struct znode *n,
+		      int (*fn)(const char *name, size_t len, void *arg),
+		      void *arg, struct zorder_buf *b, bool reverse)
+{
+	struct zorder_ent *e;
+	struct zorder_slot *sl = NULL;
+	const struct zver *v;
+	size_t k, i;
+	ssize_t got;
+	unsigned seq;
+	int r;
+
+	if (!b->cache)
+		b->cache = calloc(1, sizeof(*b->cache));
+	seq = tree_read_begin(t);
+	v = rcu_dereference(n->ver);
+	zxid_t czxid = v->czxid, pzxid;
+	{
+		struct zstat st;
+
+		ver_stat(v, &st);
+		pzxid = st.pzxid;
+	}
+	if (b->cache) {
+		sl = &b->cache->s[((uintptr_t)n >> 6) % ZORDER_SLOTS];
+		if (sl->n == n && sl->czxid == czxid && sl->pzxid == pzxid) {
+			e = sl->e;
+			k = sl->k;
+			goto emit;
+		}
+	}
+	got = zorder_compute(n, b, &e);
+	if (got < 0)
+		return -1;
+	k = (size_t)got;
+	/* keep it if no writer ran meanwhile (then pzxid and list agree) */
+	if (sl && !tree_read_retry(t, seq) &&
+	    rcu_dereference(n->ver) == v) {
+		if (k > sl->cap) {
+			struct zorder_ent *g = realloc(sl->e, k * sizeof(*g));
+			if (!g)
+				goto emit;
+			sl->e = g;
+			sl->cap = k;
+		}
+		memcpy(sl->e, e, k * sizeof(*e));
+		sl->n = n;
+		sl->czxid = czxid;
+		sl->pzxid = pzxid;
+		sl->k = k;
+	}
+emit:
 	for (i = 0; i < k; i++) {
 		const struct zorder_ent *x = &e[reverse ? k - 1 - i : i];
 		r = fn(x->name, x->len, arg);

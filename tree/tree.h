@@ -313,16 +313,18 @@ int znode_children(const struct znode *n,
 
 /* The same in the order ZooKeeper's getChildren lists them (its
  * HashSet's iteration order; see "Children order" in tree.c), or in the
- * reverse of it.  `b` is the caller's scratch, kept between calls (free
- * b->p when done; {0} to start).  -1 if out of memory, before any call
- * of fn. */
+ * reverse of it.  `b` is one reader thread's scratch and cache of recent
+ * orders, kept between calls ({0} to start, zorder_buf_free at the end).
+ * -1 if out of memory, before any call of fn. */
 struct zorder_buf {
 	void *p;
 	size_t cap;
+	struct zorder_cache *cache;
 };
-int znode_children_zk(const struct znode *n,
+int znode_children_zk(const struct tree *t, const struct znode *n,
 		      int (*fn)(const char *name, size_t len, void *arg),
 		      void *arg, struct zorder_buf *b, bool reverse);
+void zorder_buf_free(struct zorder_buf *b);
 
 /* Number of descendants (not counting n itself), for
  * getAllChildrenNumber.  Walks the subtree; -1 if out of memory (a tree

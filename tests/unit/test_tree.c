@@ -1488,17 +1488,17 @@ static void test_children_come_in_zookeepers_order(void **state)
 		snprintf(p, sizeof(p), "/o/%s", made[i]);
 		assert_int_equal(mk(t, p, NULL, 3 + (zxid_t)i), ZOK);
 	}
-	assert_int_equal(znode_children_zk(L(t, "/o"), take_name, &o, &b,
+	assert_int_equal(znode_children_zk(t, L(t, "/o"), take_name, &o, &b,
 					   false), 0);
 	assert_int_equal(o.n, 14);
 	for (i = 0; i < 14; i++)
 		assert_string_equal(o.s[i], zk[i]);
 	/* reversed, for the snapshot's stack */
 	o.n = 0;
-	znode_children_zk(L(t, "/o"), take_name, &o, &b, true);
+	znode_children_zk(t, L(t, "/o"), take_name, &o, &b, true);
 	assert_string_equal(o.s[0], "lock-0000000000");
 	assert_string_equal(o.s[13], "zz");
-	free(b.p);
+	zorder_buf_free(&b);
 }
 
 static void test_ephemerals_come_in_zookeepers_order(void **state)
