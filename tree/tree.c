@@ -1439,7 +1439,8 @@ static ssize_t zorder_compute(const struct znode *n, struct zorder_buf *b,
 			struct zorder_ent *g = malloc(cap);
 			if (!g)
 				return -1;
-			memcpy(g, e, k * sizeof(*e));
+			if (k)
+				memcpy(g, e, k * sizeof(*e));
 			free(e);
 			b->p = e = g;
 			b->cap = cap;
@@ -1518,7 +1519,8 @@ int znode_children_zk(const struct tree *t, const struct znode *n,
 			sl->e = g;
 			sl->cap = k;
 		}
-		memcpy(sl->e, e, k * sizeof(*e));
+		if (k)
+			memcpy(sl->e, e, k * sizeof(*e));
 		sl->n = n;
 		sl->czxid = czxid;
 		sl->pzxid = pzxid;

@@ -279,8 +279,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += len;
 	}
 	/* Every request gets exactly one reply, in request order, except
-	 * that a MARSHALLINGERROR is answered at once (it may overtake
-	 * queued writes: the worker closes the connection on it).  Known
+	 * that an undecodable request (ZAB_UNDECODABLE) is answered at once
+	 * (it may overtake queued writes: the worker closes the connection
+	 * on it).  Known
 	 * and reported: a request pipelined after closeSession gets its
 	 * SESSIONEXPIRED before the closeSession reply (reply_now() in
 	 * sequencer.c bypasses the session's queue); FUZZ_SEQ_STRICT=1
@@ -301,7 +302,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					"xid %d\n", m->xid);
 			abort();
 		}
-		if (m->err != ZMARSHALLINGERROR &&
+		if (m->err != ZAB_UNDECODABLE &&
 		    (strict || m->err != ZSESSIONEXPIRED)) {
 			if (m->xid < last) {
 				fprintf(stderr, "fuzz_sequencer: reply xid %d "
