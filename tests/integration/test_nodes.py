@@ -193,6 +193,14 @@ def _children_orders(srv):
             c.delete("/o/" + n)
         out += [c.get_children("/o"), c.get_children("/zookeeper"),
                 c.get_children("/")]
+        # A restart rebuilds the order from the last snapshot, then
+        # replays the log: for both servers to rebuild the same order
+        # (their snapshots are taken at different moments), let a
+        # snapshot (snapCount=10) cover every change of /o first.
+        c.create("/pad")
+        for i in range(30):
+            c.set("/pad", b"%d" % i)
+        time.sleep(1)
     finally:
         c.stop()
         c.close()
