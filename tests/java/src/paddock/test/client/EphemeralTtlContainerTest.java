@@ -73,8 +73,12 @@ class EphemeralTtlContainerTest extends ClientBase {
         zk.delete(kept + "/child", -1);
         log("then %s", r.next(15));
         log("kept %s", st(zk.exists(kept, false)));
-        log("root %s %s", kids(zk.getChildren(root, false)),
-            st(zk.exists(root, false)));
+        // no zxids: the reaper's tries (error txns when they fail) take
+        // zxids at moments of its own
+        Stat rs = zk.exists(root, false);
+        log("root %s cversion=%d numChildren=%d",
+            kids(zk.getChildren(root, false)), rs.getCversion(),
+            rs.getNumChildren());
     }
 
     @Test
@@ -102,8 +106,12 @@ class EphemeralTtlContainerTest extends ClientBase {
         log("nested %s", r.next(15));
         log("nested %s", r.next(15));
         log("never-filled container kept %s", st(zk.exists(never, false)));
-        log("root %s %s", kids(zk.getChildren(root, false)),
-            st(zk.exists(root, false)));
+        // no zxids: the reaper's tries (error txns when they fail) take
+        // zxids at moments of its own
+        Stat rs = zk.exists(root, false);
+        log("root %s cversion=%d numChildren=%d",
+            kids(zk.getChildren(root, false)), rs.getCversion(),
+            rs.getNumChildren());
     }
 
     @Test
