@@ -77,9 +77,15 @@ int32_t zk_java_hash(const char *s, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		uint32_t cp;
-		size_t n = utf8_decode(s, len, i, &cp);
+		uint32_t cp = (unsigned char)s[i];
+		size_t n;
 
+		if (cp < 0x80) { /* ASCII, the usual name: one UTF-16 unit */
+			h = 31 * h + cp;
+			i++;
+			continue;
+		}
+		n = utf8_decode(s, len, i, &cp);
 		if (!n) {
 			cp = 0xfffd;
 			n = 1;

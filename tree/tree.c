@@ -995,7 +995,6 @@ static void restore_push(struct tree *t, struct znode *parent,
 	t->rstack[t->rs_n++] = n;
 }
 
-/* A system node with an all-zero stat but the given overrides. */
 /*
  * Children order.  ZooKeeper keeps a node's children in a
  * java.util.HashSet (new HashSet<>(8)) and getChildren lists them in its
@@ -1011,18 +1010,30 @@ static void restore_push(struct tree *t, struct znode *parent,
  * count.  Not modelled: a bucket of 9 or more colliding names, which
  * Java turns into a tree bin (or answers with an early resize).
  */
-static void note_children(struct znode *p, int32_t n)
+/* Java's HashMap: the log2 of a table of 2^lg that n entries grew
+ * (past 3/4 full it doubles; it never shrinks). */
+static unsigned java_table_lg(unsigned lg, int64_t n)
 {
-	unsigned lg = 3;
-
-	if (n <= 0)
-		return;
-	while ((uint64_t)n > ((uint64_t)3 << lg) / 4)
+	while (n > ((int64_t)3 << lg) / 4)
 		lg++;
+	return lg;
+}
+
+/* p's children count (its current version's) grew the table, maybe. */
+static void note_children(struct znode *p)
+{
+	struct zstat st;
+	unsigned lg;
+
+	ver_stat(p->ver, &st);
+	if (st.num_children <= 0)
+		return;
+	lg = java_table_lg(p->zk_cap > 3 ? p->zk_cap : 3, st.num_children);
 	if (lg > p->zk_cap)
 		TREE_STORE(p->zk_cap, (uint8_t)lg);
 }
 
+/* A system node with an all-zero stat but the given overrides. */
 static struct znode *sys_node(struct tree *t, struct znode *parent,
 			      const char *path, struct zacl *acl,
 			      int32_t num_children, int32_t cversion,
@@ -1041,7 +1052,7 @@ static struct znode *sys_node(struct tree *t, struct znode *parent,
 	}
 	ver_commit(v);
 	n->ver = v;
-	note_children(n, num_children);
+	note_children(n);
 	if (parent)
 		child_add(parent, n);
 	lfht_add(t, n);
@@ -1372,19 +1383,13 @@ struct zorder_ent {
 	uint32_t bucket;
 };
 
-/* String.hashCode of a child's name: ASCII inline, the rest decoded */
-static inline uint32_t name_hash(const char *s, uint32_t len)
+/* A String.hashCode's bucket in a java.util.HashMap table of mask + 1
+ * entries (HashMap.hash spreads the high half down). */
+static inline uint32_t java_bucket(int32_t hash, uint32_t mask)
 {
-	uint32_t h = 0;
+	uint32_t h = (uint32_t)hash;
 
-	for (uint32_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c & 0x80)
-			return (uint32_t)zk_java_hash(s, len);
-		h = 31 * h + c;
-	}
-	return h;
+	return (h ^ (h >> 16)) & mask;
 }
 
 /* Orders computed lately, by parent: a getChildren of a parent whose
@@ -1448,8 +1453,8 @@ static ssize_t zorder_compute(const struct znode *n, struct zorder_buf *b,
 		const char *name =
 		    (const char *)memrchr(c->path, '/', c->path_len) + 1;
 		uint32_t len = (uint32_t)(c->path_len - (size_t)(name - c->path));
-		uint32_t h = name_hash(name, len);
-		e[k++] = (struct zorder_ent){name, len, (h ^ (h >> 16)) & mask};
+		e[k++] = (struct zorder_ent){
+		    name, len, java_bucket(zk_java_hash(name, len), mask)};
 	}
 	/* a stable counting sort by bucket into the second part */
 	room = b->cap / (2 * sizeof(*e) + sizeof(uint32_t));
@@ -1677,9 +1682,7 @@ static void owner_link_add(struct tree *t, struct znode *n, struct sess *s)
 {
 	if (s) {
 		cds_list_add_tail(node_link(n), &s->nodes);
-		/* the table grows past 3/4 full and never shrinks */
-		if (++s->n > (3 << s->zk_cap) / 4)
-			s->zk_cap++;
+		s->zk_cap = (uint8_t)java_table_lg(s->zk_cap, ++s->n);
 	} else if (n->linked)
 		cds_list_add_tail(node_link(n), &t->ctl);
 }
@@ -1799,12 +1802,7 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	ver_commit(v); /* references; only this thread ever drops them */
 	child_add(parent, n);
 	node_swap_ver(t, parent, pv);
-	{
-		struct zstat ps;
-
-		ver_stat(pv, &ps);
-		note_children(parent, ps.num_children);
-	}
+	note_children(parent);
 	owner_link_add(t, n, s);
 	TREE_STORE(t->node_count, t->node_count + 1);
 	TREE_STORE(t->data_bytes, t->data_bytes + len + (size_t)data_len);
@@ -1956,27 +1954,20 @@ int tree_node_child_changed(struct tree *t, const char *path, size_t len,
 			    int delta, zxid_t zxid)
 {
 	struct znode *n = path ? lookup(t, path, len) : NULL;
-	struct zstat st;
 	int rc;
 
 	if (!n)
 		return ZNONODE;
 	rc = parent_changed(t, n, delta, zxid);
-	if (!rc && delta > 0) {
-		ver_stat(n->ver, &st);
-		note_children(n, st.num_children);
-	}
+	if (!rc && delta > 0)
+		note_children(n);
 	return rc;
 }
 
-/*
- * The iterators below walk writer-only lists with the _safe variant, so
- * fn may delete the znode it is given (session close does exactly that),
- * but no other znode of the same list.
- */
 struct eph_ent {
 	const char *path;
 	uint32_t len;
+	int32_t hash;
 	uint32_t bucket;
 	size_t rank;
 };
@@ -2019,12 +2010,12 @@ int tree_ephemerals_zk(const struct tree *ct, int64_t session,
 	uint32_t mask = (1u << s->zk_cap) - 1;
 	cds_list_for_each(l, &s->nodes) {
 		struct znode *n = link_node(l);
-		uint32_t h = (uint32_t)zk_java_hash(n->path, n->path_len);
+		int32_t h = zk_java_hash(n->path, n->path_len);
 
 		if (k == (size_t)s->n)
 			break;
-		e[k] = (struct eph_ent){n->path, n->path_len,
-					(h ^ (h >> 16)) & mask, k};
+		e[k] = (struct eph_ent){n->path, n->path_len, h,
+					java_bucket(h, mask), k};
 		k++;
 	}
 	qsort(e, k, sizeof(*e), eph_cmp);
@@ -2032,10 +2023,8 @@ int tree_ephemerals_zk(const struct tree *ct, int64_t session,
 	 * tableSizeFor(size / 0.75 + 1), filled in that order */
 	uint32_t cmask = table_size_for((uint32_t)((float)k / 0.75f + 1.0f)) - 1;
 	for (i = 0; i < k; i++) {
-		uint32_t h = (uint32_t)zk_java_hash(e[i].path, e[i].len);
-
 		e[i].rank = i;
-		e[i].bucket = (h ^ (h >> 16)) & cmask;
+		e[i].bucket = java_bucket(e[i].hash, cmask);
 	}
 	qsort(e, k, sizeof(*e), eph_cmp);
 	for (i = 0; i < k; i++)
@@ -2044,6 +2033,11 @@ int tree_ephemerals_zk(const struct tree *ct, int64_t session,
 	return 0;
 }
 
+/*
+ * The iterators below walk writer-only lists with the _safe variant, so
+ * fn may delete the znode it is given (session close does exactly that),
+ * but no other znode of the same list.
+ */
 void tree_ephemerals(const struct tree *ct, int64_t session,
 		     void (*fn)(const char *path, size_t len, void *arg),
 		     void *arg)
@@ -2175,7 +2169,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 			owner_link_add(t, n, s);
 		}
 		node_swap_ver(t, n, v);
-		note_children(n, st.num_children);
+		note_children(n);
 		TREE_STORE(t->data_bytes,
 			   t->data_bytes + (uint64_t)data_len -
 				   (uint64_t)old.data_length);
@@ -2201,7 +2195,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	}
 	ver_commit(v);
 	n->ver = v;
-	note_children(n, st.num_children);
+	note_children(n);
 	if (!fresh || !restore_defer(t, n))
 		lfht_add(t, n);
 	restore_push(t, parent, n);
