@@ -25,7 +25,7 @@ bash tools/deps.sh || exit 1
 [ -f build/build.ninja ] || meson setup build >/dev/null || exit 1
 ninja -C build >/dev/null || { ninja -C build; exit 1; }
 rc=0
-meson test -C build --suite unit --suite fuzz --print-errorlogs || rc=1
+meson test -C build --suite unit --suite fuzz --suite sim --print-errorlogs || rc=1
 
 # pytest suites against a sanitizer build's paddockd: $1 label, $2 build
 # dir, $3 suites ("tests/integration tests/fault"), then VAR=value
