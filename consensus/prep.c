@@ -476,6 +476,10 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	fixed = NULL;
 	parent.stat.cversion++;
 	parent.stat.num_children++;
+	/* CreateTxn.parentCVersion: ZooKeeper's stored count of creates
+	 * under the parent, this one included (tree.c, "Stat rules") */
+	st->version = (int32_t)(((int64_t)parent.stat.cversion +
+				 parent.stat.num_children) / 2);
 	parent.stat.pzxid = c->t->zxid;
 	rc = prep_put(c->s, c->t, path, pl, ph, &parent);
 	if (!rc) {
@@ -618,6 +622,8 @@ static int prep_check(struct pctx *c, struct jr *r, struct step *st)
 			   zk_path_hash(st->path, st->len), &node)) ||
 	    (rc = zacl_check(node.acl, ZPERM_READ, c->ids, c->nids)))
 		return rc;
+	/* CheckVersionTxn holds checkAndIncVersion's result */
+	st->version = node.stat.version + 1;
 	return check_version(node.stat.version, version);
 }
 

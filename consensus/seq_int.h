@@ -50,7 +50,10 @@ struct step {
 	int32_t data_len;    /* -1: null */
 	struct zacl *acl;    /* owned */
 	int64_t owner;
-	int32_t version;     /* setData: the new version; setACL: aversion */
+	int32_t version;     /* setData: the new version; setACL: aversion;
+				create: the parent's count of creates with
+				this one (CreateTxn.parentCVersion); check:
+				the node's version + 1 (CheckVersionTxn) */
 	int err;             /* prep's verdict (multi) */
 };
 
@@ -101,6 +104,9 @@ struct ptxn {
 	int failed;           /* index of the failing op, or -1 */
 	int err;              /* single request's error */
 	int64_t session;
+	int32_t xid;          /* txn_decode: the header's cxid */
+	int32_t op;           /* txn_decode: ZOP_MULTI for a multi */
+	int32_t timeout;      /* txn_decode: PT_SESSION_NEW's */
 	struct zsession *sess; /* PT_SESSION_NEW */
 	bool kill;            /* PT_SESSION_CLOSE from expiry */
 	struct zconn_ref conn;
@@ -210,10 +216,20 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 /* Delete every ephemeral of `session` (closeSession). */
 void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
 		       bool events);
-/* Encode t as a log record into s->rec. */
+/* Encode t as its record, ZooKeeper 3.8's txn (TxnHeader + record, no
+ * TxnDigest), into s->rec (s->rec.err on ENOMEM). */
 void txn_encode(struct zab_seq *s, const struct ptxn *t);
+/* The transaction a record holds: kind, session, zxid, time, xid, and
+ * the steps prep would have made (paths and ACLs owned, data pointing
+ * into p, which must outlive t's use); free with ptxn_steps_free.
+ * ZMARSHALLINGERROR for a record that does not decode. */
+int txn_decode(struct zab_seq *s, const void *p, size_t len, struct ptxn *t);
 /* Recovery: apply one log record to the tree and session table. */
 int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len);
+/* A session's password, as ZooKeeper derives it from the id
+ * (ZooKeeperServer.generatePasswd: java.util.Random seeded with
+ * id ^ superSecret), so that any member of an ensemble can check it. */
+void zk_session_passwd(int64_t id, uint8_t out[ZK_PASSWD_LEN]);
 /* Sessions as the snapshot's blob, and back. */
 void txn_sessions_encode(struct zab_seq *s, struct jw *out);
 int txn_sessions_decode(struct zab_seq *s, const void *p, size_t len);

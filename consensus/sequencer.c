@@ -44,6 +44,20 @@
 #define MAX_AUTH 32
 
 /* ------------------------------------------------------------------ */
+void zk_session_passwd(int64_t id, uint8_t out[ZK_PASSWD_LEN])
+{
+	/* java.util.Random(seed).nextBytes: a 48-bit LCG, each nextInt()
+	 * giving four bytes, low byte first */
+	const uint64_t mult = 0x5DEECE66DULL, mask = (1ULL << 48) - 1;
+	uint64_t seed = ((uint64_t)id ^ 0xB3415C00ULL ^ mult) & mask;
+	for (int i = 0; i < ZK_PASSWD_LEN;) {
+		seed = (seed * mult + 0xB) & mask;
+		uint32_t r = (uint32_t)(seed >> 16);
+		for (int k = 0; k < 4 && i < ZK_PASSWD_LEN; k++, r >>= 8)
+			out[i++] = (uint8_t)r;
+	}
+}
+
 static int64_t now_mono_ms(void)
 {
 	return zk_clock_ms(CLOCK_MONOTONIC);
@@ -764,9 +778,7 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 	rep->zxid = s->applied;
 	if (m->session == 0) {
 		uint8_t pw[ZK_PASSWD_LEN];
-		if (getrandom(pw, ZK_PASSWD_LEN, 0) != ZK_PASSWD_LEN)
-			for (int i = 0; i < ZK_PASSWD_LEN; i++)
-				pw[i] = (uint8_t)rand();
+		zk_session_passwd(s->next_session, pw);
 		struct zsession *z = seq_sess_add(s, s->next_session++, timeout,
 						  pw);
 		struct ptxn *t = z ? ptxn_new(s, PT_SESSION_NEW, NULL) : NULL;

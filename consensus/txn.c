@@ -2,18 +2,27 @@
  * txn.c — the transaction record: what the sequencer logs for every zxid
  * and how it is applied to the tree, live and at recovery.
  *
- * A record (jute encoding, inside the log's framing — log/FORMAT.md):
- *   int  type      1 steps (a write), 2 error (a failed write: it still
- *                  takes a zxid, as ZooKeeper's ErrorTxn), 3 createSession,
- *                  4 closeSession, 5 steps from the container manager
- *   long time      ms since the epoch (ctime/mtime of the changes)
- *   long session
- *   type 1, 5: int n, then n steps:
- *     int kind (1 create, 2 delete, 3 setData, 4 setACL, 5 check),
- *     ustring path, then create: buffer data, vector<ACL>, long owner;
- *     setData: buffer data, int new version; setACL: vector<ACL>, int new
- *     aversion
- *   type 3: int timeout, buffer passwd
+ * A record is Apache ZooKeeper 3.8's own transaction record, the bytes
+ * its txn log holds and a ZAB PROPOSAL carries (consensus/zkfmt_int.h):
+ * TxnHeader {clientId = session, cxid = the request's xid, zxid, time,
+ * type} and the record PrepRequestProcessor makes for that type:
+ *   create family   CreateTxn (ephemeral = a session owns it,
+ *                   parentCVersion = the parent's cversion after it),
+ *                   CreateContainerTxn, CreateTTLTxn (the TTL)
+ *   delete          DeleteTxn; deleteContainer for the container
+ *                   manager's deletions (one transaction each)
+ *   setData/setACL  the new version / aversion
+ *   a failed write  ErrorTxn(code) (it still takes a zxid)
+ *   multi           MultiTxn; when it fails, the ops before the failing
+ *                   one keep their records, the failing one is
+ *                   ErrorTxn(code), those after ErrorTxn(-2)
+ *   sessions        CreateSessionTxn {timeOut} (the password is derived
+ *                   from the id, zk_session_passwd), CloseSessionTxn
+ *                   {the session's ephemerals when it was prepared}
+ * No TxnDigest is written (a ZooKeeper follower then skips its digest
+ * check).  txn_decode turns a record back into the steps prep made, so
+ * the leader (from prep), followers and recovery (from the record) apply
+ * through the same txn_apply_step.
  *
  * Replay over a fuzzy snapshot (taken while writes went on, so any node
  * may already show changes made after the snapshot's zxid) must apply
@@ -35,8 +44,7 @@
 #include <string.h>
 
 #include "consensus/seq_int.h"
-
-enum { TX_STEPS = 1, TX_ERROR, TX_SESSION_NEW, TX_SESSION_CLOSE, TX_REAP };
+#include "consensus/zkfmt_int.h"
 
 void step_free(struct step *st)
 {
@@ -167,65 +175,272 @@ void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
 }
 
 /* ------------------------------------------------------------------ */
-static void put_acl(struct jw *w, const struct zacl *a)
+/* Records: ZooKeeper's own (consensus/zkfmt_int.h)                     */
+/* ------------------------------------------------------------------ */
+static struct zk_buf zbuf(const char *p, int32_t len)
 {
-	jw_acl(w, a, false);
+	return (struct zk_buf){len < 0 ? NULL : p, len < 0 ? -1 : len};
+}
+
+static struct zk_acls zacls(const struct zacl *a)
+{
+	return (struct zk_acls){.n = a ? a->n : -1, .zacl = a};
+}
+
+/* The record of one step (PrepRequestProcessor.pRequest2Txn*). */
+static void step_body(const struct step *st, struct zk_body *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->type = st->op;
+	struct zk_buf path = zbuf(st->path, (int32_t)st->len);
+	switch (st->kind) {
+	case ST_CREATE:
+		b->rec = st->op == ZOP_CREATECONTAINER ? ZK_REC_CREATE_CONTAINER
+			 : st->op == ZOP_CREATETTL     ? ZK_REC_CREATE_TTL
+						       : ZK_REC_CREATE;
+		b->create.path = path;
+		b->create.data = zbuf(st->data, st->data_len);
+		b->create.acl = zacls(st->acl);
+		b->create.ephemeral = zk_owner_is_session(st->owner);
+		b->create.parent_cversion = st->version;
+		b->create.ttl = st->op == ZOP_CREATETTL ? zk_owner_ttl(st->owner)
+							: 0;
+		break;
+	case ST_DELETE:
+		b->rec = ZK_REC_DELETE;
+		b->del.path = path;
+		break;
+	case ST_SETDATA:
+		b->rec = ZK_REC_SET_DATA;
+		b->set_data.path = path;
+		b->set_data.data = zbuf(st->data, st->data_len);
+		b->set_data.version = st->version;
+		break;
+	case ST_SETACL:
+		b->rec = ZK_REC_SET_ACL;
+		b->set_acl.path = path;
+		b->set_acl.acl = zacls(st->acl);
+		b->set_acl.version = st->version;
+		break;
+	case ST_CHECK:
+		b->rec = ZK_REC_CHECK;
+		b->check.path = path;
+		b->check.version = st->version;
+		break;
+	}
+}
+
+static void error_body(struct zk_body *b, int err)
+{
+	memset(b, 0, sizeof(*b));
+	b->type = ZOP_ERROR;
+	b->rec = ZK_REC_ERROR;
+	b->error.err = err;
+}
+
+/* CloseSessionTxn.paths2Delete: the session's ephemerals now, in the
+ * order of ZooKeeper's copy of its set (DataTree.getEphemerals). */
+static void collect_buf(const char *path, size_t len, void *arg)
+{
+	paths_add(arg, path, len);
 }
 
 void txn_encode(struct zab_seq *s, const struct ptxn *t)
 {
 	struct jw *w = &s->rec;
 	w->len = 0;
-	int type;
+	struct zk_txn z = {0};
+	struct zk_body subs_in[8], *subs = subs_in;
+	struct paths eph = {0};
+	struct zk_buf *ev = NULL;
+	z.hdr.client_id = t->session;
+	z.hdr.cxid = t->req ? t->req->xid : 0;
+	z.hdr.zxid = t->zxid;
+	z.hdr.time = t->time;
 	switch (t->kind) {
 	case PT_REQUEST:
-		type = (t->err || t->failed >= 0) ? TX_ERROR : TX_STEPS;
+		if (t->err) {
+			error_body(&z.body, t->err);
+		} else if ((t->req ? t->req->op : t->op) != ZOP_MULTI) {
+			step_body(&t->st[0], &z.body);
+		} else {
+			if (t->n > 8 && !(subs = malloc(sizeof(*subs) *
+							(size_t)t->n))) {
+				w->err = true;
+				return;
+			}
+			/* a failed multi: the ops before the failure keep
+			 * their records, the failing one and those after it
+			 * are ErrorTxns (DataTree applies none) */
+			for (int i = 0; i < t->n; i++) {
+				if (t->failed >= 0 && i >= t->failed)
+					error_body(&subs[i],
+						   i == t->failed
+							   ? t->st[i].err
+							   : ZRUNTIMEINCONSISTENCY);
+				else
+					step_body(&t->st[i], &subs[i]);
+			}
+			z.body.type = ZOP_MULTI;
+			z.body.rec = ZK_REC_MULTI;
+			z.body.multi.n = t->n;
+			z.body.multi.subs = subs;
+		}
 		break;
 	case PT_REAP:
-		type = TX_REAP;
+		step_body(&t->st[0], &z.body);
+		z.body.type = ZOP_DELETECONTAINER;
 		break;
 	case PT_SESSION_NEW:
-		type = TX_SESSION_NEW;
+		z.body.type = ZOP_CREATESESSION;
+		z.body.rec = ZK_REC_CREATE_SESSION;
+		z.body.create_session.timeout = t->sess->timeout;
 		break;
 	case PT_SESSION_CLOSE:
-		type = TX_SESSION_CLOSE;
+		if (tree_ephemerals_zk(s->tree, t->session, collect_buf,
+				       &eph) < 0 ||
+		    (eph.n && !(ev = calloc((size_t)eph.n, sizeof(*ev))))) {
+			w->err = true;
+			goto out;
+		}
+		for (int i = 0; i < eph.n; i++)
+			ev[i] = zbuf(eph.p[i], (int32_t)eph.l[i]);
+		z.body.type = ZOP_CLOSESESSION;
+		z.body.rec = ZK_REC_CLOSE_SESSION;
+		z.body.close_session.paths.n = eph.n;
+		z.body.close_session.paths.v = ev;
 		break;
 	default:
 		return;
 	}
-	jw_int(w, type);
-	jw_long(w, t->time);
-	jw_long(w, t->session);
-	if (type == TX_SESSION_NEW) {
-		jw_int(w, t->sess->timeout);
-		jw_buf(w, t->sess->passwd, ZK_PASSWD_LEN);
-		return;
+	z.hdr.type = z.body.type;
+	if (zk_txn_encode(w, &z))
+		w->err = true;
+out:
+	free(ev);
+	paths_free(&eph);
+	if (subs != subs_in)
+		free(subs);
+}
+
+static int body_step(struct zab_seq *s, const struct zk_body *b,
+		     int64_t client, struct step *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->op = b->type;
+	const struct zk_buf *path;
+	switch (b->rec) {
+	case ZK_REC_CREATE:
+	case ZK_REC_CREATE_V0:
+	case ZK_REC_CREATE_CONTAINER:
+	case ZK_REC_CREATE_TTL:
+		st->kind = ST_CREATE;
+		path = &b->create.path;
+		st->data = b->create.data.p;
+		st->data_len = b->create.data.len;
+		st->acl = prep_acl_intern(s, zk_acls_to_zacl(&b->create.acl));
+		if (!st->acl)
+			return ZSYSTEMERROR;
+		st->owner = b->rec == ZK_REC_CREATE_CONTAINER ? ZK_CONTAINER_OWNER
+			    : b->rec == ZK_REC_CREATE_TTL
+				    ? zk_ttl_owner(b->create.ttl)
+			    : b->create.ephemeral ? client
+						  : 0;
+		st->version = b->create.parent_cversion;
+		break;
+	case ZK_REC_DELETE:
+		st->kind = ST_DELETE;
+		path = &b->del.path;
+		break;
+	case ZK_REC_SET_DATA:
+		st->kind = ST_SETDATA;
+		path = &b->set_data.path;
+		st->data = b->set_data.data.p;
+		st->data_len = b->set_data.data.len;
+		st->version = b->set_data.version;
+		break;
+	case ZK_REC_SET_ACL:
+		st->kind = ST_SETACL;
+		path = &b->set_acl.path;
+		st->acl = prep_acl_intern(s, zk_acls_to_zacl(&b->set_acl.acl));
+		if (!st->acl)
+			return ZSYSTEMERROR;
+		st->version = b->set_acl.version;
+		break;
+	case ZK_REC_CHECK:
+		st->kind = ST_CHECK;
+		path = &b->check.path;
+		st->version = b->check.version;
+		break;
+	case ZK_REC_ERROR:
+		st->kind = ST_CHECK; /* changes nothing */
+		st->err = b->error.err;
+		return ZOK;
+	default:
+		return ZMARSHALLINGERROR;
 	}
-	if (type != TX_STEPS && type != TX_REAP)
-		return;
-	jw_int(w, t->n);
-	for (int i = 0; i < t->n; i++) {
-		const struct step *st = &t->st[i];
-		jw_int(w, st->kind);
-		jw_buf(w, st->path, (int32_t)st->len);
-		switch (st->kind) {
-		case ST_CREATE:
-			jw_buf(w, st->data, st->data_len);
-			put_acl(w, st->acl);
-			jw_long(w, st->owner);
-			break;
-		case ST_SETDATA:
-			jw_buf(w, st->data, st->data_len);
-			jw_int(w, st->version);
-			break;
-		case ST_SETACL:
-			put_acl(w, st->acl);
-			jw_int(w, st->version);
-			break;
-		default:
-			break;
-		}
+	if (path->len < 0)
+		return ZMARSHALLINGERROR;
+	st->path = jr_dup(path->p, (size_t)path->len);
+	st->len = (size_t)path->len;
+	return st->path ? ZOK : ZSYSTEMERROR;
+}
+
+int txn_decode(struct zab_seq *s, const void *p, size_t len, struct ptxn *t)
+{
+	struct zk_txn z;
+	int rc = zk_txn_decode(p, len, &z);
+	if (rc)
+		return ZMARSHALLINGERROR;
+	t->session = z.hdr.client_id;
+	t->zxid = z.hdr.zxid;
+	t->time = z.hdr.time;
+	t->xid = z.hdr.cxid;
+	t->failed = -1;
+	t->err = ZOK;
+	t->n = 0;
+	t->st = &t->one;
+	switch (z.hdr.type) {
+	case ZOP_CREATESESSION:
+		t->kind = PT_SESSION_NEW;
+		t->timeout = z.body.create_session.timeout;
+		return ZOK;
+	case ZOP_CLOSESESSION:
+		t->kind = PT_SESSION_CLOSE;
+		return ZOK;
+	case ZOP_ERROR:
+		t->kind = PT_REQUEST;
+		t->err = z.body.error.err;
+		return ZOK;
+	case ZOP_MULTI:
+		break;
+	default:
+		t->kind = z.hdr.type == ZOP_DELETECONTAINER ? PT_REAP
+							    : PT_REQUEST;
+		t->n = 1;
+		return body_step(s, &z.body, t->session, &t->one);
 	}
+	t->kind = PT_REQUEST;
+	t->op = ZOP_MULTI;
+	int32_t n = z.body.multi.n < 0 ? 0 : z.body.multi.n;
+	if (n > 1 && !(t->st = calloc((size_t)n, sizeof(*t->st)))) {
+		t->st = &t->one;
+		return ZSYSTEMERROR;
+	}
+	struct zk_iter it;
+	struct zk_body sub;
+	zk_multi_iter(&it, &z.body.multi);
+	for (int i = 0; i < n; i++) {
+		if (zk_multi_next(&it, &sub) != 1)
+			return ZMARSHALLINGERROR;
+		t->n = i + 1;
+		rc = body_step(s, &sub, t->session, &t->st[i]);
+		if (rc)
+			return rc;
+		if (sub.rec == ZK_REC_ERROR && t->failed < 0)
+			t->failed = i;
+	}
+	return ZOK;
 }
 
 /* The stat of path into *out; NULL if there is no such node. */
@@ -295,86 +510,48 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 
 int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 {
-	struct jr r;
-	jr_init(&r, p, len);
-	int type = jr_int(&r);
-	int64_t time = jr_long(&r);
-	int64_t session = jr_long(&r);
-	if (r.err)
+	struct ptxn t = {0};
+	int rc = txn_decode(s, p, len, &t);
+	if (rc) {
+		ptxn_steps_free(&t);
+		return rc;
+	}
+	if (t.zxid != zxid) {
+		ptxn_steps_free(&t);
 		return ZMARSHALLINGERROR;
+	}
 	if (zxid > s->zxid)
 		s->zxid = zxid;
-	int rc = ZOK;
 	tree_write_begin(s->tree);
-	switch (type) {
-	case TX_ERROR:
-		break;
-	case TX_SESSION_NEW: {
-		int32_t timeout = jr_int(&r), pl;
-		const char *pw = jr_buf(&r, &pl);
-		if (r.err || pl != ZK_PASSWD_LEN) {
-			rc = ZMARSHALLINGERROR;
-			break;
+	switch (t.kind) {
+	case PT_SESSION_NEW:
+		if (!seq_sess_find(s, t.session)) {
+			uint8_t pw[ZK_PASSWD_LEN];
+			zk_session_passwd(t.session, pw);
+			if (!seq_sess_add(s, t.session, t.timeout, pw))
+				rc = ZSYSTEMERROR;
 		}
-		if (!seq_sess_find(s, session) &&
-		    !seq_sess_add(s, session, timeout, (const uint8_t *)pw))
-			rc = ZSYSTEMERROR;
-		if (session >= s->next_session)
-			s->next_session = session + 1;
+		if (t.session >= s->next_session)
+			s->next_session = t.session + 1;
 		break;
-	}
-	case TX_SESSION_CLOSE: {
-		txn_close_session(s, session, zxid, false);
-		struct zsession *z = seq_sess_find(s, session);
+	case PT_SESSION_CLOSE: {
+		txn_close_session(s, t.session, zxid, false);
+		struct zsession *z = seq_sess_find(s, t.session);
 		if (z)
 			seq_sess_remove(s, z);
 		break;
 	}
-	case TX_STEPS:
-	case TX_REAP: {
+	case PT_REQUEST:
+	case PT_REAP: {
+		if (t.err || t.failed >= 0)
+			break; /* an ErrorTxn, a failed multi: no change */
 		struct paths here = {0};
-		int32_t n = jr_vec(&r, 8);
-		for (int i = 0; i < n && !r.err; i++) {
-			struct step st = {0};
-			int32_t pl;
-			st.kind = (enum step_kind)jr_int(&r);
-			const char *path = jr_buf(&r, &pl);
-			if (r.err || pl < 0)
-				break;
-			st.path = jr_dup(path, (size_t)pl);
-			st.len = (size_t)pl;
-			st.op = ZOP_CREATE;
-			switch (st.kind) {
-			case ST_CREATE:
-				st.data = jr_buf(&r, &st.data_len);
-				st.acl = prep_acl_intern(s, jr_acl(&r));
-				st.owner = jr_long(&r);
-				if (!st.acl)
-					r.err = true;
-				break;
-			case ST_SETDATA:
-				st.data = jr_buf(&r, &st.data_len);
-				st.version = jr_int(&r);
-				break;
-			case ST_SETACL:
-				st.acl = prep_acl_intern(s, jr_acl(&r));
-				st.version = jr_int(&r);
-				if (!st.acl)
-					r.err = true;
-				break;
-			default:
-				break;
-			}
-			if (!r.err && st.path) {
-				int e = replay_step(s, &st, zxid, time, &here);
-				if (e)
-					rc = e;
-			}
-			step_free(&st);
+		for (int i = 0; i < t.n; i++) {
+			int e = replay_step(s, &t.st[i], zxid, t.time, &here);
+			if (e)
+				rc = e;
 		}
 		paths_free(&here);
-		if (r.err)
-			rc = ZMARSHALLINGERROR;
 		break;
 	}
 	default:
@@ -382,6 +559,7 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 	}
 	tree_write_end(s->tree, zxid);
 	s->applied = zxid;
+	ptxn_steps_free(&t);
 	return rc;
 }
 

@@ -164,7 +164,8 @@ static bool hist_push(struct zab *z, zxid_t zxid, const void *p, size_t len)
 	t->data = malloc(len ? len : 1);
 	if (!t->data)
 		return false;
-	memcpy(t->data, p, len);
+	if (len)
+		memcpy(t->data, p, len);
 	t->len = (uint32_t)len;
 	t->zxid = zxid;
 	t->acks = 0;
@@ -174,7 +175,9 @@ static bool hist_push(struct zab *z, zxid_t zxid, const void *p, size_t len)
 
 static void hist_drop_oldest(struct zab *z)
 {
-	free(hat(z, 0)->data);
+	struct htx *t = hat(z, 0);
+	free(t->data);
+	t->data = NULL;
 	z->hhead = (z->hhead + 1) & (z->hcap - 1);
 	z->hn--;
 }
@@ -189,7 +192,9 @@ static void hist_trim(struct zab *z)
 static void hist_cut_after(struct zab *z, zxid_t zxid)
 {
 	while (z->hn && hat(z, z->hn - 1)->zxid > zxid) {
-		free(hat(z, z->hn - 1)->data);
+		struct htx *t = hat(z, z->hn - 1);
+		free(t->data);
+		t->data = NULL;
 		z->hn--;
 	}
 }

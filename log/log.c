@@ -1006,8 +1006,17 @@ int zlog_replay(const char *log_dir, zxid_t from,
 			break;
 		}
 		if (!seg_header_ok(m, size)) {
-			snprintf(err, err_len, "log: %s: bad segment header",
-				 path);
+			if (size >= ZLOG_SEG_HDR &&
+			    !memcmp(m, ZLOG_SEG_MAGIC, 8) &&
+			    get_le32(m + 8) != ZLOG_VERSION)
+				snprintf(err, err_len,
+					 "log: %s: format version %u; this "
+					 "paddockd reads version %u only "
+					 "(log/FORMAT.md)",
+					 path, get_le32(m + 8), ZLOG_VERSION);
+			else
+				snprintf(err, err_len,
+					 "log: %s: bad segment header", path);
 			zlog_unmap(m, size);
 			rc = ZDATAINCONSISTENCY;
 			break;

@@ -16,7 +16,7 @@
 /* -- transaction log segment -- */
 #define ZLOG_BLOCK 4096u	  /* O_DIRECT alignment and write unit */
 #define ZLOG_SEG_MAGIC "PADDOCKL" /* 8 bytes, no NUL on disk */
-#define ZLOG_VERSION 1u
+#define ZLOG_VERSION 2u
 #define ZLOG_SEG_HDR 32u	  /* segment header; records start here */
 #define ZLOG_REC_HDR 24u	  /* record header */
 #define ZLOG_REC_ALIGN 8u	  /* records start on 8-byte boundaries */

@@ -374,7 +374,8 @@ static void st_apply(struct srv *s, zxid_t zxid, uint64_t val)
 static void st_rebuild(struct srv *s)
 {
 	s->st = grow(s->st, &s->capst, s->nsnapst, sizeof(*s->st));
-	memcpy(s->st, s->snapst, sizeof(*s->st) * (size_t)s->nsnapst);
+	if (s->nsnapst)
+		memcpy(s->st, s->snapst, sizeof(*s->st) * (size_t)s->nsnapst);
 	s->nst = s->nsnapst;
 	for (int i = 0; i < s->nlog; i++)
 		if (s->log[i].zxid > s->snap.zxid)
@@ -639,7 +640,8 @@ static void deliver(struct ev *e)
 			int n = (int)(e->p.len / sizeof(struct point));
 			s->snapst = grow(s->snapst, &s->capsnapst, n,
 					 sizeof(*s->snapst));
-			memcpy(s->snapst, e->p.data, e->p.len);
+			if (n)
+				memcpy(s->snapst, e->p.data, e->p.len);
 			s->nsnapst = n;
 			s->snap = n ? s->snapst[n - 1] : (struct point){0, 0};
 			s->nlog = s->ndur = 0;
