@@ -764,6 +764,12 @@ static int k_standalone(struct zparse *p, const char *key, const char *val)
 	return get_bool(p, key, val, &p->c->standalone_enabled);
 }
 
+static int k_finalize_wait(struct zparse *p, const char *key,
+			   const char *val)
+{
+	return get_int(p, key, val, 1, 60000, &p->c->finalize_wait_ms);
+}
+
 static int k_workers(struct zparse *p, const char *key, const char *val)
 {
 	return get_int(p, key, val, 1, ZCFG_MAX_WORKERS, &p->c->workers);
@@ -889,6 +895,7 @@ static const struct {
 	{ "reconfigEnabled", k_reconfig },
 	{ "enforceQuota", k_enforce_quota },
 	{ "paddock.workers", k_workers },
+	{ "paddock.finalizeWait", k_finalize_wait },
 	{ "znode.container.checkIntervalMs", k_container_interval },
 	{ "peerType", k_peer_type },
 	{ "globalOutstandingLimit", k_global_outstanding },
@@ -1310,6 +1317,7 @@ void zcfg_defaults(struct zcfg *c)
 	c->conn_throttle_fill_count = 1;
 	c->standalone_enabled = true;
 	c->peer_type_observer = false;
+	c->finalize_wait_ms = 200;
 	c->n_servers = 0;
 }
 

@@ -78,6 +78,11 @@ struct zcfg {
 	bool reconfig_enabled;          /* reconfigEnabled, default false */
 	bool enforce_quota;             /* enforceQuota (zookeeper.
 					   enforceQuota), default false */
+	int finalize_wait_ms;           /* paddock.finalizeWait: how long an
+					   election waits for a better vote
+					   once a quorum agrees (ZooKeeper's
+					   FastLeaderElection.finalizeWait,
+					   fixed at 200 there), default 200 */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */
 	int n_servers;

@@ -131,8 +131,31 @@ static inline struct zmsg *zmsg_list_pop(struct zmsg_list *l)
 	return m;
 }
 
+/* Ensemble membership (zoo.cfg server.N lines, myid). */
+struct zab_ens_member {
+	int64_t sid;
+	char host[256];
+	int quorum_port;
+	int election_port;
+	bool observer;
+};
+
+struct zab_ens_config {
+	int64_t myid;
+	int n;                   /* members, self included, <= 32 */
+	struct zab_ens_member m[32];
+	int init_limit;          /* ticks */
+	int sync_limit;          /* ticks */
+	int finalize_wait_ms;    /* FastLeaderElection finalizeWait (200) */
+	const char *qv;          /* membership as /zookeeper/config shows it
+				    ("server.1=...\nversion=0"), copied */
+};
+
 struct zab_seq_config {
 	struct tree *tree;
+	/* NULL: standalone.  Else this member of an ensemble replicates with
+	 * ZAB (consensus/ensemble.c); copied. */
+	const struct zab_ens_config *ensemble;
 	int n_workers;
 	int tick_time;           /* ms */
 	int min_session_timeout; /* ms */
@@ -154,6 +177,10 @@ struct zab_seq_config {
 	bool enforce_quota; /* enforceQuota: hard quota limits refuse */
 	bool reconfig_enabled; /* reconfigEnabled: reconfig UNIMPLEMENTED,
 				  else RECONFIGDISABLED */
+	/* Ensemble: restart the whole process (main's exec of itself), for
+	 * a learner whose log its leader truncates; never returns.  NULL:
+	 * such a learner stays out of the ensemble. */
+	void (*restart)(void);
 };
 
 /* Counters, read racily by four-letter words. */
@@ -234,6 +261,10 @@ void zab_seq_log_stats(const struct zab_seq *s, struct zlog_stats *out);
  * requests the RequestThrottler is holding. */
 int64_t zab_seq_outstanding(const struct zab_seq *s);
 int64_t zab_seq_throttled_now(const struct zab_seq *s);
+
+/* Any thread: "standalone", "leader", "follower" or "observer", or NULL
+ * while an ensemble member is not serving (electing, syncing). */
+const char *zab_seq_mode(const struct zab_seq *s);
 
 /* Any thread: negotiate a client's requested session timeout. */
 int zab_negotiate_timeout(const struct zab_seq *s, int requested);

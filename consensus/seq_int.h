@@ -15,6 +15,12 @@
 #include "tree/jute.h"
 
 struct rte_ring;
+struct pollfd;
+struct ens;
+
+/* zconn_ref.worker of a request a learner forwarded to this leader
+ * (zconn_ref.slot is the learner's sid): answers go to ens_remote_out. */
+#define ENS_REMOTE 0xffff
 
 struct zsession {
 	int64_t id;
@@ -163,6 +169,11 @@ struct zab_seq {
 	struct zacl *acl_raw_acl;
 	/* durability */
 	struct zlog *log;
+	/* ensemble (ensemble.c), NULL when standalone */
+	struct ens *ens;
+	zxid_t committed;  /* ensemble: last committed (what may apply) */
+	zxid_t marked;     /* last zxid workers got a ZM_APPLIED for */
+	_Atomic int mode;  /* enum zab_role, for four-letter words */
 	/* snapshots */
 	int64_t since_snap;
 	int64_t snap_at;
@@ -183,6 +194,34 @@ struct zsession *seq_sess_find(struct zab_seq *s, int64_t id);
 struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
 			      const uint8_t *passwd);
 void seq_sess_remove(struct zab_seq *s, struct zsession *z);
+
+/* The sequencer's steps, for ensemble.c. */
+void seq_handle_request(struct zab_seq *s, struct zmsg *m);
+void seq_apply_one(struct zab_seq *s, struct ptxn *t);
+void seq_drain(struct zab_seq *s);
+void seq_applied_marker(struct zab_seq *s);
+void seq_kill_all(struct zab_seq *s);
+void seq_sessions_touch_all(struct zab_seq *s);
+void seq_remote_session(struct zab_seq *s, int64_t id, int32_t timeout);
+void seq_answer_sync(struct zab_seq *s, struct zmsg *m);
+
+/* ensemble.c (design note there) */
+struct ens *ens_new(struct zab_seq *s, const struct zab_ens_config *c);
+void ens_recovered(struct zab_seq *s, zxid_t zxid, const void *p,
+		   size_t len);
+int ens_start(struct zab_seq *s, char *err, size_t err_len);
+void ens_free(struct zab_seq *s);
+int ens_pollfds(struct zab_seq *s, struct pollfd *fds, int max);
+void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds);
+int64_t ens_deadline(const struct zab_seq *s);
+bool ens_leading(const struct zab_seq *s);
+bool ens_serving(const struct zab_seq *s);
+int ens_propose(struct zab_seq *s, struct ptxn *t);
+bool ens_forward(struct zab_seq *s, struct zmsg *m);
+bool ens_forward_connect(struct zab_seq *s, struct zmsg *rep, int64_t id,
+			 int32_t timeout);
+void ens_touch(struct zab_seq *s, int64_t id);
+void ens_remote_out(struct zab_seq *s, struct zmsg *m);
 
 /* prep.c: validation of one op of a request against tree + overlay.
  * Pushes overlay records onto `t`.  Returns ZOK or the error. */

@@ -35,6 +35,7 @@
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
 
+#include "consensus/peer_int.h"
 #include "consensus/seq_int.h"
 
 #define RING_SIZE 65536
@@ -195,6 +196,16 @@ void zab_sleep_done(struct zab_seq *s, int w)
 	(void)rc;
 }
 
+const char *zab_seq_mode(const struct zab_seq *s)
+{
+	static const char *const names[] = {NULL, "follower", "leader",
+					    "observer"};
+	if (!s->ens)
+		return "standalone";
+	int m = atomic_load(&((struct zab_seq *)s)->mode);
+	return m >= 0 && m < 4 ? names[m] : NULL;
+}
+
 int zab_negotiate_timeout(const struct zab_seq *s, int requested)
 {
 	if (requested < s->cfg.min_session_timeout)
@@ -252,6 +263,10 @@ int zab_auth_parse(const uint8_t *p, uint32_t len, struct zauth_id *ids,
  * until its ring has room: the sequencer never waits for a worker). */
 static void out_add(struct zab_seq *s, int w, struct zmsg *m)
 {
+	if (w == ENS_REMOTE) {
+		ens_remote_out(s, m);
+		return;
+	}
 	zmsg_list_add(&s->w[w].q, m);
 }
 
@@ -586,19 +601,24 @@ static void enqueue(struct zab_seq *s, struct ptxn *t)
  * withdrawn and the error is returned. */
 static int log_txn(struct zab_seq *s, struct ptxn *t)
 {
-	if (!s->log)
+	if (!s->log && !s->ens)
 		return ZOK;
 	txn_encode(s, t);
 	if (s->rec.err) {
 		s->rec.err = false;
 		return ZSYSTEMERROR;
 	}
+	if (s->ens) /* a proposal: the core logs it (and its followers) */
+		return ens_propose(s, t);
 	int rc = zlog_append(s->log, t->zxid, s->rec.p, s->rec.len);
 	return rc ? ZSYSTEMERROR : ZOK;
 }
 
+/* What may be applied: durable (standalone) or committed (ensemble). */
 static zxid_t durable(struct zab_seq *s)
 {
+	if (s->ens)
+		return s->committed;
 	return s->log ? zlog_durable(s->log) : s->zxid;
 }
 
@@ -681,7 +701,7 @@ static void reply_now(struct zab_seq *s, struct zmsg *m, int err)
 	send_reply(s, m, err, s->applied);
 }
 
-static void handle_request(struct zab_seq *s, struct zmsg *m)
+void seq_handle_request(struct zab_seq *s, struct zmsg *m)
 {
 	struct zauth_id ids[MAX_AUTH];
 	char idbuf[8192];
@@ -692,9 +712,46 @@ static void handle_request(struct zab_seq *s, struct zmsg *m)
 		zmsg_free(m);
 		return;
 	}
+	bool remote = m->conn.worker == ENS_REMOTE;
+	if (s->ens && !remote) {
+		if (!ens_serving(s)) {
+			/* not in an ensemble now: ZooKeeper closes */
+			reply_now(s, m, ZAB_UNDECODABLE);
+			zmsg_free(m);
+			return;
+		}
+		if (!ens_leading(s) && m->op != ZOP_GETEPHEMERALS &&
+		    seq_sess_find(s, m->session)) {
+			/* a follower's write, sync or close goes to the
+			 * leader; answered when its commit comes back */
+			if (!ens_forward(s, m)) {
+				reply_now(s, m, ZAB_UNDECODABLE);
+				zmsg_free(m);
+			}
+			return;
+		}
+	}
 	struct jr r;
 	jr_init(&r, m->body + m->auth_len, m->len - m->auth_len);
 	struct zsession *z = seq_sess_find(s, m->session);
+	if ((!z || z->closing) && remote) {
+		/* PrepRequestProcessor's checkSession: an error txn the
+		 * learner answers from */
+		struct ptxn *t = ptxn_new(s, PT_REQUEST, m);
+		if (!t) {
+			zmsg_free(m);
+			return;
+		}
+		t->err = ZSESSIONEXPIRED;
+		t->zxid = ++s->zxid;
+		if (log_txn(s, t)) {
+			s->zxid--;
+			ptxn_free(s, t);
+			return;
+		}
+		enqueue(s, t);
+		return;
+	}
 	if (!z || z->closing) {
 		/* answered in order, after the session's pending requests
 		 * (its closeSession among them) */
@@ -776,6 +833,27 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 	memset(rep->body, 0, ZK_PASSWD_LEN); /* refused: 16 zero bytes */
 	int timeout = zab_negotiate_timeout(s, m->timeout);
 	rep->zxid = s->applied;
+	if ((s->ens && !ens_serving(s)) || m->zxid > s->applied) {
+		/* not serving, or behind what the client has seen
+		 * (ZooKeeperServer.processConnectRequest: "client must try
+		 * another server") */
+		out_add(s, m->conn.worker, rep);
+		return;
+	}
+	if (m->session == 0 && s->ens && !ens_leading(s)) {
+		/* a learner's new session is created by the leader */
+		int64_t id = s->next_session++;
+		rep->session = id;
+		rep->timeout = timeout;
+		zk_session_passwd(id, rep->body);
+		if (!ens_forward_connect(s, rep, id, timeout)) {
+			rep->session = 0;
+			rep->timeout = 0;
+			memset(rep->body, 0, ZK_PASSWD_LEN);
+			out_add(s, m->conn.worker, rep);
+		}
+		return;
+	}
 	if (m->session == 0) {
 		uint8_t pw[ZK_PASSWD_LEN];
 		zk_session_passwd(s->next_session, pw);
@@ -886,18 +964,21 @@ static void apply_read(struct zab_seq *s, struct ptxn *t)
 	send_reply(s, m, ZOK, s->applied);
 }
 
+/* t->req is NULL for a commit this member holds no request of (a
+ * follower applying another member's client's write). */
 static void apply_request(struct zab_seq *s, struct ptxn *t)
 {
 	struct zmsg *m = t->req;
 	s->reply.len = 0;
-	if (m->op != ZOP_MULTI || t->err) {
+	if ((m ? m->op : t->op) != ZOP_MULTI || t->err) {
 		int rc = t->err;
-		if (!rc)
+		if (!rc && t->n)
 			rc = txn_apply_step(s, &t->st[0], t->zxid, t->time,
 					    &s->reply, true);
 		if (rc == ZOK)
 			atomic_fetch_add(&s->stats.writes, 1);
-		send_reply_in_place(s, t, rc, t->zxid);
+		if (m)
+			send_reply_in_place(s, t, rc, t->zxid);
 		return;
 	}
 	for (int i = 0; i < t->n; i++) {
@@ -928,10 +1009,11 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 	jw_int(&s->reply, -1);
 	if (t->failed < 0)
 		atomic_fetch_add(&s->stats.writes, 1);
-	send_reply_in_place(s, t, ZOK, t->zxid);
+	if (m)
+		send_reply_in_place(s, t, ZOK, t->zxid);
 }
 
-static void apply_one(struct zab_seq *s, struct ptxn *t)
+void seq_apply_one(struct zab_seq *s, struct ptxn *t)
 {
 	bool changes = t->kind != PT_READ;
 	if (changes)
@@ -944,12 +1026,15 @@ static void apply_one(struct zab_seq *s, struct ptxn *t)
 		apply_read(s, t);
 		break;
 	case PT_SESSION_NEW:
-		out_add(s, t->conn.worker, t->req);
+		if (t->req)
+			out_add(s, t->req->conn.worker, t->req);
 		t->req = NULL;
 		break;
 	case PT_SESSION_CLOSE: {
 		txn_close_session(s, t->session, t->zxid, true);
 		struct zsession *z = seq_sess_find(s, t->session);
+		bool attached = z && z->attached;
+		struct zconn_ref conn = z ? z->conn : t->conn;
 		if (z)
 			seq_sess_remove(s, z);
 		if (t->req) {
@@ -957,6 +1042,9 @@ static void apply_one(struct zab_seq *s, struct ptxn *t)
 			send_reply(s, t->req, ZOK, t->zxid);
 		} else if (t->kill) {
 			send_kill(s, t->conn);
+		} else if (attached) {
+			/* expired by the leader while attached here */
+			send_kill(s, conn);
 		}
 		break;
 	}
@@ -975,11 +1063,25 @@ static void apply_one(struct zab_seq *s, struct ptxn *t)
 
 static void start_snapshot(struct zab_seq *s);
 
-/* Apply every pending transaction whose record is durable. */
-static void drain_pending(struct zab_seq *s)
+/* Apply every pending transaction whose record is durable (committed, in
+ * an ensemble). */
+void seq_applied_marker(struct zab_seq *s)
+{
+	if (s->applied == s->marked)
+		return;
+	s->marked = s->applied;
+	for (int w = 0; w < s->cfg.n_workers; w++) {
+		struct zmsg *m = zmsg_new(ZM_APPLIED, 0);
+		if (!m)
+			continue;
+		m->zxid = s->applied;
+		out_add(s, w, m);
+	}
+}
+
+void seq_drain(struct zab_seq *s)
 {
 	zxid_t d = durable(s);
-	zxid_t before = s->applied;
 	while (s->ph && s->ph->zxid <= d) {
 		struct ptxn *t = s->ph;
 		s->ph = t->next;
@@ -987,18 +1089,10 @@ static void drain_pending(struct zab_seq *s)
 			s->pt = NULL;
 		sess_pending(s, t, -1);
 		__atomic_store_n(&s->npending, s->npending - 1, __ATOMIC_RELAXED);
-		apply_one(s, t);
+		seq_apply_one(s, t);
 		ptxn_free(s, t);
 	}
-	if (s->applied != before) {
-		for (int w = 0; w < s->cfg.n_workers; w++) {
-			struct zmsg *m = zmsg_new(ZM_APPLIED, 0);
-			if (!m)
-				continue;
-			m->zxid = s->applied;
-			out_add(s, w, m);
-		}
-	}
+	seq_applied_marker(s);
 	if (s->cfg.snap_dir && s->since_snap >= s->snap_at)
 		start_snapshot(s);
 }
@@ -1074,7 +1168,74 @@ static void handle_touch(struct zab_seq *s, struct zmsg *m)
 		struct zsession *z = seq_sess_find(s, id);
 		if (z)
 			z->deadline = now + z->timeout;
+		if (z && s->ens)
+			ens_touch(s, id); /* told to the leader in PINGs */
 	}
+}
+
+/* Ensemble: this member stops serving; every client goes (ZooKeeper
+ * closes all connections when its server shuts down for an election). */
+void seq_kill_all(struct zab_seq *s)
+{
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z; z = z->next)
+			if (z->attached) {
+				send_kill(s, z->conn);
+				z->attached = false;
+			}
+}
+
+/* A new leader's session tracker: every session gets a full timeout. */
+void seq_sessions_touch_all(struct zab_seq *s)
+{
+	int64_t now = now_mono_ms();
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z; z = z->next)
+			z->deadline = now + z->timeout;
+}
+
+/* Leader: a learner's client asks for a session (its id made there). */
+void seq_remote_session(struct zab_seq *s, int64_t id, int32_t timeout)
+{
+	if (seq_sess_find(s, id))
+		return;
+	uint8_t pw[ZK_PASSWD_LEN];
+	zk_session_passwd(id, pw);
+	struct zsession *z = seq_sess_add(s, id, timeout, pw);
+	struct ptxn *t = z ? ptxn_new(s, PT_SESSION_NEW, NULL) : NULL;
+	if (!t) {
+		if (z)
+			seq_sess_remove(s, z);
+		return;
+	}
+	t->sess = z;
+	t->session = id;
+	t->zxid = ++s->zxid;
+	if (log_txn(s, t)) {
+		s->zxid--;
+		seq_sess_remove(s, z);
+		ptxn_free(s, t);
+		return;
+	}
+	enqueue(s, t);
+}
+
+/* Learner: the leader's SYNC for a client's sync request: answer it
+ * (SyncResponse: the path). */
+void seq_answer_sync(struct zab_seq *s, struct zmsg *m)
+{
+	struct jr r;
+	jr_init(&r, m->body + m->auth_len, m->len - m->auth_len);
+	int32_t plen;
+	const char *path = jr_buf(&r, &plen);
+	s->reply.len = 0;
+	if (r.err) {
+		send_reply(s, m, ZAB_UNDECODABLE, s->applied);
+	} else {
+		jw_buf(&s->reply, path, plen);
+		send_reply(s, m, ZOK, s->applied);
+	}
+	zmsg_free(m);
 }
 
 static void handle_detach(struct zab_seq *s, struct zmsg *m)
@@ -1269,7 +1430,7 @@ static void handle_msg(struct zab_seq *s, struct zmsg *m)
 		handle_connect(s, m);
 		break;
 	case ZM_REQUEST:
-		handle_request(s, m);
+		seq_handle_request(s, m);
 		return; /* kept by the transaction */
 	case ZM_TOUCH:
 		handle_touch(s, m);
@@ -1308,6 +1469,7 @@ static void *seq_main(void *arg)
 {
 	struct zab_seq *s = arg;
 	struct zmsg *burst[BURST];
+	struct pollfd pfds[PEER_MAX_FDS];
 	pthread_setname_np(pthread_self(), "pdk-seq");
 	rcu_register_thread(); /* it reads the tree and frees by call_rcu */
 	int lfd = s->log ? zlog_event_fd(s->log) : -1;
@@ -1325,26 +1487,38 @@ static void *seq_main(void *arg)
 				/* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign) */
 				handle_or_park(s, burst[i]);
 		}
+		if (s->ens) {
+			/* peers: a non-blocking look at their sockets, the
+			 * log's progress, the protocol's timers */
+			int n = ens_pollfds(s, pfds, PEER_MAX_FDS);
+			if (n && poll(pfds, (nfds_t)n, 0) < 0)
+				n = 0;
+			ens_run(s, pfds, n);
+		}
 		int64_t now = now_mono_ms();
+		/* only a leader expires sessions and reaps (in an ensemble) */
+		bool leads = !s->ens || ens_leading(s);
 		if (now >= s->next_expiry_scan) {
-			expire_sessions(s, now);
+			if (leads)
+				expire_sessions(s, now);
 			s->next_expiry_scan = now + s->cfg.tick_time / 2;
 		}
 		if (now >= s->next_container_scan) {
-			reap_containers(s);
+			if (leads)
+				reap_containers(s);
 			s->next_container_scan =
 				now + s->cfg.container_interval_ms;
 		}
 		if (s->log)
 			zlog_kick(s->log);
-		drain_pending(s);
+		seq_drain(s);
 		if (s->parked.head) {
 			size_t before = s->npending;
 			s->wall_ms = seq_now_wall_ms();
 			unpark(s);
 			if (s->log && s->npending != before)
 				zlog_kick(s->log);
-			drain_pending(s); /* without a log: applied at once */
+			seq_drain(s); /* without a log: applied at once */
 		}
 		bool flushed = out_flush(s);
 		if (total)
@@ -1370,10 +1544,18 @@ static void *seq_main(void *arg)
 				to = 1;
 			if (s->parked.head && to > s->cfg.stall_ms)
 				to = s->cfg.stall_ms;
-			struct pollfd pfd[2] = {{.fd = s->efd, .events = POLLIN},
-						{.fd = lfd, .events = POLLIN}};
+			struct pollfd pfd[2 + PEER_MAX_FDS] = {
+				{.fd = s->efd, .events = POLLIN},
+				{.fd = lfd, .events = POLLIN}};
+			int np = 2;
+			if (s->ens) {
+				int64_t d = ens_deadline(s) - now_mono_ms();
+				if (d < to)
+					to = d < 0 ? 0 : (int)d;
+				np += ens_pollfds(s, pfd + 2, PEER_MAX_FDS);
+			}
 			rcu_thread_offline();
-			if (to > 0 && poll(pfd, lfd >= 0 ? 2 : 1, to) > 0) {
+			if (to > 0 && poll(pfd, (nfds_t)np, to) > 0) {
 				uint64_t v;
 				for (int i = 0; i < 2; i++)
 					if (pfd[i].fd >= 0 &&
@@ -1422,6 +1604,12 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 		     rand() % (s->cfg.snap_count / 2 + 1);
 	s->tree = cfg->tree;
 	s->zxid = s->applied = tree_applied_zxid(s->tree);
+	s->cfg.ensemble = NULL;
+	if (cfg->ensemble && !(s->ens = ens_new(s, cfg->ensemble))) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
 	/* SessionTrackerImpl.initializeNextSessionId */
 	uint64_t t = (uint64_t)seq_now_wall_ms();
 	s->next_session = (int64_t)(((t << 24) >> 8) |
@@ -1457,6 +1645,8 @@ static int replay_one(zxid_t zxid, const void *p, size_t len, void *arg)
 {
 	struct zab_seq *s = arg;
 	int rc = txn_replay(s, zxid, p, len);
+	if (s->ens)
+		ens_recovered(s, zxid, p, len);
 	if (rc)
 		fprintf(stderr, "paddockd: recovery: transaction 0x%llx: %s\n",
 			(unsigned long long)zxid, zk_strerror(rc));
@@ -1541,6 +1731,13 @@ void zab_seq_set_log(struct zab_seq *s, struct zlog *log)
 
 int zab_seq_start(struct zab_seq *s)
 {
+	if (s->ens) {
+		char err[512];
+		if (ens_start(s, err, sizeof(err))) {
+			fprintf(stderr, "paddockd: %s\n", err);
+			return -EINVAL;
+		}
+	}
 	atomic_store(&s->running, 1);
 	int rc = pthread_create(&s->thread, NULL, seq_main, s);
 	if (rc) {
@@ -1571,6 +1768,7 @@ void zab_seq_destroy(struct zab_seq *s)
 	if (!s)
 		return;
 	zab_seq_stop(s);
+	ens_free(s);
 	while (s->ph) {
 		struct ptxn *t = s->ph;
 		s->ph = t->next;

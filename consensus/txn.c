@@ -396,6 +396,7 @@ int txn_decode(struct zab_seq *s, const void *p, size_t len, struct ptxn *t)
 	t->zxid = z.hdr.zxid;
 	t->time = z.hdr.time;
 	t->xid = z.hdr.cxid;
+	t->op = z.hdr.type;
 	t->failed = -1;
 	t->err = ZOK;
 	t->n = 0;
@@ -421,7 +422,6 @@ int txn_decode(struct zab_seq *s, const void *p, size_t len, struct ptxn *t)
 		return body_step(s, &z.body, t->session, &t->one);
 	}
 	t->kind = PT_REQUEST;
-	t->op = ZOP_MULTI;
 	int32_t n = z.body.multi.n < 0 ? 0 : z.body.multi.n;
 	if (n > 1 && !(t->st = calloc((size_t)n, sizeof(*t->st)))) {
 		t->st = &t->one;

@@ -948,14 +948,15 @@ static void learn_sync_start(struct zab *z, const struct zab_pkt *p)
 	case ZP_DIFF:
 		break;
 	case ZP_TRUNC:
-		hist_cut_after(z, p->zxid);
 		if (z->io->log_truncate(z->io, p->zxid)) {
-			z->io->reset(z->io);
-			hist_clear(z);
-			z->logged = z->durable = z->applied = 0;
-			learner_fail(z); /* sync again, from nothing: SNAP */
+			if (z->io->reset(z->io) == 0) {
+				hist_clear(z);
+				z->logged = z->durable = z->applied = 0;
+			}
+			learner_fail(z); /* sync again (from nothing: SNAP) */
 			return;
 		}
+		hist_cut_after(z, p->zxid);
 		z->logged = z->applied = p->zxid;
 		if (z->durable > p->zxid)
 			z->durable = p->zxid;

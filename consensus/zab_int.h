@@ -191,8 +191,10 @@ struct zab_io {
 	 * cannot (zxid is older than the newest snapshot): the core then
 	 * calls reset. */
 	int (*log_truncate)(struct zab_io *io, zxid_t zxid);
-	/* Empty state, log and snapshots (zxid 0), durably. */
-	void (*reset)(struct zab_io *io);
+	/* Empty state, log and snapshots (zxid 0), durably.  0, or -1 when
+	 * it cannot (the core then leaves its state as it is and looks for
+	 * a leader again). */
+	int (*reset)(struct zab_io *io);
 	/* Persist acceptedEpoch and currentEpoch (durable on return). */
 	void (*epochs_save)(struct zab_io *io, uint32_t accepted,
 			    uint32_t current);

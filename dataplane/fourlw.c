@@ -170,7 +170,7 @@ static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 	out(o, "Outstanding: %lld\n", (long long)dp_outstanding(d));
 	out(o, "Zxid: 0x%llx\n",
 	    (unsigned long long)tree_applied_zxid(d->tree));
-	out(o, "Mode: standalone\n");
+	out(o, "Mode: %s\n", zab_seq_mode(d->seq) ? zab_seq_mode(d->seq) : "");
 	/* ZooKeeper's node map also holds "" for the root: count it */
 	out(o, "Node count: %llu\n",
 	    (unsigned long long)tree_node_count(d->tree) + 1);
@@ -271,7 +271,8 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	for (int i = 0; i < d->n; i++)
 		watches += wt_count(d->w[i].watches);
 	out(o, "zk_version\t%s\n", ZK_COMPAT_VERSION);
-	out(o, "zk_server_state\tstandalone\n");
+	out(o, "zk_server_state\t%s\n",
+	    zab_seq_mode(d->seq) ? zab_seq_mode(d->seq) : "");
 	out(o, "zk_avg_latency\t%.4f\n",
 	    t.lat_n ? ms(t.lat_sum) / (double)t.lat_n : 0.0);
 	out(o, "zk_max_latency\t%lld\n", (long long)(t.lat_max / 1000));
@@ -349,6 +350,13 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 	}
 	if (!strcmp(cmd, "ruok")) {
 		out(o, "imok");
+	} else if ((!strcmp(cmd, "srvr") || !strcmp(cmd, "stat") ||
+		    !strcmp(cmd, "mntr")) &&
+		   !zab_seq_mode(w->srv->seq)) {
+		/* an ensemble member between leaders (ZooKeeper's
+		 * ZK_NOT_SERVING) */
+		out(o, "This ZooKeeper instance is not currently serving "
+		       "requests\n");
 	} else if (!strcmp(cmd, "srvr")) {
 		srvr(w, o, false);
 	} else if (!strcmp(cmd, "stat")) {

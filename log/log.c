@@ -1129,3 +1129,102 @@ int zlog_segment_walk(const char *path,
 	zlog_unmap(m, size);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* Truncation (an ensemble learner told to TRUNC)                       */
+/* ------------------------------------------------------------------ */
+struct trunc_ctx {
+	zxid_t zxid;
+	uint64_t cut; /* offset of the first record after zxid, or 0 */
+};
+
+static int trunc_rec(const struct zlog_rec *r, void *arg)
+{
+	struct trunc_ctx *c = arg;
+	if (r->crc_ok && r->zxid > c->zxid) {
+		c->cut = r->offset;
+		return 1;
+	}
+	return 0;
+}
+
+int zlog_truncate(const char *log_dir, const char *snap_dir, zxid_t zxid,
+		  char *err, size_t err_len)
+{
+	zxid_t *segs = NULL, *snaps = NULL, kept = 0;
+	char path[4096];
+	int n, ns, rc = 0;
+
+	ns = zlog_list(snap_dir, "snapshot", &snaps);
+	n = ns < 0 ? ns : zlog_list(log_dir, "log", &segs);
+	if (n < 0) {
+		snprintf(err, err_len, "log: cannot list %s / %s: %s", log_dir,
+			 snap_dir, strerror(-n));
+		rc = ZSYSTEMERROR;
+		goto out;
+	}
+	for (int i = 0; i < ns; i++)
+		if (snaps[i] <= zxid && snaps[i] > kept)
+			kept = snaps[i];
+	/* what is kept must still replay to zxid: a snapshot at or before
+	 * it, and the log from just after that snapshot on */
+	if ((kept > 0 || zxid > 0) && n > 0 && segs[0] > kept + 1) {
+		snprintf(err, err_len, "log: cannot truncate to 0x%" PRIx64
+				       ": the log starts at 0x%" PRIx64
+				       " and no snapshot before that is kept",
+			 (uint64_t)zxid, (uint64_t)segs[0]);
+		rc = ZBADARGUMENTS;
+		goto out;
+	}
+	for (int i = 0; i < ns; i++) {
+		if (snaps[i] <= zxid)
+			continue;
+		snprintf(path, sizeof(path), "%s/snapshot.%016" PRIx64,
+			 snap_dir, (uint64_t)snaps[i]);
+		if (unlink(path) && errno != ENOENT) {
+			rc = ZSYSTEMERROR;
+			snprintf(err, err_len, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/log.%016" PRIx64, log_dir,
+			 (uint64_t)segs[i]);
+		if (segs[i] > zxid) {
+			if (unlink(path) && errno != ENOENT) {
+				rc = ZSYSTEMERROR;
+				snprintf(err, err_len, "%s: %s", path,
+					 strerror(errno));
+				goto out;
+			}
+			continue;
+		}
+		struct trunc_ctx c = {zxid, 0};
+		char werr[256];
+		rc = zlog_segment_walk(path, trunc_rec, &c, werr, sizeof(werr));
+		if (rc < 0) {
+			snprintf(err, err_len, "%s: %s", path, strerror(-rc));
+			rc = ZSYSTEMERROR;
+			goto out;
+		}
+		rc = 0;
+		if (c.cut) {
+			struct stat st;
+			if (stat(path, &st) ||
+			    (rc = zero_range(path, c.cut, (size_t)st.st_size))) {
+				snprintf(err, err_len, "%s: %s", path,
+					 strerror(rc ? -rc : errno));
+				rc = ZSYSTEMERROR;
+				goto out;
+			}
+		}
+	}
+	if (zlog_fsync_dir(log_dir) || zlog_fsync_dir(snap_dir)) {
+		snprintf(err, err_len, "%s: %s", log_dir, strerror(errno));
+		rc = ZSYSTEMERROR;
+	}
+out:
+	free(segs);
+	free(snaps);
+	return rc;
+}

@@ -142,6 +142,18 @@ int zsnap_purge(const char *snap_dir, const char *log_dir, int retain);
 void zlog_roll(struct zlog *l);
 
 /*
+ * Ensemble (a learner told by its leader to TRUNC): with no zlog open on
+ * log_dir, drop every record after `zxid` (later segments are deleted,
+ * the segment holding the first later record is zeroed from that record
+ * on, durably) and every snapshot of snap_dir newer than zxid, so that a
+ * recovery rebuilds exactly the state up to zxid.  0, or a negative
+ * zk_err with a message in err: ZBADARGUMENTS when what would be left
+ * cannot rebuild zxid (no snapshot kept before the oldest segment).
+ */
+int zlog_truncate(const char *log_dir, const char *snap_dir, zxid_t zxid,
+		  char *err, size_t err_len);
+
+/*
  * Tools (paddock-logdump, paddock-check): read one segment file without
  * changing it.  fn is called for each record in file order; for the first
  * record that fails its checks crc_ok is false and the walk stops there.

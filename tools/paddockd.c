@@ -68,6 +68,101 @@ static int teardown(struct tree *tree, struct zab_seq *seq, struct zlog *log,
 	return rc;
 }
 
+/* Ensemble: a learner whose log the leader truncated starts over, its
+ * recovery rebuilding the state from what is left on disk. */
+static char **saved_argv;
+
+static void restart_self(void)
+{
+	fflush(NULL);
+	execv("/proc/self/exe", saved_argv);
+	fprintf(stderr, "paddockd: cannot restart: %s\n", strerror(errno));
+	_exit(1);
+}
+
+/* dataDir/myid, as QuorumPeerConfig reads it: a number, the id of one
+ * of the server.N lines. */
+static int read_myid(const char *dir, int64_t *out, char *err, size_t len)
+{
+	char path[PATH_MAX + 16], buf[64];
+	snprintf(path, sizeof(path), "%s/myid", dir);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, len, "%.900s: %s (an ensemble member needs its id "
+				   "there)", path, strerror(errno));
+		return -1;
+	}
+	char *line = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	char *end;
+	long long v = line ? strtoll(line, &end, 10) : 0;
+	if (!line || end == line || v <= 0 || v > 255) {
+		snprintf(err, len, "%.900s: not a server id (1..255)", path);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The ensemble from server.N lines and myid; this server's client port
+ * may come from its own line. */
+static int ensemble_config(struct zcfg *cfg, struct zab_ens_config *e,
+			   char *err, size_t len)
+{
+	static char qv[4096];
+	size_t ql = 0;
+	memset(e, 0, sizeof(*e));
+	if (read_myid(cfg->data_dir, &e->myid, err, len))
+		return -1;
+	int self = -1;
+	for (int i = 0; i < cfg->n_servers && i < 32; i++) {
+		const struct zcfg_server *sv = &cfg->servers[i];
+		struct zab_ens_member *m = &e->m[e->n++];
+		m->sid = sv->id;
+		snprintf(m->host, sizeof(m->host), "%s", sv->host);
+		m->quorum_port = sv->quorum_port;
+		m->election_port = sv->election_port;
+		m->observer = sv->observer;
+		if (sv->id == e->myid)
+			self = i;
+		/* QuorumMaj.toString, as /zookeeper/config shows it */
+		int w = snprintf(qv + ql, sizeof(qv) - ql,
+				 "server.%d=%s:%d:%d:%s", sv->id, sv->host,
+				 sv->quorum_port, sv->election_port,
+				 sv->observer ? "observer" : "participant");
+		if (w > 0 && (size_t)w < sizeof(qv) - ql)
+			ql += (size_t)w;
+		if (sv->client_port && ql < sizeof(qv)) {
+			w = snprintf(qv + ql, sizeof(qv) - ql, ";%s:%d",
+				     sv->client_addr[0] ? sv->client_addr
+							: "0.0.0.0",
+				     sv->client_port);
+			if (w > 0 && (size_t)w < sizeof(qv) - ql)
+				ql += (size_t)w;
+		}
+		if (ql < sizeof(qv) - 1)
+			qv[ql++] = '\n';
+	}
+	snprintf(qv + ql, sizeof(qv) - ql, "version=0");
+	if (self < 0) {
+		snprintf(err, len, "myid %lld is not one of the server.N lines",
+			 (long long)e->myid);
+		return -1;
+	}
+	if (cfg->peer_type_observer != cfg->servers[self].observer) {
+		snprintf(err, len, "peerType and server.%lld's role disagree",
+			 (long long)e->myid);
+		return -1;
+	}
+	if (!cfg->client_port)
+		cfg->client_port = cfg->servers[self].client_port;
+	e->init_limit = cfg->init_limit;
+	e->sync_limit = cfg->sync_limit;
+	e->finalize_wait_ms = cfg->finalize_wait_ms;
+	e->qv = qv;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct zcfg cfg;
@@ -82,6 +177,7 @@ int main(int argc, char **argv)
 	 * tree's slab chunks) come from the heaps and stay resident after
 	 * free: ~10 MB more RSS per million znodes.  Fixed thresholds keep
 	 * big blocks mmap'ed and returned when freed. */
+	saved_argv = argv;
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	zcfg_defaults(&cfg);
@@ -90,19 +186,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "paddockd: %s\n", err);
 		return 1;
 	}
-	if (cfg.client_port <= 0) {
-		fprintf(stderr, "paddockd: %s: no clientPort for this server\n",
-			argc == 2 ? argv[1] : "defaults");
-		return 1;
-	}
-	if (cfg.n_servers > 1)
-		fprintf(stderr, "paddockd: warning: %d server.N lines: "
-				"replication is not implemented yet, running "
-				"standalone\n",
-			cfg.n_servers);
 	if (mkdirs(cfg.data_dir) || mkdirs(cfg.data_log_dir)) {
 		fprintf(stderr, "paddockd: cannot create %s: %s\n",
 			cfg.data_dir, strerror(errno));
+		return 1;
+	}
+	/* server.N lines make an ensemble (QuorumPeerConfig: one line with
+	 * standaloneEnabled=false too) */
+	static struct zab_ens_config ens;
+	bool ensemble = cfg.n_servers > 1 ||
+			(cfg.n_servers == 1 && !cfg.standalone_enabled);
+	if (ensemble && ensemble_config(&cfg, &ens, err, sizeof(err))) {
+		fprintf(stderr, "paddockd: %s\n", err);
+		return 1;
+	}
+	if (cfg.client_port <= 0) {
+		fprintf(stderr, "paddockd: %s: no clientPort for this server\n",
+			argc == 2 ? argv[1] : "defaults");
 		return 1;
 	}
 
@@ -141,7 +241,9 @@ int main(int argc, char **argv)
 		.tick_time = cfg.tick_time,
 		.min_session_timeout = cfg.min_session_timeout,
 		.max_session_timeout = cfg.max_session_timeout,
-		.server_id = 0,
+		.server_id = ensemble ? ens.myid : 0,
+		.ensemble = ensemble ? &ens : NULL,
+		.restart = restart_self,
 		.container_interval_ms = cfg.container_check_interval_ms,
 		.snap_dir = cfg.data_dir,
 		.log_dir = cfg.data_log_dir,

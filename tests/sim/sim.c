@@ -396,13 +396,14 @@ static int io_log_truncate(struct zab_io *io, zxid_t zxid)
 	return 0;
 }
 
-static void io_reset(struct zab_io *io)
+static int io_reset(struct zab_io *io)
 {
 	struct srv *s = me(io);
 	s->nlog = s->ndur = 0;
 	s->snap = (struct point){0, 0};
 	s->nst = s->nsnapst = 0;
 	s->last_logged_seen = 0;
+	return 0;
 }
 
 static void io_epochs_save(struct zab_io *io, uint32_t a, uint32_t c)

@@ -1,0 +1,877 @@
+/*
+ * ensemble.c — a sequencer that is a member of a ZAB ensemble: the glue
+ * between the sequencer (prep, apply, sessions), the pure protocol core
+ * (zab.c) and the peer network (peer.c), all on the sequencer thread.
+ *
+ * The core's io table is implemented here:
+ *   network   peer.c (ZooKeeper 3.8's election and quorum ports)
+ *   log       the sequencer's zlog: a proposal is appended as the leader
+ *             or a follower receives it; zlog_durable's progress becomes
+ *             zab_durable
+ *   epochs    dataDir/acceptedEpoch and dataDir/currentEpoch, decimal
+ *             text as ZooKeeper writes them, replaced atomically
+ *   apply     a commit: on the leader the sequencer's own pending
+ *             transaction (prepared from the client's request) becomes
+ *             ready and drain_pending applies it and answers; anything
+ *             else (a follower's commits, what a member fast-forwards) is
+ *             decoded from ZooKeeper's txn record (txn_decode) and applied
+ *             the same way, answering the client when this member holds
+ *             its request
+ *
+ * Requests on a follower or observer (ZooKeeper's FollowerRequestProcessor):
+ * reads are served locally as always; writes, sync, createSession and
+ * closeSession go to the leader in a REQUEST (session, cxid, type, the
+ * request record, the connection's auth ids), and the client is answered
+ * when the commit comes back (for sync, when the leader's SYNC does).
+ * Sessions are global: created and closed by transactions, expired only
+ * by the leader, kept alive by the session touches each learner sends in
+ * its PING replies.  A member that is not serving (electing, syncing)
+ * closes its client connections and refuses new ones, as ZooKeeper does.
+ *
+ * TRUNC truncates the log files and restarts the process (recovery then
+ * rebuilds the state up to the leader's point); see truncate_and_restart.
+ * Not yet: SNAP (a learner that needs one stays out of the ensemble and
+ * says so), read-only mode.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "consensus/peer_int.h"
+#include "consensus/peerwire_int.h"
+#include "consensus/seq_int.h"
+#include "consensus/zab_int.h"
+
+#define HIST_MAX 100000 /* committed transactions kept for DIFF */
+
+/* A client request this member sent to the leader, waiting for its
+ * commit (FollowerRequestProcessor / CommitProcessor's pending queue). */
+enum fwd_kind { FW_REQUEST = 1, FW_CONNECT, FW_SYNC };
+
+struct fwd {
+	struct fwd *next;
+	enum fwd_kind kind;
+	int64_t session;
+	int32_t xid;
+	struct zmsg *m; /* the request, or the ZM_CONNECTED answer */
+};
+
+struct rec {
+	zxid_t zxid;
+	uint32_t len;
+	uint8_t *p;
+};
+
+struct ens {
+	struct zab_seq *s;
+	struct zab_ens_config cfg;
+	char qv[4096];
+	struct zab *z;
+	struct peer *peer;
+	struct zab_io io;
+	enum zab_role role;
+	int64_t leader;
+	zxid_t durable_seen;
+	struct fwd *fh, *ft;
+	/* follower: sessions touched since the last PING reply */
+	int64_t *touched;
+	size_t ntouched, captouched;
+	/* recovery: the log's newest records, for zab_load */
+	struct rec *recent;
+	size_t nrecent, recent_head;
+	struct jw out; /* scratch: packets */
+	bool warned_sync;
+};
+
+static struct ens *ens_of(struct zab_io *io)
+{
+	return (struct ens *)((char *)io - offsetof(struct ens, io));
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Epoch files (QuorumPeer.readLongFromFile / writeLongToFile)          */
+/* ------------------------------------------------------------------ */
+static int read_epoch(const char *dir, const char *name, int64_t *out)
+{
+	char path[PATH_MAX + 32], buf[64];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = 0;
+	char *end;
+	long long v = strtoll(buf, &end, 10);
+	if (end == buf || v < 0 || v > UINT32_MAX)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int write_epoch(const char *dir, const char *name, uint32_t v)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 40], buf[32];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int len = snprintf(buf, sizeof(buf), "%u", v);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	if (write(fd, buf, (size_t)len) != len || fsync(fd))
+		rc = -errno ? -errno : -EIO;
+	close(fd);
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (!rc) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			if (fsync(dfd))
+				rc = -errno;
+			close(dfd);
+		}
+	}
+	return rc;
+}
+
+static void io_epochs_save(struct zab_io *io, uint32_t accepted,
+			   uint32_t current)
+{
+	struct ens *e = ens_of(io);
+	const char *dir = e->s->cfg.snap_dir;
+	if (write_epoch(dir, "acceptedEpoch", accepted) ||
+	    write_epoch(dir, "currentEpoch", current))
+		fprintf(stderr, "paddockd: cannot write the epoch files in %s: "
+				"%s\n", dir, strerror(errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* Network                                                              */
+/* ------------------------------------------------------------------ */
+static void io_vote_send(struct zab_io *io, int64_t to,
+			 const struct zab_vote *v)
+{
+	peer_vote_send(ens_of(io)->peer, to, v);
+}
+
+static void io_connect(struct zab_io *io, int64_t leader)
+{
+	peer_connect(ens_of(io)->peer, leader);
+}
+
+/* A learner's PING answer carries the sessions it saw alive
+ * (Learner.ping: sessionId, timeout pairs). */
+static void ping_reply(struct ens *e, int64_t to, const struct zab_pkt *p)
+{
+	struct zab_seq *s = e->s;
+	e->out.len = 0;
+	for (size_t i = 0; i < e->ntouched; i++) {
+		struct zsession *z = seq_sess_find(s, e->touched[i]);
+		if (z)
+			pw_ping_put(&e->out, z->id, z->timeout);
+	}
+	e->ntouched = 0;
+	struct qpkt q = pw_qpkt(ZP_PING, p->zxid);
+	q.data = e->out.p ? e->out.p : (const uint8_t *)"";
+	q.len = (int32_t)e->out.len;
+	peer_send(e->peer, to, &q);
+}
+
+static void io_send(struct zab_io *io, int64_t to, const struct zab_pkt *p)
+{
+	struct ens *e = ens_of(io);
+	if (p->type == ZP_PING && e->role != ZR_LEADING &&
+	    zab_leader(e->z) != e->cfg.myid) {
+		ping_reply(e, to, p);
+		return;
+	}
+	struct qpkt q = pw_qpkt(p->type, p->zxid);
+	q.data = p->data;
+	q.len = p->data ? (int32_t)p->len : -1;
+	peer_send(e->peer, to, &q);
+}
+
+static void io_close(struct zab_io *io, int64_t peer)
+{
+	peer_close(ens_of(io)->peer, peer);
+}
+
+/* ------------------------------------------------------------------ */
+/* Log                                                                  */
+/* ------------------------------------------------------------------ */
+static void io_log_append(struct zab_io *io, zxid_t zxid, const void *p,
+			  size_t len)
+{
+	struct ens *e = ens_of(io);
+	if (!e->s->log)
+		return;
+	if (zlog_append(e->s->log, zxid, p, len))
+		fprintf(stderr, "paddockd: log: cannot append 0x%" PRIx64
+				": %s\n", (uint64_t)zxid,
+			strerror(-zlog_error(e->s->log)));
+	if (zxid > e->s->zxid)
+		e->s->zxid = zxid;
+}
+
+/* TRUNC (and reset, to zxid 0).  ZooKeeper truncates its log and
+ * reloads its database in place (ZKDatabase.truncateLog); paddock
+ * truncates the files and restarts the process, whose recovery rebuilds
+ * exactly the state up to zxid (a syncing member has no clients). */
+static int truncate_and_restart(struct ens *e, zxid_t zxid)
+{
+	struct zab_seq *s = e->s;
+	char err[1024];
+	if (!s->cfg.restart)
+		return -1;
+	fprintf(stderr, "paddockd: ensemble: the leader drops this member's "
+			"transactions after 0x%" PRIx64 ": truncating the log "
+			"and restarting to rebuild the state\n",
+		(uint64_t)zxid);
+	if (s->log) {
+		zlog_close(s->log); /* flushed, its writer joined */
+		s->log = NULL;
+	}
+	int rc = zlog_truncate(s->cfg.log_dir, s->cfg.snap_dir, zxid, err,
+			       sizeof(err));
+	if (rc) {
+		fprintf(stderr, "paddockd: ensemble: %s\n", err);
+		if (rc != ZBADARGUMENTS || zxid == 0 ||
+		    zlog_truncate(s->cfg.log_dir, s->cfg.snap_dir, 0, err,
+				  sizeof(err)))
+			fprintf(stderr, "paddockd: ensemble: cannot reset the "
+					"data: %s\n", err);
+	}
+	s->cfg.restart(); /* does not return */
+	return -1;
+}
+
+static int io_log_truncate(struct zab_io *io, zxid_t zxid)
+{
+	return truncate_and_restart(ens_of(io), zxid);
+}
+
+static int io_reset(struct zab_io *io)
+{
+	return truncate_and_restart(ens_of(io), 0);
+}
+
+static zxid_t io_snap_send(struct zab_io *io, int64_t to)
+{
+	struct ens *e = ens_of(io);
+	fprintf(stderr, "paddockd: ensemble: server %" PRId64 " is too far "
+			"behind for a DIFF; SNAP is not implemented yet\n", to);
+	peer_close(e->peer, to);
+	return e->s->applied;
+}
+
+static void io_request(struct zab_io *io, int64_t from, const void *p,
+		       size_t len)
+{
+	/* REQUESTs are taken from the peer layer directly (ens_packet) */
+}
+
+/* ------------------------------------------------------------------ */
+/* Forwarded requests (follower side)                                   */
+/* ------------------------------------------------------------------ */
+static void fwd_add(struct ens *e, enum fwd_kind kind, int64_t session,
+		    int32_t xid, struct zmsg *m)
+{
+	struct fwd *f = malloc(sizeof(*f));
+	if (!f) {
+		zmsg_free(m);
+		return;
+	}
+	*f = (struct fwd){NULL, kind, session, xid, m};
+	if (e->ft)
+		e->ft->next = f;
+	else
+		e->fh = f;
+	e->ft = f;
+}
+
+/* Take the first pending entry of `kind` for (session, xid). */
+static struct zmsg *fwd_take(struct ens *e, enum fwd_kind kind,
+			     int64_t session, int32_t xid, bool any_xid)
+{
+	struct fwd **pp = &e->fh, *prev = NULL;
+	for (; *pp; prev = *pp, pp = &(*pp)->next) {
+		struct fwd *f = *pp;
+		if (f->kind != kind || f->session != session ||
+		    (!any_xid && f->xid != xid))
+			continue;
+		struct zmsg *m = f->m;
+		*pp = f->next;
+		if (e->ft == f)
+			e->ft = prev;
+		free(f);
+		return m;
+	}
+	return NULL;
+}
+
+static void fwd_drop_all(struct ens *e)
+{
+	while (e->fh) {
+		struct fwd *f = e->fh;
+		e->fh = f->next;
+		zmsg_free(f->m);
+		free(f);
+	}
+	e->ft = NULL;
+}
+
+static bool send_request(struct ens *e, int64_t session, int32_t xid,
+			 int32_t type, const void *body, size_t len,
+			 const uint8_t *auth, uint32_t auth_len)
+{
+	struct zauth_id ids[16];
+	char idbuf[4096];
+	int nids = auth_len ? zab_auth_parse(auth, auth_len, ids, idbuf,
+					     sizeof(idbuf), 16)
+			    : 0;
+	if (nids < 0)
+		return false;
+	struct pw_id pid[16];
+	for (int i = 0; i < nids; i++)
+		pid[i] = (struct pw_id){.scheme = ids[i].scheme,
+					.id = ids[i].id};
+	struct jw *w = &e->out;
+	w->len = 0;
+	struct pw_request r = {.session = session, .cxid = xid, .type = type,
+			       .body = body, .body_len = (int32_t)len};
+	if (pw_request_encode(w, &r))
+		return false;
+	size_t dlen = w->len;
+	struct jw a = {0};
+	if (pw_auth_encode(&a, pid, nids)) {
+		jw_free(&a);
+		return false;
+	}
+	struct qpkt q = pw_qpkt(ZP_REQUEST, -1);
+	q.data = w->p;
+	q.len = (int32_t)dlen;
+	q.nauth = nids;
+	q.auth = a.p ? a.p : (const uint8_t *)"";
+	q.auth_len = a.len;
+	int rc = peer_send(e->peer, e->leader, &q);
+	jw_free(&a);
+	return rc == 0;
+}
+
+bool ens_forward(struct zab_seq *s, struct zmsg *m)
+{
+	struct ens *e = s->ens;
+	if (e->role != ZR_FOLLOWING && e->role != ZR_OBSERVING)
+		return false;
+	if (!send_request(e, m->session, m->xid, m->op, m->body + m->auth_len,
+			  m->len - m->auth_len, m->body, m->auth_len))
+		return false;
+	fwd_add(e, m->op == ZOP_SYNC ? FW_SYNC : FW_REQUEST, m->session,
+		m->xid, m);
+	return true;
+}
+
+bool ens_forward_connect(struct zab_seq *s, struct zmsg *rep, int64_t id,
+			 int32_t timeout)
+{
+	struct ens *e = s->ens;
+	uint8_t b[4];
+	jw_put_int_at(b, timeout);
+	if (!send_request(e, id, 0, ZOP_CREATESESSION, b, 4, NULL, 0))
+		return false;
+	fwd_add(e, FW_CONNECT, id, 0, rep);
+	return true;
+}
+
+void ens_touch(struct zab_seq *s, int64_t id)
+{
+	struct ens *e = s->ens;
+	if (e->role == ZR_LEADING)
+		return;
+	for (size_t i = 0; i < e->ntouched; i++)
+		if (e->touched[i] == id)
+			return;
+	if (e->ntouched == e->captouched) {
+		size_t cap = e->captouched ? 2 * e->captouched : 64;
+		int64_t *n = realloc(e->touched, cap * sizeof(*n));
+		if (!n)
+			return;
+		e->touched = n;
+		e->captouched = cap;
+	}
+	e->touched[e->ntouched++] = id;
+}
+
+/* ------------------------------------------------------------------ */
+/* Apply                                                                */
+/* ------------------------------------------------------------------ */
+static void apply_record(struct ens *e, zxid_t zxid, const void *p,
+			 size_t len)
+{
+	struct zab_seq *s = e->s;
+	struct ptxn t;
+	memset(&t, 0, sizeof(t));
+	int rc = txn_decode(s, p, len, &t);
+	if (rc || t.zxid != zxid) {
+		fprintf(stderr, "paddockd: ensemble: transaction 0x%" PRIx64
+				" does not decode: %s\n", (uint64_t)zxid,
+			zk_strerror(rc ? rc : ZMARSHALLINGERROR));
+		ptxn_steps_free(&t);
+		return;
+	}
+	bool serving = e->role != ZR_LOOKING;
+	switch (t.kind) {
+	case PT_SESSION_NEW: {
+		struct zmsg *rep = serving ? fwd_take(e, FW_CONNECT, t.session,
+						      0, true)
+					   : NULL;
+		struct zsession *z = seq_sess_find(s, t.session);
+		if (!z) {
+			uint8_t pw[ZK_PASSWD_LEN];
+			zk_session_passwd(t.session, pw);
+			z = seq_sess_add(s, t.session, t.timeout, pw);
+		}
+		if (z && rep) {
+			z->attached = true;
+			z->conn = rep->conn;
+			z->deadline = mono_ms() + z->timeout;
+		}
+		t.req = rep; /* sent by seq_apply_one */
+		break;
+	}
+	case PT_SESSION_CLOSE:
+		if (serving)
+			t.req = fwd_take(e, FW_REQUEST, t.session, t.xid, false);
+		break;
+	case PT_REQUEST:
+		if (serving)
+			t.req = fwd_take(e, FW_REQUEST, t.session, t.xid, false);
+		break;
+	default:
+		break;
+	}
+	t.zxid = zxid;
+	seq_apply_one(s, &t);
+	zmsg_free(t.req);
+	t.req = NULL;
+	ptxn_steps_free(&t);
+}
+
+static void io_apply(struct zab_io *io, zxid_t zxid, const void *p,
+		     size_t len)
+{
+	struct ens *e = ens_of(io);
+	struct zab_seq *s = e->s;
+	if (s->ph && s->ph->zxid == zxid && s->ph->kind != PT_READ) {
+		/* the leader's own transaction: drain_pending applies it */
+		s->committed = zxid;
+		seq_drain(s);
+		return;
+	}
+	apply_record(e, zxid, p, len);
+	s->committed = zxid;
+	seq_applied_marker(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Roles                                                                */
+/* ------------------------------------------------------------------ */
+static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
+{
+	struct ens *e = ens_of(io);
+	struct zab_seq *s = e->s;
+	static const char *const names[] = {"looking", "following",
+					    "leading", "observing"};
+	fprintf(stderr, "paddockd: ensemble: %s%s (epoch %u, zxid 0x%" PRIx64
+			")\n", names[role], role == ZR_LOOKING ? "" : "",
+		zab_current_epoch(e->z), (uint64_t)zab_last_logged(e->z));
+	e->role = role;
+	e->leader = leader;
+	atomic_store(&s->mode, (int)role);
+	if (role == ZR_LOOKING) {
+		/* ZooKeeperServer.shutdown: every client connection goes */
+		seq_kill_all(s);
+		fwd_drop_all(e);
+		e->ntouched = 0;
+		return;
+	}
+	s->zxid = zab_last_logged(e->z);
+	if (role == ZR_LEADING) {
+		/* the new epoch's first zxid is (epoch, 1); sessions all get
+		 * a full timeout from now (a new SessionTracker) */
+		s->zxid = zab_zxid(zab_current_epoch(e->z), 0);
+		seq_sessions_touch_all(s);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Packets from the peer layer                                          */
+/* ------------------------------------------------------------------ */
+/* Leader: a learner forwards a client's request (LearnerHandler
+ * REQUEST -> Leader.submitLearnerRequest). */
+static void leader_request(struct ens *e, int64_t from, const struct qpkt *q)
+{
+	struct zab_seq *s = e->s;
+	struct pw_request r;
+	if (pw_request_decode(q->data, q->len, &r))
+		return;
+	/* the connection's auth ids, as ZM_REQUEST bodies carry them */
+	struct zauth_id ids[16];
+	char idbuf[4096];
+	int nids = 0;
+	size_t off = 0, used = 0;
+	struct pw_id id;
+	while (nids < 16 && pw_id_next(q, &off, &id) == 1) {
+		size_t sl = id.scheme_len > 0 ? (size_t)id.scheme_len : 0;
+		size_t il = id.id_len > 0 ? (size_t)id.id_len : 0;
+		if (used + sl + il + 2 > sizeof(idbuf))
+			break;
+		ids[nids].scheme = memcpy(idbuf + used, sl ? id.scheme : "",
+					  sl);
+		idbuf[used + sl] = 0;
+		used += sl + 1;
+		ids[nids].id = memcpy(idbuf + used, il ? id.id : "", il);
+		idbuf[used + il] = 0;
+		used += il + 1;
+		nids++;
+	}
+	if (r.type == ZOP_CREATESESSION) {
+		if (r.body_len >= 4)
+			seq_remote_session(s, r.session, jr_int_at(r.body));
+		return;
+	}
+	struct jw a = {0};
+	zab_auth_write(&a, ids, nids);
+	size_t blen = r.body_len > 0 ? (size_t)r.body_len : 0;
+	struct zmsg *m = a.err ? NULL
+			       : zmsg_new(ZM_REQUEST, (uint32_t)(a.len + blen));
+	if (!m) {
+		jw_free(&a);
+		return;
+	}
+	m->conn.worker = ENS_REMOTE;
+	m->conn.slot = (uint32_t)from;
+	m->xid = r.cxid;
+	m->op = r.type;
+	m->session = r.session;
+	m->auth_len = (uint32_t)a.len;
+	if (a.len)
+		memcpy(m->body, a.p, a.len);
+	if (blen)
+		memcpy(m->body + a.len, r.body, blen);
+	jw_free(&a);
+	seq_handle_request(s, m);
+}
+
+/* Leader: the sessions a learner saw alive (LearnerHandler PING). */
+static void leader_ping(struct ens *e, const struct qpkt *q)
+{
+	int n = pw_ping_count(q->data, q->len);
+	int64_t now = mono_ms();
+	for (int i = 0; i < n; i++) {
+		int64_t id;
+		int32_t timeout;
+		pw_ping_get(q->data, i, &id, &timeout);
+		struct zsession *z = seq_sess_find(e->s, id);
+		if (z)
+			z->deadline = now + z->timeout;
+	}
+}
+
+/* Learner: the leader's answer to a forwarded sync. */
+static void learner_sync(struct ens *e)
+{
+	struct zmsg *m = NULL;
+	for (struct fwd *f = e->fh; f; f = f->next)
+		if (f->kind == FW_SYNC) {
+			m = fwd_take(e, FW_SYNC, f->session, f->xid, false);
+			break;
+		}
+	if (m)
+		seq_answer_sync(e->s, m);
+}
+
+static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
+{
+	struct ens *e = arg;
+	int64_t now = mono_ms();
+	if (zab_role(e->z) == ZR_LEADING) {
+		if (q->type == ZP_REQUEST) {
+			leader_request(e, from, q);
+			return;
+		}
+		if (q->type == ZP_PING)
+			leader_ping(e, q);
+	} else if (q->type == ZP_SYNC && from == e->leader) {
+		learner_sync(e);
+	}
+	struct zab_pkt p = {.type = q->type, .zxid = q->zxid,
+			    .data = q->data,
+			    .len = q->len > 0 ? (uint32_t)q->len : 0};
+	zab_recv(e->z, now, from, &p);
+}
+
+static void ens_vote(void *arg, int64_t from, const struct zab_vote *v)
+{
+	struct ens *e = arg;
+	zab_vote_recv(e->z, mono_ms(), from, v);
+}
+
+static void ens_link_up(void *arg, int64_t peer)
+{
+	struct ens *e = arg;
+	zab_link_up(e->z, mono_ms(), peer);
+}
+
+static void ens_link_down(void *arg, int64_t peer)
+{
+	struct ens *e = arg;
+	zab_link_down(e->z, mono_ms(), peer);
+}
+
+static int ens_snap(void *arg, int64_t from, const uint8_t *p, size_t n,
+		    size_t *used)
+{
+	fprintf(stderr, "paddockd: ensemble: the leader sends a SNAP: not "
+			"implemented yet, staying out of the ensemble\n");
+	return -1;
+}
+
+static const struct peer_ops ops = {
+	.vote = ens_vote,
+	.link_up = ens_link_up,
+	.link_down = ens_link_down,
+	.packet = ens_packet,
+	.snap = ens_snap,
+};
+
+/* ------------------------------------------------------------------ */
+/* Life                                                                 */
+/* ------------------------------------------------------------------ */
+struct ens *ens_new(struct zab_seq *s, const struct zab_ens_config *c)
+{
+	struct ens *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->s = s;
+	e->cfg = *c;
+	snprintf(e->qv, sizeof(e->qv), "%s", c->qv ? c->qv : "");
+	e->cfg.qv = e->qv;
+	e->recent = calloc(HIST_MAX, sizeof(*e->recent));
+	if (!e->recent) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void ens_recovered(struct zab_seq *s, zxid_t zxid, const void *p,
+		   size_t len)
+{
+	struct ens *e = s->ens;
+	size_t i = (e->recent_head + e->nrecent) % HIST_MAX;
+	if (e->nrecent == HIST_MAX) {
+		i = e->recent_head;
+		e->recent_head = (e->recent_head + 1) % HIST_MAX;
+		free(e->recent[i].p);
+	} else {
+		e->nrecent++;
+	}
+	e->recent[i].p = malloc(len ? len : 1);
+	if (!e->recent[i].p) {
+		e->nrecent--;
+		return;
+	}
+	memcpy(e->recent[i].p, p, len);
+	e->recent[i].len = (uint32_t)len;
+	e->recent[i].zxid = zxid;
+}
+
+static void recent_free(struct ens *e)
+{
+	for (size_t k = 0; k < e->nrecent; k++)
+		free(e->recent[(e->recent_head + k) % HIST_MAX].p);
+	free(e->recent);
+	e->recent = NULL;
+	e->nrecent = 0;
+}
+
+int ens_start(struct zab_seq *s, char *err, size_t err_len)
+{
+	struct ens *e = s->ens;
+	const struct zab_ens_config *c = &e->cfg;
+	struct zab_config zc = {
+		.sid = c->myid,
+		.n = c->n,
+		.tick_ms = s->cfg.tick_time,
+		.init_limit = c->init_limit,
+		.sync_limit = c->sync_limit,
+		.finalize_wait_ms = c->finalize_wait_ms > 0 ? c->finalize_wait_ms
+							   : 200,
+		.min_notify_ms = 200,
+		.max_notify_ms = 60000,
+		.connect_retry_ms = 100,
+		.hist_max = HIST_MAX,
+	};
+	struct peer_config pc = {.sid = c->myid, .n = c->n, .qv = e->qv};
+	for (int i = 0; i < c->n; i++) {
+		zc.m[i].sid = c->m[i].sid;
+		zc.m[i].observer = c->m[i].observer;
+		pc.m[i].sid = c->m[i].sid;
+		snprintf(pc.m[i].host, sizeof(pc.m[i].host), "%s",
+			 c->m[i].host);
+		pc.m[i].quorum_port = c->m[i].quorum_port;
+		pc.m[i].election_port = c->m[i].election_port;
+		pc.m[i].observer = c->m[i].observer;
+	}
+	zxid_t last = s->zxid;
+	int64_t acc = zab_epoch(last), cur = zab_epoch(last);
+	int ra = read_epoch(s->cfg.snap_dir, "acceptedEpoch", &acc);
+	int rc = read_epoch(s->cfg.snap_dir, "currentEpoch", &cur);
+	if (ra < 0 || rc < 0) {
+		snprintf(err, err_len, "%s: unreadable acceptedEpoch or "
+				       "currentEpoch file",
+			 s->cfg.snap_dir);
+		return -1;
+	}
+	if (cur < zab_epoch(last)) {
+		/* ZooKeeper refuses this too ("The current epoch ... is
+		 * older than the last zxid") */
+		snprintf(err, err_len, "%s: currentEpoch %" PRId64 " is older "
+				       "than the last zxid 0x%" PRIx64,
+			 s->cfg.snap_dir, cur, (uint64_t)last);
+		return -1;
+	}
+	struct zab_disk d = {(uint32_t)acc, (uint32_t)cur, last};
+	e->io = (struct zab_io){
+		.vote_send = io_vote_send, .connect = io_connect,
+		.send = io_send, .close = io_close,
+		.log_append = io_log_append, .log_truncate = io_log_truncate,
+		.reset = io_reset, .epochs_save = io_epochs_save,
+		.apply = io_apply, .snap_send = io_snap_send,
+		.request = io_request, .role = io_role,
+	};
+	e->z = zab_create(&zc, &e->io, &d);
+	if (!e->z) {
+		snprintf(err, err_len, "ensemble: bad membership");
+		return -1;
+	}
+	if (ra == 1 || rc == 1)
+		io_epochs_save(&e->io, (uint32_t)acc, (uint32_t)cur);
+	for (size_t k = 0; k < e->nrecent; k++) {
+		struct rec *r = &e->recent[(e->recent_head + k) % HIST_MAX];
+		zab_load(e->z, r->zxid, r->p, r->len);
+	}
+	recent_free(e);
+	e->peer = peer_create(&pc, &ops, e);
+	if (!e->peer) {
+		snprintf(err, err_len, "ensemble: cannot listen on the quorum "
+				       "or election port of server.%" PRId64
+				       ": %s",
+			 c->myid, strerror(errno));
+		return -1;
+	}
+	e->durable_seen = last;
+	zab_start(e->z, mono_ms());
+	return 0;
+}
+
+void ens_free(struct zab_seq *s)
+{
+	struct ens *e = s->ens;
+	if (!e)
+		return;
+	fwd_drop_all(e);
+	peer_destroy(e->peer);
+	zab_destroy(e->z);
+	recent_free(e);
+	free(e->touched);
+	jw_free(&e->out);
+	free(e);
+	s->ens = NULL;
+}
+
+int ens_pollfds(struct zab_seq *s, struct pollfd *fds, int max)
+{
+	return s->ens->peer ? peer_pollfds(s->ens->peer, fds, max) : 0;
+}
+
+void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
+{
+	struct ens *e = s->ens;
+	if (!e->z)
+		return;
+	int64_t now = mono_ms();
+	peer_poll(e->peer, fds, nfds, now);
+	if (s->log) {
+		zxid_t d = zlog_durable(s->log);
+		if (d != e->durable_seen) {
+			e->durable_seen = d;
+			zab_durable(e->z, now, d);
+		}
+	}
+	if (now >= zab_deadline(e->z))
+		zab_tick(e->z, now);
+}
+
+int64_t ens_deadline(const struct zab_seq *s)
+{
+	struct ens *e = s->ens;
+	if (!e->z)
+		return INT64_MAX;
+	int64_t d = zab_deadline(e->z), p = peer_deadline(e->peer);
+	return d < p ? d : p;
+}
+
+bool ens_leading(const struct zab_seq *s)
+{
+	return s->ens && s->ens->role == ZR_LEADING;
+}
+
+bool ens_serving(const struct zab_seq *s)
+{
+	return !s->ens || s->ens->role != ZR_LOOKING;
+}
+
+int ens_propose(struct zab_seq *s, struct ptxn *t)
+{
+	struct ens *e = s->ens;
+	zxid_t zx;
+	if (zab_propose(e->z, mono_ms(), s->rec.p, s->rec.len, &zx))
+		return ZCONNECTIONLOSS;
+	if (zx != t->zxid) {
+		fprintf(stderr, "paddockd: ensemble: proposed 0x%" PRIx64
+				" as 0x%" PRIx64 "\n", (uint64_t)t->zxid,
+			(uint64_t)zx);
+		return ZSYSTEMERROR;
+	}
+	return ZOK;
+}
+
+void ens_remote_out(struct zab_seq *s, struct zmsg *m)
+{
+	/* a learner's request answered: only a sync needs telling (the
+	 * learner answers writes when their commits reach it) */
+	if (m->type == ZM_REPLY && m->op == ZOP_SYNC && s->ens->peer) {
+		struct qpkt q = pw_qpkt(ZP_SYNC, m->zxid);
+		peer_send(s->ens->peer, (int64_t)m->conn.slot, &q);
+	}
+	zmsg_free(m);
+}

@@ -1,0 +1,174 @@
+"""Real ensembles on loopback for tests: N paddockd processes (or Apache
+ZooKeeper 3.8 servers) from real zoo.cfg files with server.N lines and
+myid files, each in its own directory, started, killed (-9) and
+restarted by the test."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from srvutil import four_letter, free_port
+
+PADDOCK_BUILD = os.environ.get("PADDOCK_BUILD", "/work/main/build")
+PADDOCKD = os.environ.get("PADDOCKD",
+                          os.path.join(PADDOCK_BUILD, "tools", "paddockd"))
+ZK_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/*"
+KEEP = os.environ.get("PADDOCK_KEEP_TMP")
+
+
+class Member:
+    def __init__(self, ens, sid, observer):
+        self.ens = ens
+        self.sid = sid
+        self.observer = observer
+        self.client_port = free_port()
+        self.quorum_port = free_port()
+        self.election_port = free_port()
+        self.dir = os.path.join(ens.dir, "s%d" % sid)
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.data)
+        with open(os.path.join(self.data, "myid"), "w") as f:
+            f.write("%d\n" % sid)
+        self.proc = None
+        self.kind = ens.kinds.get(sid, ens.kind)
+        self.log_path = os.path.join(self.dir, "server.log")
+
+    @property
+    def hosts(self):
+        return "127.0.0.1:%d" % self.client_port
+
+    def write_config(self):
+        lines = ["tickTime=%d" % self.ens.tick,
+                 "initLimit=10", "syncLimit=5",
+                 "dataDir=%s" % self.data,
+                 "clientPort=%d" % self.client_port,
+                 "clientPortAddress=127.0.0.1",
+                 "4lw.commands.whitelist=*",
+                 "admin.enableServer=false",
+                 "minSessionTimeout=1000", "maxSessionTimeout=40000",
+                 "paddock.workers=1",
+                 "paddock.finalizeWait=50"]
+        if self.observer:
+            lines.append("peerType=observer")
+        for m in self.ens.members:
+            lines.append("server.%d=127.0.0.1:%d:%d%s" % (
+                m.sid, m.quorum_port, m.election_port,
+                ":observer" if m.observer else ""))
+        lines += self.ens.extra
+        path = os.path.join(self.dir, "zoo.cfg")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def start(self):
+        cfg = self.write_config()
+        if self.kind == "paddock":
+            cmd = [PADDOCKD, cfg]
+        else:
+            cmd = ["java", "-Xshare:auto", "-XX:+UseSerialGC", "-Xmx256m",
+                   "-cp", ZK_CP, "-Dzookeeper.admin.enableServer=false",
+                   "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+                   "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=self.dir, start_new_session=True)
+        log.close()
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.proc = None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def mode(self):
+        """'leader', 'follower', 'observer', or None (not serving)."""
+        if not self.alive():
+            return None
+        try:
+            out = four_letter(self.hosts, "srvr", timeout=1.0)
+        except OSError:
+            return None
+        m = re.search(r"^Mode: (\w+)", out, re.M)
+        return m.group(1) if m else None
+
+    def zxid(self):
+        out = four_letter(self.hosts, "srvr", timeout=2.0)
+        m = re.search(r"^Zxid: (0x[0-9a-f]+)", out, re.M)
+        return int(m.group(1), 16) if m else None
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode("utf-8", "replace")
+                                 .splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+class Ensemble:
+    def __init__(self, voters=3, observers=0, kind="paddock", kinds=None,
+                 tick=500, extra=()):
+        self.dir = tempfile.mkdtemp(prefix="paddock-ens-")
+        self.kind = kind
+        self.kinds = kinds or {}
+        self.tick = tick
+        self.extra = list(extra)
+        self.members = []
+        for i in range(voters + observers):
+            self.members.append(Member(self, i + 1, i >= voters))
+
+    def __getitem__(self, i):
+        return self.members[i]
+
+    def start(self, timeout=30):
+        for m in self.members:
+            m.start()
+        self.wait_serving(timeout=timeout)
+
+    def hosts(self, members=None):
+        return ",".join(m.hosts for m in (members or self.members))
+
+    def leader(self):
+        for m in self.members:
+            if m.mode() == "leader":
+                return m
+        return None
+
+    def wait_serving(self, members=None, timeout=30):
+        """Every given (default: every live) member serves; returns the
+        leader."""
+        deadline = time.time() + timeout
+        while True:
+            ms = members or [m for m in self.members if m.alive()]
+            modes = [m.mode() for m in ms]
+            leaders = [m for m in self.members if m.mode() == "leader"]
+            if all(modes) and len(leaders) == 1:
+                return leaders[0]
+            if time.time() > deadline:
+                raise AssertionError(
+                    "ensemble not serving after %ds: %s\n%s" % (
+                        timeout, modes,
+                        "\n".join("--- s%d\n%s" % (m.sid, m.log_tail())
+                                  for m in self.members)))
+            time.sleep(0.05)
+
+    def close(self):
+        for m in self.members:
+            m.kill9()
+        if not KEEP:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,304 @@
+"""Replicated paddockd: 3- and 5-member ensembles (and an observer) on
+loopback from real zoo.cfg files with server.N lines and myid files,
+driven by kazoo and raw sessions: elections, writes at any member, reads
+everywhere with identical Stats, sessions moving between members,
+ephemerals vanishing everywhere, kill -9 of the leader under write load,
+kill -9 of every member at once, and garbage on the peer ports."""
+import os
+import socket
+import threading
+import time
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import (ConnectionLoss, NodeExistsError,
+                              SessionExpiredError)
+from kazoo.retry import KazooRetry
+
+import jute
+from ensemble import Ensemble
+
+
+@pytest.fixture
+def ens3():
+    e = Ensemble(voters=3)
+    e.start()
+    yield e
+    e.close()
+
+
+def client(hosts, timeout=10.0):
+    zk = KazooClient(hosts=hosts, timeout=timeout,
+                     connection_retry=KazooRetry(max_tries=-1, delay=0.05,
+                                                 max_delay=0.5))
+    zk.start(timeout=20)
+    return zk
+
+
+def stat_tuple(st):
+    return (st.czxid, st.mzxid, st.pzxid, st.ctime, st.mtime, st.version,
+            st.cversion, st.aversion, st.ephemeralOwner, st.dataLength,
+            st.numChildren)
+
+
+def test_one_leader_and_modes(ens3):
+    modes = sorted(m.mode() for m in ens3.members)
+    assert modes == ["follower", "follower", "leader"]
+    # the highest (epoch, zxid, sid) wins a fresh election: server 3
+    assert ens3.leader().sid == 3
+
+
+def test_writes_at_any_member_are_read_everywhere(ens3):
+    zks = [client(m.hosts) for m in ens3.members]
+    try:
+        for i, zk in enumerate(zks):
+            zk.create("/w%d" % i, b"from %d" % i)
+            zk.create("/w%d/c" % i, b"", sequence=True)
+            zk.set("/w%d" % i, b"again %d" % i)
+        tx = zks[0].transaction()
+        tx.create("/m", b"multi")
+        tx.check("/w1", 1)
+        assert not any(isinstance(r, Exception) for r in tx.commit())
+        with pytest.raises(NodeExistsError):
+            zks[1].create("/w2", b"")
+        for zk in zks:
+            zk.sync("/")
+        views = []
+        for zk in zks:
+            v = {}
+            for p in ["/w0", "/w1", "/w2", "/m"]:
+                data, st = zk.get(p)
+                v[p] = (data, stat_tuple(st), sorted(zk.get_children(p)))
+            views.append(v)
+        assert views[0] == views[1] == views[2]
+        assert views[0]["/w1"][0] == b"again 1"
+    finally:
+        for zk in zks:
+            zk.stop()
+            zk.close()
+
+
+def test_ephemerals_vanish_everywhere_on_close_and_expiry(ens3):
+    zks = [client(m.hosts) for m in ens3.members]
+    try:
+        zks[0].create("/e-close", b"", ephemeral=True)
+        raw = jute.RawClient(ens3[1].hosts)
+        raw.connect(timeout_ms=2000)
+        raw.create("/e-expire", b"", mode=jute.Mode.EPHEMERAL)
+        for zk in zks:
+            zk.sync("/")
+            assert zk.exists("/e-close") and zk.exists("/e-expire")
+        zks[0].stop()
+        raw.close_socket()  # no close: the leader expires it
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if all(zk.exists("/e-expire") is None and
+                   zk.exists("/e-close") is None for zk in zks[1:]):
+                break
+            time.sleep(0.1)
+        for zk in zks[1:]:
+            zk.sync("/")
+            assert zk.exists("/e-close") is None
+            assert zk.exists("/e-expire") is None
+    finally:
+        for zk in zks:
+            zk.stop()
+            zk.close()
+
+
+def test_session_moves_between_members(ens3):
+    a = jute.RawClient(ens3[0].hosts)
+    a.connect(timeout_ms=10000)
+    a.create("/moving", b"", mode=jute.Mode.EPHEMERAL)
+    sid, pw = a.session_id, a.passwd
+    a.close_socket()
+    for m in (ens3[1], ens3[2], ens3[0]):
+        b = jute.RawClient(m.hosts)
+        r = b.connect(timeout_ms=10000, session_id=sid, passwd=pw,
+                      last_zxid=a.last_zxid)
+        assert r.session_id == sid, "member %d refused the session" % m.sid
+        assert b.exists("/moving").ephemeralOwner == sid
+        b.close_socket()
+    # a wrong password is refused everywhere
+    for m in ens3.members:
+        c = jute.RawClient(m.hosts)
+        r = c.connect(timeout_ms=10000, session_id=sid, passwd=b"x" * 16)
+        assert r.session_id == 0
+        c.close_socket()
+
+
+def _writer(hosts, prefix, acked, stop, errors):
+    zk = client(hosts, timeout=4.0)
+    i = 0
+    try:
+        while not stop.is_set():
+            path = "%s-%06d" % (prefix, i)
+            try:
+                zk.create(path, b"x")
+                acked.append(path)
+                i += 1
+            except NodeExistsError:
+                acked.append(path)  # a retry of a write that took effect
+                i += 1
+            except (ConnectionLoss, SessionExpiredError):
+                time.sleep(0.02)  # indeterminate: retried (same path)
+            except Exception as ex:  # noqa: BLE001 - reported below
+                errors.append(repr(ex))
+                time.sleep(0.05)
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def test_leader_kill9_under_write_load_loses_no_acknowledged_write(ens3):
+    zk = client(ens3.hosts())
+    zk.create("/load", b"")
+    zk.stop()
+    zk.close()
+    old = ens3.leader()
+    others = [m for m in ens3.members if m is not old]
+    acked, errors, stop = [], [], threading.Event()
+    threads = [threading.Thread(target=_writer,
+                                args=(m.hosts, "/load/w%d" % m.sid, acked,
+                                      stop, errors))
+               for m in others]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    before = len(acked)
+    old.kill9()
+    t0 = time.time()
+    while len(acked) == before and time.time() - t0 < 10:
+        time.sleep(0.002)
+    gap = time.time() - t0
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    new = ens3.wait_serving(members=others)
+    assert new is not old
+    print("\n  ensemble: leader kill -9 -> next acknowledged write after "
+          "%.0f ms (%d writes acknowledged)" % (gap * 1000, len(acked)))
+    assert len(acked) > before, "no write acknowledged after the kill"
+    old.start()
+    ens3.wait_serving()
+    for m in ens3.members:
+        zk = client(m.hosts)
+        zk.sync("/")
+        have = set("/load/" + c for c in zk.get_children("/load"))
+        zk.stop()
+        zk.close()
+        missing = [p for p in acked if p not in have]
+        assert not missing, "server %d lacks %d acknowledged writes" % (
+            m.sid, len(missing))
+    assert not errors, errors[:5]
+
+
+def test_kill9_every_member_at_once_loses_nothing(ens3):
+    zk = client(ens3.hosts())
+    acked = []
+    for i in range(300):
+        zk.create("/k%03d" % i, b"%d" % i)
+        acked.append("/k%03d" % i)
+    zk.stop()
+    zk.close()
+    for m in ens3.members:
+        m.kill9()
+    for m in ens3.members:
+        m.start()
+    ens3.wait_serving()
+    for m in ens3.members:
+        zk = client(m.hosts)
+        zk.sync("/")
+        kids = set("/" + c for c in zk.get_children("/"))
+        zk.stop()
+        zk.close()
+        assert set(acked) <= kids
+
+
+def test_garbage_on_peer_ports_drops_that_connection_only(ens3):
+    target = ens3[0]
+    for port in (target.election_port, target.quorum_port):
+        for junk in (b"\x00" * 64, os.urandom(4096),
+                     b"\xff\xff\xff\xff\xff\xff\x00\x01" + b"A" * 100):
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            try:
+                s.sendall(junk)
+                s.settimeout(2)
+                try:
+                    s.recv(100)
+                except (socket.timeout, ConnectionResetError):
+                    pass
+            finally:
+                s.close()
+    # a LearnerInfo naming a server id that is not in the config
+    leader = ens3.leader()
+    s = socket.create_connection(("127.0.0.1", leader.quorum_port), timeout=2)
+    li = (99).to_bytes(8, "big") + (0x10000).to_bytes(4, "big") + \
+        (0).to_bytes(8, "big")
+    pkt = (11).to_bytes(4, "big") + (0).to_bytes(8, "big") + \
+        len(li).to_bytes(4, "big") + li + (0xffffffff).to_bytes(4, "big")
+    s.sendall(pkt)
+    s.settimeout(3)
+    try:
+        assert s.recv(100) == b""  # closed
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert ens3.wait_serving() is leader
+    zk = client(target.hosts)
+    zk.create("/still-serving", b"")
+    zk.stop()
+    zk.close()
+
+
+def test_five_members_survive_two_failures():
+    e = Ensemble(voters=5)
+    try:
+        e.start()
+        zk = client(e.hosts())
+        zk.create("/five", b"")
+        zk.stop()
+        zk.close()
+        leader = e.leader()
+        leader.kill9()
+        [m for m in e.members if m.alive()][0].kill9()
+        live = [m for m in e.members if m.alive()]
+        e.wait_serving(members=live)
+        zk = client(e.hosts(live))
+        zk.create("/five/after", b"")
+        zk.stop()
+        zk.close()
+        for m in live:
+            zk = client(m.hosts)
+            zk.sync("/")
+            assert zk.exists("/five/after")
+            zk.stop()
+            zk.close()
+    finally:
+        e.close()
+
+
+def test_observer_serves_reads_and_forwards_writes():
+    e = Ensemble(voters=3, observers=1)
+    try:
+        e.start()
+        obs = e[3]
+        assert obs.mode() == "observer"
+        zk = client(obs.hosts)
+        zk.create("/via-observer", b"o")
+        other = client(e[0].hosts)
+        other.sync("/")
+        assert other.get("/via-observer")[0] == b"o"
+        other.create("/to-observer", b"v")
+        zk.sync("/")
+        assert zk.get("/to-observer")[0] == b"v"
+        for c in (zk, other):
+            c.stop()
+            c.close()
+        # an observer does not vote: the voters elect without it
+        e.leader().kill9()
+        live = [m for m in e.members if m.alive()]
+        e.wait_serving(members=live)
+    finally:
+        e.close()
