@@ -764,6 +764,12 @@ static int k_standalone(struct zparse *p, const char *key, const char *val)
 	return get_bool(p, key, val, &p->c->standalone_enabled);
 }
 
+static int k_commit_log_count(struct zparse *p, const char *key,
+			      const char *val)
+{
+	return get_int(p, key, val, 1, 10000000, &p->c->commit_log_count);
+}
+
 static int k_finalize_wait(struct zparse *p, const char *key,
 			   const char *val)
 {
@@ -896,6 +902,7 @@ static const struct {
 	{ "enforceQuota", k_enforce_quota },
 	{ "paddock.workers", k_workers },
 	{ "paddock.finalizeWait", k_finalize_wait },
+	{ "commitLogCount", k_commit_log_count },
 	{ "znode.container.checkIntervalMs", k_container_interval },
 	{ "peerType", k_peer_type },
 	{ "globalOutstandingLimit", k_global_outstanding },
@@ -1318,6 +1325,7 @@ void zcfg_defaults(struct zcfg *c)
 	c->standalone_enabled = true;
 	c->peer_type_observer = false;
 	c->finalize_wait_ms = 200;
+	c->commit_log_count = 100000;
 	c->n_servers = 0;
 }
 

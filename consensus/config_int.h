@@ -83,6 +83,12 @@ struct zcfg {
 					   once a quorum agrees (ZooKeeper's
 					   FastLeaderElection.finalizeWait,
 					   fixed at 200 there), default 200 */
+	int commit_log_count;           /* commitLogCount (zookeeper.
+					   commitLogCount): committed txns a
+					   leader keeps to sync a learner by
+					   DIFF; further behind is a SNAP.
+					   Default 100000 (ZooKeeper: 500,
+					   then its txn log on disk) */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */
 	int n_servers;

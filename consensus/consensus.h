@@ -147,6 +147,7 @@ struct zab_ens_config {
 	int init_limit;          /* ticks */
 	int sync_limit;          /* ticks */
 	int finalize_wait_ms;    /* FastLeaderElection finalizeWait (200) */
+	int commit_log_count;    /* committed txns kept for DIFF (100000) */
 	const char *qv;          /* membership as /zookeeper/config shows it
 				    ("server.1=...\nversion=0"), copied */
 };

@@ -30,8 +30,9 @@
  *
  * TRUNC truncates the log files and restarts the process (recovery then
  * rebuilds the state up to the leader's point); see truncate_and_restart.
- * Not yet: SNAP (a learner that needs one stays out of the ensemble and
- * says so), read-only mode.
+ * SNAP is received into a tree of its own, written as this member's
+ * snapshot, and the process restarts the same way (snap_install).
+ * Not yet: read-only mode.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,8 +49,9 @@
 #include "consensus/peerwire_int.h"
 #include "consensus/seq_int.h"
 #include "consensus/zab_int.h"
+#include "consensus/zkfmt_int.h"
 
-#define HIST_MAX 100000 /* committed transactions kept for DIFF */
+#define HIST_MAX 100000 /* default commitLogCount */
 
 /* A client request this member sent to the leader, waiting for its
  * commit (FollowerRequestProcessor / CommitProcessor's pending queue). */
@@ -85,9 +87,17 @@ struct ens {
 	size_t ntouched, captouched;
 	/* recovery: the log's newest records, for zab_load */
 	struct rec *recent;
-	size_t nrecent, recent_head;
+	size_t nrecent, recent_head, hist_max;
 	struct jw out; /* scratch: packets */
-	bool warned_sync;
+	/* learner: a SNAP being received */
+	struct zk_snap_reader *snap;
+	struct tree *snap_tree;
+	zxid_t snap_zxid;
+	struct jw snap_sessions; /* the snapshot's session blob */
+	int32_t snap_nsessions;
+	struct zacl **snap_acl; /* by ACL cache id (1..) */
+	int64_t *snap_acl_id;
+	size_t snap_nacl, snap_capacl;
 };
 
 static struct ens *ens_of(struct zab_io *io)
@@ -272,13 +282,309 @@ static int io_reset(struct zab_io *io)
 	return truncate_and_restart(ens_of(io), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* SNAP                                                                 */
+/* ------------------------------------------------------------------ */
+/* Leader (LearnerHandler.syncFollower's SNAP): the tree as ZooKeeper's
+ * snapshot stream (ZKDatabase.serializeSnapshot): sessions, the ACL
+ * cache, nodes parent first with StatPersisted, "/", "BenWasHere".  The
+ * sequencer is the tree's only writer, so what it reads here is the
+ * state at `applied` exactly.  The stream is queued on the link at once
+ * (peer.c's max_queue bounds it: a tree larger than that is not sent and
+ * the learner cannot join yet). */
+struct snap_out {
+	struct zab_seq *s;
+	struct zk_snap_writer w;
+	const struct zacl **acl; /* distinct ACLs; id = index + 1 */
+	size_t nacl, capacl;
+	bool err;
+};
+
+static int64_t acl_id(struct snap_out *o, const struct zacl *a, bool add)
+{
+	for (size_t i = 0; i < o->nacl; i++)
+		if (o->acl[i] == a)
+			return (int64_t)i + 1;
+	if (!add)
+		return ZK_ACL_ID_OPEN;
+	if (o->nacl == o->capacl) {
+		size_t cap = o->capacl ? 2 * o->capacl : 16;
+		const struct zacl **n = realloc(o->acl, cap * sizeof(*n));
+		if (!n) {
+			o->err = true;
+			return ZK_ACL_ID_OPEN;
+		}
+		o->acl = n;
+		o->capacl = cap;
+	}
+	o->acl[o->nacl++] = a;
+	return (int64_t)o->nacl;
+}
+
+struct push_ctx {
+	struct paths *stack;
+	const char *parent;
+	size_t plen;
+};
+
+static int push_child(const char *name, size_t len, void *arg)
+{
+	struct push_ctx *c = arg;
+	char buf[4096];
+	size_t n = c->plen > 1 ? c->plen : 0;
+	if (n + 1 + len >= sizeof(buf))
+		return 0; /* longer than any path the server accepts */
+	memcpy(buf, c->parent, n);
+	buf[n++] = '/';
+	memcpy(buf + n, name, len);
+	paths_add(c->stack, buf, n + len);
+	return 0;
+}
+
+/* Depth first from "/", parents before children: fn(path, view, arg)
+ * for each node (fn may replace the node's version). */
+static void tree_dfs(struct tree *t,
+		     void (*fn)(const char *path, size_t len,
+				const struct zview *v, void *arg),
+		     void *arg)
+{
+	struct paths st = {0};
+	paths_add(&st, "/", 1);
+	while (st.n) {
+		char *path = st.p[--st.n];
+		size_t len = st.l[st.n];
+		const struct znode *n = tree_lookup(t, path, len);
+		if (n) {
+			struct zview v;
+			znode_view(n, &v);
+			fn(path, len, &v, arg);
+			n = tree_lookup(t, path, len);
+			struct push_ctx c = {&st, path, len};
+			if (n)
+				znode_children(n, push_child, &c);
+		}
+		free(path);
+	}
+	paths_free(&st);
+}
+
+static void count_acl(const char *path, size_t len, const struct zview *v,
+		      void *arg)
+{
+	acl_id(arg, v->acl, true);
+}
+
+static void put_node(const char *path, size_t len, const struct zview *v,
+		     void *arg)
+{
+	struct snap_out *o = arg;
+	struct zk_snap_node n = {0};
+	bool root = len == 1;
+	n.path = (struct zk_buf){root ? "" : path, root ? 0 : (int32_t)len};
+	n.data = (struct zk_buf){v->data, v->stat.data_length};
+	if (v->data_null)
+		n.data = (struct zk_buf){NULL, -1};
+	n.acl = acl_id(o, v->acl, false);
+	n.stat = v->stat;
+	/* ZooKeeper keeps the number of creates; it reports
+	 * 2 * creates - numChildren (tree.c, "Stat rules") */
+	n.stat.cversion = (int32_t)(((int64_t)v->stat.cversion +
+				     v->stat.num_children) / 2);
+	zk_snap_put_node(&o->w, &n);
+}
+
 static zxid_t io_snap_send(struct zab_io *io, int64_t to)
 {
 	struct ens *e = ens_of(io);
-	fprintf(stderr, "paddockd: ensemble: server %" PRId64 " is too far "
-			"behind for a DIFF; SNAP is not implemented yet\n", to);
-	peer_close(e->peer, to);
-	return e->s->applied;
+	struct zab_seq *s = e->s;
+	struct snap_out o = {.s = s};
+	struct qpkt q = pw_qpkt(ZP_SNAP, s->applied);
+	peer_send(e->peer, to, &q);
+	zk_snap_begin(&o.w, ZK_SNAP_STREAM, 0);
+	zk_snap_put_sessions(&o.w, (int32_t)s->nsess);
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z; z = z->next)
+			zk_snap_put_session(&o.w, z->id, z->timeout);
+	tree_dfs(s->tree, count_acl, &o);
+	zk_snap_put_acls(&o.w, (int32_t)o.nacl);
+	for (size_t i = 0; i < o.nacl; i++) {
+		struct zk_acls a = {.n = o.acl[i]->n, .zacl = o.acl[i]};
+		zk_snap_put_acl(&o.w, (int64_t)i + 1, &a);
+	}
+	tree_dfs(s->tree, put_node, &o);
+	if (zk_snap_end(&o.w, NULL) || o.err ||
+	    peer_send_bytes(e->peer, to, o.w.w.p, o.w.w.len)) {
+		fprintf(stderr, "paddockd: ensemble: cannot send a snapshot to "
+				"server %" PRId64 "\n", to);
+		peer_close(e->peer, to);
+	}
+	zk_snap_drained(&o.w);
+	zk_snap_writer_free(&o.w);
+	free(o.acl);
+	return s->applied;
+}
+
+/* Learner: build the snapshot into a tree of its own, write it as this
+ * member's snapshot, drop the old log and restart: recovery loads it,
+ * and the next sync is a DIFF from there. */
+static int rs_session(void *arg, int64_t id, int32_t timeout)
+{
+	struct ens *e = arg;
+	uint8_t pw[ZK_PASSWD_LEN];
+	zk_session_passwd(id, pw);
+	jw_long(&e->snap_sessions, id);
+	jw_int(&e->snap_sessions, timeout);
+	jw_buf(&e->snap_sessions, pw, ZK_PASSWD_LEN);
+	e->snap_nsessions++;
+	return 0;
+}
+
+static int rs_acl(void *arg, int64_t id, const struct zk_acls *acl)
+{
+	struct ens *e = arg;
+	struct zacl *a = zk_acls_to_zacl(acl);
+	if (!a)
+		return ZSYSTEMERROR;
+	if (e->snap_nacl == e->snap_capacl) {
+		size_t cap = e->snap_capacl ? 2 * e->snap_capacl : 16;
+		struct zacl **n = realloc(e->snap_acl, cap * sizeof(*n));
+		int64_t *ni = realloc(e->snap_acl_id, cap * sizeof(*ni));
+		if (n)
+			e->snap_acl = n;
+		if (ni)
+			e->snap_acl_id = ni;
+		if (!n || !ni) {
+			zacl_release(a);
+			return ZSYSTEMERROR;
+		}
+		e->snap_capacl = cap;
+	}
+	e->snap_acl[e->snap_nacl] = a;
+	e->snap_acl_id[e->snap_nacl++] = id;
+	return 0;
+}
+
+static struct zacl *rs_acl_of(struct ens *e, int64_t id)
+{
+	for (size_t i = 0; i < e->snap_nacl; i++)
+		if (e->snap_acl_id[i] == id)
+			return e->snap_acl[i];
+	return NULL;
+}
+
+static int rs_node(void *arg, const struct zk_snap_node *n)
+{
+	struct ens *e = arg;
+	struct zacl *acl = rs_acl_of(e, n->acl);
+	struct zacl *open = NULL;
+	if (!acl) {
+		/* -1: OPEN_ACL_UNSAFE */
+		const int32_t perms[1] = {ZPERM_ALL};
+		const char *sc[1] = {"world"}, *id[1] = {"anyone"};
+		acl = open = zacl_new(1, perms, sc, id);
+		if (!acl)
+			return ZSYSTEMERROR;
+	}
+	const char *path = n->path.len > 0 ? n->path.p : "/";
+	size_t len = n->path.len > 0 ? (size_t)n->path.len : 1;
+	int rc = tree_node_restore(e->snap_tree, path, len, &n->stat,
+				   n->data.p, n->data.len, acl, true);
+	zacl_release(open);
+	return rc ? rc : 0;
+}
+
+static const struct zk_snap_ops snap_ops = {
+	.session = rs_session,
+	.acl = rs_acl,
+	.node = rs_node,
+};
+
+/* numChildren is known once every node is in (StatPersisted has none):
+ * count it, and turn ZooKeeper's stored cversion (creates) into the
+ * reported one paddock keeps. */
+static int count_child(const char *name, size_t len, void *arg)
+{
+	(*(int32_t *)arg)++;
+	return 0;
+}
+
+static void fix_cversion(const char *path, size_t len, const struct zview *v,
+			 void *arg)
+{
+	struct zstat stat = v->stat;
+	int32_t kids = 0;
+	const struct znode *n = tree_lookup(arg, path, len);
+	if (n)
+		znode_children(n, count_child, &kids);
+	stat.num_children = kids;
+	stat.cversion = 2 * stat.cversion - kids;
+	tree_node_restore(arg, path, len, &stat, v->data,
+			  v->data_null ? -1 : v->stat.data_length,
+			  (struct zacl *)v->acl, false);
+}
+
+static void snap_install(struct ens *e)
+{
+	struct zab_seq *s = e->s;
+	char err[1024];
+	tree_restore_done(e->snap_tree);
+	tree_dfs(e->snap_tree, fix_cversion, e->snap_tree);
+	/* the session blob: int count, then (id, timeout, passwd) */
+	struct jw blob = {0};
+	jw_int(&blob, e->snap_nsessions);
+	jw_bytes(&blob, e->snap_sessions.p, e->snap_sessions.len);
+	fprintf(stderr, "paddockd: ensemble: received the leader's snapshot "
+			"at 0x%" PRIx64 " (%llu znodes): installing it and "
+			"restarting\n", (uint64_t)e->snap_zxid,
+		(unsigned long long)tree_node_count(e->snap_tree));
+	if (s->log) {
+		zlog_close(s->log);
+		s->log = NULL;
+	}
+	/* a snapshot of epoch E makes this member's currentEpoch at least E
+	 * (ZooKeeper tolerates the same through its updatingEpoch file):
+	 * the snapshot is the leader's whole history, so voting with it is
+	 * as safe as the leader's own vote */
+	uint32_t se = zab_epoch(e->snap_zxid);
+	uint32_t acc = zab_accepted_epoch(e->z), cur = zab_current_epoch(e->z);
+	if (se > cur)
+		io_epochs_save(&e->io, acc > se ? acc : se, se);
+	int rc = zlog_truncate(s->cfg.log_dir, s->cfg.snap_dir, 0, err,
+			       sizeof(err));
+	if (!rc && (blob.err ||
+		    zsnap_write(s->cfg.snap_dir, e->snap_tree, e->snap_zxid,
+				blob.p, blob.len, NULL)))
+		snprintf(err, sizeof(err), "cannot write the snapshot");
+	if (rc)
+		fprintf(stderr, "paddockd: ensemble: %s\n", err);
+	if (s->cfg.restart)
+		s->cfg.restart(); /* does not return */
+}
+
+static int ens_snap(void *arg, int64_t from, const uint8_t *p, size_t n,
+		    size_t *used)
+{
+	struct ens *e = arg;
+	if (!e->snap) {
+		e->snap = zk_snap_reader_new(ZK_SNAP_STREAM, &snap_ops, e);
+		e->snap_tree = tree_create();
+		e->snap_sessions.len = 0;
+		e->snap_nsessions = 0;
+		if (!e->snap || !e->snap_tree || !e->s->cfg.restart)
+			return -1;
+	}
+	size_t u = 0;
+	int rc = zk_snap_feed(e->snap, p, n, &u);
+	*used = u;
+	if (rc == 0)
+		return 0;
+	if (rc == 1) {
+		snap_install(e);
+		return -1; /* not reached */
+	}
+	fprintf(stderr, "paddockd: ensemble: bad snapshot stream from server "
+			"%" PRId64 ": %s\n", from, zkf_strerror(rc));
+	return -1;
 }
 
 static void io_request(struct zab_io *io, int64_t from, const void *p,
@@ -621,6 +927,10 @@ static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
 			leader_ping(e, q);
 	} else if (q->type == ZP_SYNC && from == e->leader) {
 		learner_sync(e);
+	} else if (q->type == ZP_SNAP) {
+		/* the stream follows (ens_snap); installed by a restart */
+		e->snap_zxid = q->zxid;
+		return;
 	}
 	struct zab_pkt p = {.type = q->type, .zxid = q->zxid,
 			    .data = q->data,
@@ -646,13 +956,6 @@ static void ens_link_down(void *arg, int64_t peer)
 	zab_link_down(e->z, mono_ms(), peer);
 }
 
-static int ens_snap(void *arg, int64_t from, const uint8_t *p, size_t n,
-		    size_t *used)
-{
-	fprintf(stderr, "paddockd: ensemble: the leader sends a SNAP: not "
-			"implemented yet, staying out of the ensemble\n");
-	return -1;
-}
 
 static const struct peer_ops ops = {
 	.vote = ens_vote,
@@ -674,7 +977,9 @@ struct ens *ens_new(struct zab_seq *s, const struct zab_ens_config *c)
 	e->cfg = *c;
 	snprintf(e->qv, sizeof(e->qv), "%s", c->qv ? c->qv : "");
 	e->cfg.qv = e->qv;
-	e->recent = calloc(HIST_MAX, sizeof(*e->recent));
+	e->hist_max = c->commit_log_count > 0 ? (size_t)c->commit_log_count
+					      : HIST_MAX;
+	e->recent = calloc(e->hist_max, sizeof(*e->recent));
 	if (!e->recent) {
 		free(e);
 		return NULL;
@@ -686,10 +991,10 @@ void ens_recovered(struct zab_seq *s, zxid_t zxid, const void *p,
 		   size_t len)
 {
 	struct ens *e = s->ens;
-	size_t i = (e->recent_head + e->nrecent) % HIST_MAX;
-	if (e->nrecent == HIST_MAX) {
+	size_t i = (e->recent_head + e->nrecent) % e->hist_max;
+	if (e->nrecent == e->hist_max) {
 		i = e->recent_head;
-		e->recent_head = (e->recent_head + 1) % HIST_MAX;
+		e->recent_head = (e->recent_head + 1) % e->hist_max;
 		free(e->recent[i].p);
 	} else {
 		e->nrecent++;
@@ -707,7 +1012,7 @@ void ens_recovered(struct zab_seq *s, zxid_t zxid, const void *p,
 static void recent_free(struct ens *e)
 {
 	for (size_t k = 0; k < e->nrecent; k++)
-		free(e->recent[(e->recent_head + k) % HIST_MAX].p);
+		free(e->recent[(e->recent_head + k) % e->hist_max].p);
 	free(e->recent);
 	e->recent = NULL;
 	e->nrecent = 0;
@@ -728,7 +1033,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 		.min_notify_ms = 200,
 		.max_notify_ms = 60000,
 		.connect_retry_ms = 100,
-		.hist_max = HIST_MAX,
+		.hist_max = (uint32_t)e->hist_max,
 	};
 	struct peer_config pc = {.sid = c->myid, .n = c->n, .qv = e->qv};
 	for (int i = 0; i < c->n; i++) {
@@ -776,7 +1081,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 	if (ra == 1 || rc == 1)
 		io_epochs_save(&e->io, (uint32_t)acc, (uint32_t)cur);
 	for (size_t k = 0; k < e->nrecent; k++) {
-		struct rec *r = &e->recent[(e->recent_head + k) % HIST_MAX];
+		struct rec *r = &e->recent[(e->recent_head + k) % e->hist_max];
 		zab_load(e->z, r->zxid, r->p, r->len);
 	}
 	recent_free(e);

@@ -539,6 +539,9 @@ static void lead_set_role(struct zab *z)
 {
 	z->ph = PH_LEADING;
 	z->counter = 0;
+	/* QuorumPeer.updateElectionVote (ZOOKEEPER-1732): every member
+	 * answers a newcomer with the same vote, in the new epoch */
+	z->vote.peer_epoch = z->new_epoch;
 	z->next_ping = z->now;
 	set_role(z, ZR_LEADING, z->cfg.sid);
 	for (int i = 0; i < z->cfg.n; i++) {
@@ -1018,6 +1021,7 @@ static void learn_recv(struct zab *z, const struct zab_pkt *p)
 			break;
 		z->ph = PH_LEARN_SERVING;
 		send_pkt(z, z->lead_sid, ZP_ACK, z->nl_zxid, NULL, 0);
+		z->vote.peer_epoch = zab_epoch(z->nl_zxid); /* as the leader */
 		set_role(z, i_vote(z) ? ZR_FOLLOWING : ZR_OBSERVING,
 			 z->lead_sid);
 		return;

@@ -122,5 +122,5 @@ PADDOCK_BUILD="$PWD/build" /usr/bin/python3 tests/java/run.py || rc=1
 # integration tests (real paddockd, kazoo, C client, zkCli, ZooKeeper side
 # by side) and the fault tests (kill -9, torn logs, a full disk).
 PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-	tests/integration tests/fault || rc=1
+	tests/integration tests/fault tests/lincheck || rc=1
 exit $rc

@@ -15,7 +15,7 @@ from srvutil import four_letter, free_port
 PADDOCK_BUILD = os.environ.get("PADDOCK_BUILD", "/work/main/build")
 PADDOCKD = os.environ.get("PADDOCKD",
                           os.path.join(PADDOCK_BUILD, "tools", "paddockd"))
-ZK_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/*"
+ZK_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
 KEEP = os.environ.get("PADDOCK_KEEP_TMP")
 
 
@@ -24,9 +24,9 @@ class Member:
         self.ens = ens
         self.sid = sid
         self.observer = observer
-        self.client_port = free_port()
-        self.quorum_port = free_port()
-        self.election_port = free_port()
+        self.client_port = ens.port()
+        self.quorum_port = ens.port()
+        self.election_port = ens.port()
         self.dir = os.path.join(ens.dir, "s%d" % sid)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.data)
@@ -129,8 +129,17 @@ class Ensemble:
         self.tick = tick
         self.extra = list(extra)
         self.members = []
+        self.used = set()
         for i in range(voters + observers):
             self.members.append(Member(self, i + 1, i >= voters))
+
+    def port(self):
+        """A free loopback port no other member of this ensemble got."""
+        while True:
+            p = free_port()
+            if p not in self.used:
+                self.used.add(p)
+                return p
 
     def __getitem__(self, i):
         return self.members[i]

@@ -302,3 +302,96 @@ def test_observer_serves_reads_and_forwards_writes():
         e.wait_serving(members=live)
     finally:
         e.close()
+
+
+def test_member_far_behind_syncs_by_snapshot():
+    # commitLogCount=20: a member more than 20 transactions behind gets the
+    # leader's tree as a SNAP (ZooKeeper's snapshot stream), installs it
+    # and rejoins
+    e = Ensemble(voters=3, extra=["commitLogCount=20"])
+    try:
+        e.start()
+        late = [m for m in e.members if m.mode() != "leader"][0]
+        late.kill9()
+        zk = client(e.hosts([m for m in e.members if m is not late]))
+        zk.create("/snap", b"top")
+        zk.create("/snap/eph", b"", ephemeral=True)
+        for i in range(100):
+            zk.create("/snap/n%03d" % i, b"%d" % i)
+        zk.set("/snap/n007", b"changed")
+        zk.delete("/snap/n050")
+        late.start()
+        e.wait_serving(timeout=30)
+        assert "installing it and restarting" in late.log_tail(200)
+        lz = client(late.hosts)
+        lz.sync("/")
+        want = {c: stat_tuple(zk.get("/snap/" + c)[1])
+                for c in zk.get_children("/snap")}
+        got = {c: stat_tuple(lz.get("/snap/" + c)[1])
+               for c in lz.get_children("/snap")}
+        assert got == want
+        assert stat_tuple(lz.get("/snap")[1]) == stat_tuple(zk.get("/snap")[1])
+        assert lz.get("/snap/n007")[0] == b"changed"
+        # the session the snapshot carried lives on: its ephemeral goes
+        # when it closes, on the late member too
+        zk.stop()
+        zk.close()
+        deadline = time.time() + 10
+        while lz.exists("/snap/eph") and time.time() < deadline:
+            time.sleep(0.1)
+        assert lz.exists("/snap/eph") is None
+        lz.stop()
+        lz.close()
+    finally:
+        e.close()
+
+
+@pytest.mark.parametrize("zk_leads", [False, True], ids=["paddock-leads",
+                                                          "zookeeper-leads"])
+def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
+    # one ZooKeeper 3.8 server and two paddockd in one ensemble, speaking
+    # ZooKeeper's own election and quorum protocols: the highest sid wins
+    # a fresh election, so the ZooKeeper server is sid 3 to lead, sid 1 to
+    # follow
+    zsid = 3 if zk_leads else 1
+    e = Ensemble(voters=3, kinds={zsid: "zookeeper"})
+    try:
+        e.start(timeout=60)
+        leader = e.leader()
+        if zk_leads and leader.kind != "zookeeper":
+            # the two paddockd elected one of them before the JVM was up:
+            # without it, the ZooKeeper server (highest sid, same zxid)
+            # wins, and the paddockd rejoins as its follower
+            leader.kill9()
+            e.wait_serving(members=[m for m in e.members if m.alive()],
+                           timeout=60)
+            leader.start()
+            e.wait_serving(timeout=60)
+            leader = e.leader()
+        assert (leader.kind == "zookeeper") == zk_leads
+        zks = [client(m.hosts) for m in e.members]
+        for i, zk in enumerate(zks):
+            zk.create("/mixed%d" % i, b"via %d" % e[i].sid)
+            zk.create("/mixed%d/e" % i, b"", ephemeral=True)
+        tx = zks[0].transaction()
+        tx.create("/mixed-multi", b"m")
+        tx.set_data("/mixed1", b"set")
+        assert not any(isinstance(r, Exception) for r in tx.commit())
+        views = []
+        for zk in zks:
+            zk.sync("/")
+            views.append({p: (zk.get(p)[0], stat_tuple(zk.get(p)[1]))
+                          for p in ["/mixed0", "/mixed1", "/mixed2",
+                                    "/mixed-multi", "/mixed0/e"]})
+        assert views[0] == views[1] == views[2]
+        zks[0].stop()
+        zks[0].close()
+        for zk in zks[1:]:
+            deadline = time.time() + 10
+            while zk.exists("/mixed0/e") and time.time() < deadline:
+                time.sleep(0.1)
+            assert zk.exists("/mixed0/e") is None
+            zk.stop()
+            zk.close()
+    finally:
+        e.close()
