@@ -191,6 +191,11 @@ struct zab_stats {
 	_Atomic int64_t writes;
 	_Atomic int64_t expired;
 	_Atomic int64_t throttled; /* requests the RequestThrottler held */
+	/* ensemble leader (mntr's leader-only keys) */
+	_Atomic int64_t learners;        /* connected followers+observers */
+	_Atomic int64_t synced_followers;
+	_Atomic int64_t synced_observers;
+	_Atomic int64_t pending_syncs;   /* learners' syncs not answered */
 };
 
 struct zab_seq;

@@ -883,6 +883,8 @@ static void leader_request(struct ens *e, int64_t from, const struct qpkt *q)
 	if (blen)
 		memcpy(m->body + a.len, r.body, blen);
 	jw_free(&a);
+	if (r.type == ZOP_SYNC)
+		atomic_fetch_add(&s->stats.pending_syncs, 1);
 	seq_handle_request(s, m);
 }
 
@@ -1134,6 +1136,11 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
 	}
 	if (now >= zab_deadline(e->z))
 		zab_tick(e->z, now);
+	int f, o;
+	int n = zab_learners(e->z, &f, &o);
+	atomic_store(&s->stats.learners, n);
+	atomic_store(&s->stats.synced_followers, f);
+	atomic_store(&s->stats.synced_observers, o);
 }
 
 int64_t ens_deadline(const struct zab_seq *s)
@@ -1177,6 +1184,7 @@ void ens_remote_out(struct zab_seq *s, struct zmsg *m)
 	if (m->type == ZM_REPLY && m->op == ZOP_SYNC && s->ens->peer) {
 		struct qpkt q = pw_qpkt(ZP_SYNC, m->zxid);
 		peer_send(s->ens->peer, (int64_t)m->conn.slot, &q);
+		atomic_fetch_sub(&s->stats.pending_syncs, 1);
 	}
 	zmsg_free(m);
 }

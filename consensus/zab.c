@@ -1234,16 +1234,20 @@ zxid_t zab_last_applied(const struct zab *z)
 	return z->applied;
 }
 
-int zab_learners(const struct zab *z, int *synced)
+int zab_learners(const struct zab *z, int *synced_followers,
+		 int *synced_observers)
 {
-	int n = 0, s = 0;
+	int n = 0, f = 0, o = 0;
 	if (z->ph >= PH_LEAD_INFO && z->ph <= PH_LEADING) {
 		for (int i = 0; i < z->cfg.n; i++) {
 			n += z->lh[i].stage != LH_NONE;
-			s += z->lh[i].stage == LH_UPTODATE;
+			if (z->lh[i].stage == LH_UPTODATE)
+				*(z->lh[i].observer ? &o : &f) += 1;
 		}
 	}
-	if (synced)
-		*synced = s;
+	if (synced_followers)
+		*synced_followers = f;
+	if (synced_observers)
+		*synced_observers = o;
 	return n;
 }

@@ -254,8 +254,10 @@ uint32_t zab_accepted_epoch(const struct zab *z);
 uint32_t zab_current_epoch(const struct zab *z);
 zxid_t zab_last_logged(const struct zab *z);
 zxid_t zab_last_applied(const struct zab *z);
-/* Leader: learners connected, and those in sync (UPTODATE sent). */
-int zab_learners(const struct zab *z, int *synced);
+/* Leader: learners connected; those in sync (UPTODATE sent), voters
+ * and observers apart. */
+int zab_learners(const struct zab *z, int *synced_followers,
+		 int *synced_observers);
 /* The vote this member holds (what it answers LOOKING peers with). */
 struct zab_vote zab_current_vote(const struct zab *z);
 

@@ -271,8 +271,8 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	for (int i = 0; i < d->n; i++)
 		watches += wt_count(d->w[i].watches);
 	out(o, "zk_version\t%s\n", ZK_COMPAT_VERSION);
-	out(o, "zk_server_state\t%s\n",
-	    zab_seq_mode(d->seq) ? zab_seq_mode(d->seq) : "");
+	const char *mode = zab_seq_mode(d->seq);
+	out(o, "zk_server_state\t%s\n", mode ? mode : "");
 	out(o, "zk_avg_latency\t%.4f\n",
 	    t.lat_n ? ms(t.lat_sum) / (double)t.lat_n : 0.0);
 	out(o, "zk_max_latency\t%lld\n", (long long)(t.lat_max / 1000));
@@ -295,6 +295,18 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	    (unsigned long long)rl.rlim_cur);
 	out(o, "zk_global_sessions\t%lld\n",
 	    (long long)atomic_load(&zs->sessions));
+	if (mode && !strcmp(mode, "leader")) { /* Leader-only keys */
+		out(o, "zk_learners\t%lld\n",
+		    (long long)atomic_load(&zs->learners));
+		out(o, "zk_synced_followers\t%lld\n",
+		    (long long)atomic_load(&zs->synced_followers));
+		/* followers that do not vote exist only with reconfig */
+		out(o, "zk_synced_non_voting_followers\t0\n");
+		out(o, "zk_synced_observers\t%lld\n",
+		    (long long)atomic_load(&zs->synced_observers));
+		out(o, "zk_pending_syncs\t%lld\n",
+		    (long long)atomic_load(&zs->pending_syncs));
+	}
 	out(o, "zk_uptime\t%lld\n", (long long)(zk_clock_ms(CLOCK_MONOTONIC) - d->start_ms));
 	/* Flow control.  paddock never fails a request for being throttled
 	 * (ZooKeeper's THROTTLEDOP, zookeeper.throttled_op_wait_time), so

@@ -46,6 +46,15 @@ def test_one_leader_and_modes(ens3):
     assert modes == ["follower", "follower", "leader"]
     # the highest (epoch, zxid, sid) wins a fresh election: server 3
     assert ens3.leader().sid == 3
+    from srvutil import four_letter
+    mntr = dict(line.split("\t", 1) for line in
+                four_letter(ens3[2].hosts, "mntr").splitlines() if "\t" in line)
+    assert mntr["zk_server_state"] == "leader"
+    assert mntr["zk_learners"] == "2" and mntr["zk_synced_followers"] == "2"
+    assert mntr["zk_synced_observers"] == "0"
+    assert mntr["zk_pending_syncs"] == "0"
+    f = four_letter(ens3[0].hosts, "mntr")
+    assert "zk_server_state\tfollower" in f and "zk_learners" not in f
 
 
 def test_writes_at_any_member_are_read_everywhere(ens3):
