@@ -404,3 +404,54 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
             zk.close()
     finally:
         e.close()
+
+
+def test_configs_ensemble_3_runs_as_documented(tmp_path):
+    # configs/ensemble-3.cfg as its comment says: one copy per server with
+    # its own dataDir, and dataDir/myid
+    from ensemble import PADDOCKD
+    from srvutil import four_letter
+    import subprocess
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "configs", "ensemble-3.cfg")
+    text = open(src).read()
+    procs = []
+    try:
+        for i in (1, 2, 3):
+            d = tmp_path / str(i)
+            d.mkdir()
+            (d / "myid").write_text("%d\n" % i)
+            cfg = tmp_path / ("zoo%d.cfg" % i)
+            cfg.write_text(text.replace("dataDir=/tmp/paddock/1",
+                                        "dataDir=%s" % d))
+            procs.append(subprocess.Popen([PADDOCKD, str(cfg)],
+                                          stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        deadline = time.time() + 30
+        modes = []
+        while time.time() < deadline:
+            modes = []
+            for port in (2181, 2182, 2183):
+                try:
+                    out = four_letter("127.0.0.1:%d" % port, "srvr", 1.0)
+                except OSError:
+                    out = ""
+                modes += [l[6:] for l in out.splitlines()
+                          if l.startswith("Mode: ")]
+            if sorted(modes) == ["follower", "follower", "leader"]:
+                break
+            time.sleep(0.1)
+        assert sorted(modes) == ["follower", "follower", "leader"]
+        zk = client("127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183")
+        zk.create("/documented", b"yes")
+        zk.stop()
+        zk.close()
+        other = client("127.0.0.1:2183")
+        other.sync("/")
+        assert other.get("/documented")[0] == b"yes"
+        other.stop()
+        other.close()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(10)
