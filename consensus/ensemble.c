@@ -553,8 +553,12 @@ static void snap_install(struct ens *e)
 			       sizeof(err));
 	if (!rc && (blob.err ||
 		    zsnap_write(s->cfg.snap_dir, e->snap_tree, e->snap_zxid,
-				blob.p, blob.len, NULL)))
-		snprintf(err, sizeof(err), "cannot write the snapshot");
+				blob.p, blob.len, NULL))) {
+		rc = ZSYSTEMERROR;
+		snprintf(err, sizeof(err), "cannot write the snapshot in %s",
+			 s->cfg.snap_dir);
+	}
+	jw_free(&blob);
 	if (rc)
 		fprintf(stderr, "paddockd: ensemble: %s\n", err);
 	if (s->cfg.restart)
@@ -763,9 +767,6 @@ static void apply_record(struct ens *e, zxid_t zxid, const void *p,
 		break;
 	}
 	case PT_SESSION_CLOSE:
-		if (serving)
-			t.req = fwd_take(e, FW_REQUEST, t.session, t.xid, false);
-		break;
 	case PT_REQUEST:
 		if (serving)
 			t.req = fwd_take(e, FW_REQUEST, t.session, t.xid, false);
@@ -805,9 +806,9 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 	struct zab_seq *s = e->s;
 	static const char *const names[] = {"looking", "following",
 					    "leading", "observing"};
-	fprintf(stderr, "paddockd: ensemble: %s%s (epoch %u, zxid 0x%" PRIx64
-			")\n", names[role], role == ZR_LOOKING ? "" : "",
-		zab_current_epoch(e->z), (uint64_t)zab_last_logged(e->z));
+	fprintf(stderr, "paddockd: ensemble: %s (epoch %u, zxid 0x%" PRIx64
+			")\n", names[role], zab_current_epoch(e->z),
+		(uint64_t)zab_last_logged(e->z));
 	e->role = role;
 	e->leader = leader;
 	atomic_store(&s->mode, (int)role);
