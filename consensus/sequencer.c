@@ -1224,17 +1224,8 @@ void seq_remote_session(struct zab_seq *s, int64_t id, int32_t timeout)
  * (SyncResponse: the path). */
 void seq_answer_sync(struct zab_seq *s, struct zmsg *m)
 {
-	struct jr r;
-	jr_init(&r, m->body + m->auth_len, m->len - m->auth_len);
-	int32_t plen;
-	const char *path = jr_buf(&r, &plen);
-	s->reply.len = 0;
-	if (r.err) {
-		send_reply(s, m, ZAB_UNDECODABLE, s->applied);
-	} else {
-		jw_buf(&s->reply, path, plen);
-		send_reply(s, m, ZOK, s->applied);
-	}
+	struct ptxn t = {.kind = PT_READ, .req = m};
+	apply_read(s, &t);
 	zmsg_free(m);
 }
 
