@@ -40,7 +40,9 @@ enum zmsg_type {
 			   with op ZAB_OP_DUMP and the text as body */
 	/* sequencer -> worker */
 	ZM_CONNECTED,   /* session (0 = refused/expired), timeout,
-			   body = passwd */
+			   body = passwd; err ZAB_UNDECODABLE: close without
+			   an answer (not serving, or the client has seen a
+			   newer zxid) */
 	ZM_REPLY,       /* xid, zxid, err; body = reply record; op as sent;
 			   err ZAB_UNDECODABLE: close without a reply */
 	ZM_EVENT,       /* zxid, err = event type, body = path (and ACL,

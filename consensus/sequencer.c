@@ -836,7 +836,8 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 	if ((s->ens && !ens_serving(s)) || m->zxid > s->applied) {
 		/* not serving, or behind what the client has seen
 		 * (ZooKeeperServer.processConnectRequest: "client must try
-		 * another server") */
+		 * another server"): closed without an answer */
+		rep->err = ZAB_UNDECODABLE;
 		out_add(s, m->conn.worker, rep);
 		return;
 	}

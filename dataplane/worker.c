@@ -538,6 +538,14 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 		c = conn_lookup(w, m->conn);
 		if (!c || c->state != CS_SESSION)
 			break;
+		if (m->err == ZAB_UNDECODABLE) {
+			/* not serving, or behind what the client saw:
+			 * ZooKeeper closes without an answer and the client
+			 * tries another server */
+			c->session = 0;
+			conn_close(w, c, "not serving this client now");
+			break;
+		}
 		{
 			size_t at = jw_frame_begin(&c->out);
 			jw_int(&c->out, 0); /* protocolVersion */
