@@ -1035,7 +1035,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 							   : 200,
 		.min_notify_ms = 200,
 		.max_notify_ms = 60000,
-		.connect_retry_ms = 100,
+		.connect_retry_ms = 20,
 		.hist_max = (uint32_t)e->hist_max,
 	};
 	struct peer_config pc = {.sid = c->myid, .n = c->n, .qv = e->qv};

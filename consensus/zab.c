@@ -1089,7 +1089,15 @@ void zab_link_down(struct zab *z, int64_t now, int64_t peer)
 			memset(&z->lh[i], 0, sizeof(z->lh[i]));
 			z->nl_mask &= ~(1ull << i);
 		}
-	} else if (z->ph == PH_LEARN_CONNECT && peer == z->lead_sid) {
+	} else if ((z->ph == PH_LEARN_CONNECT || z->ph == PH_LEARN_INFO) &&
+		   peer == z->lead_sid) {
+		/* refused, or closed before LEADERINFO (the leader we chose
+		 * is still finishing its election): dial again, as
+		 * Learner.connectToLeader retries, until initLimit runs out
+		 * (going back to election here could leave a 2-of-3 quorum
+		 * split between a leader waiting in discovery and a learner
+		 * that cannot count it alone) */
+		z->ph = PH_LEARN_CONNECT;
 		z->connect_at = now + z->cfg.connect_retry_ms;
 	} else if (z->ph > PH_LEARN_CONNECT && peer == z->lead_sid) {
 		learner_fail(z);
