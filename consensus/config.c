@@ -770,6 +770,11 @@ static int k_commit_log_count(struct zparse *p, const char *key,
 	return get_int(p, key, val, 1, 10000000, &p->c->commit_log_count);
 }
 
+static int k_read_only(struct zparse *p, const char *key, const char *val)
+{
+	return get_bool(p, key, val, &p->c->read_only_mode);
+}
+
 static int k_finalize_wait(struct zparse *p, const char *key,
 			   const char *val)
 {
@@ -903,6 +908,7 @@ static const struct {
 	{ "paddock.workers", k_workers },
 	{ "paddock.finalizeWait", k_finalize_wait },
 	{ "commitLogCount", k_commit_log_count },
+	{ "readonlymode.enabled", k_read_only },
 	{ "znode.container.checkIntervalMs", k_container_interval },
 	{ "peerType", k_peer_type },
 	{ "globalOutstandingLimit", k_global_outstanding },

@@ -89,6 +89,9 @@ struct zcfg {
 					   DIFF; further behind is a SNAP.
 					   Default 100000 (ZooKeeper: 500,
 					   then its txn log on disk) */
+	bool read_only_mode;            /* readonlymode.enabled (a JVM
+					   property in ZooKeeper), default
+					   false */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */
 	int n_servers;

@@ -31,6 +31,7 @@
 enum zmsg_type {
 	/* worker -> sequencer */
 	ZM_CONNECT = 1, /* session, timeout, zxid = lastZxidSeen,
+			   op = 1 if the client accepts a read-only server,
 			   body = passwd (16 bytes) */
 	ZM_REQUEST,     /* xid, op, session; body = auth ids
 			   (auth_len bytes) then the request record */
@@ -40,7 +41,9 @@ enum zmsg_type {
 			   with op ZAB_OP_DUMP and the text as body */
 	/* sequencer -> worker */
 	ZM_CONNECTED,   /* session (0 = refused/expired), timeout,
-			   body = passwd; err ZAB_UNDECODABLE: close without
+			   body = passwd, op = 1: a read-only session (a
+			   member cut off from its quorum, readonlymode);
+			   err ZAB_UNDECODABLE: close without
 			   an answer (not serving, or the client has seen a
 			   newer zxid) */
 	ZM_REPLY,       /* xid, zxid, err; body = reply record; op as sent;
@@ -150,6 +153,8 @@ struct zab_ens_config {
 	int sync_limit;          /* ticks */
 	int finalize_wait_ms;    /* FastLeaderElection finalizeWait (200) */
 	int commit_log_count;    /* committed txns kept for DIFF (100000) */
+	bool read_only;          /* readonlymode.enabled: serve read-only
+				    clients while cut off from the quorum */
 	const char *qv;          /* membership as /zookeeper/config shows it
 				    ("server.1=...\nversion=0"), copied */
 };
@@ -270,8 +275,9 @@ void zab_seq_log_stats(const struct zab_seq *s, struct zlog_stats *out);
 int64_t zab_seq_outstanding(const struct zab_seq *s);
 int64_t zab_seq_throttled_now(const struct zab_seq *s);
 
-/* Any thread: "standalone", "leader", "follower" or "observer", or NULL
- * while an ensemble member is not serving (electing, syncing). */
+/* Any thread: "standalone", "leader", "follower", "observer" or
+ * "read-only" (cut off, readonlymode), or NULL while an ensemble member
+ * is not serving (electing, syncing). */
 const char *zab_seq_mode(const struct zab_seq *s);
 
 /* Any thread: negotiate a client's requested session timeout. */

@@ -32,7 +32,11 @@
  * rebuilds the state up to the leader's point); see truncate_and_restart.
  * SNAP is received into a tree of its own, written as this member's
  * snapshot, and the process restarts the same way (snap_install).
- * Not yet: read-only mode.
+ * readonlymode.enabled: a member LOOKING for max(2000, tickTime) ms
+ * serves clients that accept a read-only server (ConnectRequest.readOnly):
+ * reads from its tree, NOTREADONLY for writes and sync, sessions of its
+ * own (no transaction) that go when it rejoins, as ZooKeeper's
+ * ReadOnlyZooKeeperServer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -89,6 +93,9 @@ struct ens {
 	struct rec *recent;
 	size_t nrecent, recent_head, hist_max;
 	struct jw out; /* scratch: packets */
+	/* readonlymode: when LOOKING began plus the wait, 0 = off */
+	int64_t ro_at;
+	bool ro;
 	/* learner: a SNAP being received */
 	struct zk_snap_reader *snap;
 	struct tree *snap_tree;
@@ -812,13 +819,26 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 	e->role = role;
 	e->leader = leader;
 	atomic_store(&s->mode, (int)role);
+	if (e->ro) {
+		/* the read-only server stops: its clients and sessions go */
+		e->ro = false;
+		seq_drop_local_sessions(s);
+		seq_kill_all(s);
+	}
 	if (role == ZR_LOOKING) {
 		/* ZooKeeperServer.shutdown: every client connection goes */
 		seq_kill_all(s);
 		fwd_drop_all(e);
 		e->ntouched = 0;
+		/* QuorumPeer starts a ReadOnlyZooKeeperServer after
+		 * max(2000, tickTime) ms still LOOKING */
+		if (e->cfg.read_only)
+			e->ro_at = mono_ms() + (s->cfg.tick_time > 2000
+							? s->cfg.tick_time
+							: 2000);
 		return;
 	}
+	e->ro_at = 0;
 	s->zxid = zab_last_logged(e->z);
 	if (role == ZR_LEADING) {
 		/* the new epoch's first zxid is (epoch, 1); sessions all get
@@ -1137,6 +1157,13 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
 	}
 	if (now >= zab_deadline(e->z))
 		zab_tick(e->z, now);
+	if (e->ro_at && now >= e->ro_at && e->role == ZR_LOOKING) {
+		e->ro_at = 0;
+		e->ro = true;
+		atomic_store(&s->mode, 4);
+		fprintf(stderr, "paddockd: ensemble: no quorum: serving "
+				"read-only clients\n");
+	}
 	int f, o;
 	int n = zab_learners(e->z, &f, &o);
 	atomic_store(&s->stats.learners, n);
@@ -1150,7 +1177,16 @@ int64_t ens_deadline(const struct zab_seq *s)
 	if (!e->z)
 		return INT64_MAX;
 	int64_t d = zab_deadline(e->z), p = peer_deadline(e->peer);
-	return d < p ? d : p;
+	if (p < d)
+		d = p;
+	if (e->ro_at && e->ro_at < d)
+		d = e->ro_at;
+	return d;
+}
+
+bool ens_read_only(const struct zab_seq *s)
+{
+	return s->ens && s->ens->ro;
 }
 
 bool ens_leading(const struct zab_seq *s)
@@ -1162,6 +1198,7 @@ bool ens_serving(const struct zab_seq *s)
 {
 	return !s->ens || s->ens->role != ZR_LOOKING;
 }
+
 
 int ens_propose(struct zab_seq *s, struct ptxn *t)
 {

@@ -29,6 +29,8 @@ struct zsession {
 	int64_t deadline; /* monotonic ms */
 	bool attached;
 	bool closing;     /* a closeSession is pending */
+	bool local;       /* made by a read-only member: not in the
+			     ensemble, dropped when it rejoins */
 	int npending;     /* its requests in the pending queue */
 	struct zconn_ref conn;
 	struct zsession *next;
@@ -201,6 +203,8 @@ void seq_apply_one(struct zab_seq *s, struct ptxn *t);
 void seq_drain(struct zab_seq *s);
 void seq_applied_marker(struct zab_seq *s);
 void seq_kill_all(struct zab_seq *s);
+void seq_drop_local_sessions(struct zab_seq *s);
+void seq_expire_local(struct zab_seq *s, int64_t now);
 void seq_sessions_touch_all(struct zab_seq *s);
 void seq_remote_session(struct zab_seq *s, int64_t id, int32_t timeout);
 void seq_answer_sync(struct zab_seq *s, struct zmsg *m);
@@ -216,6 +220,8 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds);
 int64_t ens_deadline(const struct zab_seq *s);
 bool ens_leading(const struct zab_seq *s);
 bool ens_serving(const struct zab_seq *s);
+/* Cut off from the quorum, serving read-only clients (readonlymode). */
+bool ens_read_only(const struct zab_seq *s);
 int ens_propose(struct zab_seq *s, struct ptxn *t);
 bool ens_forward(struct zab_seq *s, struct zmsg *m);
 bool ens_forward_connect(struct zab_seq *s, struct zmsg *rep, int64_t id,

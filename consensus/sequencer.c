@@ -199,11 +199,11 @@ void zab_sleep_done(struct zab_seq *s, int w)
 const char *zab_seq_mode(const struct zab_seq *s)
 {
 	static const char *const names[] = {NULL, "follower", "leader",
-					    "observer"};
+					    "observer", "read-only"};
 	if (!s->ens)
 		return "standalone";
 	int m = atomic_load(&((struct zab_seq *)s)->mode);
-	return m >= 0 && m < 4 ? names[m] : NULL;
+	return m >= 0 && m < 5 ? names[m] : NULL;
 }
 
 int zab_negotiate_timeout(const struct zab_seq *s, int requested)
@@ -713,7 +713,26 @@ void seq_handle_request(struct zab_seq *s, struct zmsg *m)
 		return;
 	}
 	bool remote = m->conn.worker == ENS_REMOTE;
-	if (s->ens && !remote) {
+	if (s->ens && !remote && ens_read_only(s)) {
+		/* ReadOnlyRequestProcessor: writes and sync are refused;
+		 * closeSession ends the session here only */
+		if (m->op == ZOP_CLOSESESSION) {
+			struct zsession *z = seq_sess_find(s, m->session);
+			if (z && z->local)
+				seq_sess_remove(s, z);
+			else if (z)
+				z->attached = false;
+			s->reply.len = 0;
+			send_reply(s, m, ZOK, s->applied);
+			zmsg_free(m);
+			return;
+		}
+		if (m->op != ZOP_GETEPHEMERALS) {
+			reply_now(s, m, ZNOTREADONLY);
+			zmsg_free(m);
+			return;
+		}
+	} else if (s->ens && !remote) {
 		if (!ens_serving(s)) {
 			/* not in an ensemble now: ZooKeeper closes */
 			reply_now(s, m, ZAB_UNDECODABLE);
@@ -833,11 +852,34 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 	memset(rep->body, 0, ZK_PASSWD_LEN); /* refused: 16 zero bytes */
 	int timeout = zab_negotiate_timeout(s, m->timeout);
 	rep->zxid = s->applied;
-	if ((s->ens && !ens_serving(s)) || m->zxid > s->applied) {
-		/* not serving, or behind what the client has seen
+	bool ro = s->ens && ens_read_only(s);
+	if ((s->ens && !ens_serving(s) && !(ro && m->op == 1)) ||
+	    m->zxid > s->applied) {
+		/* not serving (or read-only, and the client wants a r/w
+		 * server), or behind what the client has seen
 		 * (ZooKeeperServer.processConnectRequest: "client must try
 		 * another server"): closed without an answer */
 		rep->err = ZAB_UNDECODABLE;
+		out_add(s, m->conn.worker, rep);
+		return;
+	}
+	rep->op = ro; /* ConnectResponse.readOnly */
+	if (ro && m->session == 0) {
+		/* ReadOnlyZooKeeperServer: a session of this member alone,
+		 * with no transaction */
+		int64_t id = s->next_session++;
+		uint8_t pw[ZK_PASSWD_LEN];
+		zk_session_passwd(id, pw);
+		struct zsession *z = seq_sess_add(s, id, timeout, pw);
+		if (z) {
+			z->local = true;
+			z->attached = true;
+			z->conn = m->conn;
+			z->deadline = now_mono_ms() + z->timeout;
+			rep->session = id;
+			rep->timeout = timeout;
+			memcpy(rep->body, pw, ZK_PASSWD_LEN);
+		}
 		out_add(s, m->conn.worker, rep);
 		return;
 	}
@@ -1186,6 +1228,41 @@ void seq_kill_all(struct zab_seq *s)
 			}
 }
 
+/* A read-only member rejoins: its own sessions were never the
+ * ensemble's. */
+void seq_drop_local_sessions(struct zab_seq *s)
+{
+	for (size_t b = 0; b < s->nbuckets; b++) {
+		struct zsession *z = s->sess[b];
+		while (z) {
+			struct zsession *next = z->next;
+			if (z->local) {
+				if (z->attached)
+					send_kill(s, z->conn);
+				seq_sess_remove(s, z);
+			}
+			z = next;
+		}
+	}
+}
+
+/* A read-only member's own sessions expire there (no transaction). */
+void seq_expire_local(struct zab_seq *s, int64_t now)
+{
+	for (size_t b = 0; b < s->nbuckets; b++) {
+		struct zsession *z = s->sess[b];
+		while (z) {
+			struct zsession *next = z->next;
+			if (z->local && z->deadline <= now) {
+				if (z->attached)
+					send_kill(s, z->conn);
+				seq_sess_remove(s, z);
+			}
+			z = next;
+		}
+	}
+}
+
 /* A new leader's session tracker: every session gets a full timeout. */
 void seq_sessions_touch_all(struct zab_seq *s)
 {
@@ -1493,6 +1570,8 @@ static void *seq_main(void *arg)
 		if (now >= s->next_expiry_scan) {
 			if (leads)
 				expire_sessions(s, now);
+			else if (s->ens && ens_read_only(s))
+				seq_expire_local(s, now);
 			s->next_expiry_scan = now + s->cfg.tick_time / 2;
 		}
 		if (now >= s->next_container_scan) {

@@ -552,8 +552,8 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 			jw_int(&c->out, m->session ? m->timeout : 0);
 			jw_long(&c->out, m->session);
 			jw_buf(&c->out, m->body, ZK_PASSWD_LEN);
-			if (c->readonly_sent)
-				jw_bool(&c->out, false);
+			if (c->readonly_sent) /* a read-only session */
+				jw_bool(&c->out, m->op == 1);
 			jw_frame_end(&c->out, at);
 		}
 		mark_dirty(w, c);
@@ -1229,8 +1229,9 @@ static void handle_connect(struct dp_worker *w, struct dp_conn *c,
 		conn_close(w, c, "malformed ConnectRequest");
 		return;
 	}
+	bool readonly = false;
 	if (jr_left(&r) >= 1) {
-		jr_bool(&r);
+		readonly = jr_bool(&r);
 		c->readonly_sent = true;
 	}
 	zxid_t applied = tree_applied_zxid(w->srv->tree);
@@ -1253,6 +1254,7 @@ static void handle_connect(struct dp_worker *w, struct dp_conn *c,
 	m->session = session;
 	m->timeout = timeout;
 	m->zxid = last_zxid;
+	m->op = readonly; /* the client accepts a read-only server */
 	memset(m->body, 0, ZK_PASSWD_LEN);
 	if (pw && pl > 0)
 		memcpy(m->body, pw, pl < ZK_PASSWD_LEN ? (size_t)pl

@@ -103,7 +103,7 @@ class Member:
             out = four_letter(self.hosts, "srvr", timeout=1.0)
         except OSError:
             return None
-        m = re.search(r"^Mode: (\w+)", out, re.M)
+        m = re.search(r"^Mode: (\S+)", out, re.M)
         return m.group(1) if m else None
 
     def zxid(self):

@@ -461,3 +461,50 @@ def test_configs_ensemble_3_runs_as_documented(tmp_path):
         for p in procs:
             p.kill()
             p.wait(10)
+
+
+def test_read_only_mode_when_cut_off():
+    # readonlymode.enabled: a member without a quorum for max(2000,
+    # tickTime) ms serves clients that accept a read-only server
+    e = Ensemble(voters=3, extra=["readonlymode.enabled=true"])
+    try:
+        e.start()
+        zk = client(e.hosts())
+        zk.create("/ro", b"before")
+        zk.stop()
+        zk.close()
+        survivor = e[0]
+        for m in e.members[1:]:
+            m.kill9()
+        deadline = time.time() + 15
+        while survivor.mode() != "read-only" and time.time() < deadline:
+            time.sleep(0.05)
+        assert survivor.mode() == "read-only"
+        # a client that does not accept read-only is refused (closed)
+        raw = jute.RawClient(survivor.hosts)
+        with pytest.raises(jute.Closed):
+            raw.connect(read_only=False)
+        # one that does gets a read-only session: reads work, writes
+        # and sync answer NOTREADONLY
+        ro = jute.RawClient(survivor.hosts)
+        r = ro.connect(read_only=True)
+        assert r.session_id != 0 and r.read_only is True
+        assert ro.exists("/ro") is not None
+        for fn in (lambda: ro.create("/ro/x", b""),
+                   lambda: ro.delete("/ro")):
+            with pytest.raises(jute.ZKError) as ex:
+                fn()
+            assert ex.value.code == -119
+        ro.close_socket()
+        # the others come back: the read-only clients are closed and the
+        # member serves read-write again
+        for m in e.members[1:]:
+            m.start()
+        e.wait_serving(timeout=30)
+        assert survivor.mode() in ("leader", "follower")
+        zk = client(survivor.hosts)
+        zk.create("/ro/after", b"")
+        zk.stop()
+        zk.close()
+    finally:
+        e.close()
