@@ -1041,6 +1041,28 @@ static void recent_free(struct ens *e)
 	e->nrecent = 0;
 }
 
+/* QuorumPeer.initConfigInZKDatabase: /zookeeper/config holds the
+ * membership, set at start-up with version -1 and mzxid 0 (DataTree.
+ * setData(CONFIG_NODE, qv, -1, qv.getVersion(), now)); its ACL and the
+ * rest of its stat stay.  Before the sequencer and the workers run. */
+static void config_node(struct zab_seq *s, const char *qv)
+{
+	static const char path[] = "/zookeeper/config";
+	const struct znode *n = tree_lookup(s->tree, path, sizeof(path) - 1);
+	if (!n)
+		return;
+	struct zview v;
+	znode_view(n, &v);
+	struct zstat st = v.stat;
+	st.version = -1;
+	st.mzxid = 0;
+	st.mtime = seq_now_wall_ms();
+	tree_write_begin(s->tree);
+	tree_node_restore(s->tree, path, sizeof(path) - 1, &st, qv,
+			  (int32_t)strlen(qv), (struct zacl *)v.acl, false);
+	tree_write_end(s->tree, tree_applied_zxid(s->tree));
+}
+
 int ens_start(struct zab_seq *s, char *err, size_t err_len)
 {
 	struct ens *e = s->ens;
@@ -1116,6 +1138,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 			 c->myid, strerror(errno));
 		return -1;
 	}
+	config_node(s, e->qv);
 	e->durable_seen = last;
 	zab_start(e->z, mono_ms());
 	return 0;

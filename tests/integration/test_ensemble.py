@@ -399,6 +399,15 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
                           for p in ["/mixed0", "/mixed1", "/mixed2",
                                     "/mixed-multi", "/mixed0/e"]})
         assert views[0] == views[1] == views[2]
+        # /zookeeper/config shows the membership alike (its mtime is each
+        # server's start)
+        configs = []
+        for zk in zks:
+            data, st = zk.get("/zookeeper/config")
+            configs.append((data, st.version, st.mzxid, st.czxid,
+                            st.aversion, st.dataLength))
+        assert configs[0] == configs[1] == configs[2]
+        assert configs[0][0].startswith(b"server.1=127.0.0.1:")
         zks[0].stop()
         zks[0].close()
         for zk in zks[1:]:
