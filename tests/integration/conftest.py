@@ -448,3 +448,21 @@ def server_factory():
     yield make
     for s in servers:
         s.cleanup()
+
+
+@pytest.fixture(scope="session")
+def zkc_binary(tmp_path_factory):
+    """tests/integration/cclient/zkc_test.c built against Debian's
+    libzookeeper-mt (the C client)."""
+    if not os.path.exists("/usr/include/zookeeper/zookeeper.h"):
+        pytest.skip("libzookeeper-mt-dev not installed")
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler")
+    out = str(tmp_path_factory.mktemp("cclient") / "zkc_test")
+    cmd = [cc, "-O1", "-g", "-Wall", "-o", out,
+           os.path.join(HERE, "cclient", "zkc_test.c"), "-lzookeeper_mt",
+           "-lpthread"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, "compiling zkc_test.c failed:\n%s" % r.stderr
+    return out

@@ -1,29 +1,8 @@
 """The libzookeeper-mt C client (Debian's libzookeeper-mt-dev) against the
-target: cclient/zkc_test.c is compiled once per session into a tmp dir."""
+target: cclient/zkc_test.c, compiled once per session into a tmp dir
+(fixture zkc_binary, conftest.py)."""
 
-import os
-import shutil
 import subprocess
-
-import pytest
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.join(HERE, "cclient", "zkc_test.c")
-
-
-@pytest.fixture(scope="session")
-def zkc_binary(tmp_path_factory):
-    if not os.path.exists("/usr/include/zookeeper/zookeeper.h"):
-        pytest.skip("libzookeeper-mt-dev not installed")
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        pytest.skip("no C compiler")
-    out = str(tmp_path_factory.mktemp("cclient") / "zkc_test")
-    cmd = [cc, "-O1", "-g", "-Wall", "-o", out, SRC, "-lzookeeper_mt",
-           "-lpthread"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, "compiling zkc_test.c failed:\n%s" % r.stderr
-    return out
 
 
 def test_c_client_sync_async_multi_watch(zkc_binary, target, root, zk):

@@ -517,3 +517,22 @@ def test_read_only_mode_when_cut_off():
         zk.close()
     finally:
         e.close()
+
+
+def test_c_client_against_a_follower(ens3, zkc_binary):
+    # the libzookeeper-mt C client's sync, async, multi and watch script
+    # through a follower (its writes forwarded to the leader), then the
+    # results read at every member
+    import subprocess
+    follower = [m for m in ens3.members if m.mode() == "follower"][0]
+    r = subprocess.run([zkc_binary, follower.hosts, "/cc"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+    assert "failures=0" in r.stdout.splitlines()
+    for m in ens3.members:
+        zk = client(m.hosts)
+        zk.sync("/")
+        assert zk.exists("/cc/seq-0000000001") is not None
+        assert zk.exists("/cc/eph") is None
+        zk.stop()
+        zk.close()
