@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "consensus/consensus.h"
-#include "consensus/config_int.h"
+#include "config/config.h"
 #include "tree/tree.h"
 
 struct dp_server;

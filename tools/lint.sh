@@ -24,7 +24,7 @@ build=${LINT_BUILD:-/tmp/build-lint}
 rc=0
 
 # every C file of the project: libraries, tools, tests
-mapfile -t files < <(find tree consensus dataplane log tools tests \
+mapfile -t files < <(find tree config consensus dataplane log tools tests \
 	-name '*.c' -not -path '*/build*' | sort)
 
 if [ "$what" = all ] || [ "$what" = cppcheck ]; then

@@ -20,7 +20,7 @@
 
 #include <urcu-qsbr.h>
 
-#include "consensus/config_int.h"
+#include "config/config.h"
 #include "consensus/consensus.h"
 #include "dataplane/dataplane.h"
 #include "log/log.h"
@@ -67,6 +67,9 @@ static int teardown(struct tree *tree, struct zab_seq *seq, struct zlog *log,
 	rcu_unregister_thread();
 	return rc;
 }
+
+_Static_assert(ZCFG_MAX_WORKERS <= ZAB_MAX_WORKERS,
+	       "paddock.workers must fit the sequencer's ring table");
 
 /* Ensemble: a learner whose log the leader truncated starts over, its
  * recovery rebuilding the state from what is left on disk. */

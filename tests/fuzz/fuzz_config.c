@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "consensus/config_int.h"
+#include "config/config.h"
 
 static int mfd = -1;
 static char mpath[64];

@@ -37,7 +37,7 @@
 
 #include <urcu-qsbr.h>
 
-#include "consensus/config_int.h"
+#include "config/config.h"
 #include "consensus/consensus.h"
 #include "dataplane/dataplane.h"
 #include "tree/jute.h"

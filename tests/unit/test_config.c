@@ -1,5 +1,5 @@
 /*
- * test_config.c — zoo.cfg parsing (consensus/config.c).
+ * test_config.c — zoo.cfg parsing (config/config.c).
  *
  * Each test writes a temporary file with mkstemp, loads it and checks the
  * result, the error text (which must name the line) and the warnings.
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "consensus/config_int.h"
+#include "config/config.h"
 
 #define MAX_WARN 32
 

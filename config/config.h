@@ -1,5 +1,5 @@
 /*
- * config_int.h — zoo.cfg parsing (Apache ZooKeeper's QuorumPeerConfig /
+ * config.h — zoo.cfg parsing (Apache ZooKeeper's QuorumPeerConfig /
  * ServerConfig key set).
  *
  * paddockd accepts an unmodified ZooKeeper zoo.cfg.  Keys paddock uses are
@@ -8,8 +8,8 @@
  * (ZooKeeper puts unknown keys into system properties).  Malformed lines
  * and bad values are errors naming the file and line.
  */
-#ifndef PADDOCK_CONFIG_INT_H
-#define PADDOCK_CONFIG_INT_H
+#ifndef PADDOCK_CONFIG_H
+#define PADDOCK_CONFIG_H
 
 #include <limits.h>
 #include <stdbool.h>

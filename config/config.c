@@ -45,11 +45,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "consensus/config_int.h"
-#include "consensus/consensus.h"
-
-_Static_assert(ZCFG_MAX_WORKERS <= ZAB_MAX_WORKERS,
-	       "paddock.workers must fit the sequencer's ring table");
+#include "config/config.h"
 
 #define ZCFG_MAX_FILE (16 << 20)
 
