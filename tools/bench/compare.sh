@@ -11,8 +11,8 @@
 #        SKIP_GENCHECK=1: no zkc_async runs (the generator check)
 #        EXTRA_CFG: zoo.cfg lines both servers get (lib.sh write_cfg)
 #        ENSEMBLE=3: three servers on loopback (all on SERVER_CPU), the
-#        bench's sessions spread over them (--servers); paddockd's side
-#        shows n/a until replication lands (it would run standalone)
+#        bench's sessions spread over them (--servers), for ZooKeeper and
+#        then for paddockd
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -81,32 +81,37 @@ echo "bench: paddock-bench -t 1 -c $CONNS -w $WINDOW -d ${DUR}s --warmup ${WARMU
 	"(closed loop; mix = 90% getData / 10% setData)"
 echo
 
-ZK_PORT=
-if [ "${SKIP_ZK:-0}" != 1 ] && [ "$ENSEMBLE" = 3 ]; then
-	# server.N lines with fresh quorum/election ports; each member gets
-	# the standalone zoo.cfg plus them, and its myid
-	members= ZK_SERVERS=
+# $1 label (zk, pd), $2 start function: a 3-server ensemble on loopback,
+# server.N lines with fresh quorum/election ports; each member gets the
+# standalone zoo.cfg plus them, and its myid; then the matrix over all
+# three (--servers)
+run_ensemble() {
+	local label=$1 start=$2 members= servers= i port p ready=1
 	for i in 1 2 3; do
 		members="${members}server.$i=127.0.0.1:$(free_port):$(free_port)
 "
 	done
 	for i in 1 2 3; do
 		port=$(free_port)
-		ZK_SERVERS="$ZK_SERVERS${ZK_SERVERS:+,}127.0.0.1:$port"
-		write_cfg "$WORK/zk$i" "$port"
-		printf 'initLimit=10\nsyncLimit=5\n%s' "$members" >>"$WORK/zk$i/zoo.cfg"
-		echo "$i" >"$WORK/zk$i/data/myid"
-		start_zk "$WORK/zk$i"
+		servers="$servers${servers:+,}127.0.0.1:$port"
+		write_cfg "$WORK/$label$i" "$port"
+		printf 'initLimit=10\nsyncLimit=5\n%s' "$members" >>"$WORK/$label$i/zoo.cfg"
+		echo "$i" >"$WORK/$label$i/data/myid"
+		"$start" "$WORK/$label$i"
 	done
-	ready=1
-	for p in ${ZK_SERVERS//,/ }; do wait_ready "${p##*:}" || ready=0; done
+	for p in ${servers//,/ }; do wait_ready "${p##*:}" || ready=0; done
 	if [ "$ready" = 1 ]; then
-		run_matrix zk "--servers $ZK_SERVERS"
+		run_matrix "$label" "--servers $servers"
 	else
-		echo "compare.sh: the ZooKeeper ensemble did not form; see below" >&2
-		tail -5 "$WORK"/zk?/out.log >&2
+		echo "compare.sh: the $label ensemble did not form; see below" >&2
+		tail -5 "$WORK/$label"?/out.log >&2
 	fi
 	stop_server
+}
+
+ZK_PORT=
+if [ "${SKIP_ZK:-0}" != 1 ] && [ "$ENSEMBLE" = 3 ]; then
+	run_ensemble zk start_zk
 elif [ "${SKIP_ZK:-0}" != 1 ]; then
 	ZK_PORT=$(free_port)
 	write_cfg "$WORK/zk" "$ZK_PORT"
@@ -131,10 +136,7 @@ elif [ "${SKIP_ZK:-0}" != 1 ]; then
 fi
 
 if [ "${SKIP_PADDOCK:-0}" != 1 ] && [ "$ENSEMBLE" = 3 ]; then
-	# paddockd has no replication yet: given server.N lines it warns and
-	# runs standalone, which is not a 3-server row.  Start three
-	# paddockds here once consensus/ speaks ZAB.
-	echo "compare.sh: paddockd has no replication yet: its 3-server rows show n/a" >&2
+	run_ensemble pd start_paddockd
 elif [ "${SKIP_PADDOCK:-0}" != 1 ]; then
 	if [ -x "$PADDOCKD" ]; then
 		P_PORT=$(free_port)
