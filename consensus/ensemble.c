@@ -777,6 +777,9 @@ static void apply_record(struct ens *e, zxid_t zxid, const void *p,
 	case PT_REQUEST:
 		if (serving)
 			t.req = fwd_take(e, FW_REQUEST, t.session, t.xid, false);
+		if (serving && !t.req && t.err)
+			/* a sync the leader refused (its session expired) */
+			t.req = fwd_take(e, FW_SYNC, t.session, t.xid, false);
 		break;
 	default:
 		break;
@@ -904,8 +907,6 @@ static void leader_request(struct ens *e, int64_t from, const struct qpkt *q)
 	if (blen)
 		memcpy(m->body + a.len, r.body, blen);
 	jw_free(&a);
-	if (r.type == ZOP_SYNC)
-		atomic_fetch_add(&s->stats.pending_syncs, 1);
 	seq_handle_request(s, m);
 }
 

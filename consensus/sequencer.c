@@ -798,6 +798,8 @@ void seq_handle_request(struct zab_seq *s, struct zmsg *m)
 	}
 	if (kind == PT_READ) {
 		t->zxid = s->zxid; /* answered once everything before is */
+		if (remote && m->op == ZOP_SYNC) /* a learner's: mntr */
+			atomic_fetch_add(&s->stats.pending_syncs, 1);
 		enqueue(s, t);
 		return;
 	}
