@@ -267,6 +267,7 @@ def test_garbage_on_peer_ports_drops_that_connection_only(ens3):
     zk.close()
 
 
+@pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 def test_five_members_survive_two_failures():
     e = Ensemble(voters=5)
     try:
@@ -294,6 +295,7 @@ def test_five_members_survive_two_failures():
         e.close()
 
 
+@pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 def test_observer_serves_reads_and_forwards_writes():
     e = Ensemble(voters=3, observers=1)
     try:
@@ -319,6 +321,7 @@ def test_observer_serves_reads_and_forwards_writes():
         e.close()
 
 
+@pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 def test_member_far_behind_syncs_by_snapshot():
     # commitLogCount=20: a member more than 20 transactions behind gets the
     # leader's tree as a SNAP (ZooKeeper's snapshot stream), installs it
@@ -361,6 +364,7 @@ def test_member_far_behind_syncs_by_snapshot():
         e.close()
 
 
+@pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 @pytest.mark.parametrize("zk_leads", [False, True], ids=["paddock-leads",
                                                           "zookeeper-leads"])
 def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
@@ -472,6 +476,7 @@ def test_configs_ensemble_3_runs_as_documented(tmp_path):
             p.wait(10)
 
 
+@pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 def test_read_only_mode_when_cut_off():
     # readonlymode.enabled: a member without a quorum for max(2000,
     # tickTime) ms serves clients that accept a read-only server
