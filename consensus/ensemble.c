@@ -796,8 +796,12 @@ static void io_apply(struct zab_io *io, zxid_t zxid, const void *p,
 {
 	struct ens *e = ens_of(io);
 	struct zab_seq *s = e->s;
-	if (s->ph && s->ph->zxid == zxid && s->ph->kind != PT_READ) {
-		/* the leader's own transaction: drain_pending applies it */
+	/* the leader's own transaction (the first pending one that is not a
+	 * read waiting its turn): seq_drain applies it from prep's steps */
+	const struct ptxn *t = s->ph;
+	while (t && t->kind == PT_READ)
+		t = t->next;
+	if (t && t->zxid == zxid) {
 		s->committed = zxid;
 		seq_drain(s);
 		return;
@@ -847,6 +851,9 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 		/* the new epoch's first zxid is (epoch, 1); sessions all get
 		 * a full timeout from now (a new SessionTracker) */
 		s->zxid = zab_zxid(zab_current_epoch(e->z), 0);
+		/* establishment committed everything before the epoch:
+		 * reads queued from now on wait only for this epoch's */
+		s->committed = s->zxid;
 		seq_sessions_touch_all(s);
 	}
 }

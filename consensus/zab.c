@@ -92,6 +92,7 @@ struct zab {
 	struct lh lh[ZAB_MAX_MEMBERS];
 	uint64_t info_mask, epoch_mask, nl_mask;
 	int64_t new_epoch;         /* -1 until a quorum of *INFO */
+	bool epoch_wait;           /* epoch quorum, waiting for the log */
 	int64_t ss_epoch;          /* leaderStateSummary */
 	zxid_t ss_zxid;
 	int64_t phase_deadline;
@@ -607,6 +608,13 @@ static void sync_learner(struct zab *z, int i)
 
 static void lead_epoch_quorum(struct zab *z)
 {
+	/* as a learner at NEWLEADER: currentEpoch only over a durable log
+	 * (what this member logged as a follower may still be in flight) */
+	if (z->durable < z->logged) {
+		z->epoch_wait = true;
+		return;
+	}
+	z->epoch_wait = false;
 	z->current_epoch = (uint32_t)z->new_epoch;
 	save_epochs(z);
 	z->ph = PH_LEAD_NEWLEADER;
@@ -664,6 +672,7 @@ static void become_leader(struct zab *z)
 	z->info_mask = 0;
 	z->nl_mask = 0;
 	z->new_epoch = -1;
+	z->epoch_wait = false;
 	memset(z->lh, 0, sizeof(z->lh));
 	lead_info(z, z->self, z->accepted_epoch);
 }
@@ -729,7 +738,7 @@ static void lead_ackepoch(struct zab *z, int i, const struct zab_pkt *p)
 			z->epoch_mask |= 1ull << i;
 	}
 	if (z->ph == PH_LEAD_EPOCH) {
-		if (quorum(z, z->epoch_mask))
+		if (quorum(z, z->epoch_mask) && !z->epoch_wait)
 			lead_epoch_quorum(z);
 	} else if (z->ph >= PH_LEAD_NEWLEADER) {
 		sync_learner(z, i);
@@ -814,15 +823,21 @@ static void lead_tick(struct zab *z)
 	z->next_ping = z->now + z->cfg.tick_ms / 2;
 	uint64_t synced = 1ull << z->self;
 	int64_t limit = z->now - tick_ms(z, z->cfg.sync_limit);
+	int64_t init = z->now - tick_ms(z, z->cfg.init_limit);
 	for (int i = 0; i < z->cfg.n; i++) {
 		struct lh *l = &z->lh[i];
 		if (l->stage == LH_NONE)
 			continue;
-		if (l->heard < limit) {
+		/* a learner still syncing has initLimit, and gets no PING: a
+		 * ZooKeeper learner's syncWithLeader exits on one */
+		bool up = l->stage == LH_UPTODATE;
+		if (l->heard < (up ? limit : init)) {
 			lead_drop(z, i);
 			continue;
 		}
-		send_pkt(z, z->cfg.m[i].sid, ZP_PING, z->logged, NULL, 0);
+		if (up)
+			send_pkt(z, z->cfg.m[i].sid, ZP_PING, z->logged, NULL,
+				 0);
 		if (l->stage >= LH_SYNCED)
 			synced |= 1ull << i;
 	}
@@ -911,7 +926,14 @@ static bool learn_commit(struct zab *z, zxid_t zxid)
 static void learn_ack_durable(struct zab *z)
 {
 	if (z->nl_pending && z->durable >= z->logged) {
+		/* currentEpoch only once the history it vouches for is on
+		 * disk: a crash in between would otherwise leave a member
+		 * claiming the new epoch over a shorter log, and win an
+		 * election against one holding committed transactions
+		 * (tests/sim seed 1847) */
 		z->nl_pending = false;
+		z->current_epoch = zab_epoch(z->nl_zxid);
+		save_epochs(z);
 		send_pkt(z, z->lead_sid, ZP_ACK, z->nl_zxid, NULL, 0);
 	}
 	if (!i_vote(z))
@@ -1009,8 +1031,6 @@ static void learn_recv(struct zab *z, const struct zab_pkt *p)
 	case ZP_NEWLEADER:
 		if (z->ph != PH_LEARN_SYNC)
 			break;
-		z->current_epoch = zab_epoch(p->zxid);
-		save_epochs(z);
 		z->nl_zxid = p->zxid;
 		z->nl_got = true;
 		z->nl_pending = true;
@@ -1116,6 +1136,8 @@ void zab_durable(struct zab *z, int64_t now, zxid_t zxid)
 		try_commit(z);
 	else if (z->ph == PH_LEAD_NEWLEADER)
 		try_establish(z);
+	else if (z->ph == PH_LEAD_EPOCH && z->epoch_wait)
+		lead_epoch_quorum(z);
 	else if (z->ph == PH_LEARN_SYNC || z->ph == PH_LEARN_SERVING)
 		learn_ack_durable(z);
 }

@@ -29,8 +29,9 @@
  *   sync       per learner: DIFF (PROPOSAL+COMMIT pairs for what it
  *              lacks, PROPOSAL alone for outstanding proposals), TRUNC
  *              (to the leader's history) or SNAP (the io ships the
- *              state); then NEWLEADER.  A learner persists currentEpoch
- *              and everything received, then ACKs NEWLEADER; a quorum of
+ *              state); then NEWLEADER.  A learner makes everything it
+ *              received durable, then persists currentEpoch, then ACKs
+ *              NEWLEADER; a quorum of
  *              those ACKs (the leader's own included) establishes the
  *              leader, and each acked learner gets UPTODATE.
  *   broadcast  PROPOSAL to followers in sync; each ACKs once the proposal

@@ -541,3 +541,29 @@ def test_c_client_against_a_follower(ens3, zkc_binary):
         assert zk.exists("/cc/eph") is None
         zk.stop()
         zk.close()
+
+
+def test_new_leader_applies_its_first_writes_once(ens3):
+    # a sync queued at a new leader before its epoch's first write must
+    # not make that write apply twice there (the versions would differ
+    # from the followers')
+    # the session outlives the election (a new one would take the new
+    # epoch's first zxid itself)
+    zk = client(ens3.hosts())
+    zk.create("/once", b"0")
+    ens3.leader().kill9()
+    live = [m for m in ens3.members if m.alive()]
+    ens3.wait_serving(members=live)
+    zk.sync("/")
+    for i in range(3):
+        zk.set("/once", b"%d" % (i + 1))
+    zk.create("/once/child", b"")
+    want = stat_tuple(zk.get("/once")[1])
+    zk.stop()
+    zk.close()
+    for m in live:
+        c = client(m.hosts)
+        c.sync("/")
+        assert stat_tuple(c.get("/once")[1]) == want, "server %d" % m.sid
+        c.stop()
+        c.close()
