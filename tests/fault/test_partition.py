@@ -243,26 +243,25 @@ def test_partitions_keep_zookeepers_consistency(net5):
                for i in range(5)]
     for t in threads:
         t.start()
+
+    def cut(*groups):
+        """Partition for 4 s, heal, and see the clients progress."""
+        e.partition(*groups)
+        time.sleep(4)
+        e.heal()
+        e.wait_serving()
+        before = stats["ops"]
+        time.sleep(2)
+        assert stats["ops"] > before, "no progress after healing %s" % (
+            groups,)
+
     try:
         time.sleep(2)
         leader = e.leader()
-        others = [i for i in range(1, 6) if i != leader]
-        e.partition([leader], others)            # isolate the leader
-        time.sleep(4)
-        e.heal()
-        e.wait_serving()
-        before = stats["ops"]
-        time.sleep(2)
-        assert stats["ops"] > before, "no progress after healing"
+        cut([leader], [i for i in range(1, 6) if i != leader])  # the leader
         ids = list(range(1, 6))
         random.Random(7).shuffle(ids)
-        e.partition(ids[:2], ids[2:])            # split 2|3
-        time.sleep(4)
-        e.heal()
-        e.wait_serving()
-        before = stats["ops"]
-        time.sleep(2)
-        assert stats["ops"] > before, "no progress after healing"
+        cut(ids[:2], ids[2:])                                   # 2|3
     finally:
         stop.set()
         for t in threads:
