@@ -808,7 +808,7 @@ static void io_apply(struct zab_io *io, zxid_t zxid, const void *p,
 	}
 	apply_record(e, zxid, p, len);
 	s->committed = zxid;
-	seq_applied_marker(s);
+	/* the workers' ZM_APPLIED goes once per loop pass (seq_drain) */
 }
 
 /* ------------------------------------------------------------------ */

@@ -1110,7 +1110,9 @@ static void start_snapshot(struct zab_seq *s);
 
 /* Apply every pending transaction whose record is durable (committed, in
  * an ensemble). */
-void seq_applied_marker(struct zab_seq *s)
+/* Tell every worker how far the tree is applied (ZM_APPLIED), once per
+ * change: the events up to there have been sent before it. */
+static void seq_applied_marker(struct zab_seq *s)
 {
 	if (s->applied == s->marked)
 		return;
