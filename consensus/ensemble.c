@@ -829,7 +829,7 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 	if (e->ro) {
 		/* the read-only server stops: its clients and sessions go */
 		e->ro = false;
-		seq_drop_local_sessions(s);
+		seq_expire_local(s, INT64_MAX);
 		seq_kill_all(s);
 	}
 	if (role == ZR_LOOKING) {

@@ -202,7 +202,6 @@ void seq_handle_request(struct zab_seq *s, struct zmsg *m);
 void seq_apply_one(struct zab_seq *s, struct ptxn *t);
 void seq_drain(struct zab_seq *s);
 void seq_kill_all(struct zab_seq *s);
-void seq_drop_local_sessions(struct zab_seq *s);
 void seq_expire_local(struct zab_seq *s, int64_t now);
 void seq_sessions_touch_all(struct zab_seq *s);
 void seq_remote_session(struct zab_seq *s, int64_t id, int32_t timeout);

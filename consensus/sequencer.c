@@ -1232,25 +1232,8 @@ void seq_kill_all(struct zab_seq *s)
 			}
 }
 
-/* A read-only member rejoins: its own sessions were never the
- * ensemble's. */
-void seq_drop_local_sessions(struct zab_seq *s)
-{
-	for (size_t b = 0; b < s->nbuckets; b++) {
-		struct zsession *z = s->sess[b];
-		while (z) {
-			struct zsession *next = z->next;
-			if (z->local) {
-				if (z->attached)
-					send_kill(s, z->conn);
-				seq_sess_remove(s, z);
-			}
-			z = next;
-		}
-	}
-}
-
-/* A read-only member's own sessions expire there (no transaction). */
+/* A read-only member's own sessions expire there (no transaction); when
+ * it rejoins (now = INT64_MAX) they all go, never the ensemble's. */
 void seq_expire_local(struct zab_seq *s, int64_t now)
 {
 	for (size_t b = 0; b < s->nbuckets; b++) {
