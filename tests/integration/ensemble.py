@@ -166,7 +166,9 @@ class Ensemble:
             ms = members or [m for m in self.members if m.alive()]
             modes = [m.mode() for m in ms]
             leaders = [m for m in self.members if m.mode() == "leader"]
-            if all(modes) and len(leaders) == 1:
+            # a read-only member (readonlymode) is cut off, not serving
+            if all(modes) and "read-only" not in modes and \
+                    len(leaders) == 1:
                 return leaders[0]
             if time.time() > deadline:
                 raise AssertionError(
