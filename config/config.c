@@ -1326,7 +1326,7 @@ void zcfg_defaults(struct zcfg *c)
 	c->conn_throttle_fill_count = 1;
 	c->standalone_enabled = true;
 	c->peer_type_observer = false;
-	c->finalize_wait_ms = 200;
+	c->finalize_wait_ms = 20;
 	c->commit_log_count = 100000;
 	c->n_servers = 0;
 }

@@ -82,7 +82,9 @@ struct zcfg {
 					   election waits for a better vote
 					   once a quorum agrees (ZooKeeper's
 					   FastLeaderElection.finalizeWait,
-					   fixed at 200 there), default 200 */
+					   fixed at 200 there), default 20;
+					   also the first notification
+					   resend interval, as there */
 	int commit_log_count;           /* commitLogCount (zookeeper.
 					   commitLogCount): committed txns a
 					   leader keeps to sync a learner by

@@ -151,7 +151,7 @@ struct zab_ens_config {
 	struct zab_ens_member m[32];
 	int init_limit;          /* ticks */
 	int sync_limit;          /* ticks */
-	int finalize_wait_ms;    /* FastLeaderElection finalizeWait (200) */
+	int finalize_wait_ms;    /* FastLeaderElection finalizeWait (ms) */
 	int commit_log_count;    /* committed txns kept for DIFF (100000) */
 	bool read_only;          /* readonlymode.enabled: serve read-only
 				    clients while cut off from the quorum */

@@ -422,6 +422,16 @@ static void looking_recv(struct zab *z, int i, const struct zab_vote *n)
 				  z->prop.peer_epoch)) {
 			update_proposal(z, n->leader, n->zxid, n->peer_epoch);
 			send_notifications(z);
+		} else if (better(z, z->prop.leader, z->prop.zxid,
+				  z->prop.peer_epoch, n->leader, n->zxid,
+				  n->peer_epoch)) {
+			/* paddock: the sender proposes a worse leader than we
+			 * do, most likely because our notification reached it
+			 * while it was still following.  Tell it ours now;
+			 * ZooKeeper waits for a notification timeout, which
+			 * cost failovers 20-40 ms (finalizeWait's doubling) */
+			struct zab_vote v = zab_current_vote(z);
+			z->io->vote_send(z->io, z->cfg.m[i].sid, &v);
 		}
 		z->recv[i] = *n;
 		z->recv_mask |= 1ull << i;

@@ -229,6 +229,22 @@ def test_kill9_every_member_at_once_loses_nothing(ens3):
         zk.stop()
         zk.close()
         assert set(acked) <= kids
+    # the new epoch is in every member's epoch files (rewritten in place
+    # since start-up: the number padded to 11 bytes)
+    zk = client(ens3.hosts())
+    zk.create("/after-restart", b"")
+    zk.stop()
+    zk.close()
+    for m in ens3.members:
+        zk = client(m.hosts)
+        zk.sync("/")
+        zk.stop()
+        zk.close()
+        epoch = m.zxid() >> 32
+        for name in ("acceptedEpoch", "currentEpoch"):
+            with open(os.path.join(m.data, name), "rb") as f:
+                raw = f.read()
+            assert len(raw) == 11 and int(raw) == epoch, (m.sid, name, raw)
 
 
 def test_garbage_on_peer_ports_drops_that_connection_only(ens3):
