@@ -524,34 +524,6 @@ int pw_revalidate_ans_decode(const uint8_t *data, int32_t len, int64_t *session,
 	return ZOK;
 }
 
-int pw_txnhdr_decode(const uint8_t *data, int32_t len, struct pw_txnhdr *h,
-		     const uint8_t **rest, int32_t *rest_len)
-{
-	if (!data || len < PW_TXNHDR_LEN)
-		return ZMARSHALLINGERROR;
-	struct cur c;
-	c_init(&c, data, (size_t)len);
-	h->client_id = c_long(&c);
-	h->cxid = c_int(&c);
-	h->zxid = c_long(&c);
-	h->time = c_long(&c);
-	h->type = c_int(&c);
-	if (rest)
-		*rest = data + PW_TXNHDR_LEN;
-	if (rest_len)
-		*rest_len = len - PW_TXNHDR_LEN;
-	return ZOK;
-}
-
-void pw_txnhdr_encode(struct jw *w, const struct pw_txnhdr *h)
-{
-	jw_long(w, h->client_id);
-	jw_int(w, h->cxid);
-	jw_long(w, h->zxid);
-	jw_long(w, h->time);
-	jw_int(w, h->type);
-}
-
 /* ------------------------------------------------------------------ */
 /* election port                                                        */
 /* ------------------------------------------------------------------ */

@@ -303,22 +303,6 @@ int pw_revalidate_req_decode(const uint8_t *data, int32_t len, int64_t *session,
 int pw_revalidate_ans_decode(const uint8_t *data, int32_t len, int64_t *session,
 			     bool *valid);
 
-/* TxnHeader { long clientId; int cxid; long zxid; long time; int type }
- * that starts PROPOSAL and INFORM data (and INFORMANDACTIVATE's after
- * its 8-byte leader id); *rest/rest_len: the txn record and optional
- * TxnDigest after it. */
-struct pw_txnhdr {
-	int64_t client_id;
-	int32_t cxid;
-	int64_t zxid;
-	int64_t time;
-	int32_t type;
-};
-#define PW_TXNHDR_LEN 32
-int pw_txnhdr_decode(const uint8_t *data, int32_t len, struct pw_txnhdr *h,
-		     const uint8_t **rest, int32_t *rest_len);
-void pw_txnhdr_encode(struct jw *w, const struct pw_txnhdr *h);
-
 /* ------------------------------------------------------------------ */
 /* Election port                                                        */
 /* ------------------------------------------------------------------ */

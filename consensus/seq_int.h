@@ -65,6 +65,29 @@ struct step {
 	int err;             /* prep's verdict (multi) */
 };
 
+/* What applying one step changed besides the tree (txn_apply_step fills
+ * it, seq_effects_apply acts on it): the watch events to send, in order,
+ * and the change in the count of ephemeral nodes.
+ *   create   ZEV_CREATED on the path, ZEV_CHILD_CHANGED on its parent
+ *   delete   ZEV_DELETED on the path (acl: the deleted node's),
+ *            ZEV_CHILD_CHANGED on its parent
+ *   setData  ZEV_DATA_CHANGED on the path
+ *   setACL, check, or a step that failed: nothing
+ * Paths point into the step's path (the parent's is its prefix): valid
+ * while the step is.  The deleted node's ACL is the old version's, which
+ * stays readable until the sequencer thread's next RCU quiescent state
+ * (tree nodes are freed with call_rcu). */
+struct txn_effects {
+	int ephemerals; /* +1 created an ephemeral, -1 deleted one, else 0 */
+	int n;          /* events in ev */
+	struct txn_event {
+		int type;         /* ZEV_* */
+		const char *path; /* not NUL-terminated */
+		size_t len;
+		const struct zacl *acl; /* ZEV_DELETED: the node's, else NULL */
+	} ev[2];
+};
+
 /* Outstanding changes (ZooKeeper's outstandingChanges): the state a path
  * will have once the pending transactions are applied. */
 struct ov_rec {
@@ -187,11 +210,14 @@ struct zab_seq {
 
 /* sequencer.c */
 int64_t seq_now_wall_ms(void);
-/* A session is told only with READ in the ACL of the event's path (for
- * NodeChildrenChanged that is the parent), looked up here once a worker
- * watches; for NodeDeleted the node is gone: `deleted_acl` is its ACL. */
-void seq_send_event(struct zab_seq *s, int type, const char *path,
-		    size_t len, zxid_t zxid, const struct zacl *deleted_acl);
+/* Act on what txn_apply_step reported for a step applied at `zxid`:
+ * count the ephemerals (zab_stats.ephemerals), and if `events` send the
+ * watch events to every worker that watches (ZM_EVENT).  Call it right
+ * after the step, before the next one changes the tree: an event's ACL
+ * (except NodeDeleted's, carried in fx) is its path's as the tree is now.
+ * Sequencer thread, inside tree_write_begin/end. */
+void seq_effects_apply(struct zab_seq *s, const struct txn_effects *fx,
+		       zxid_t zxid, bool events);
 struct zsession *seq_sess_find(struct zab_seq *s, int64_t id);
 struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
 			      const uint8_t *passwd);
@@ -252,11 +278,17 @@ struct paths {
 void paths_add(struct paths *x, const char *path, size_t len);
 void paths_free(struct paths *x);
 void step_free(struct step *st);
-/* Apply one step to the tree (inside tree_write_begin/end); emit events
- * if `events`; append its result record to `out` if not NULL. */
-int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
-		   int64_t now, struct jw *out, bool events);
-/* Delete every ephemeral of `session` (closeSession). */
+/* Apply one step to `tree` at zxid (`now`: a create's ctime/mtime, a
+ * setData's mtime); append its result record to `out` if not NULL.
+ * Sends nothing: *fx (caller's, required) gets the events and ephemeral
+ * count change, empty unless the step returns ZOK; pass it to
+ * seq_effects_apply.  Returns ZOK or the tree's error.  The sequencer
+ * thread (the tree's only writer), inside tree_write_begin/end; fx
+ * points into `st` and the tree as struct txn_effects says. */
+int txn_apply_step(struct tree *tree, struct step *st, zxid_t zxid, int64_t now,
+		   struct jw *out, struct txn_effects *fx);
+/* Delete every ephemeral of `session` (closeSession), through
+ * txn_apply_step and seq_effects_apply(events). */
 void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
 		       bool events);
 /* Encode t as its record, ZooKeeper 3.8's txn (TxnHeader + record, no

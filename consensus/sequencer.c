@@ -325,8 +325,12 @@ static const struct zacl *acl_of(struct zab_seq *s, const char *path,
 	return v.acl;
 }
 
-void seq_send_event(struct zab_seq *s, int type, const char *path,
-		    size_t len, zxid_t zxid, const struct zacl *deleted_acl)
+/* A session is told only with READ in the ACL of the event's path (for
+ * NodeChildrenChanged that is the parent), looked up here once a worker
+ * watches; for NodeDeleted the node is gone: `deleted_acl` is its ACL. */
+static void seq_send_event(struct zab_seq *s, int type, const char *path,
+			   size_t len, zxid_t zxid,
+			   const struct zacl *deleted_acl)
 {
 	struct jw a = {0};
 	bool acl_done = false;
@@ -358,6 +362,18 @@ void seq_send_event(struct zab_seq *s, int type, const char *path,
 		out_add(s, w, m);
 	}
 	free(a.p);
+}
+
+void seq_effects_apply(struct zab_seq *s, const struct txn_effects *fx,
+		       zxid_t zxid, bool events)
+{
+	if (fx->ephemerals)
+		atomic_fetch_add(&s->stats.ephemerals, fx->ephemerals);
+	if (!events)
+		return;
+	for (int i = 0; i < fx->n; i++)
+		seq_send_event(s, fx->ev[i].type, fx->ev[i].path, fx->ev[i].len,
+			       zxid, fx->ev[i].acl);
 }
 
 struct zacl *zab_event_acl(const struct zmsg *m)
@@ -1017,9 +1033,12 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 	s->reply.len = 0;
 	if ((m ? m->op : t->op) != ZOP_MULTI || t->err) {
 		int rc = t->err;
-		if (!rc && t->n)
-			rc = txn_apply_step(s, &t->st[0], t->zxid, t->time,
-					    &s->reply, true);
+		if (!rc && t->n) {
+			struct txn_effects fx;
+			rc = txn_apply_step(s->tree, &t->st[0], t->zxid,
+					    t->time, &s->reply, &fx);
+			seq_effects_apply(s, &fx, t->zxid, true);
+		}
 		if (rc == ZOK)
 			atomic_fetch_add(&s->stats.writes, 1);
 		if (m)
@@ -1043,7 +1062,10 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 		jw_int(&s->reply, st->op);
 		jw_bool(&s->reply, false);
 		jw_int(&s->reply, 0);
-		int e = txn_apply_step(s, st, t->zxid, t->time, &s->reply, true);
+		struct txn_effects fx;
+		int e = txn_apply_step(s->tree, st, t->zxid, t->time, &s->reply,
+				       &fx);
+		seq_effects_apply(s, &fx, t->zxid, true);
 		if (e)
 			fprintf(stderr, "paddockd: sequencer: multi op on %s "
 					"failed after prep: %s\n",
@@ -1094,9 +1116,12 @@ void seq_apply_one(struct zab_seq *s, struct ptxn *t)
 		break;
 	}
 	case PT_REAP:
-		for (int i = 0; i < t->n; i++)
-			txn_apply_step(s, &t->st[i], t->zxid, t->time, NULL,
-				       true);
+		for (int i = 0; i < t->n; i++) {
+			struct txn_effects fx;
+			txn_apply_step(s->tree, &t->st[i], t->zxid, t->time,
+				       NULL, &fx);
+			seq_effects_apply(s, &fx, t->zxid, true);
+		}
 		break;
 	}
 	if (changes) {

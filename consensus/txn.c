@@ -22,7 +22,10 @@
  * No TxnDigest is written (a ZooKeeper follower then skips its digest
  * check).  txn_decode turns a record back into the steps prep made, so
  * the leader (from prep), followers and recovery (from the record) apply
- * through the same txn_apply_step.
+ * through the same txn_apply_step.  It changes only the tree and returns
+ * the rest (watch events, the ephemeral count) as a struct txn_effects;
+ * the caller hands that to seq_effects_apply, which sends the events
+ * live and only counts at recovery.
  *
  * Replay over a fuzzy snapshot (taken while writes went on, so any node
  * may already show changes made after the snapshot's zxid) must apply
@@ -53,27 +56,31 @@ void step_free(struct step *st)
 	memset(st, 0, sizeof(*st));
 }
 
-int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
-		   int64_t now, struct jw *out, bool events)
+static void fx_event(struct txn_effects *fx, int type, const char *path,
+		     size_t len, const struct zacl *acl)
+{
+	fx->ev[fx->n++] = (struct txn_event){type, path, len, acl};
+}
+
+int txn_apply_step(struct tree *tree, struct step *st, zxid_t zxid, int64_t now,
+		   struct jw *out, struct txn_effects *fx)
 {
 	struct zstat stat;
 	int rc = ZOK;
 	size_t pl = zk_parent_len(st->path, st->len);
+	fx->ephemerals = 0;
+	fx->n = 0;
 	switch (st->kind) {
 	case ST_CREATE:
-		rc = tree_node_create(s->tree, st->path, st->len, st->data,
+		rc = tree_node_create(tree, st->path, st->len, st->data,
 				      st->data_len, st->acl, st->owner, zxid,
 				      now, &stat);
 		if (rc)
 			break;
 		if (zk_owner_is_session(st->owner))
-			atomic_fetch_add(&s->stats.ephemerals, 1);
-		if (events) {
-			seq_send_event(s, ZEV_CREATED, st->path, st->len, zxid,
-				       NULL);
-			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid,
-				       NULL);
-		}
+			fx->ephemerals = 1;
+		fx_event(fx, ZEV_CREATED, st->path, st->len, NULL);
+		fx_event(fx, ZEV_CHILD_CHANGED, st->path, pl, NULL);
 		if (out) {
 			jw_buf(out, st->path, (int32_t)st->len);
 			if (st->op != ZOP_CREATE)
@@ -81,7 +88,7 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		}
 		break;
 	case ST_DELETE: {
-		const struct znode *n = tree_lookup(s->tree, st->path, st->len);
+		const struct znode *n = tree_lookup(tree, st->path, st->len);
 		bool eph = false;
 		/* the deleted version (and its ACL) stays readable until this
 		 * thread's next quiescent state */
@@ -92,33 +99,27 @@ int txn_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 			eph = zk_owner_is_session(v.stat.ephemeral_owner);
 			acl = v.acl;
 		}
-		rc = tree_node_delete(s->tree, st->path, st->len, zxid);
+		rc = tree_node_delete(tree, st->path, st->len, zxid);
 		if (rc)
 			break;
 		if (eph)
-			atomic_fetch_sub(&s->stats.ephemerals, 1);
-		if (events) {
-			seq_send_event(s, ZEV_DELETED, st->path, st->len, zxid,
-				       acl);
-			seq_send_event(s, ZEV_CHILD_CHANGED, st->path, pl, zxid,
-				       NULL);
-		}
+			fx->ephemerals = -1;
+		fx_event(fx, ZEV_DELETED, st->path, st->len, acl);
+		fx_event(fx, ZEV_CHILD_CHANGED, st->path, pl, NULL);
 		break;
 	}
 	case ST_SETDATA:
-		rc = tree_node_set_data(s->tree, st->path, st->len, st->data,
+		rc = tree_node_set_data(tree, st->path, st->len, st->data,
 					st->data_len, zxid, now, &stat);
 		if (rc)
 			break;
-		if (events)
-			seq_send_event(s, ZEV_DATA_CHANGED, st->path, st->len,
-				       zxid, NULL);
+		fx_event(fx, ZEV_DATA_CHANGED, st->path, st->len, NULL);
 		if (out)
 			jw_stat(out, &stat);
 		break;
 	case ST_SETACL:
-		rc = tree_node_set_acl(s->tree, st->path, st->len, st->acl,
-				       zxid, &stat);
+		rc = tree_node_set_acl(tree, st->path, st->len, st->acl, zxid,
+				       &stat);
 		if (!rc && out)
 			jw_stat(out, &stat);
 		break;
@@ -169,7 +170,9 @@ void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
 	for (int i = 0; i < x.n; i++) {
 		struct step st = {.kind = ST_DELETE, .path = x.p[i],
 				  .len = x.l[i]};
-		txn_apply_step(s, &st, zxid, 0, NULL, events);
+		struct txn_effects fx;
+		txn_apply_step(s->tree, &st, zxid, 0, NULL, &fx);
+		seq_effects_apply(s, &fx, zxid, events);
 	}
 	paths_free(&x);
 }
@@ -505,7 +508,10 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 	case ST_CHECK:
 		return ZOK;
 	}
-	return txn_apply_step(s, st, zxid, time, NULL, false);
+	struct txn_effects fx;
+	int rc = txn_apply_step(s->tree, st, zxid, time, NULL, &fx);
+	seq_effects_apply(s, &fx, zxid, false);
+	return rc;
 }
 
 int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)

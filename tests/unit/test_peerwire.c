@@ -867,43 +867,6 @@ static void test_ping_touches_and_revalidate(void **state)
 			 ZMARSHALLINGERROR);
 }
 
-static void test_txnhdr_of_zookeeper_proposal_and_inform(void **state)
-{
-	(void)state;
-	struct qpkt q = decode_whole(V(zk_proposal_create));
-	struct pw_txnhdr h;
-	const uint8_t *rest;
-	int32_t rl;
-	assert_int_equal(pw_txnhdr_decode(q.data, q.len, &h, &rest, &rl), ZOK);
-	assert_true(h.client_id == 0x01000161caa00000LL);
-	assert_int_equal(h.cxid, 2);
-	assert_true(h.zxid == q.zxid);
-	assert_true(h.time == 1796553718629LL);
-	assert_int_equal(h.type, ZOP_CREATE);
-	assert_int_equal(rl, 92 - PW_TXNHDR_LEN);
-	assert_memory_equal(rest, "\0\0\0\x07/snap/f", 11); /* CreateTxn */
-
-	struct jw w = {0};
-	pw_txnhdr_encode(&w, &h);
-	assert_int_equal(w.len, PW_TXNHDR_LEN);
-	assert_memory_equal(w.p, q.data, PW_TXNHDR_LEN);
-	jw_free(&w);
-
-	q = decode_whole(V(zk_inform)); /* observers: same data */
-	assert_int_equal(pw_txnhdr_decode(q.data, q.len, &h, &rest, &rl), ZOK);
-	assert_true(h.zxid == q.zxid);
-	assert_int_equal(h.type, ZOP_CREATE);
-	assert_memory_equal(rest, "\0\0\0\x06/obs/x", 10);
-
-	q = decode_whole(V(zk_proposal_createsession));
-	assert_int_equal(pw_txnhdr_decode(q.data, q.len, &h, &rest, &rl), ZOK);
-	assert_int_equal(h.type, ZOP_CREATESESSION);
-	assert_true(h.client_id == 0x0300000000005a5aLL);
-	assert_int_equal(rl, 16); /* CreateSessionTxn + TxnDigest */
-	assert_int_equal(pw_txnhdr_decode(q.data, 31, &h, NULL, NULL),
-			 ZMARSHALLINGERROR);
-}
-
 /* ------------------------------------------------------------------ */
 /* stream decoder                                                       */
 /* ------------------------------------------------------------------ */
@@ -1099,7 +1062,6 @@ static void all_decoders(const uint8_t *b, size_t n)
 	struct pw_note note;
 	struct pw_learnerinfo li;
 	struct pw_request r;
-	struct pw_txnhdr h;
 	const uint8_t *pl;
 	int32_t len, i32;
 	int64_t s;
@@ -1121,7 +1083,6 @@ static void all_decoders(const uint8_t *b, size_t n)
 		pw_ping_get(b, pw_ping_count(b, k) - 1, &s, &i32);
 	(void)pw_revalidate_req_decode(b, k, &s, &i32);
 	(void)pw_revalidate_ans_decode(b, k, &s, &v);
-	(void)pw_txnhdr_decode(b, k, &h, &pl, &len);
 	for (int from_leader = 0; from_leader < 2; from_leader++) {
 		struct pw_rx rx;
 		struct pw_item it;
@@ -1213,7 +1174,6 @@ int main(void)
 		test_request_with_authinfo_from_zookeeper_follower),
 	    cmocka_unit_test(test_handshake_payloads_of_zookeeper_follower),
 	    cmocka_unit_test(test_ping_touches_and_revalidate),
-	    cmocka_unit_test(test_txnhdr_of_zookeeper_proposal_and_inform),
 	    cmocka_unit_test(test_rx_streams_zookeeper_snap_sync_any_chunking),
 	    cmocka_unit_test(test_rx_rejects_bad_snapshot_end),
 	    cmocka_unit_test(test_garbage_and_mutations_never_crash),
