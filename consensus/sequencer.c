@@ -1026,17 +1026,19 @@ static void apply_read(struct zab_seq *s, struct ptxn *t)
 }
 
 /* t->req is NULL for a commit this member holds no request of (a
- * follower applying another member's client's write). */
+ * follower applying another member's client's write): no reply is
+ * built for it. */
 static void apply_request(struct zab_seq *s, struct ptxn *t)
 {
 	struct zmsg *m = t->req;
+	struct jw *out = m ? &s->reply : NULL;
 	s->reply.len = 0;
 	if ((m ? m->op : t->op) != ZOP_MULTI || t->err) {
 		int rc = t->err;
 		if (!rc && t->n) {
 			struct txn_effects fx;
 			rc = txn_apply_step(s->tree, &t->st[0], t->zxid,
-					    t->time, &s->reply, &fx);
+					    t->time, out, &fx);
 			seq_effects_apply(s, &fx, t->zxid, true);
 		}
 		if (rc == ZOK)
@@ -1063,7 +1065,7 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 		jw_bool(&s->reply, false);
 		jw_int(&s->reply, 0);
 		struct txn_effects fx;
-		int e = txn_apply_step(s->tree, st, t->zxid, t->time, &s->reply,
+		int e = txn_apply_step(s->tree, st, t->zxid, t->time, out,
 				       &fx);
 		seq_effects_apply(s, &fx, t->zxid, true);
 		if (e)

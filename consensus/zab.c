@@ -59,9 +59,20 @@ struct lh {
 struct htx {
 	zxid_t zxid;
 	uint32_t len;
-	uint8_t *data;
+	uint8_t *data; /* in `chunk` */
+	struct hchunk *chunk;
 	uint64_t acks; /* leader: voters that acked (member bits) */
 };
+
+/* The window's records are copied into chunks, one after another (a
+ * malloc and a free per transaction were a tenth of a follower's CPU); a
+ * chunk is freed when none of its records is left and it is no longer
+ * the one being filled. */
+struct hchunk {
+	uint32_t used, cap, live;
+	uint8_t data[];
+};
+#define HCHUNK_SIZE (1u << 20)
 
 struct zab {
 	struct zab_config cfg;
@@ -76,6 +87,7 @@ struct zab {
 	zxid_t logged, durable, applied;
 	/* window of recent transactions, oldest first (a ring) */
 	struct htx *h;
+	struct hchunk *hcur; /* the chunk records go into */
 	uint32_t hcap, hhead, hn;
 	/* election */
 	int64_t lclock;
@@ -161,10 +173,22 @@ static bool hist_push(struct zab *z, zxid_t zxid, const void *p, size_t len)
 		z->hcap = ncap;
 		z->hhead = 0;
 	}
+	struct hchunk *c = z->hcur;
+	if (!c || c->cap - c->used < len) {
+		uint32_t cap = len > HCHUNK_SIZE ? (uint32_t)len : HCHUNK_SIZE;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return false;
+		*c = (struct hchunk){.cap = cap};
+		if (z->hcur && !z->hcur->live)
+			free(z->hcur);
+		z->hcur = c;
+	}
 	struct htx *t = hat(z, z->hn);
-	t->data = malloc(len ? len : 1);
-	if (!t->data)
-		return false;
+	t->data = c->data + c->used;
+	t->chunk = c;
+	c->used += (uint32_t)len;
+	c->live++;
 	if (len)
 		memcpy(t->data, p, len);
 	t->len = (uint32_t)len;
@@ -174,11 +198,23 @@ static bool hist_push(struct zab *z, zxid_t zxid, const void *p, size_t len)
 	return true;
 }
 
+static void htx_release(struct zab *z, struct htx *t)
+{
+	struct hchunk *c = t->chunk;
+	if (--c->live == 0) {
+		if (c != z->hcur)
+			free(c);
+		else
+			c->used = 0; /* empty: fill it again from the start */
+	}
+	t->data = NULL;
+	t->chunk = NULL;
+}
+
 static void hist_drop_oldest(struct zab *z)
 {
 	struct htx *t = hat(z, 0);
-	free(t->data);
-	t->data = NULL;
+	htx_release(z, t);
 	z->hhead = (z->hhead + 1) & (z->hcap - 1);
 	z->hn--;
 }
@@ -193,9 +229,7 @@ static void hist_trim(struct zab *z)
 static void hist_cut_after(struct zab *z, zxid_t zxid)
 {
 	while (z->hn && hat(z, z->hn - 1)->zxid > zxid) {
-		struct htx *t = hat(z, z->hn - 1);
-		free(t->data);
-		t->data = NULL;
+		htx_release(z, hat(z, z->hn - 1));
 		z->hn--;
 	}
 }
@@ -206,9 +240,25 @@ static void hist_clear(struct zab *z)
 	z->hhead = 0;
 }
 
-/* Index of the first entry with zxid > after (hn if none). */
+/* Index of the first entry with zxid > after (hn if none).  Within an
+ * epoch zxids are consecutive, so the newest entry gives the answer
+ * directly when `after` is in its epoch (every ACK, COMMIT and commit
+ * pass asks; a binary search over a 100,000-entry window cost 17 cache
+ * misses each); otherwise, or if the guess is wrong, a binary search. */
 static uint32_t hist_after(const struct zab *z, zxid_t after)
 {
+	if (z->hn) {
+		zxid_t last = hat(z, z->hn - 1)->zxid;
+		if (after >= last)
+			return z->hn;
+		uint64_t d = (uint64_t)(last - after);
+		if (zab_epoch(after) == zab_epoch(last) && d <= z->hn) {
+			uint32_t k = z->hn - (uint32_t)d;
+			if (hat(z, k)->zxid > after &&
+			    (k == 0 || hat(z, k - 1)->zxid <= after))
+				return k;
+		}
+	}
 	uint32_t lo = 0, hi = z->hn;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -1224,6 +1274,7 @@ void zab_destroy(struct zab *z)
 	if (!z)
 		return;
 	hist_clear(z);
+	free(z->hcur);
 	free(z->h);
 	free(z);
 }
