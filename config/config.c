@@ -771,6 +771,12 @@ static int k_read_only(struct zparse *p, const char *key, const char *val)
 	return get_bool(p, key, val, &p->c->read_only_mode);
 }
 
+static int k_cumulative_acks(struct zparse *p, const char *key,
+			     const char *val)
+{
+	return get_bool(p, key, val, &p->c->cumulative_acks);
+}
+
 static int k_finalize_wait(struct zparse *p, const char *key,
 			   const char *val)
 {
@@ -903,6 +909,7 @@ static const struct {
 	{ "enforceQuota", k_enforce_quota },
 	{ "paddock.workers", k_workers },
 	{ "paddock.finalizeWait", k_finalize_wait },
+	{ "paddock.cumulativeAcks", k_cumulative_acks },
 	{ "commitLogCount", k_commit_log_count },
 	{ "readonlymode.enabled", k_read_only },
 	{ "znode.container.checkIntervalMs", k_container_interval },
@@ -1327,6 +1334,7 @@ void zcfg_defaults(struct zcfg *c)
 	c->standalone_enabled = true;
 	c->peer_type_observer = false;
 	c->finalize_wait_ms = 20;
+	c->cumulative_acks = true;
 	c->commit_log_count = 100000;
 	c->n_servers = 0;
 }

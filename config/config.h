@@ -96,6 +96,10 @@ struct zcfg {
 					   false */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */
+	bool cumulative_acks;           /* paddock.cumulativeAcks: one ACK
+					   per durable log flush and one
+					   COMMIT per commit pass between
+					   paddock members, default true */
 	int n_servers;
 	struct zcfg_server servers[ZCFG_MAX_SERVERS];
 	char path[PATH_MAX];            /* the file loaded, "" for defaults */

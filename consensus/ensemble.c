@@ -104,6 +104,8 @@ struct ens {
 	/* readonlymode: when LOOKING began plus the wait, 0 = off */
 	int64_t ro_at;
 	bool ro;
+	/* ens_run's clock, for the peer callbacks it makes (peer_poll) */
+	int64_t now;
 	/* acceptedEpoch, currentEpoch: open files and what they hold */
 	int epoch_fd[2];
 	uint32_t epoch_val[2];
@@ -1004,7 +1006,7 @@ static void learner_sync(struct ens *e)
 static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
 {
 	struct ens *e = arg;
-	int64_t now = mono_ms();
+	int64_t now = e->now;
 	if (zab_role(e->z) == ZR_LEADING) {
 		if (q->type == ZP_REQUEST) {
 			leader_request(e, from, q);
@@ -1028,19 +1030,19 @@ static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
 static void ens_vote(void *arg, int64_t from, const struct zab_vote *v)
 {
 	struct ens *e = arg;
-	zab_vote_recv(e->z, mono_ms(), from, v);
+	zab_vote_recv(e->z, e->now, from, v);
 }
 
 static void ens_link_up(void *arg, int64_t peer)
 {
 	struct ens *e = arg;
-	zab_link_up(e->z, mono_ms(), peer);
+	zab_link_up(e->z, e->now, peer);
 }
 
 static void ens_link_down(void *arg, int64_t peer)
 {
 	struct ens *e = arg;
-	zab_link_down(e->z, mono_ms(), peer);
+	zab_link_down(e->z, e->now, peer);
 }
 
 
@@ -1144,6 +1146,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 		.max_notify_ms = 60000,
 		.connect_retry_ms = 5,
 		.hist_max = (uint32_t)e->hist_max,
+		.cumulative = c->cumulative_acks,
 	};
 	struct peer_config pc = {.sid = c->myid, .n = c->n, .qv = e->qv};
 	for (int i = 0; i < c->n; i++) {
@@ -1238,6 +1241,7 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
 	if (!e->z)
 		return;
 	int64_t now = mono_ms();
+	e->now = now;
 	peer_poll(e->peer, fds, nfds, now);
 	if (s->log) {
 		zxid_t d = zlog_durable(s->log);

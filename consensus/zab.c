@@ -53,6 +53,8 @@ struct lh {
 	int64_t cur_epoch; /* from ACKEPOCH, -1 if it had accepted ours */
 	zxid_t last;       /* its lastLoggedZxid */
 	int64_t heard;     /* last packet from it */
+	bool cumulative;   /* both ends announced ZAB_PADDOCK_VERSION */
+	zxid_t acked;      /* cumulative: its newest ACK */
 };
 
 /* A transaction in the window. */
@@ -88,6 +90,7 @@ struct zab {
 	/* window of recent transactions, oldest first (a ring) */
 	struct htx *h;
 	struct hchunk *hcur; /* the chunk records go into */
+	struct hchunk *hspare; /* an emptied chunk, kept for the next */
 	uint32_t hcap, hhead, hn;
 	/* election */
 	int64_t lclock;
@@ -119,6 +122,7 @@ struct zab {
 	bool nl_pending;           /* NEWLEADER ack waits for durability */
 	zxid_t nl_zxid;
 	zxid_t acked;              /* follower: last proposal acked */
+	bool lead_cumulative;      /* learner: the leader announced it too */
 };
 
 /* --- members ------------------------------------------------------- */
@@ -159,6 +163,17 @@ static struct htx *hat(const struct zab *z, uint32_t i)
 	return &z->h[(z->hhead + i) & (z->hcap - 1)];
 }
 
+/* An empty chunk: kept as the spare (a fresh 1 MiB malloc is an mmap
+ * whose pages each fault), or freed. */
+static void chunk_drop(struct zab *z, struct hchunk *c)
+{
+	if (!z->hspare && c->cap == HCHUNK_SIZE) {
+		z->hspare = c;
+		return;
+	}
+	free(c);
+}
+
 static bool hist_push(struct zab *z, zxid_t zxid, const void *p, size_t len)
 {
 	if (z->hn == z->hcap) {
@@ -176,12 +191,18 @@ static bool hist_push(struct zab *z, zxid_t zxid, const void *p, size_t len)
 	struct hchunk *c = z->hcur;
 	if (!c || c->cap - c->used < len) {
 		uint32_t cap = len > HCHUNK_SIZE ? (uint32_t)len : HCHUNK_SIZE;
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return false;
+		if (z->hspare && z->hspare->cap >= cap) {
+			c = z->hspare; /* its pages are already mapped */
+			z->hspare = NULL;
+			cap = c->cap;
+		} else {
+			c = malloc(sizeof(*c) + cap);
+			if (!c)
+				return false;
+		}
 		*c = (struct hchunk){.cap = cap};
 		if (z->hcur && !z->hcur->live)
-			free(z->hcur);
+			chunk_drop(z, z->hcur);
 		z->hcur = c;
 	}
 	struct htx *t = hat(z, z->hn);
@@ -203,7 +224,7 @@ static void htx_release(struct zab *z, struct htx *t)
 	struct hchunk *c = t->chunk;
 	if (--c->live == 0) {
 		if (c != z->hcur)
-			free(c);
+			chunk_drop(z, c);
 		else
 			c->used = 0; /* empty: fill it again from the start */
 	}
@@ -219,9 +240,12 @@ static void hist_drop_oldest(struct zab *z)
 	z->hn--;
 }
 
-/* Keep at most hist_max applied transactions (never an unapplied one). */
+/* Keep at most hist_max applied transactions (never an unapplied one),
+ * trimmed 1/64 of the window at a time rather than one per commit. */
 static void hist_trim(struct zab *z)
 {
+	if (z->hn <= z->cfg.hist_max + z->cfg.hist_max / 64)
+		return;
 	while (z->hn > z->cfg.hist_max && hat(z, 0)->zxid <= z->applied)
 		hist_drop_oldest(z);
 }
@@ -685,10 +709,15 @@ static void lead_epoch_quorum(struct zab *z)
 	try_establish(z);
 }
 
+static int32_t my_version(const struct zab *z)
+{
+	return z->cfg.cumulative ? ZAB_PADDOCK_VERSION : ZAB_PROTOCOL_VERSION;
+}
+
 static void send_leaderinfo(struct zab *z, int i)
 {
 	send_int(z, z->cfg.m[i].sid, ZP_LEADERINFO,
-		 zab_zxid((uint32_t)z->new_epoch, 0), ZAB_PROTOCOL_VERSION);
+		 zab_zxid((uint32_t)z->new_epoch, 0), my_version(z));
 	z->lh[i].info_sent = true;
 }
 
@@ -747,8 +776,9 @@ static void lead_drop(struct zab *z, int i)
 static void broadcast_commit(struct zab *z, const struct htx *t)
 {
 	for (int i = 0; i < z->cfg.n; i++) {
-		if (z->lh[i].stage < LH_SYNCED)
-			continue;
+		if (z->lh[i].stage < LH_SYNCED ||
+		    (z->lh[i].cumulative && !z->lh[i].observer))
+			continue; /* (one COMMIT per pass: try_commit) */
 		int64_t sid = z->cfg.m[i].sid;
 		if (z->lh[i].observer)
 			send_pkt(z, sid, ZP_INFORM, t->zxid, t->data, t->len);
@@ -762,11 +792,15 @@ static void try_commit(struct zab *z)
 {
 	if (z->ph != PH_LEADING)
 		return;
+	zxid_t from = z->committed;
 	for (uint32_t k = hist_after(z, z->committed); k < z->hn; k++) {
 		struct htx *t = hat(z, k);
 		uint64_t acks = t->acks;
 		if (z->durable >= t->zxid)
 			acks |= 1ull << z->self;
+		for (int i = 0; i < z->cfg.n; i++)
+			if (z->lh[i].cumulative && z->lh[i].acked >= t->zxid)
+				acks |= 1ull << i;
 		if (!quorum(z, acks))
 			break;
 		z->committed = t->zxid;
@@ -774,6 +808,12 @@ static void try_commit(struct zab *z)
 		z->io->apply(z->io, t->zxid, t->data, t->len);
 		z->applied = t->zxid;
 	}
+	if (z->committed != from)
+		for (int i = 0; i < z->cfg.n; i++)
+			if (z->lh[i].cumulative && !z->lh[i].observer &&
+			    z->lh[i].stage >= LH_SYNCED)
+				send_pkt(z, z->cfg.m[i].sid, ZP_COMMIT,
+					 z->committed, NULL, 0);
 	hist_trim(z);
 }
 
@@ -825,6 +865,13 @@ static void lead_ack(struct zab *z, int i, zxid_t zxid)
 	}
 	if (l->observer || zxid <= z->committed)
 		return;
+	if (l->cumulative) {
+		if (zxid > l->acked && zxid <= z->logged) {
+			l->acked = zxid;
+			try_commit(z);
+		}
+		return;
+	}
 	uint32_t k = hist_after(z, zxid - 1);
 	if (k < z->hn && hat(z, k)->zxid == zxid) {
 		hat(z, k)->acks |= 1ull << i;
@@ -850,6 +897,9 @@ static void lead_recv(struct zab *z, int i, const struct zab_pkt *p)
 			return;
 		}
 		l->stage = LH_INFO;
+		/* LearnerInfo's protocolVersion (LearnerHandler: >= 12 bytes) */
+		l->cumulative = z->cfg.cumulative && p->len >= 12 &&
+				jr_int_at(p->data + 8) == ZAB_PADDOCK_VERSION;
 		lead_info(z, i, zab_epoch(p->zxid));
 		return;
 	}
@@ -956,7 +1006,7 @@ static void send_info(struct zab *z)
 	uint8_t b[20];
 	jw_put_int_at(b, (int32_t)((uint64_t)z->cfg.sid >> 32));
 	jw_put_int_at(b + 4, (int32_t)z->cfg.sid);
-	jw_put_int_at(b + 8, ZAB_PROTOCOL_VERSION);
+	jw_put_int_at(b + 8, my_version(z));
 	memset(b + 12, 0, 8);
 	send_pkt(z, z->lead_sid, i_vote(z) ? ZP_FOLLOWERINFO : ZP_OBSERVERINFO,
 		 zab_zxid(z->accepted_epoch, 0), b, sizeof(b));
@@ -976,9 +1026,20 @@ static bool learn_log(struct zab *z, const struct zab_pkt *p)
 /* Learner: COMMIT of the next logged transaction. */
 static bool learn_commit(struct zab *z, zxid_t zxid)
 {
-	uint32_t k = hist_after(z, z->applied);
-	if (k >= z->hn || hat(z, k)->zxid != zxid)
-		return false; /* Follower: "Committing X, but next is Y" */
+	uint32_t k;
+	if (z->lead_cumulative) {
+		/* everything up to zxid, which must be logged here */
+		if (zxid <= z->applied)
+			return true;
+		k = hist_after(z, zxid - 1);
+		if (k >= z->hn || hat(z, k)->zxid != zxid)
+			return false;
+	} else {
+		k = hist_after(z, z->applied);
+		if (k >= z->hn || hat(z, k)->zxid != zxid)
+			return false; /* Follower: "Committing X, but next is
+				       * Y" */
+	}
 	apply_upto(z, zxid);
 	return true;
 }
@@ -998,6 +1059,18 @@ static void learn_ack_durable(struct zab *z)
 	}
 	if (!i_vote(z))
 		return;
+	if (z->lead_cumulative) {
+		/* one ACK for every proposal now durable */
+		uint32_t k = hist_after(z, z->durable);
+		if (k == 0)
+			return;
+		zxid_t top = hat(z, k - 1)->zxid;
+		if (top > z->acked && top > z->applied)
+			send_pkt(z, z->lead_sid, ZP_ACK, top, NULL, 0);
+		if (top > z->acked)
+			z->acked = top;
+		return;
+	}
 	/* SendAckRequestProcessor: one ACK per durable proposal */
 	for (uint32_t k = hist_after(z, z->acked); k < z->hn; k++) {
 		struct htx *t = hat(z, k);
@@ -1013,6 +1086,8 @@ static void learn_leaderinfo(struct zab *z, const struct zab_pkt *p)
 {
 	uint32_t e = zab_epoch(p->zxid);
 	int32_t cur;
+	z->lead_cumulative = z->cfg.cumulative && p->len >= 4 &&
+			     jr_int_at(p->data) == ZAB_PADDOCK_VERSION;
 	if (e > z->accepted_epoch) {
 		cur = (int32_t)z->current_epoch;
 		z->accepted_epoch = e;
@@ -1275,6 +1350,7 @@ void zab_destroy(struct zab *z)
 		return;
 	hist_clear(z);
 	free(z->hcur);
+	free(z->hspare);
 	free(z->h);
 	free(z);
 }

@@ -104,6 +104,15 @@ enum zab_state {
 /* Protocol version a 3.8 leader announces in LEADERINFO and a learner in
  * LearnerInfo (0x10000). */
 #define ZAB_PROTOCOL_VERSION 0x10000
+/* What a paddock member announces instead when cfg.cumulative is set: a
+ * 3.8 peer only asks "< 0x10000?" of either.  When both ends of a link
+ * announce it, ACK(Z) and COMMIT(Z) are cumulative: a learner acks only
+ * the newest proposal each time its log becomes durable (everything up
+ * to Z is on its disk, as proposals are logged in order), and the leader
+ * sends one COMMIT for everything a commit pass decided.  With a 3.8
+ * peer on the other end the link keeps ZooKeeper's one ACK and one
+ * COMMIT per zxid. */
+#define ZAB_PADDOCK_VERSION 0x10100
 
 static inline uint32_t zab_epoch(zxid_t z)
 {
@@ -151,6 +160,7 @@ struct zab_config {
 	uint32_t hist_max;           /* committed transactions kept for DIFF */
 	uint32_t max_counter;        /* a leader gives up at this counter
 					(0: 0xffffffff, as ZooKeeper) */
+	bool cumulative;             /* announce ZAB_PADDOCK_VERSION */
 };
 
 /* What the io has on disk at start: the epoch files and the last

@@ -89,6 +89,7 @@ struct point { /* a state: applied up to zxid, chain hash */
 struct srv {
 	int64_t sid;
 	struct zab *z;       /* NULL while crashed */
+	bool cumulative;     /* cfg.cumulative for this member */
 	struct zab_io io;
 	int inc;             /* incarnation: events of older ones are void */
 	/* disk */
@@ -567,6 +568,7 @@ static void srv_start(struct srv *s)
 	st_rebuild(s);
 	s->last_logged_seen = state_of(s).zxid;
 	cfg.sid = s->sid;
+	cfg.cumulative = s->cumulative;
 	struct zab_disk d = {s->accepted, s->current, state_of(s).zxid};
 	s->z = zab_create(&cfg, &s->io, &d);
 	if (!s->z) {
@@ -819,9 +821,14 @@ static bool run_seed(uint64_t seed)
 	cfg.connect_retry_ms = 20;
 	cfg.hist_max = (uint32_t)range(5, 100);
 	cfg.max_counter = chance(0.2) ? (uint32_t)range(20, 200) : 0;
+	/* paddock's cumulative ACK/COMMIT: everywhere, nowhere, or on some
+	 * members (a mixed ensemble: the links between two that announce
+	 * it use it, the others ZooKeeper's framing) */
+	int cum = (int)range(0, 2);
 	for (int i = 0; i < N; i++) {
 		S[i].sid = i + 1;
 		S[i].io = io_template;
+		S[i].cumulative = cum == 2 ? chance(0.5) : cum == 1;
 	}
 	for (int i = 0; i < N; i++)
 		srv_start(&S[i]);
