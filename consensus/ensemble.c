@@ -1317,7 +1317,7 @@ void ens_remote_out(struct zab_seq *s, struct zmsg *m)
 	if (m->type == ZM_REPLY && m->op == ZOP_SYNC && s->ens->peer) {
 		struct qpkt q = pw_qpkt(ZP_SYNC, m->zxid);
 		peer_send(s->ens->peer, (int64_t)m->conn.slot, &q);
-		atomic_fetch_sub(&s->stats.pending_syncs, 1);
+		stat_add(&s->stats.pending_syncs, -1);
 	}
 	zmsg_free(m);
 }

@@ -714,10 +714,14 @@ static int32_t my_version(const struct zab *z)
 	return z->cfg.cumulative ? ZAB_PADDOCK_VERSION : ZAB_PROTOCOL_VERSION;
 }
 
+/* The version says which framing the link uses: paddock's only if the
+ * learner announced it too (l->cumulative). */
 static void send_leaderinfo(struct zab *z, int i)
 {
 	send_int(z, z->cfg.m[i].sid, ZP_LEADERINFO,
-		 zab_zxid((uint32_t)z->new_epoch, 0), my_version(z));
+		 zab_zxid((uint32_t)z->new_epoch, 0),
+		 z->lh[i].cumulative ? ZAB_PADDOCK_VERSION
+				     : ZAB_PROTOCOL_VERSION);
 	z->lh[i].info_sent = true;
 }
 

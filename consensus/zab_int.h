@@ -104,8 +104,9 @@ enum zab_state {
 /* Protocol version a 3.8 leader announces in LEADERINFO and a learner in
  * LearnerInfo (0x10000). */
 #define ZAB_PROTOCOL_VERSION 0x10000
-/* What a paddock member announces instead when cfg.cumulative is set: a
- * 3.8 peer only asks "< 0x10000?" of either.  When both ends of a link
+/* What a paddock member announces instead when cfg.cumulative is set (a
+ * paddock leader only to a learner that announced it): a 3.8 peer only
+ * asks "< 0x10000?" of either.  When both ends of a link
  * announce it, ACK(Z) and COMMIT(Z) are cumulative: a learner acks only
  * the newest proposal each time its log becomes durable (everything up
  * to Z is on its disk, as proposals are logged in order), and the leader

@@ -90,6 +90,7 @@ struct dp_worker {
 	uint32_t ndirty, capdirty;
 	struct wt *watches;
 	bool watching; /* told the sequencer (zab_watching) */
+	int64_t unwatched_ms; /* since when no watch is set, -1: some are */
 	zxid_t seen; /* every event up to here delivered */
 	struct zmsg **mq; /* messages dequeued but not yet processed */
 	struct zmsg_list post; /* to the sequencer, sent by post_flush */

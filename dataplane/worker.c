@@ -477,13 +477,23 @@ static void watch_arm(struct dp_worker *w)
 	if (!w->watching) {
 		zab_watching(w->srv->seq, w->idx, true);
 		w->watching = true;
+		w->unwatched_ms = -1;
 	}
 }
 
-/* Between loop passes: no watches left, no events needed. */
+/* Between loop passes: no watches left for WATCH_LINGER_MS, no events
+ * needed.  (Arming again costs a membarrier: zab_watching; a client
+ * that sets a one-shot watch after each event would pay it per event.) */
+#define WATCH_LINGER_MS 1000
 static void watch_disarm_if_idle(struct dp_worker *w)
 {
-	if (w->watching && wt_count(w->watches) == 0) {
+	if (!w->watching)
+		return;
+	if (wt_count(w->watches)) {
+		w->unwatched_ms = -1;
+	} else if (w->unwatched_ms < 0) {
+		w->unwatched_ms = w->now_ms;
+	} else if (w->now_ms - w->unwatched_ms >= WATCH_LINGER_MS) {
 		zab_watching(w->srv->seq, w->idx, false);
 		w->watching = false;
 	}

@@ -9,8 +9,11 @@
  * with zeros ahead of the write position (FilePadding) so a flush seldom
  * changes the file size.  paddock keeps the idea and tightens it:
  *
- *  - Group commit.  The sequencer appends records to the "filling"
- *    buffer under a mutex (held for a memcpy) and kicks; the writer
+ *  - Group commit.  The sequencer appends records to a buffer of its
+ *    own and kicks once per pass, which hands them to the "filling"
+ *    buffer under a mutex (the buffers trade places when the writer
+ *    has taken everything, else a memcpy: a lock per record was 5 % of
+ *    an ensemble's CPU under set load); the writer
  *    thread takes everything kicked whenever its previous flush ended,
  *    writes it with one pwrite and one fdatasync (a "round"), then
  *    publishes the durable zxid (an atomic plus an eventfd).  A round
@@ -87,6 +90,7 @@ struct zlog {
 	pthread_t spare_th;
 	uint8_t *spare_blk;   /* spare thread: aligned header block */
 	zxid_t last_appended; /* sequencer only */
+	struct zbuf stage;    /* sequencer only: appended, not yet kicked */
 
 	zxid_t durable; /* atomic */
 	int error;	/* atomic */
@@ -708,11 +712,30 @@ err:
 	return NULL;
 }
 
+/* mu held: hand the staged records to `fill`: the buffers trade places
+ * when fill is empty (the writer took it all), else they are copied.  On
+ * ENOMEM they stay staged for the next kick. */
+static void stage_move(struct zlog *l)
+{
+	if (!l->stage.len)
+		return;
+	if (!l->fill.len) {
+		struct zbuf t = l->fill;
+		l->fill = l->stage;
+		l->stage = t;
+	} else if (buf_reserve(&l->fill, l->stage.len) == 0) {
+		memcpy(l->fill.p + l->fill.len, l->stage.p, l->stage.len);
+		l->fill.len += l->stage.len;
+		l->stage.len = 0;
+	}
+}
+
 void zlog_close(struct zlog *l)
 {
 	if (!l)
 		return;
 	pthread_mutex_lock(&l->mu);
+	stage_move(l);
 	l->stop = true;
 	l->kicked = l->fill.len;
 	pthread_cond_signal(&l->cv);
@@ -727,6 +750,7 @@ void zlog_close(struct zlog *l)
 	pthread_cond_destroy(&l->spare_cv);
 	free(l->spare_blk);
 	free(l->fill.p);
+	free(l->stage.p);
 	free(l->work.p);
 	free(l->dir);
 	free(l->tail);
@@ -746,27 +770,26 @@ int zlog_append(struct zlog *l, zxid_t zxid, const void *payload, size_t len)
 	if (zxid <= l->last_appended || len > ZLOG_REC_MAX || (len && !payload))
 		return ZBADARGUMENTS;
 	sz = zlog_rec_size((uint32_t)len);
-	pthread_mutex_lock(&l->mu);
-	if (buf_reserve(&l->fill, sz)) {
-		pthread_mutex_unlock(&l->mu);
+	if (buf_reserve(&l->stage, sz))
 		return -ENOMEM;
-	}
-	r = l->fill.p + l->fill.len;
+	r = l->stage.p + l->stage.len;
 	memset(r, 0, ZLOG_REC_HDR);
 	put_le32(r, (uint32_t)len);
 	put_le64(r + 8, (uint64_t)zxid);
 	if (len)
 		memcpy(r + ZLOG_REC_HDR, payload, len);
 	memset(r + ZLOG_REC_HDR + len, 0, sz - ZLOG_REC_HDR - len);
-	l->fill.len += sz;
-	pthread_mutex_unlock(&l->mu);
+	l->stage.len += sz;
 	l->last_appended = zxid;
 	return 0;
 }
 
 void zlog_kick(struct zlog *l)
 {
+	if (!l->stage.len)
+		return; /* everything appended was kicked */
 	pthread_mutex_lock(&l->mu);
+	stage_move(l);
 	if (l->kicked != l->fill.len) {
 		l->kicked = l->fill.len;
 		if (l->idle)
@@ -778,6 +801,7 @@ void zlog_kick(struct zlog *l)
 void zlog_roll(struct zlog *l)
 {
 	pthread_mutex_lock(&l->mu);
+	stage_move(l);
 	l->roll_at = l->fill.len;
 	pthread_mutex_unlock(&l->mu);
 }
