@@ -22,13 +22,13 @@
  *   again when a new connection starts with nothing waiting
  *   (SendWorker.run).  WorkerReceiver's tolerance: a note that does not
  *   decode is dropped, the connection kept; a bad frame length closes it.
- * - Quorum: QuorumPackets have no length prefix; pw_rx (from_leader =
- *   false everywhere, SNAP is handled here) cuts them out of an input
- *   buffer bounded by PW_RX_MAX_ITEM.  An accepted connection must start
- *   with FOLLOWERINFO / OBSERVERINFO naming a member (LearnerHandler.run);
- *   after a SNAP on a link we dialled, the raw stream (snapshot and
- *   "BenWasHere", Learner.syncWithLeader) goes to ops->snap until it says
- *   the snapshot ended, and the leftover bytes are packets again.
+ * - Quorum: QuorumPackets have no length prefix; pw_qpkt_decode cuts
+ *   them out of an input buffer bounded by PW_RX_MAX_ITEM.  An accepted
+ *   connection must start with FOLLOWERINFO / OBSERVERINFO naming a
+ *   member (LearnerHandler.run); after a SNAP on a link we dialled, the
+ *   raw stream (snapshot and "BenWasHere", Learner.syncWithLeader) goes
+ *   to ops->snap until it says the snapshot ended, and the leftover
+ *   bytes are packets again.
  * - Output: one growable buffer per connection, written with send() (no
  *   SIGPIPE) when POLLOUT says so, whenever 64 KiB have gathered, and for
  *   everything queued during a peer_poll in one write at its end.  Beyond
@@ -91,7 +91,6 @@ struct conn {
 	size_t in_len, in_cap, in_max;
 	struct jw out;
 	size_t woff; /* out.p[0..woff) has been written */
-	struct pw_rx rx;
 };
 
 struct member {
@@ -226,7 +225,6 @@ static struct conn *conn_new(struct peer *p, int fd, enum plane plane,
 	else
 		c->in_max =
 		    state == CS_HELLO ? HELLO_MAX : 4 + PW_ELECTION_MAX_FRAME;
-	pw_rx_init(&c->rx, false);
 	c->next = p->conns;
 	p->conns = c;
 	return c;
@@ -578,20 +576,20 @@ static long q_snap_input(struct peer *p, struct conn *c, const uint8_t *b,
 
 static long q_input(struct peer *p, struct conn *c, const uint8_t *b, size_t n)
 {
-	struct pw_item it;
-	long k = pw_rx_next(&c->rx, b, n, &it);
+	struct qpkt pkt;
+	long k = pw_qpkt_decode(b, n, &pkt);
 	if (k == 0)
 		return -1;
-	if (k < 0 || it.kind != PW_ITEM_PACKET) {
+	if (k < 0) {
 		conn_kill(p, c, true);
 		return -1;
 	}
 	if (c->state == CS_HELLO) { /* LearnerHandler.run */
 		struct pw_learnerinfo li;
 		int mi = -1;
-		if (it.pkt.type == PW_FOLLOWERINFO ||
-		    it.pkt.type == PW_OBSERVERINFO) {
-			pw_learnerinfo_decode(it.pkt.data, it.pkt.len, &li);
+		if (pkt.type == PW_FOLLOWERINFO ||
+		    pkt.type == PW_OBSERVERINFO) {
+			pw_learnerinfo_decode(pkt.data, pkt.len, &li);
 			if (li.has_sid)
 				mi = member_index(p, li.sid);
 		}
@@ -612,8 +610,8 @@ static long q_input(struct peer *p, struct conn *c, const uint8_t *b, size_t n)
 	}
 	flush_downs(p);
 	if (p->ops.packet)
-		p->ops.packet(p->arg, c->sid, &it.pkt);
-	if (!c->dead && c->dialed && it.pkt.type == PW_SNAP && p->ops.snap)
+		p->ops.packet(p->arg, c->sid, &pkt);
+	if (!c->dead && c->dialed && pkt.type == PW_SNAP && p->ops.snap)
 		c->in_snap = true;
 	return k;
 }

@@ -15,10 +15,11 @@
  *
  * The quorum port has no framing of its own: QuorumPackets are jute
  * records back to back (Learner.writePacket, LearnerHandler.sendPackets
- * use BinaryOutputArchive.writeRecord on a BufferedOutputStream), and a
- * SNAP packet is followed by a raw snapshot and the "BenWasHere"
- * signature (LearnerHandler.run, Learner.syncWithLeader).  pw_rx turns
- * that stream into items with no state but a phase and a counter.
+ * use BinaryOutputArchive.writeRecord on a BufferedOutputStream), so
+ * pw_qpkt_decode is what cuts them out of a connection's input.  The
+ * raw snapshot and "BenWasHere" signature that follow a SNAP packet
+ * (LearnerHandler.run, Learner.syncWithLeader) are read elsewhere
+ * (consensus/peer.c's ops->snap, zkfmt's snapshot reader).
  */
 #include "consensus/peerwire_int.h"
 
@@ -265,150 +266,6 @@ int pw_id_next(const struct qpkt *p, size_t *off, struct pw_id *id)
 		return ZMARSHALLINGERROR;
 	*off = c.off;
 	return 1;
-}
-
-/* ------------------------------------------------------------------ */
-/* stream decoder                                                       */
-/* ------------------------------------------------------------------ */
-enum {
-	PH_PACKET = 0,
-	PH_SESSIONS_HDR,
-	PH_SESSION,
-	PH_ACLS_HDR,
-	PH_ACL,
-	PH_NODE,
-};
-
-void pw_rx_init(struct pw_rx *rx, bool from_leader)
-{
-	rx->from_leader = from_leader;
-	rx->phase = PH_PACKET;
-	rx->left = 0;
-}
-
-static void c_statp(struct cur *c, struct pw_statp *s)
-{
-	s->czxid = c_long(c);
-	s->mzxid = c_long(c);
-	s->ctime = c_long(c);
-	s->mtime = c_long(c);
-	s->version = c_int(c);
-	s->cversion = c_int(c);
-	s->aversion = c_int(c);
-	s->ephemeral_owner = c_long(c);
-	s->pzxid = c_long(c);
-}
-
-/* One ACL cache entry: long key, vector<ACL> (ReferenceCountedACLCache:
- * a null vector is an error there too). */
-static void c_acl_entry(struct cur *c, struct pw_item *it)
-{
-	it->acl_key = c_long(c);
-	it->nacl = c_int(c);
-	if (c->st != C_OK)
-		return;
-	/* an ACL takes at least 12 bytes (perms + two lengths) */
-	if (it->nacl < 0 || (size_t)it->nacl > PW_AUTH_MAX / 12) {
-		c_bad(c);
-		return;
-	}
-	size_t start = c->off;
-	for (int32_t i = 0; i < it->nacl && c->st == C_OK; i++) {
-		struct pw_id id;
-		(void)c_int(c);
-		c_id(c, start, &id);
-	}
-	it->acl = c->p + start;
-	it->acl_len = c->off - start;
-}
-
-long pw_rx_next(struct pw_rx *rx, const uint8_t *p, size_t n,
-		struct pw_item *it)
-{
-	struct cur c;
-	c_init(&c, p, n);
-	memset(it, 0, sizeof(*it));
-	int next = rx->phase;
-	int64_t left = rx->left;
-
-	switch (rx->phase) {
-	case PH_PACKET:
-		it->kind = PW_ITEM_PACKET;
-		c_qpkt(&c, &it->pkt);
-		if (rx->from_leader && it->pkt.type == PW_SNAP)
-			next = PH_SESSIONS_HDR;
-		break;
-	case PH_SESSIONS_HDR:
-	case PH_ACLS_HDR:
-		/* SerializeUtils / ReferenceCountedACLCache: "while (count >
-		 * 0)", so a negative count means none */
-		it->kind = rx->phase == PH_SESSIONS_HDR ? PW_ITEM_SNAP_SESSIONS
-							: PW_ITEM_SNAP_ACLS;
-		it->count = c_int(&c);
-		if (it->count < 0)
-			it->count = 0;
-		left = it->count;
-		next = rx->phase == PH_SESSIONS_HDR ? PH_SESSION : PH_ACL;
-		if (left == 0)
-			next = rx->phase == PH_SESSIONS_HDR ? PH_ACLS_HDR
-							    : PH_NODE;
-		break;
-	case PH_SESSION:
-		it->kind = PW_ITEM_SNAP_SESSION;
-		it->session = c_long(&c);
-		it->timeout = c_int(&c);
-		if (--left == 0)
-			next = PH_ACLS_HDR;
-		break;
-	case PH_ACL:
-		it->kind = PW_ITEM_SNAP_ACL;
-		c_acl_entry(&c, it);
-		if (--left == 0)
-			next = PH_NODE;
-		break;
-	case PH_NODE: {
-		it->path =
-		    (const char *)c_buf(&c, &it->path_len, PW_JUTE_MAXBUFFER);
-		if (c.st != C_OK)
-			break;
-		if (!it->path) { /* DataTree.deserialize: NPE in ZooKeeper */
-			c_bad(&c);
-			break;
-		}
-		if (it->path_len == 1 && it->path[0] == '/') {
-			/* end of nodes, then the signature string */
-			int32_t sl;
-			const uint8_t *sig = c_buf(&c, &sl, PW_JUTE_MAXBUFFER);
-			if (c.st != C_OK)
-				break;
-			if (!sig || sl != (int32_t)strlen(PW_SNAP_SIGNATURE) ||
-			    memcmp(sig, PW_SNAP_SIGNATURE, (size_t)sl) != 0) {
-				c_bad(&c);
-				break;
-			}
-			it->kind = PW_ITEM_SNAP_END;
-			next = PH_PACKET;
-			break;
-		}
-		it->kind = PW_ITEM_SNAP_NODE;
-		it->data = c_buf(&c, &it->data_len, PW_JUTE_MAXBUFFER);
-		it->node_acl = c_long(&c);
-		c_statp(&c, &it->stat);
-		break;
-	}
-	default:
-		c_bad(&c);
-		break;
-	}
-
-	long r = c_result(&c);
-	if (r > 0) {
-		rx->phase = next;
-		rx->left = left;
-	} else {
-		memset(it, 0, sizeof(*it));
-	}
-	return r;
 }
 
 /* ------------------------------------------------------------------ */

@@ -11,9 +11,9 @@
  * the bytes present and against ZooKeeper's own limits, and never read
  * out of bounds whatever they are given.
  *
- * Decoder return convention (the same for every `*_decode` and for
- * pw_rx_next): > 0 = bytes consumed, a whole item decoded; 0 = the input
- * is a valid prefix, give more bytes; < 0 = ZMARSHALLINGERROR, the bytes
+ * Decoder return convention (the same for every `*_decode`): > 0 =
+ * bytes consumed, a whole item decoded; 0 = the input is a valid
+ * prefix, give more bytes; < 0 = ZMARSHALLINGERROR, the bytes
  * can never become a valid item (ZooKeeper closes the connection or drops
  * the message, see each function).  Encoders return 0, or ZSYSTEMERROR
  * when the writer is out of memory (w->err), or ZBADARGUMENTS.
@@ -85,7 +85,6 @@ enum pw_state {
 /* BinaryInputArchive: jute.maxbuffer (0xfffff) + extrasize (1024); a
  * longer buffer/string fails readRecord, which closes the connection. */
 #define PW_JUTE_MAXBUFFER (0xfffff + 1024)
-#define PW_SNAP_SIGNATURE "BenWasHere"
 
 static inline int64_t pw_zxid_make(int64_t epoch, int64_t counter)
 {
@@ -156,91 +155,37 @@ int pw_qpkt_encode(struct jw *w, const struct qpkt *p);
  * NULL writes a null ustring; the *_len fields are ignored. */
 int pw_auth_encode(struct jw *w, const struct pw_id *ids, int n);
 
-/* Decode one packet at the start of p[0..n).  Lengths above
+/*
+ * Decode one packet at the start of p[0..n).  Lengths above
  * PW_JUTE_MAXBUFFER and negative lengths other than -1 are errors, as in
  * ZooKeeper.  ZooKeeper does not bound the authinfo vector; paddock
- * bounds its encoded Ids to PW_JUTE_MAXBUFFER bytes in all (the same
- * bound for an ACL cache entry's vector<ACL> in a snapshot), so that a
- * packet always fits PW_RX_MAX_ITEM.  Return: see top. */
+ * bounds its encoded Ids to PW_JUTE_MAXBUFFER bytes in all, so that a
+ * packet fits PW_RX_MAX_ITEM (null strings are not counted against that
+ * bound, so Ids padded with them can make a packet that does not fit).
+ * Return: see top.
+ *
+ * This is also the quorum port's stream cutter.  Packets come back to
+ * back with no length prefix, so a connection keeps the bytes not yet
+ * consumed and calls pw_qpkt_decode with all of them: > 0, drop that
+ * many and go on; 0, read more; ZMARSHALLINGERROR, the stream is broken
+ * (ZooKeeper closes the connection).  consensus/peer.c bounds that input
+ * to PW_RX_MAX_ITEM bytes and closes a connection whose full buffer
+ * holds no whole packet.  What a leader writes right after a SNAP packet
+ * (its database in snapshot format, then "BenWasHere":
+ * PEER-PROTOCOL.md) is not packets and is not this decoder's business:
+ * peer.c hands it to ops->snap, which reads it with zkfmt's snapshot
+ * reader, and cuts packets again from the byte after it.
+ */
 long pw_qpkt_decode(const uint8_t *p, size_t n, struct qpkt *out);
+
+/* The input buffer a quorum-port connection needs for one packet: type,
+ * zxid and the two lengths, data up to PW_JUTE_MAXBUFFER, authinfo up
+ * to PW_JUTE_MAXBUFFER and the length fields of one Id. */
+#define PW_RX_MAX_ITEM (2 * PW_JUTE_MAXBUFFER + 128)
 
 /* Next Id of a decoded authinfo region: 1 and *id filled, 0 at the end,
  * ZMARSHALLINGERROR if malformed.  *off starts at 0. */
 int pw_id_next(const struct qpkt *p, size_t *off, struct pw_id *id);
-
-/* ------------------------------------------------------------------ */
-/* Quorum port: stream decoder (bytes as they arrive -> items)          */
-/* ------------------------------------------------------------------ */
-
-/*
- * A learner reading its leader sees QuorumPackets, except that right
- * after a SNAP packet the leader writes its whole database in the
- * snapshot format (ZKDatabase.serializeSnapshot) and then the string
- * "BenWasHere", none of it inside a packet.  pw_rx yields that snapshot
- * record by record, so a snapshot of any size streams through a bounded
- * buffer: sessions, ACL cache entries, nodes (the root's path is ""),
- * then PW_ITEM_SNAP_END once the terminating "/" and the signature have
- * been checked.  Created with from_leader = false (a leader reading a
- * learner), a SNAP packet is just a packet.
- *
- * The caller keeps the unconsumed bytes: call pw_rx_next with all the
- * bytes not yet consumed; it returns how many it used (> 0, *it filled),
- * 0 (nothing usable yet: read more), or ZMARSHALLINGERROR (the stream is
- * broken; ZooKeeper would close the connection).  One item never needs
- * more than PW_RX_MAX_ITEM bytes, so a buffer of that size suffices.
- */
-#define PW_RX_MAX_ITEM (2 * PW_JUTE_MAXBUFFER + 128)
-
-enum pw_item_kind {
-	PW_ITEM_PACKET = 1,    /* pkt */
-	PW_ITEM_SNAP_SESSIONS, /* count: session records that follow */
-	PW_ITEM_SNAP_SESSION,  /* session, timeout */
-	PW_ITEM_SNAP_ACLS,     /* count: ACL cache entries that follow */
-	PW_ITEM_SNAP_ACL,      /* acl_key, nacl ACL records (raw: acl) */
-	PW_ITEM_SNAP_NODE,     /* path, data, node_acl, stat */
-	PW_ITEM_SNAP_END,      /* "/" and "BenWasHere" seen */
-};
-
-/* StatPersisted (60 bytes on the wire). */
-struct pw_statp {
-	int64_t czxid;
-	int64_t mzxid;
-	int64_t ctime;
-	int64_t mtime;
-	int32_t version;
-	int32_t cversion;
-	int32_t aversion;
-	int64_t ephemeral_owner;
-	int64_t pzxid;
-};
-
-struct pw_item {
-	int kind;
-	struct qpkt pkt;
-	int32_t count; /* negative counts on the wire read as 0 */
-	int64_t session;
-	int32_t timeout;
-	int64_t acl_key;
-	int32_t nacl;
-	const uint8_t *acl; /* nacl ACL records: int perms, Id */
-	size_t acl_len;
-	const char *path;
-	int32_t path_len;
-	const uint8_t *data; /* node data; NULL with data_len -1 = null */
-	int32_t data_len;
-	int64_t node_acl; /* key into the ACL cache, -1 = open */
-	struct pw_statp stat;
-};
-
-struct pw_rx {
-	bool from_leader;
-	int phase;    /* internal */
-	int64_t left; /* items left in the current snapshot part */
-};
-
-void pw_rx_init(struct pw_rx *rx, bool from_leader);
-long pw_rx_next(struct pw_rx *rx, const uint8_t *p, size_t n,
-		struct pw_item *it);
 
 /* ------------------------------------------------------------------ */
 /* Quorum port: payloads (QuorumPacket.data)                            */

@@ -91,72 +91,6 @@ static const uint8_t zk_snap[] = {
     0x00, 0x03, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 };
 
-/* zk_snapshot: 733 bytes */
-static const uint8_t zk_snapshot[] = {
-    0x00, 0x00, 0x00, 0x02, 0x01, 0x00, 0x01, 0x61, 0xca, 0xa0, 0x00, 0x00,
-    0x00, 0x00, 0x17, 0x70, 0x02, 0x00, 0x01, 0x61, 0xca, 0xc7, 0x00, 0x00,
-    0x00, 0x00, 0x17, 0x70, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01,
-    0x00, 0x00, 0x00, 0x05, 0x77, 0x6f, 0x72, 0x6c, 0x64, 0x00, 0x00, 0x00,
-    0x06, 0x61, 0x6e, 0x79, 0x6f, 0x6e, 0x65, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x1f, 0x00,
-    0x00, 0x00, 0x05, 0x77, 0x6f, 0x72, 0x6c, 0x64, 0x00, 0x00, 0x00, 0x06,
-    0x61, 0x6e, 0x79, 0x6f, 0x6e, 0x65, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00,
-    0x00, 0x0a, 0x2f, 0x7a, 0x6f, 0x6f, 0x6b, 0x65, 0x65, 0x70, 0x65, 0x72,
-    0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x11, 0x2f, 0x7a, 0x6f, 0x6f, 0x6b, 0x65, 0x65, 0x70,
-    0x65, 0x72, 0x2f, 0x63, 0x6f, 0x6e, 0x66, 0x69, 0x67, 0x00, 0x00, 0x00,
-    0xb2, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72, 0x2e, 0x31, 0x3d, 0x31, 0x32,
-    0x37, 0x2e, 0x30, 0x2e, 0x30, 0x2e, 0x31, 0x3a, 0x33, 0x37, 0x39, 0x36,
-    0x35, 0x3a, 0x33, 0x33, 0x32, 0x32, 0x31, 0x3a, 0x70, 0x61, 0x72, 0x74,
-    0x69, 0x63, 0x69, 0x70, 0x61, 0x6e, 0x74, 0x0a, 0x73, 0x65, 0x72, 0x76,
-    0x65, 0x72, 0x2e, 0x32, 0x3d, 0x31, 0x32, 0x37, 0x2e, 0x30, 0x2e, 0x30,
-    0x2e, 0x31, 0x3a, 0x33, 0x37, 0x32, 0x34, 0x39, 0x3a, 0x34, 0x39, 0x39,
-    0x32, 0x35, 0x3a, 0x70, 0x61, 0x72, 0x74, 0x69, 0x63, 0x69, 0x70, 0x61,
-    0x6e, 0x74, 0x0a, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72, 0x2e, 0x33, 0x3d,
-    0x31, 0x32, 0x37, 0x2e, 0x30, 0x2e, 0x30, 0x2e, 0x31, 0x3a, 0x34, 0x31,
-    0x31, 0x35, 0x39, 0x3a, 0x35, 0x32, 0x34, 0x39, 0x33, 0x3a, 0x70, 0x61,
-    0x72, 0x74, 0x69, 0x63, 0x69, 0x70, 0x61, 0x6e, 0x74, 0x0a, 0x73, 0x65,
-    0x72, 0x76, 0x65, 0x72, 0x2e, 0x34, 0x3d, 0x31, 0x32, 0x37, 0x2e, 0x30,
-    0x2e, 0x30, 0x2e, 0x31, 0x3a, 0x34, 0x34, 0x33, 0x39, 0x31, 0x3a, 0x34,
-    0x32, 0x32, 0x35, 0x33, 0x3a, 0x6f, 0x62, 0x73, 0x65, 0x72, 0x76, 0x65,
-    0x72, 0x0a, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x3d, 0x30, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xa2, 0x4a,
-    0xf2, 0x37, 0xa7, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff,
-    0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x2f,
-    0x7a, 0x6f, 0x6f, 0x6b, 0x65, 0x65, 0x70, 0x65, 0x72, 0x2f, 0x71, 0x75,
-    0x6f, 0x74, 0x61, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x2f, 0x73, 0x6e, 0x61, 0x70,
-    0x00, 0x00, 0x00, 0x06, 0x62, 0x65, 0x66, 0x6f, 0x72, 0x65, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
-    0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00,
-    0x01, 0xa2, 0x4a, 0xf2, 0x3b, 0x4b, 0x00, 0x00, 0x01, 0xa2, 0x4a, 0xf2,
-    0x3b, 0x4b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x2f, 0x00,
-    0x00, 0x00, 0x0a, 0x42, 0x65, 0x6e, 0x57, 0x61, 0x73, 0x48, 0x65, 0x72,
-    0x65,
-};
-
 /* zk_newleader: 198 bytes */
 static const uint8_t zk_newleader[] = {
     0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
@@ -868,39 +802,35 @@ static void test_ping_touches_and_revalidate(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* stream decoder                                                       */
+/* quorum stream: packets back to back                                 */
 /* ------------------------------------------------------------------ */
-static uint8_t *snap_stream(size_t *n)
+/* Every captured packet, back to back, as one connection's input. */
+static uint8_t *packet_stream(size_t *n)
 {
-	const struct {
-		const uint8_t *b;
-		size_t n;
-	} parts[] = {{V(zk_snap)},
-		     {V(zk_snapshot)},
-		     {V(zk_newleader)},
-		     {V(zk_uptodate)}};
 	size_t total = 0;
-	for (size_t i = 0; i < 4; i++)
-		total += parts[i].n;
+	for (size_t i = 0; i < NPACKETS; i++)
+		total += packets[i].n;
 	uint8_t *s = malloc(total);
 	assert_non_null(s);
 	size_t o = 0;
-	for (size_t i = 0; i < 4; i++) {
-		memcpy(s + o, parts[i].b, parts[i].n);
-		o += parts[i].n;
+	for (size_t i = 0; i < NPACKETS; i++) {
+		memcpy(s + o, packets[i].b, packets[i].n);
+		o += packets[i].n;
 	}
 	*n = total;
 	return s;
 }
 
-/* Feed `s` as if it arrived `chunk` bytes at a time; collect items. */
-static int run_rx(struct pw_rx *rx, const uint8_t *s, size_t n, size_t chunk,
-		  struct pw_item *items, int max)
+/* Cut s[0..n) into packets as if it arrived `chunk` bytes at a time,
+ * the way peer.c does (keep what is not consumed, decode from its
+ * start).  The count, or the error that stopped it. */
+static int cut(const uint8_t *s, size_t n, size_t chunk, struct qpkt *out,
+	       int max)
 {
 	size_t have = 0, used = 0;
 	int k = 0;
 	while (used < n) {
-		long r = pw_rx_next(rx, s + used, have - used, &items[k]);
+		long r = pw_qpkt_decode(s + used, have - used, &out[k]);
 		if (r < 0)
 			return (int)r;
 		if (r == 0) {
@@ -916,132 +846,100 @@ static int run_rx(struct pw_rx *rx, const uint8_t *s, size_t n, size_t chunk,
 	return k;
 }
 
-static void check_snap_items(const struct pw_item *it, int k)
-{
-	static const int kinds[] = {
-	    PW_ITEM_PACKET,	  PW_ITEM_SNAP_SESSIONS, PW_ITEM_SNAP_SESSION,
-	    PW_ITEM_SNAP_SESSION, PW_ITEM_SNAP_ACLS,	 PW_ITEM_SNAP_ACL,
-	    PW_ITEM_SNAP_ACL,	  PW_ITEM_SNAP_NODE,	 PW_ITEM_SNAP_NODE,
-	    PW_ITEM_SNAP_NODE,	  PW_ITEM_SNAP_NODE,	 PW_ITEM_SNAP_NODE,
-	    PW_ITEM_SNAP_END,	  PW_ITEM_PACKET,	 PW_ITEM_PACKET,
-	};
-	assert_int_equal(k, (int)(sizeof(kinds) / sizeof(kinds[0])));
-	for (int i = 0; i < k; i++)
-		assert_int_equal(it[i].kind, kinds[i]);
-	assert_int_equal(it[0].pkt.type, PW_SNAP);
-	assert_true(it[0].pkt.zxid == 0x100000003LL);
-	assert_int_equal(it[1].count, 2);
-	int64_t s0 = it[2].session, s1 = it[3].session;
-	assert_true(
-	    (s0 == 0x01000161caa00000LL && s1 == 0x02000161cac70000LL) ||
-	    (s1 == 0x01000161caa00000LL && s0 == 0x02000161cac70000LL));
-	assert_int_equal(it[2].timeout, 6000);
-	assert_int_equal(it[4].count, 2);
-	for (int i = 5; i <= 6; i++) {
-		/* key 1: READ for world:anyone, key 2: ALL for world:anyone */
-		assert_int_equal(it[i].nacl, 1);
-		assert_int_equal(it[i].acl_len, 4 + 9 + 10);
-		uint8_t perms = it[i].acl[3];
-		assert_int_equal(perms, it[i].acl_key == 1 ? 1 : 31);
-		assert_memory_equal(it[i].acl + 8, "world", 5);
-	}
-	/* root first, with path "", then a preorder walk */
-	static const char *const paths[] = {
-	    "", "/zookeeper", "/zookeeper/config", "/zookeeper/quota", "/snap"};
-	for (int i = 0; i < 5; i++) {
-		const struct pw_item *n = &it[7 + i];
-		assert_int_equal(n->path_len, (int32_t)strlen(paths[i]));
-		assert_memory_equal(n->path, paths[i], strlen(paths[i]));
-	}
-	assert_int_equal(it[7].stat.cversion, 1);
-	assert_true(it[7].stat.pzxid == 0x100000003LL);
-	assert_true(it[7].node_acl == -1);
-	const struct pw_item *cfg = &it[9];
-	assert_int_equal(cfg->data_len, (int32_t)strlen(CFG));
-	assert_memory_equal(cfg->data, CFG, strlen(CFG));
-	assert_int_equal(cfg->node_acl, 1);
-	assert_int_equal(cfg->stat.version, -1);
-	assert_int_equal(cfg->stat.aversion, -1);
-	const struct pw_item *sn = &it[11];
-	assert_int_equal(sn->data_len, 6);
-	assert_memory_equal(sn->data, "before", 6);
-	assert_int_equal(sn->node_acl, 2);
-	assert_true(sn->stat.czxid == 0x100000003LL);
-	assert_true(sn->stat.mzxid == 0x100000003LL);
-	assert_true(sn->stat.ctime == 1796553718603LL);
-	assert_int_equal(it[13].pkt.type, PW_NEWLEADER);
-	assert_int_equal(it[14].pkt.type, PW_UPTODATE);
-}
-
-static void test_rx_streams_zookeeper_snap_sync_any_chunking(void **st)
+static void test_stream_cuts_zookeeper_packets_any_chunking(void **st)
 {
 	(void)st;
 	size_t n;
-	uint8_t *s = snap_stream(&n);
+	uint8_t *s = packet_stream(&n);
 	static const size_t chunks[] = {1, 2, 3, 7, 64, 100000};
 	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
-		struct pw_rx rx;
-		struct pw_item items[32];
-		pw_rx_init(&rx, true);
-		int k = run_rx(&rx, s, n, chunks[c], items, 32);
-		check_snap_items(items, k);
+		struct qpkt q[NPACKETS];
+		assert_int_equal(cut(s, n, chunks[c], q, (int)NPACKETS),
+				 (int)NPACKETS);
+		for (size_t i = 0; i < NPACKETS; i++) {
+			assert_int_equal(q[i].type, packets[i].type);
+			assert_true(q[i].zxid == packets[i].zxid);
+			assert_int_equal(q[i].len, packets[i].len);
+			assert_int_equal(q[i].nauth, packets[i].nauth);
+		}
 	}
-	/* a leader reading a learner: SNAP is only a packet, and what
-	 * follows it is parsed as packets (here: garbage) */
-	struct pw_rx rx;
-	struct pw_item it;
-	pw_rx_init(&rx, false);
-	assert_int_equal(pw_rx_next(&rx, s, n, &it), sizeof(zk_snap));
-	assert_int_equal(it.kind, PW_ITEM_PACKET);
-	assert_true(pw_rx_next(&rx, s + sizeof(zk_snap), n - sizeof(zk_snap),
-			       &it) <= 0);
+	/* a bad length after good packets stops the stream there */
+	uint8_t *b = malloc(n + 16);
+	assert_non_null(b);
+	memcpy(b, s, n);
+	size_t o = n;
+	o += be32(b + o, PW_PING);
+	o += be64(b + o, 1);
+	o += be32(b + o, -2);
+	struct qpkt q[NPACKETS + 1];
+	assert_int_equal(cut(b, o, 7, q, (int)NPACKETS + 1), ZMARSHALLINGERROR);
+	free(b);
 	free(s);
 }
 
-static void test_rx_rejects_bad_snapshot_end(void **state)
+static void test_stream_stops_at_the_end_of_snap(void **state)
 {
 	(void)state;
-	size_t n;
-	uint8_t *s = snap_stream(&n);
-	/* the signature is the last 14 bytes of the snapshot part */
-	size_t sig = sizeof(zk_snap) + sizeof(zk_snapshot) - 10;
-	assert_memory_equal(s + sig, "BenWasHere", 10);
-	s[sig + 3] = 'w';
-	struct pw_rx rx;
-	struct pw_item items[32];
-	pw_rx_init(&rx, true);
-	assert_int_equal(run_rx(&rx, s, n, n, items, 32), ZMARSHALLINGERROR);
-	free(s);
-
-	/* a null path where a node's path belongs */
-	uint8_t b[64];
+	/* SNAP, an empty snapshot (no sessions, no ACLs, "/",
+	 * "BenWasHere"), NEWLEADER, UPTODATE: the decoder consumes exactly
+	 * the SNAP packet; the snapshot is the caller's (peer.c hands it to
+	 * ops->snap), and packets are cut again from the byte after it */
+	uint8_t b[sizeof(zk_snap) + 64 + sizeof(zk_newleader) +
+		  sizeof(zk_uptodate)];
 	size_t o = 0;
 	memcpy(b, zk_snap, sizeof(zk_snap));
 	o += sizeof(zk_snap);
-	o += be32(b + o, -5); /* sessions: negative count means none */
-	o += be32(b + o, 0);  /* ACL cache: empty */
-	o += be32(b + o, -1); /* null path */
-	pw_rx_init(&rx, true);
-	int k = run_rx(&rx, b, o, o, items, 32);
-	assert_int_equal(k, ZMARSHALLINGERROR);
-	/* ... and the same stream ended properly */
-	o -= 4;
+	size_t snap_at = o;
+	o += be32(b + o, 0);
+	o += be32(b + o, 0);
 	o += be32(b + o, 1);
 	b[o++] = '/';
 	o += be32(b + o, 10);
 	memcpy(b + o, "BenWasHere", 10);
 	o += 10;
-	pw_rx_init(&rx, true);
-	k = run_rx(&rx, b, o, 1, items, 32);
-	assert_int_equal(k, 4);
-	assert_int_equal(items[1].kind, PW_ITEM_SNAP_SESSIONS);
-	assert_int_equal(items[1].count, 0);
-	assert_int_equal(items[2].kind, PW_ITEM_SNAP_ACLS);
-	assert_int_equal(items[3].kind, PW_ITEM_SNAP_END);
-	/* back to packets */
-	assert_int_equal(pw_rx_next(&rx, zk_diff, sizeof(zk_diff), items),
-			 sizeof(zk_diff));
-	assert_int_equal(items[0].pkt.type, PW_DIFF);
+	size_t after = o;
+	memcpy(b + o, zk_newleader, sizeof(zk_newleader));
+	o += sizeof(zk_newleader);
+	memcpy(b + o, zk_uptodate, sizeof(zk_uptodate));
+	o += sizeof(zk_uptodate);
+
+	struct qpkt q[2];
+	assert_int_equal(pw_qpkt_decode(b, o, &q[0]), (long)snap_at);
+	assert_int_equal(q[0].type, PW_SNAP);
+	assert_true(q[0].zxid == 0x100000003LL);
+	static const size_t chunks[] = {1, 3, 64};
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		assert_int_equal(cut(b + after, o - after, chunks[c], q, 2), 2);
+		assert_int_equal(q[0].type, PW_NEWLEADER);
+		assert_int_equal(q[1].type, PW_UPTODATE);
+	}
+}
+
+static void test_largest_packet_fits_rx_max_item(void **state)
+{
+	(void)state;
+	/* data of jute.maxbuffer + extrasize bytes and one Id that takes
+	 * the whole authinfo budget (PW_JUTE_MAXBUFFER + 4 bytes): the
+	 * largest packet peer.c's input buffer must hold */
+	size_t n = 4 + 8 + 4 + PW_JUTE_MAXBUFFER + 4 + PW_JUTE_MAXBUFFER + 4;
+	assert_true(n <= PW_RX_MAX_ITEM);
+	uint8_t *b = calloc(1, n);
+	assert_non_null(b);
+	size_t o = be32(b, PW_PROPOSAL);
+	o += be64(b + o, 1);
+	o += be32(b + o, PW_JUTE_MAXBUFFER);
+	o += PW_JUTE_MAXBUFFER;
+	o += be32(b + o, 1);
+	o += be32(b + o, PW_JUTE_MAXBUFFER - 4); /* scheme */
+	o += PW_JUTE_MAXBUFFER - 4;
+	o += be32(b + o, 0); /* id: empty */
+	assert_int_equal(o, n);
+	struct qpkt q;
+	assert_int_equal(pw_qpkt_decode(b, n, &q), (long)n);
+	assert_int_equal(q.len, PW_JUTE_MAXBUFFER);
+	assert_int_equal(q.auth_len, PW_JUTE_MAXBUFFER + 4);
+	assert_int_equal(pw_qpkt_decode(b, n - 1, &q), 0);
+	free(b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1083,16 +981,11 @@ static void all_decoders(const uint8_t *b, size_t n)
 		pw_ping_get(b, pw_ping_count(b, k) - 1, &s, &i32);
 	(void)pw_revalidate_req_decode(b, k, &s, &i32);
 	(void)pw_revalidate_ans_decode(b, k, &s, &v);
-	for (int from_leader = 0; from_leader < 2; from_leader++) {
-		struct pw_rx rx;
-		struct pw_item it;
-		pw_rx_init(&rx, from_leader);
-		size_t used = 0;
-		long got;
-		while (used < n &&
-		       (got = pw_rx_next(&rx, b + used, n - used, &it)) > 0)
-			used += (size_t)got;
-	}
+	/* packets back to back, as a quorum connection cuts them */
+	size_t used = 0;
+	long got;
+	while (used < n && (got = pw_qpkt_decode(b + used, n - used, &q)) > 0)
+		used += (size_t)got;
 }
 
 static void test_garbage_and_mutations_never_crash(void **state)
@@ -1116,7 +1009,7 @@ static void test_garbage_and_mutations_never_crash(void **state)
 	}
 	/* every captured vector with each byte replaced, and cut short */
 	size_t sn;
-	uint8_t *stream = snap_stream(&sn);
+	uint8_t *stream = packet_stream(&sn);
 	for (size_t pos = 0; pos < sn; pos++) {
 		uint8_t *b = malloc(sn);
 		assert_non_null(b);
@@ -1174,8 +1067,9 @@ int main(void)
 		test_request_with_authinfo_from_zookeeper_follower),
 	    cmocka_unit_test(test_handshake_payloads_of_zookeeper_follower),
 	    cmocka_unit_test(test_ping_touches_and_revalidate),
-	    cmocka_unit_test(test_rx_streams_zookeeper_snap_sync_any_chunking),
-	    cmocka_unit_test(test_rx_rejects_bad_snapshot_end),
+	    cmocka_unit_test(test_stream_cuts_zookeeper_packets_any_chunking),
+	    cmocka_unit_test(test_stream_stops_at_the_end_of_snap),
+	    cmocka_unit_test(test_largest_packet_fits_rx_max_item),
 	    cmocka_unit_test(test_garbage_and_mutations_never_crash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
