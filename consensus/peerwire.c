@@ -240,6 +240,11 @@ static void c_qpkt(struct cur *c, struct qpkt *out)
 		struct pw_id id;
 		c_id(c, start, &id);
 	}
+	/* null strings are length fields only, which c_id does not charge:
+	 * the whole region, as c_id bounds it, is the budget plus one Id's
+	 * two length fields at most */
+	if (c->st == C_OK && c->off - start > PW_AUTH_MAX + 8)
+		c_bad(c);
 	if (c->st == C_OK && out->nauth > 0) {
 		out->auth = c->p + start;
 		out->auth_len = c->off - start;

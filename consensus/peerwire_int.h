@@ -159,9 +159,8 @@ int pw_auth_encode(struct jw *w, const struct pw_id *ids, int n);
  * Decode one packet at the start of p[0..n).  Lengths above
  * PW_JUTE_MAXBUFFER and negative lengths other than -1 are errors, as in
  * ZooKeeper.  ZooKeeper does not bound the authinfo vector; paddock
- * bounds its encoded Ids to PW_JUTE_MAXBUFFER bytes in all, so that a
- * packet fits PW_RX_MAX_ITEM (null strings are not counted against that
- * bound, so Ids padded with them can make a packet that does not fit).
+ * bounds its encoded Ids, length fields included, to PW_JUTE_MAXBUFFER
+ * bytes in all, so that a packet always fits PW_RX_MAX_ITEM.
  * Return: see top.
  *
  * This is also the quorum port's stream cutter.  Packets come back to

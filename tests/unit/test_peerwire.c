@@ -915,6 +915,33 @@ static void test_stream_stops_at_the_end_of_snap(void **state)
 	}
 }
 
+/* Ids of null strings take 8 bytes each and no budget of their own:
+ * after a scheme that used the whole budget they must not add more. */
+static void test_null_ids_do_not_exceed_the_authinfo_bound(void **state)
+{
+	(void)state;
+	int extra = 1000;
+	size_t n = 4 + 8 + 4 + 4 + 4 + PW_JUTE_MAXBUFFER - 4 + 4 +
+		   (size_t)extra * 8;
+	uint8_t *b = calloc(1, n);
+	assert_non_null(b);
+	size_t o = be32(b, PW_PROPOSAL);
+	o += be64(b + o, 1);
+	o += be32(b + o, 0); /* data: empty */
+	o += be32(b + o, 1 + extra);
+	o += be32(b + o, PW_JUTE_MAXBUFFER - 4); /* scheme */
+	o += PW_JUTE_MAXBUFFER - 4;
+	o += be32(b + o, 0); /* id: empty */
+	for (int i = 0; i < extra; i++) {
+		o += be32(b + o, (uint32_t)-1);
+		o += be32(b + o, (uint32_t)-1);
+	}
+	assert_int_equal(o, n);
+	struct qpkt q;
+	assert_int_equal(pw_qpkt_decode(b, n, &q), ZMARSHALLINGERROR);
+	free(b);
+}
+
 static void test_largest_packet_fits_rx_max_item(void **state)
 {
 	(void)state;
@@ -1070,6 +1097,7 @@ int main(void)
 	    cmocka_unit_test(test_stream_cuts_zookeeper_packets_any_chunking),
 	    cmocka_unit_test(test_stream_stops_at_the_end_of_snap),
 	    cmocka_unit_test(test_largest_packet_fits_rx_max_item),
+	    cmocka_unit_test(test_null_ids_do_not_exceed_the_authinfo_bound),
 	    cmocka_unit_test(test_garbage_and_mutations_never_crash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
