@@ -295,6 +295,17 @@ static bool out_flush(struct zab_seq *s)
  * process execute a full barrier before it returns, and the sequencer's
  * is a compiler barrier only (liburcu's urcu-memb does the same).
  */
+static void full_barrier(void)
+{
+#ifdef __SANITIZE_THREAD__
+	/* TSan does not model fences (gcc: -Wtsan); a seq_cst RMW is one */
+	static _Atomic int dummy;
+	atomic_fetch_add(&dummy, 0);
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
 static long sys_membarrier(int cmd)
 {
 	return syscall(__NR_membarrier, cmd, 0, 0);
@@ -306,7 +317,7 @@ void zab_watching(struct zab_seq *s, int w, bool on)
 	if (!on)
 		return;
 	if (!s->membarrier || sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED))
-		atomic_thread_fence(memory_order_seq_cst);
+		full_barrier();
 }
 
 /* Does the ACL let every session read (world:anyone with READ, or an
@@ -361,7 +372,7 @@ static void seq_send_event(struct zab_seq *s, int type, const char *path,
 	if (s->membarrier)
 		atomic_signal_fence(memory_order_seq_cst);
 	else
-		atomic_thread_fence(memory_order_seq_cst);
+		full_barrier();
 	for (int w = 0; w < s->cfg.n_workers; w++) {
 		if (!atomic_load_explicit(&s->w[w].watching,
 					  memory_order_relaxed))

@@ -222,6 +222,8 @@ static bool hist_push(struct zab *z, zxid_t zxid, const void *p, size_t len)
 static void htx_release(struct zab *z, struct htx *t)
 {
 	struct hchunk *c = t->chunk;
+	if (!c)
+		return; /* never filled */
 	if (--c->live == 0) {
 		if (c != z->hcur)
 			chunk_drop(z, c);
