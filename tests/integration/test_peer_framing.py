@@ -222,25 +222,55 @@ def check_leaderinfo(lr, want):
             lr.version, got, want)
 
 
+def joined(pair, closing, announce, expect, ack, extra=(), alone=True):
+    """Two paddockd elected (with `extra` zoo.cfg lines), the test
+    joined to the leader announcing `announce` and checked to get
+    LEADERINFO `expect`; with `alone`, the other paddockd killed so every
+    commit needs our ACK.  Returns (leader, learner, kazoo client)."""
+    e, leader, follower = pair(extra=list(extra))
+    lr = join(leader, announce, ack)
+    closing(lr)
+    check_leaderinfo(lr, expect)
+    lr.start()
+    if alone:
+        follower.kill9()
+    zk = kazoo(leader.hosts)     # createSession: needs our ACK if alone
+    closing(zk)
+    return leader, lr, zk
+
+
+def write_n(zk, root, n):
+    """Create root and n children of it asynchronously; all succeed."""
+    zk.create(root, b"")
+    results = [zk.create_async("%s/n%02d" % (root, i), b"x")
+               for i in range(n)]
+    for i, r in enumerate(results):
+        assert r.get(timeout=15) == "%s/n%02d" % (root, i)
+
+
+def commits_one_per_proposal(zk, lr, root, n=20):
+    """Write n children of root; every proposal gets its own COMMIT, in
+    zxid order.  Returns (the last proposal's zxid, the proposals)."""
+    write_n(zk, root, n)
+    top = max(paths_proposed(lr).values())
+    wait_until(lambda: top in lr.commits(), 5, "COMMIT of 0x%x" % top)
+    props = lr.proposals()
+    assert len(props) >= n + 2
+    assert lr.commits() == props          # one each, in zxid order
+    assert props == sorted(props)
+    return top, props
+
+
 # ------------------------------------------------------------------ tests
 def test_cumulative_ack_and_commit(pair, closing):
     """Both ends announce 0x10100: the test ACKs only its newest proposal
     now and then; every write commits, with fewer COMMITs than
     proposals, each for a proposal we hold, increasing, and none above
     our newest ACK (our ACK is needed: the other follower is dead)."""
-    e, leader, follower = pair()
-    lr = join(leader, PADDOCK_VERSION, "newest")
-    closing(lr)
-    check_leaderinfo(lr, PADDOCK_VERSION)
-    lr.start()
-    follower.kill9()
-    zk = kazoo(leader.hosts)     # createSession needs our ACK
-    closing(zk)
-    zk.create("/cum", b"")
+    leader, lr, zk = joined(pair, closing, PADDOCK_VERSION,
+                            PADDOCK_VERSION, "newest")
     n = 50
-    results = [zk.create_async("/cum/n%02d" % i, b"x") for i in range(n)]
-    for i, r in enumerate(results):
-        assert r.get(timeout=15) == "/cum/n%02d" % i
+    write_n(zk, "/cum", n)
     assert len(zk.get_children("/cum")) == n
     assert leader.mode() == "leader"
 
@@ -284,25 +314,8 @@ def test_zookeeper_learner_gets_per_zxid_ack_and_commit(pair, closing):
     proposal gets its own COMMIT in zxid order, and ACKing only a later
     proposal B leaves an earlier un-ACKed A -- and so B -- uncommitted
     until A is ACKed too."""
-    e, leader, follower = pair()
-    lr = join(leader, ZK_VERSION, "each")
-    closing(lr)
-    check_leaderinfo(lr, ZK_VERSION)
-    lr.start()
-    follower.kill9()
-    zk = kazoo(leader.hosts)
-    closing(zk)
-    zk.create("/per", b"")
-    n = 20
-    results = [zk.create_async("/per/n%02d" % i, b"x") for i in range(n)]
-    for i, r in enumerate(results):
-        assert r.get(timeout=15) == "/per/n%02d" % i
-    top = max(paths_proposed(lr).values())
-    wait_until(lambda: top in lr.commits(), 5, "COMMIT of 0x%x" % top)
-    props = lr.proposals()
-    assert len(props) >= n + 2
-    assert lr.commits() == props          # one each, in zxid order
-    assert props == sorted(props)
+    leader, lr, zk = joined(pair, closing, ZK_VERSION, ZK_VERSION, "each")
+    top, props = commits_one_per_proposal(zk, lr, "/per")
     seq = lr.broadcast()
     for z in props:                       # and each after its ACK
         assert seq.index((">", zp.ACK, z)) < seq.index(("<", zp.COMMIT, z))
@@ -332,20 +345,7 @@ def test_zookeeper_learner_gets_per_zxid_ack_and_commit(pair, closing):
 def test_cumulative_acks_off_says_zookeeper_version(pair, closing):
     """paddock.cumulativeAcks=false: a learner announcing 0x10100 gets
     LEADERINFO 0x10000 and one COMMIT per proposal."""
-    e, leader, follower = pair(extra=["paddock.cumulativeAcks=false"])
-    lr = join(leader, PADDOCK_VERSION, "each")
-    closing(lr)
-    check_leaderinfo(lr, ZK_VERSION)
-    lr.start()
-    zk = kazoo(leader.hosts)
-    closing(zk)
-    zk.create("/off", b"")
-    n = 20
-    results = [zk.create_async("/off/n%02d" % i, b"x") for i in range(n)]
-    for r in results:
-        r.get(timeout=15)
-    top = max(paths_proposed(lr).values())
-    wait_until(lambda: top in lr.commits(), 5, "COMMIT of 0x%x" % top)
-    props = lr.proposals()
-    assert len(props) >= n + 2
-    assert lr.commits() == props
+    leader, lr, zk = joined(pair, closing, PADDOCK_VERSION, ZK_VERSION,
+                            "each", ["paddock.cumulativeAcks=false"],
+                            alone=False)
+    commits_one_per_proposal(zk, lr, "/off")
