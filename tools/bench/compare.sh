@@ -10,6 +10,8 @@
 #        SKIP_ZK=1 / SKIP_PADDOCK=1 to run one side only
 #        SKIP_GENCHECK=1: no zkc_async runs (the generator check)
 #        EXTRA_CFG: zoo.cfg lines both servers get (lib.sh write_cfg)
+#        RATE=R: open loop at R ops/s in total (paddock-bench -r; latency
+#        from the intended send time), for both servers; default closed
 #        ENSEMBLE=3: three servers on loopback (all on SERVER_CPU), the
 #        bench's sessions spread over them (--servers), for ZooKeeper and
 #        then for paddockd
@@ -52,6 +54,7 @@ run_matrix() {
 	for w in $WORKLOADS; do
 		args="-W $w"
 		[ "$w" = mix ] && args="-W mix:0.9"
+		[ -n "${RATE:-}" ] && args="$args -r $RATE"
 		taskset -c "$BENCH_CPU" "$BENCH" $target $args -t 1 -c "$CONNS" -w "$WINDOW" \
 			-d "$DUR" --warmup "$WARMUP" -k "$KEYS" -s "$VALUE" --csv -q \
 			--prefix "/cmp-$w" >"$WORK/$label.$w.csv" 2>"$WORK/$label.$w.err" ||
@@ -77,8 +80,10 @@ else
 	echo "how: one server at a time, server pinned to cpu $SERVER_CPU, bench to cpu $BENCH_CPU"\
 		"(taskset); zoo.cfg forceSync=yes, dataDir under $WORK ($(df -T "$WORK" | awk 'NR==2{print $2}'))"
 fi
+loop="closed loop"
+[ -n "${RATE:-}" ] && loop="open loop at $RATE ops/s"
 echo "bench: paddock-bench -t 1 -c $CONNS -w $WINDOW -d ${DUR}s --warmup ${WARMUP}s -k $KEYS -s $VALUE"\
-	"(closed loop; mix = 90% getData / 10% setData)"
+	"${RATE:+-r $RATE }($loop; mix = 90% getData / 10% setData)"
 echo
 
 # $1 label (zk, pd), $2 start function: a 3-server ensemble on loopback,
