@@ -101,6 +101,9 @@ struct ens {
 	struct rec *recent;
 	size_t nrecent, recent_head, hist_max;
 	struct jw out; /* scratch: packets */
+	struct jw auth; /* scratch: a forwarded request's authinfo */
+	struct fwd *fwd_free; /* entries kept for reuse (via next) */
+	size_t nfwd_free;
 	/* readonlymode: when LOOKING began plus the wait, 0 = off */
 	int64_t ro_at;
 	bool ro;
@@ -657,8 +660,11 @@ static struct fwd **fwd_bucket(struct ens *e, enum fwd_kind kind,
 static void fwd_add(struct ens *e, enum fwd_kind kind, int64_t session,
 		    int32_t xid, struct zmsg *m)
 {
-	struct fwd *f = malloc(sizeof(*f));
-	if (!f) {
+	struct fwd *f = e->fwd_free;
+	if (f) {
+		e->fwd_free = f->next;
+		e->nfwd_free--;
+	} else if (!(f = malloc(sizeof(*f)))) {
 		zmsg_free(m);
 		return;
 	}
@@ -673,6 +679,20 @@ static void fwd_add(struct ens *e, enum fwd_kind kind, int64_t session,
 	while (*pp)
 		pp = &(*pp)->hnext;
 	*pp = f;
+}
+
+/* An entry no longer pending: kept for the next forward, up to what a
+ * busy follower has in flight. */
+#define FWD_KEEP 4096
+static void fwd_release(struct ens *e, struct fwd *f)
+{
+	if (e->nfwd_free >= FWD_KEEP) {
+		free(f);
+		return;
+	}
+	f->next = e->fwd_free;
+	e->fwd_free = f;
+	e->nfwd_free++;
 }
 
 /* Take the oldest pending entry of `kind` for (session, xid). */
@@ -694,7 +714,7 @@ static struct zmsg *fwd_take(struct ens *e, enum fwd_kind kind,
 			f->next->prev = f->prev;
 		else
 			e->ft = f->prev;
-		free(f);
+		fwd_release(e, f);
 		return m;
 	}
 	return NULL;
@@ -706,7 +726,7 @@ static void fwd_drop_all(struct ens *e)
 		struct fwd *f = e->fh;
 		e->fh = f->next;
 		zmsg_free(f->m);
-		free(f);
+		fwd_release(e, f);
 	}
 	e->ft = NULL;
 	memset(e->fwd_hash, 0, sizeof(e->fwd_hash));
@@ -734,20 +754,17 @@ static bool send_request(struct ens *e, int64_t session, int32_t xid,
 	if (pw_request_encode(w, &r))
 		return false;
 	size_t dlen = w->len;
-	struct jw a = {0};
-	if (pw_auth_encode(&a, pid, nids)) {
-		jw_free(&a);
+	struct jw *a = &e->auth;
+	a->len = 0;
+	if (pw_auth_encode(a, pid, nids))
 		return false;
-	}
 	struct qpkt q = pw_qpkt(ZP_REQUEST, -1);
 	q.data = w->p;
 	q.len = (int32_t)dlen;
 	q.nauth = nids;
-	q.auth = a.p ? a.p : (const uint8_t *)"";
-	q.auth_len = a.len;
-	int rc = peer_send(e->peer, e->leader, &q);
-	jw_free(&a);
-	return rc == 0;
+	q.auth = a->len ? a->p : (const uint8_t *)"";
+	q.auth_len = a->len;
+	return peer_send(e->peer, e->leader, &q) == 0;
 }
 
 bool ens_forward(struct zab_seq *s, struct zmsg *m)
@@ -1223,6 +1240,12 @@ void ens_free(struct zab_seq *s)
 	recent_free(e);
 	free(e->touched);
 	jw_free(&e->out);
+	jw_free(&e->auth);
+	while (e->fwd_free) {
+		struct fwd *f = e->fwd_free;
+		e->fwd_free = f->next;
+		free(f);
+	}
 	for (int k = 0; k < 2; k++)
 		if (e->epoch_fd[k] >= 0)
 			close(e->epoch_fd[k]);
