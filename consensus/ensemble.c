@@ -1275,6 +1275,9 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
 	}
 	if (now >= zab_deadline(e->z))
 		zab_tick(e->z, now);
+	/* what the durable log and the timers queued (ACKs, COMMITs,
+	 * PINGs) goes now, not after the next poll() */
+	peer_flush(e->peer);
 	if (e->ro_at && now >= e->ro_at && e->role == ZR_LOOKING) {
 		e->ro_at = 0;
 		e->ro = true;
@@ -1284,9 +1287,11 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
 	}
 	int f, o;
 	int n = zab_learners(e->z, &f, &o);
-	atomic_store(&s->stats.learners, n);
-	atomic_store(&s->stats.synced_followers, f);
-	atomic_store(&s->stats.synced_observers, o);
+	atomic_store_explicit(&s->stats.learners, n, memory_order_relaxed);
+	atomic_store_explicit(&s->stats.synced_followers, f,
+			      memory_order_relaxed);
+	atomic_store_explicit(&s->stats.synced_observers, o,
+			      memory_order_relaxed);
 }
 
 int64_t ens_deadline(const struct zab_seq *s)
