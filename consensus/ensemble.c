@@ -1281,7 +1281,7 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
 	if (e->ro_at && now >= e->ro_at && e->role == ZR_LOOKING) {
 		e->ro_at = 0;
 		e->ro = true;
-		atomic_store(&s->mode, 4);
+		atomic_store(&s->mode, SEQ_MODE_READ_ONLY);
 		fprintf(stderr, "paddockd: ensemble: no quorum: serving "
 				"read-only clients\n");
 	}
@@ -1321,7 +1321,6 @@ bool ens_serving(const struct zab_seq *s)
 {
 	return !s->ens || s->ens->role != ZR_LOOKING;
 }
-
 
 int ens_propose(struct zab_seq *s, struct ptxn *t)
 {

@@ -66,7 +66,7 @@ struct step {
 };
 
 /* What applying one step changed besides the tree (txn_apply_step fills
- * it, seq_effects_apply acts on it): the watch events to send, in order,
+ * it, seq_apply_step acts on it): the watch events to send, in order,
  * and the change in the count of ephemeral nodes.
  *   create   ZEV_CREATED on the path, ZEV_CHILD_CHANGED on its parent
  *   delete   ZEV_DELETED on the path (acl: the deleted node's),
@@ -199,7 +199,8 @@ struct zab_seq {
 	struct ens *ens;
 	zxid_t committed;  /* ensemble: last committed (what may apply) */
 	zxid_t marked;     /* last zxid workers got a ZM_APPLIED for */
-	_Atomic int mode;  /* enum zab_role, for four-letter words */
+	_Atomic int mode;  /* enum zab_role or SEQ_MODE_READ_ONLY, for
+			      four-letter words (zab_seq_mode) */
 	/* snapshots */
 	int64_t since_snap;
 	int64_t snap_at;
@@ -219,16 +220,20 @@ static inline void stat_add(_Atomic int64_t *x, int64_t d)
 		memory_order_relaxed);
 }
 
+/* zab_seq.mode beyond enum zab_role's values: looking, and serving
+ * read-only clients (readonlymode) */
+#define SEQ_MODE_READ_ONLY 4
+
 /* sequencer.c */
 int64_t seq_now_wall_ms(void);
-/* Act on what txn_apply_step reported for a step applied at `zxid`:
- * count the ephemerals (zab_stats.ephemerals), and if `events` send the
- * watch events to every worker that watches (ZM_EVENT).  Call it right
- * after the step, before the next one changes the tree: an event's ACL
- * (except NodeDeleted's, carried in fx) is its path's as the tree is now.
- * Sequencer thread, inside tree_write_begin/end. */
-void seq_effects_apply(struct zab_seq *s, const struct txn_effects *fx,
-		       zxid_t zxid, bool events);
+/* Apply one step (txn_apply_step) and act on what it reports: count the
+ * ephemerals (zab_stats.ephemerals), and if `events` send the watch
+ * events to every worker that watches (ZM_EVENT) at once, before the
+ * next step changes the tree (an event's ACL, except NodeDeleted's, is
+ * its path's as the tree is now).  Sequencer thread, inside
+ * tree_write_begin/end.  Returns txn_apply_step's result. */
+int seq_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
+		   int64_t now, struct jw *out, bool events);
 struct zsession *seq_sess_find(struct zab_seq *s, int64_t id);
 struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
 			      const uint8_t *passwd);
@@ -292,14 +297,14 @@ void step_free(struct step *st);
 /* Apply one step to `tree` at zxid (`now`: a create's ctime/mtime, a
  * setData's mtime); append its result record to `out` if not NULL.
  * Sends nothing: *fx (caller's, required) gets the events and ephemeral
- * count change, empty unless the step returns ZOK; pass it to
- * seq_effects_apply.  Returns ZOK or the tree's error.  The sequencer
+ * count change, empty unless the step returns ZOK (seq_apply_step acts
+ * on it).  Returns ZOK or the tree's error.  The sequencer
  * thread (the tree's only writer), inside tree_write_begin/end; fx
  * points into `st` and the tree as struct txn_effects says. */
 int txn_apply_step(struct tree *tree, struct step *st, zxid_t zxid, int64_t now,
 		   struct jw *out, struct txn_effects *fx);
 /* Delete every ephemeral of `session` (closeSession), through
- * txn_apply_step and seq_effects_apply(events). */
+ * seq_apply_step(events). */
 void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
 		       bool events);
 /* Encode t as its record, ZooKeeper 3.8's txn (TxnHeader + record, no

@@ -200,12 +200,13 @@ void zab_sleep_done(struct zab_seq *s, int w)
 
 const char *zab_seq_mode(const struct zab_seq *s)
 {
-	static const char *const names[] = {NULL, "follower", "leader",
-					    "observer", "read-only"};
+	static const char *const names[] = {
+	    [ZR_FOLLOWING] = "follower", [ZR_LEADING] = "leader",
+	    [ZR_OBSERVING] = "observer", [SEQ_MODE_READ_ONLY] = "read-only"};
 	if (!s->ens)
 		return "standalone";
 	int m = atomic_load(&((struct zab_seq *)s)->mode);
-	return m >= 0 && m < 5 ? names[m] : NULL;
+	return m >= 0 && m <= SEQ_MODE_READ_ONLY ? names[m] : NULL;
 }
 
 int zab_negotiate_timeout(const struct zab_seq *s, int requested)
@@ -401,16 +402,18 @@ static void seq_send_event(struct zab_seq *s, int type, const char *path,
 	free(a.p);
 }
 
-void seq_effects_apply(struct zab_seq *s, const struct txn_effects *fx,
-		       zxid_t zxid, bool events)
+int seq_apply_step(struct zab_seq *s, struct step *st, zxid_t zxid,
+		   int64_t now, struct jw *out, bool events)
 {
-	if (fx->ephemerals)
-		stat_add(&s->stats.ephemerals, fx->ephemerals);
-	if (!events)
-		return;
-	for (int i = 0; i < fx->n; i++)
-		seq_send_event(s, fx->ev[i].type, fx->ev[i].path, fx->ev[i].len,
-			       zxid, fx->ev[i].acl);
+	struct txn_effects fx;
+	int rc = txn_apply_step(s->tree, st, zxid, now, out, &fx);
+	if (fx.ephemerals)
+		stat_add(&s->stats.ephemerals, fx.ephemerals);
+	if (events)
+		for (int i = 0; i < fx.n; i++)
+			seq_send_event(s, fx.ev[i].type, fx.ev[i].path,
+				       fx.ev[i].len, zxid, fx.ev[i].acl);
+	return rc;
 }
 
 struct zacl *zab_event_acl(const struct zmsg *m)
@@ -1072,12 +1075,9 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 	s->reply.len = 0;
 	if ((m ? m->op : t->op) != ZOP_MULTI || t->err) {
 		int rc = t->err;
-		if (!rc && t->n) {
-			struct txn_effects fx;
-			rc = txn_apply_step(s->tree, &t->st[0], t->zxid,
-					    t->time, out, &fx);
-			seq_effects_apply(s, &fx, t->zxid, true);
-		}
+		if (!rc && t->n)
+			rc = seq_apply_step(s, &t->st[0], t->zxid, t->time,
+					    out, true);
 		if (rc == ZOK)
 			stat_add(&s->stats.writes, 1);
 		if (m)
@@ -1101,10 +1101,7 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 		jw_int(&s->reply, st->op);
 		jw_bool(&s->reply, false);
 		jw_int(&s->reply, 0);
-		struct txn_effects fx;
-		int e = txn_apply_step(s->tree, st, t->zxid, t->time, out,
-				       &fx);
-		seq_effects_apply(s, &fx, t->zxid, true);
+		int e = seq_apply_step(s, st, t->zxid, t->time, out, true);
 		if (e)
 			fprintf(stderr, "paddockd: sequencer: multi op on %s "
 					"failed after prep: %s\n",
@@ -1155,12 +1152,9 @@ void seq_apply_one(struct zab_seq *s, struct ptxn *t)
 		break;
 	}
 	case PT_REAP:
-		for (int i = 0; i < t->n; i++) {
-			struct txn_effects fx;
-			txn_apply_step(s->tree, &t->st[i], t->zxid, t->time,
-				       NULL, &fx);
-			seq_effects_apply(s, &fx, t->zxid, true);
-		}
+		for (int i = 0; i < t->n; i++)
+			seq_apply_step(s, &t->st[i], t->zxid, t->time, NULL,
+				       true);
 		break;
 	}
 	if (changes) {
@@ -1172,8 +1166,6 @@ void seq_apply_one(struct zab_seq *s, struct ptxn *t)
 
 static void start_snapshot(struct zab_seq *s);
 
-/* Apply every pending transaction whose record is durable (committed, in
- * an ensemble). */
 /* Tell every worker how far the tree is applied (ZM_APPLIED), once per
  * change: the events up to there have been sent before it. */
 static void seq_applied_marker(struct zab_seq *s)
@@ -1190,6 +1182,8 @@ static void seq_applied_marker(struct zab_seq *s)
 	}
 }
 
+/* Apply every pending transaction whose record is durable (committed, in
+ * an ensemble). */
 void seq_drain(struct zab_seq *s)
 {
 	zxid_t d = durable(s);

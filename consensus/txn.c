@@ -24,8 +24,8 @@
  * the leader (from prep), followers and recovery (from the record) apply
  * through the same txn_apply_step.  It changes only the tree and returns
  * the rest (watch events, the ephemeral count) as a struct txn_effects;
- * the caller hands that to seq_effects_apply, which sends the events
- * live and only counts at recovery.
+ * seq_apply_step (sequencer.c) acts on that: it sends the events live
+ * and only counts at recovery.
  *
  * Replay over a fuzzy snapshot (taken while writes went on, so any node
  * may already show changes made after the snapshot's zxid) must apply
@@ -170,9 +170,7 @@ void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
 	for (int i = 0; i < x.n; i++) {
 		struct step st = {.kind = ST_DELETE, .path = x.p[i],
 				  .len = x.l[i]};
-		struct txn_effects fx;
-		txn_apply_step(s->tree, &st, zxid, 0, NULL, &fx);
-		seq_effects_apply(s, &fx, zxid, events);
+		seq_apply_step(s, &st, zxid, 0, NULL, events);
 	}
 	paths_free(&x);
 }
@@ -508,10 +506,7 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 	case ST_CHECK:
 		return ZOK;
 	}
-	struct txn_effects fx;
-	int rc = txn_apply_step(s->tree, st, zxid, time, NULL, &fx);
-	seq_effects_apply(s, &fx, zxid, false);
-	return rc;
+	return seq_apply_step(s, st, zxid, time, NULL, false);
 }
 
 int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)

@@ -1029,23 +1029,16 @@ static bool learn_log(struct zab *z, const struct zab_pkt *p)
 	return true;
 }
 
-/* Learner: COMMIT of the next logged transaction. */
+/* Learner: a COMMIT (of the next logged transaction, or cumulative). */
 static bool learn_commit(struct zab *z, zxid_t zxid)
 {
-	uint32_t k;
-	if (z->lead_cumulative) {
-		/* everything up to zxid, which must be logged here */
-		if (zxid <= z->applied)
-			return true;
-		k = hist_after(z, zxid - 1);
-		if (k >= z->hn || hat(z, k)->zxid != zxid)
-			return false;
-	} else {
-		k = hist_after(z, z->applied);
-		if (k >= z->hn || hat(z, k)->zxid != zxid)
-			return false; /* Follower: "Committing X, but next is
-				       * Y" */
-	}
+	if (z->lead_cumulative && zxid <= z->applied)
+		return true; /* an older cumulative COMMIT: nothing new */
+	/* the next logged transaction (Follower: "Committing X, but next is
+	 * Y"), or with cumulative COMMITs any logged one: all up to it */
+	uint32_t k = hist_after(z, z->lead_cumulative ? zxid - 1 : z->applied);
+	if (k >= z->hn || hat(z, k)->zxid != zxid)
+		return false;
 	apply_upto(z, zxid);
 	return true;
 }
