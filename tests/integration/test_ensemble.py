@@ -35,6 +35,14 @@ def client(hosts, timeout=10.0):
     return zk
 
 
+def create_once(hosts, path, data=b""):
+    """A session of its own creates path, then closes."""
+    zk = client(hosts)
+    zk.create(path, data)
+    zk.stop()
+    zk.close()
+
+
 def stat_tuple(st):
     return (st.czxid, st.mzxid, st.pzxid, st.ctime, st.mtime, st.version,
             st.cversion, st.aversion, st.ephemeralOwner, st.dataLength,
@@ -162,10 +170,7 @@ def _writer(hosts, prefix, acked, stop, errors, times):
 
 
 def test_leader_kill9_under_write_load_loses_no_acknowledged_write(ens3):
-    zk = client(ens3.hosts())
-    zk.create("/load", b"")
-    zk.stop()
-    zk.close()
+    create_once(ens3.hosts(), "/load")
     old = ens3.leader()
     others = [m for m in ens3.members if m is not old]
     acked, errors, times, stop = [], [], [], threading.Event()
@@ -231,10 +236,7 @@ def test_kill9_every_member_at_once_loses_nothing(ens3):
         assert set(acked) <= kids
     # the new epoch is in every member's epoch files (rewritten in place
     # since start-up: the number padded to 11 bytes)
-    zk = client(ens3.hosts())
-    zk.create("/after-restart", b"")
-    zk.stop()
-    zk.close()
+    create_once(ens3.hosts(), "/after-restart")
     for m in ens3.members:
         zk = client(m.hosts)
         zk.sync("/")
@@ -277,10 +279,7 @@ def test_garbage_on_peer_ports_drops_that_connection_only(ens3):
         pass
     s.close()
     assert ens3.wait_serving() is leader
-    zk = client(target.hosts)
-    zk.create("/still-serving", b"")
-    zk.stop()
-    zk.close()
+    create_once(target.hosts, "/still-serving")
 
 
 @pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
@@ -288,19 +287,13 @@ def test_five_members_survive_two_failures():
     e = Ensemble(voters=5)
     try:
         e.start()
-        zk = client(e.hosts())
-        zk.create("/five", b"")
-        zk.stop()
-        zk.close()
+        create_once(e.hosts(), "/five")
         leader = e.leader()
         leader.kill9()
         [m for m in e.members if m.alive()][0].kill9()
         live = [m for m in e.members if m.alive()]
         e.wait_serving(members=live)
-        zk = client(e.hosts(live))
-        zk.create("/five/after", b"")
-        zk.stop()
-        zk.close()
+        create_once(e.hosts(live), "/five/after")
         for m in live:
             zk = client(m.hosts)
             zk.sync("/")
@@ -477,10 +470,8 @@ def test_configs_ensemble_3_runs_as_documented(tmp_path):
                 break
             time.sleep(0.1)
         assert sorted(modes) == ["follower", "follower", "leader"]
-        zk = client("127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183")
-        zk.create("/documented", b"yes")
-        zk.stop()
-        zk.close()
+        create_once("127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183",
+                    "/documented", b"yes")
         other = client("127.0.0.1:2183")
         other.sync("/")
         assert other.get("/documented")[0] == b"yes"
@@ -499,10 +490,7 @@ def test_read_only_mode_when_cut_off():
     e = Ensemble(voters=3, extra=["readonlymode.enabled=true"])
     try:
         e.start()
-        zk = client(e.hosts())
-        zk.create("/ro", b"before")
-        zk.stop()
-        zk.close()
+        create_once(e.hosts(), "/ro", b"before")
         survivor = e[0]
         for m in e.members[1:]:
             m.kill9()
@@ -532,10 +520,7 @@ def test_read_only_mode_when_cut_off():
             m.start()
         e.wait_serving(timeout=30)
         assert survivor.mode() in ("leader", "follower")
-        zk = client(survivor.hosts)
-        zk.create("/ro/after", b"")
-        zk.stop()
-        zk.close()
+        create_once(survivor.hosts, "/ro/after")
     finally:
         e.close()
 
