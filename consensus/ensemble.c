@@ -128,13 +128,6 @@ static struct ens *ens_of(struct zab_io *io)
 	return (struct ens *)((char *)io - offsetof(struct ens, io));
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ */
 /* Epoch files (QuorumPeer.readLongFromFile / writeLongToFile)          */
 /* ------------------------------------------------------------------ */
@@ -843,7 +836,7 @@ static void apply_record(struct ens *e, zxid_t zxid, const void *p,
 		if (z && rep) {
 			z->attached = true;
 			z->conn = rep->conn;
-			z->deadline = mono_ms() + z->timeout;
+			z->deadline = s->now + z->timeout;
 		}
 		t.req = rep; /* sent by seq_apply_one */
 		break;
@@ -915,7 +908,7 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 		/* QuorumPeer starts a ReadOnlyZooKeeperServer after
 		 * max(2000, tickTime) ms still LOOKING */
 		if (e->cfg.read_only)
-			e->ro_at = mono_ms() + (s->cfg.tick_time > 2000
+			e->ro_at = s->now + (s->cfg.tick_time > 2000
 							? s->cfg.tick_time
 							: 2000);
 		return;
@@ -996,7 +989,7 @@ static void leader_request(struct ens *e, int64_t from, const struct qpkt *q)
 static void leader_ping(struct ens *e, const struct qpkt *q)
 {
 	int n = pw_ping_count(q->data, q->len);
-	int64_t now = mono_ms();
+	int64_t now = e->s->now;
 	for (int i = 0; i < n; i++) {
 		int64_t id;
 		int32_t timeout;
@@ -1140,7 +1133,7 @@ static void config_node(struct zab_seq *s, const char *qv)
 	struct zstat st = v.stat;
 	st.version = -1;
 	st.mzxid = 0;
-	st.mtime = seq_now_wall_ms();
+	st.mtime = s->wall_ms;
 	tree_write_begin(s->tree);
 	tree_node_restore(s->tree, path, sizeof(path) - 1, &st, qv,
 			  (int32_t)strlen(qv), (struct zacl *)v.acl, false);
@@ -1150,6 +1143,7 @@ static void config_node(struct zab_seq *s, const char *qv)
 int ens_start(struct zab_seq *s, char *err, size_t err_len)
 {
 	struct ens *e = s->ens;
+	seq_clock(s);
 	const struct zab_ens_config *c = &e->cfg;
 	struct zab_config zc = {
 		.sid = c->myid,
@@ -1225,7 +1219,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 	}
 	config_node(s, e->qv);
 	e->durable_seen = last;
-	zab_start(e->z, mono_ms());
+	zab_start(e->z, s->now);
 	return 0;
 }
 
@@ -1263,7 +1257,7 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
 	struct ens *e = s->ens;
 	if (!e->z)
 		return;
-	int64_t now = mono_ms();
+	int64_t now = s->now;
 	e->now = now;
 	peer_poll(e->peer, fds, nfds, now);
 	if (s->log) {
@@ -1326,7 +1320,7 @@ int ens_propose(struct zab_seq *s, struct ptxn *t)
 {
 	struct ens *e = s->ens;
 	zxid_t zx;
-	if (zab_propose(e->z, mono_ms(), s->rec.p, s->rec.len, &zx))
+	if (zab_propose(e->z, s->now, s->rec.p, s->rec.len, &zx))
 		return ZCONNECTIONLOSS;
 	if (zx != t->zxid) {
 		fprintf(stderr, "paddockd: ensemble: proposed 0x%" PRIx64

@@ -167,7 +167,12 @@ struct zab_seq {
 	size_t nbuckets;
 	size_t nsess;
 	int64_t next_expiry_scan;
-	int64_t wall_ms; /* CLOCK_REALTIME, read once per dequeued burst */
+	/* The sequencer's inputs of time and chance (seq_clock, seq_rand):
+	 * the clocks are read once per pass of its loop, and nothing it
+	 * runs (sessions, ensemble, timers) reads one itself. */
+	int64_t now;     /* CLOCK_MONOTONIC, ms */
+	int64_t wall_ms; /* CLOCK_REALTIME, ms: txn times (ctime/mtime) */
+	uint64_t rng;    /* xorshift64* state, seeded at start */
 	int64_t next_container_scan;
 	struct zab_stats stats;
 	struct jw reply;     /* scratch reply body */
@@ -225,7 +230,10 @@ static inline void stat_add(_Atomic int64_t *x, int64_t d)
 #define SEQ_MODE_READ_ONLY 4
 
 /* sequencer.c */
-int64_t seq_now_wall_ms(void);
+/* Read both clocks into s->now and s->wall_ms (once per pass). */
+void seq_clock(struct zab_seq *s);
+/* The next pseudo-random number (xorshift64*). */
+uint64_t seq_rand(struct zab_seq *s);
 /* Apply one step (txn_apply_step) and act on what it reports: count the
  * ephemerals (zab_stats.ephemerals), and if `events` send the watch
  * events to every worker that watches (ZM_EVENT) at once, before the

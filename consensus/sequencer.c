@@ -18,6 +18,13 @@
  * check (ZooKeeper's SessionTrackerImpl, here a scan every tick/2) closes
  * sessions whose deadline passed, deleting their ephemerals.  Containers
  * and TTL nodes are reaped as ContainerManager does.
+ *
+ * Time and chance are inputs: the loop reads both clocks once per pass
+ * (seq_clock: s->now for deadlines and timers, s->wall_ms for txn
+ * times) and draws randomness from its own seeded generator (seq_rand);
+ * nothing below it (sessions, prep, txn, the ensemble, zab.c) reads a
+ * clock or calls rand().  Only the snapshot thread and recovery time
+ * themselves, for their log lines.
  */
 #include <errno.h>
 #include <poll.h>
@@ -61,14 +68,20 @@ void zk_session_passwd(int64_t id, uint8_t out[ZK_PASSWD_LEN])
 	}
 }
 
-static int64_t now_mono_ms(void)
+void seq_clock(struct zab_seq *s)
 {
-	return zk_clock_ms(CLOCK_MONOTONIC);
+	s->now = zk_clock_ms(CLOCK_MONOTONIC);
+	s->wall_ms = zk_clock_ms(CLOCK_REALTIME);
 }
 
-int64_t seq_now_wall_ms(void)
+uint64_t seq_rand(struct zab_seq *s)
 {
-	return zk_clock_ms(CLOCK_REALTIME);
+	uint64_t x = s->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	s->rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
 }
 
 struct zmsg *zmsg_new(uint16_t type, uint32_t len)
@@ -569,7 +582,7 @@ struct zsession *seq_sess_add(struct zab_seq *s, int64_t id, int32_t timeout,
 	z->id = id;
 	z->timeout = timeout;
 	memcpy(z->passwd, passwd, ZK_PASSWD_LEN);
-	z->deadline = now_mono_ms() + timeout;
+	z->deadline = s->now + timeout;
 	if (s->nsess >= s->nbuckets)
 		sess_grow(s);
 	size_t h = sess_hash(s, id);
@@ -600,8 +613,7 @@ static struct ptxn *ptxn_new(struct zab_seq *s, enum ptxn_kind kind,
 	t->kind = kind;
 	t->req = req;
 	t->failed = -1;
-	/* a request arrived in the burst being handled: its time */
-	t->time = req ? s->wall_ms : seq_now_wall_ms();
+	t->time = s->wall_ms;
 	if (req) {
 		t->session = req->session;
 		t->conn = req->conn;
@@ -933,7 +945,7 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 			z->local = true;
 			z->attached = true;
 			z->conn = m->conn;
-			z->deadline = now_mono_ms() + z->timeout;
+			z->deadline = s->now + z->timeout;
 			rep->session = id;
 			rep->timeout = timeout;
 			memcpy(rep->body, pw, ZK_PASSWD_LEN);
@@ -1007,7 +1019,7 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 	    !memcmp(z->passwd, m->body, ZK_PASSWD_LEN)) {
 		z->attached = true;
 		z->conn = m->conn;
-		z->deadline = now_mono_ms() + z->timeout;
+		z->deadline = s->now + z->timeout;
 		rep->session = z->id;
 		rep->timeout = timeout;
 		memcpy(rep->body, z->passwd, ZK_PASSWD_LEN);
@@ -1223,7 +1235,7 @@ static void handle_dump(struct zab_seq *s, struct zmsg *m)
 {
 	struct jw body = {0}, eph = {0};
 	char line[128];
-	int64_t now = now_mono_ms();
+	int64_t now = s->now;
 	int with = 0;
 	int n = snprintf(line, sizeof(line),
 			 "SessionTracker dump:\nGlobal Sessions(%zu):\n",
@@ -1265,7 +1277,7 @@ static void handle_dump(struct zab_seq *s, struct zmsg *m)
 
 static void handle_touch(struct zab_seq *s, struct zmsg *m)
 {
-	int64_t now = now_mono_ms();
+	int64_t now = s->now;
 	size_t n = m->len / sizeof(int64_t);
 	for (size_t i = 0; i < n; i++) {
 		int64_t id;
@@ -1311,7 +1323,7 @@ void seq_expire_local(struct zab_seq *s, int64_t now)
 /* A new leader's session tracker: every session gets a full timeout. */
 void seq_sessions_touch_all(struct zab_seq *s)
 {
-	int64_t now = now_mono_ms();
+	int64_t now = s->now;
 	for (size_t b = 0; b < s->nbuckets; b++)
 		for (struct zsession *z = s->sess[b]; z; z = z->next)
 			z->deadline = now + z->timeout;
@@ -1417,7 +1429,7 @@ static void reap_collect(const struct znode *n, void *arg)
 static void reap_containers(struct zab_seq *s)
 {
 	static const struct zauth_id super = {"super", ""};
-	struct reap r = {.now = seq_now_wall_ms()};
+	struct reap r = {.now = s->wall_ms};
 	tree_containers_and_ttls(s->tree, reap_collect, &r);
 	for (int i = 0; i < r.x.n; i++) {
 		struct jw body = {0};
@@ -1466,7 +1478,7 @@ static void *snap_main(void *arg)
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), SNAP_NICE) != 0)
 		(void)0;
 	rcu_register_thread();
-	int64_t t0 = now_mono_ms();
+	int64_t t0 = zk_clock_ms(CLOCK_MONOTONIC);
 	int rc = zsnap_write(s->cfg.snap_dir, s->tree, j->zxid, j->blob.p,
 			     j->blob.len, &s->snap_cancel);
 	rcu_unregister_thread();
@@ -1481,7 +1493,7 @@ static void *snap_main(void *arg)
 		fprintf(stderr, "paddockd: snapshot 0x%llx written in %lld ms "
 				"(%llu znodes)\n",
 			(unsigned long long)j->zxid,
-			(long long)(now_mono_ms() - t0),
+			(long long)(zk_clock_ms(CLOCK_MONOTONIC) - t0),
 			(unsigned long long)tree_node_count(s->tree));
 	if (!rc && s->cfg.purge_interval_ms > 0 && s->cfg.log_dir)
 		zsnap_purge(s->cfg.snap_dir, s->cfg.log_dir,
@@ -1521,7 +1533,7 @@ static void start_snapshot(struct zab_seq *s)
 	s->snap_joinable = true;
 	s->since_snap = 0;
 	int64_t half = s->cfg.snap_count / 2;
-	s->snap_at = half + (half > 0 ? rand() % half : 0) + 1;
+	s->snap_at = half + (half > 0 ? (int64_t)(seq_rand(s) % (uint64_t)half) : 0) + 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1588,13 +1600,12 @@ static void *seq_main(void *arg)
 	int lfd = s->log ? zlog_event_fd(s->log) : -1;
 	while (atomic_load(&s->running)) {
 		rcu_quiescent_state();
+		seq_clock(s);
 		unsigned total = 0;
 		for (int w = 0; w < s->cfg.n_workers; w++) {
 			unsigned n = rte_ring_dequeue_burst(
 				s->w[w].in, (void **)burst, BURST, NULL);
 			total += n;
-			if (n) /* txn times (ctime/mtime) of this burst */
-				s->wall_ms = seq_now_wall_ms();
 			for (unsigned i = 0; i < n; i++)
 				/* the ring filled burst[0..n) */
 				/* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign) */
@@ -1608,7 +1619,7 @@ static void *seq_main(void *arg)
 				n = 0;
 			ens_run(s, pfds, n);
 		}
-		int64_t now = now_mono_ms();
+		int64_t now = s->now;
 		/* only a leader expires sessions and reaps (in an ensemble) */
 		bool leads = !s->ens || ens_leading(s);
 		if (now >= s->next_expiry_scan) {
@@ -1629,7 +1640,6 @@ static void *seq_main(void *arg)
 		seq_drain(s);
 		if (s->parked.head) {
 			size_t before = s->npending;
-			s->wall_ms = seq_now_wall_ms();
 			unpark(s);
 			if (s->log && s->npending != before)
 				zlog_kick(s->log);
@@ -1651,10 +1661,11 @@ static void *seq_main(void *arg)
 		if (s->parked.head && !throttling(s))
 			pending = true;
 		if (!pending) {
+			seq_clock(s); /* the pass took time: sleep from now */
 			int64_t next = s->next_expiry_scan;
 			if (s->next_container_scan < next)
 				next = s->next_container_scan;
-			int to = (int)(next - now_mono_ms());
+			int to = (int)(next - s->now);
 			if (!flushed && to > 1)
 				to = 1;
 			if (s->parked.head && to > s->cfg.stall_ms)
@@ -1664,7 +1675,7 @@ static void *seq_main(void *arg)
 				{.fd = lfd, .events = POLLIN}};
 			int np = 2;
 			if (s->ens) {
-				int64_t d = ens_deadline(s) - now_mono_ms();
+				int64_t d = ens_deadline(s) - s->now;
 				if (d < to)
 					to = d < 0 ? 0 : (int)d;
 				np += ens_pollfds(s, pfd + 2, PEER_MAX_FDS);
@@ -1715,8 +1726,14 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 		s->cfg.snap_count = 100000;
 	if (s->cfg.snap_retain_count < 3)
 		s->cfg.snap_retain_count = 3;
+	seq_clock(s);
+	/* a seed of chance for the sequencer (seq_rand): when it snapshots */
+	if (getrandom(&s->rng, sizeof(s->rng), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(s->rng))
+		s->rng = (uint64_t)s->wall_ms ^ ((uint64_t)getpid() << 32);
+	s->rng |= 1; /* xorshift's state is never 0 */
 	s->snap_at = s->cfg.snap_count / 2 + 1 +
-		     rand() % (s->cfg.snap_count / 2 + 1);
+		     (int64_t)(seq_rand(s) % (uint64_t)(s->cfg.snap_count / 2 + 1));
 	s->tree = cfg->tree;
 	s->membarrier = sys_membarrier(
 				MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
@@ -1728,7 +1745,7 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 		return NULL;
 	}
 	/* SessionTrackerImpl.initializeNextSessionId */
-	uint64_t t = (uint64_t)seq_now_wall_ms();
+	uint64_t t = (uint64_t)s->wall_ms;
 	s->next_session = (int64_t)(((t << 24) >> 8) |
 				    ((uint64_t)cfg->server_id << 56));
 	s->nbuckets = 1024;
@@ -1811,7 +1828,8 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	if (last > s->zxid)
 		s->zxid = s->applied = last;
 	/* sessions restored from disk get a full timeout to come back */
-	int64_t now = now_mono_ms();
+	seq_clock(s);
+	int64_t now = s->now;
 	for (size_t b = 0; b < s->nbuckets; b++)
 		for (struct zsession *z = s->sess[b]; z; z = z->next)
 			z->deadline = now + z->timeout;
