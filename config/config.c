@@ -777,6 +777,12 @@ static int k_cumulative_acks(struct zparse *p, const char *key,
 	return get_bool(p, key, val, &p->c->cumulative_acks);
 }
 
+static int k_peer_queue_limit(struct zparse *p, const char *key,
+			      const char *val)
+{
+	return get_int(p, key, val, 1, 65536, &p->c->peer_queue_mib);
+}
+
 static int k_finalize_wait(struct zparse *p, const char *key,
 			   const char *val)
 {
@@ -910,6 +916,7 @@ static const struct {
 	{ "paddock.workers", k_workers },
 	{ "paddock.finalizeWait", k_finalize_wait },
 	{ "paddock.cumulativeAcks", k_cumulative_acks },
+	{ "paddock.peerQueueLimit", k_peer_queue_limit },
 	{ "commitLogCount", k_commit_log_count },
 	{ "readonlymode.enabled", k_read_only },
 	{ "znode.container.checkIntervalMs", k_container_interval },
@@ -1335,6 +1342,7 @@ void zcfg_defaults(struct zcfg *c)
 	c->peer_type_observer = false;
 	c->finalize_wait_ms = 20;
 	c->cumulative_acks = true;
+	c->peer_queue_mib = 64;
 	c->commit_log_count = 100000;
 	c->n_servers = 0;
 }

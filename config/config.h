@@ -96,6 +96,10 @@ struct zcfg {
 					   false */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */
+	int peer_queue_mib;             /* paddock.peerQueueLimit: MiB of
+					   unwritten packets a peer link may
+					   hold before it is closed as too
+					   slow, default 64 */
 	bool cumulative_acks;           /* paddock.cumulativeAcks: one ACK
 					   per durable log flush and one
 					   COMMIT per commit pass between

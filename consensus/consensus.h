@@ -153,6 +153,8 @@ struct zab_ens_config {
 	int sync_limit;          /* ticks */
 	int finalize_wait_ms;    /* FastLeaderElection finalizeWait (ms) */
 	int commit_log_count;    /* committed txns kept for DIFF (100000) */
+	size_t peer_queue;       /* bytes of unwritten packets per peer link
+				    before it is closed (0: 64 MiB) */
 	bool cumulative_acks;    /* announce paddock's cumulative ACK/COMMIT
 				    (zab_int.h ZAB_PADDOCK_VERSION) */
 	bool read_only;          /* readonlymode.enabled: serve read-only

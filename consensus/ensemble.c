@@ -330,9 +330,10 @@ static int io_reset(struct zab_io *io)
  * snapshot stream (ZKDatabase.serializeSnapshot): sessions, the ACL
  * cache, nodes parent first with StatPersisted, "/", "BenWasHere".  The
  * sequencer is the tree's only writer, so what it reads here is the
- * state at `applied` exactly.  The stream is queued on the link at once
- * (peer.c's max_queue bounds it: a tree larger than that is not sent and
- * the learner cannot join yet). */
+ * state at `applied` exactly, and writes wait while it serializes (as
+ * ZooKeeper's leader holds its log lock for the snapshot).  The stream
+ * is handed to the link whole as a bulk run (peer_send_bulk): as large
+ * as the tree, outside max_queue, freed once written. */
 struct snap_out {
 	struct zab_seq *s;
 	struct zk_snap_writer w;
@@ -454,7 +455,7 @@ static zxid_t io_snap_send(struct zab_io *io, int64_t to)
 	}
 	tree_dfs(s->tree, put_node, &o);
 	if (zk_snap_end(&o.w, NULL) || o.err ||
-	    peer_send_bytes(e->peer, to, o.w.w.p, o.w.w.len)) {
+	    peer_send_bulk(e->peer, to, &o.w.w)) {
 		fprintf(stderr, "paddockd: ensemble: cannot send a snapshot to "
 				"server %" PRId64 "\n", to);
 		peer_close(e->peer, to);
@@ -1159,7 +1160,8 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 		.hist_max = (uint32_t)e->hist_max,
 		.cumulative = c->cumulative_acks,
 	};
-	struct peer_config pc = {.sid = c->myid, .n = c->n, .qv = e->qv};
+	struct peer_config pc = {.sid = c->myid, .n = c->n, .qv = e->qv,
+				 .max_queue = c->peer_queue};
 	for (int i = 0; i < c->n; i++) {
 		zc.m[i].sid = c->m[i].sid;
 		zc.m[i].observer = c->m[i].observer;

@@ -29,10 +29,14 @@
  *   raw stream (snapshot and "BenWasHere", Learner.syncWithLeader) goes
  *   to ops->snap until it says the snapshot ended, and the leftover
  *   bytes are packets again.
- * - Output: one growable buffer per connection, written with send() (no
- *   SIGPIPE) when POLLOUT says so, whenever 64 KiB have gathered, and for
- *   everything queued during a peer_poll in one write at its end.  Beyond
- *   max_queue unwritten bytes the connection is closed as too slow.
+ * - Output: one growable buffer per connection, written with sendmsg()
+ *   (no SIGPIPE) when POLLOUT says so, whenever 64 KiB have gathered, and
+ *   for everything queued during a peer_poll in one write at its end.
+ *   Beyond max_queue unwritten bytes the connection is closed as too
+ *   slow.  A leader's snapshot stream is a bulk run beside that buffer
+ *   (peer_send_bulk: the buffer is taken, not copied), written in its
+ *   place in the byte order and not counted against max_queue: it is as
+ *   large as the tree.
  * - Timers take the caller's clock (now_ms of peer_poll).  A dial started
  *   outside peer_poll is stamped at the next one.
  */
@@ -45,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "consensus/peer_int.h"
@@ -91,6 +96,11 @@ struct conn {
 	size_t in_len, in_cap, in_max;
 	struct jw out;
 	size_t woff; /* out.p[0..woff) has been written */
+	/* a bulk run (peer_send_bulk): written after out.p[0..bulk_at) and
+	 * before the rest of out; not counted against max_queue */
+	struct jw bulk;
+	size_t bulk_off; /* bulk.p[0..bulk_off) has been written */
+	size_t bulk_at;
 };
 
 struct member {
@@ -151,9 +161,15 @@ static int64_t stamp(const struct peer *p, int ms)
 	return p->in_poll ? p->now + ms : T_UNSTAMPED;
 }
 
+/* Queued bytes that count against max_queue (not a bulk run). */
 static size_t out_pending(const struct conn *c)
 {
 	return c->out.len - c->woff;
+}
+
+static bool has_output(const struct conn *c)
+{
+	return out_pending(c) || c->bulk_off < c->bulk.len;
 }
 
 /* Resolve host:port once; an IPv4 address is preferred (the one
@@ -269,6 +285,7 @@ static void conn_free(struct conn *c)
 {
 	free(c->in);
 	jw_free(&c->out);
+	jw_free(&c->bulk);
 	free(c);
 }
 
@@ -353,16 +370,57 @@ static struct conn *dial(struct peer *p, int mi, enum plane plane)
 /* output                                                               */
 /* ------------------------------------------------------------------ */
 
+/* The next bytes to write, in order: out up to the bulk run, the run,
+ * the rest of out.  Returns the number of iovecs (0: nothing). */
+static int out_iov(const struct conn *c, struct iovec iov[3])
+{
+	int n = 0;
+	size_t from = c->woff;
+	if (c->bulk_off < c->bulk.len) {
+		if (from < c->bulk_at)
+			iov[n++] = (struct iovec){c->out.p + from,
+						  c->bulk_at - from};
+		iov[n++] = (struct iovec){c->bulk.p + c->bulk_off,
+					  c->bulk.len - c->bulk_off};
+		from = from > c->bulk_at ? from : c->bulk_at;
+	}
+	if (from < c->out.len)
+		iov[n++] = (struct iovec){c->out.p + from, c->out.len - from};
+	return n;
+}
+
+/* Account for k bytes written from out_iov's vectors. */
+static void out_advance(struct conn *c, size_t k)
+{
+	if (c->bulk_off < c->bulk.len) {
+		size_t a = c->bulk_at > c->woff ? c->bulk_at - c->woff : 0;
+		a = a < k ? a : k;
+		c->woff += a;
+		k -= a;
+		size_t b = c->bulk.len - c->bulk_off;
+		b = b < k ? b : k;
+		c->bulk_off += b;
+		k -= b;
+		if (c->bulk_off < c->bulk.len)
+			return;
+		jw_free(&c->bulk); /* the run is out */
+		c->bulk_off = 0;
+		c->woff = c->bulk_at;
+	}
+	c->woff += k;
+}
+
 static void conn_write(struct peer *p, struct conn *c)
 {
 	if (c->dead || c->state == CS_DIAL)
 		return;
-	while (c->woff < c->out.len) {
-		ssize_t k =
-		    send(c->fd, c->out.p + c->woff, c->out.len - c->woff,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	struct iovec iov[3];
+	int n;
+	while ((n = out_iov(c, iov)) > 0) {
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k > 0) {
-			c->woff += (size_t)k;
+			out_advance(c, (size_t)k);
 			continue;
 		}
 		if (k < 0 && errno == EINTR)
@@ -372,13 +430,19 @@ static void conn_write(struct peer *p, struct conn *c)
 		conn_kill(p, c, true);
 		return;
 	}
-	if (c->woff == c->out.len) {
+	bool bulk = c->bulk_off < c->bulk.len;
+	if (c->woff == c->out.len && !bulk) {
 		c->woff = c->out.len = 0;
 		if (c->out.cap > OUT_KEEP)
 			jw_free(&c->out);
 	} else if (c->woff >= c->out.cap / 2) {
+		/* out.p[0..woff) is written: reuse it (the bulk run's
+		 * place moves with the bytes, woff <= bulk_at while the run
+		 * is pending) */
 		memmove(c->out.p, c->out.p + c->woff, c->out.len - c->woff);
 		c->out.len -= c->woff;
+		if (bulk)
+			c->bulk_at -= c->woff;
 		c->woff = 0;
 	}
 }
@@ -860,7 +924,7 @@ int peer_pollfds(struct peer *p, struct pollfd *fds, int max)
 			fds[k].events = POLLOUT;
 		else
 			fds[k].events =
-			    (short)(POLLIN | (out_pending(c) ? POLLOUT : 0));
+			    (short)(POLLIN | (has_output(c) ? POLLOUT : 0));
 		fds[k].revents = 0;
 		p->slot[k++] = c;
 	}
@@ -1021,27 +1085,45 @@ int peer_send(struct peer *p, int64_t to, const struct qpkt *pkt)
 	return conn_queued(p, c);
 }
 
-int peer_send_bytes(struct peer *p, int64_t to, const void *b, size_t n)
+int peer_send_bulk(struct peer *p, int64_t to, struct jw *b)
 {
+	struct jw run = *b;
+	memset(b, 0, sizeof(*b));
 	struct conn *c = qlink_of(p, to);
-	if (!c)
+	if (!c || run.err) {
+		jw_free(&run);
+		return c ? ZBADARGUMENTS : ZCONNECTIONLOSS;
+	}
+	if (c->bulk_off >= c->bulk.len) {
+		/* the run goes after everything queued so far */
+		jw_free(&c->bulk);
+		c->bulk = run;
+		c->bulk_off = 0;
+		c->bulk_at = c->out.len;
+		return conn_queued(p, c);
+	}
+	if (c->bulk_at == c->out.len)
+		jw_bytes(&c->bulk, run.p, run.len); /* continues the run */
+	else
+		jw_bytes(&c->out, run.p, run.len); /* behind packets: queued */
+	jw_free(&run);
+	if (c->bulk.err) {
+		conn_kill(p, c, true);
 		return ZCONNECTIONLOSS;
-	if (n && !b)
-		return ZBADARGUMENTS;
-	jw_bytes(&c->out, b, n);
+	}
 	return conn_queued(p, c);
 }
 
 size_t peer_queued(const struct peer *p, int64_t to)
 {
 	const struct conn *c = qlink_of(p, to);
-	return c ? out_pending(c) : 0;
+	return c ? out_pending(c) + (c->bulk.len - c->bulk_off) : 0;
 }
 
 void peer_flush(struct peer *p)
 {
 	for (struct conn *c = p->conns; c; c = c->next) {
-		if (c->dead || c->state == CS_DIAL || !out_pending(c))
+		if (c->dead || c->state == CS_DIAL || !has_output(c))
 			continue;
 		conn_write(p, c);
 		if (c->plane == PL_ELECTION && c->mi >= 0)

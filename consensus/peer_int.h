@@ -165,11 +165,18 @@ int peer_connect(struct peer *p, int64_t leader);
  * malformed packet or data over PW_JUTE_MAXBUFFER (nothing queued). */
 int peer_send(struct peer *p, int64_t to, const struct qpkt *pkt);
 
-/* The same for raw bytes (the snapshot stream after a SNAP); copied. */
-int peer_send_bytes(struct peer *p, int64_t to, const void *b, size_t n);
+/* Queue raw bytes (the snapshot stream after a SNAP) on the link with
+ * `to`, taking the buffer: *b is empty on return.  They go after
+ * everything queued so far and before anything queued later, and do
+ * not count against max_queue (a snapshot is as large as the tree; the
+ * packets queued behind it still do).  Bytes sent while an earlier run
+ * is still unwritten extend it, or are queued as packets are if packets
+ * came between.  0, ZCONNECTIONLOSS (no link, or it just failed),
+ * ZBADARGUMENTS (b->err: an encoding that ran out of memory). */
+int peer_send_bulk(struct peer *p, int64_t to, struct jw *b);
 
-/* Bytes queued on the link with `to` and not yet written (0: none or no
- * link): lets a leader pace a snapshot under max_queue. */
+/* Bytes queued on the link with `to` and not yet written, a bulk run
+ * included (0: none or no link). */
 size_t peer_queued(const struct peer *p, int64_t to);
 
 /* Write what is queued on every connection now, as far as the sockets

@@ -164,6 +164,7 @@ static int ensemble_config(struct zcfg *cfg, struct zab_ens_config *e,
 	e->finalize_wait_ms = cfg->finalize_wait_ms;
 	e->commit_log_count = cfg->commit_log_count;
 	e->cumulative_acks = cfg->cumulative_acks;
+	e->peer_queue = (size_t)cfg->peer_queue_mib << 20;
 	e->read_only = cfg->read_only_mode;
 	e->qv = qv;
 	return 0;

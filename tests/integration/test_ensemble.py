@@ -373,6 +373,47 @@ def test_member_far_behind_syncs_by_snapshot():
         e.close()
 
 
+def test_snapshot_larger_than_the_peer_queue_limit():
+    # a member that lost its data dir gets the whole tree as a SNAP; the
+    # stream (~3.5 MB here) is more than paddock.peerQueueLimit (1 MiB)
+    # allows packets to queue on a link, and still goes through (it used
+    # to be refused, so a member could not join a large tree)
+    e = Ensemble(voters=3, extra=["paddock.peerQueueLimit=1"])
+    try:
+        e.start()
+        late = [m for m in e.members if m.mode() != "leader"][0]
+        late.kill9()
+        for f in os.listdir(late.data):
+            if f != "myid":
+                os.unlink(os.path.join(late.data, f))
+        zk = client(e.hosts([m for m in e.members if m is not late]))
+        zk.create("/big")
+        value = bytes(range(200))
+        for b in range(24):
+            t = zk.transaction()
+            for i in range(500):
+                t.create("/big/n%05d" % (b * 500 + i), value)
+            assert all(r is True or isinstance(r, str) for r in t.commit())
+        late.start()
+        e.wait_serving(timeout=60)
+        assert "installing it and restarting" in late.log_tail(200)
+        lz = client(late.hosts)
+        lz.sync("/")
+        assert lz.get("/big")[1].numChildren == 12000
+        for c in ("n00000", "n05555", "n11999"):
+            data, st = lz.get("/big/" + c)
+            assert data == value
+            assert stat_tuple(st) == stat_tuple(zk.get("/big/" + c)[1])
+        lz.create("/big/after", b"x")  # forwarded to the leader
+        assert zk.get("/big/after")[0] == b"x"
+        lz.stop()
+        lz.close()
+        zk.stop()
+        zk.close()
+    finally:
+        e.close()
+
+
 @pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 @pytest.mark.parametrize("zk_leads", [False, True], ids=["paddock-leads",
                                                           "zookeeper-leads"])

@@ -620,6 +620,16 @@ static void check_seq(const struct node *n, size_t first, int64_t from,
 	assert_int_equal(got, count);
 }
 
+/* peer_send_bulk with a copy of b[0..n) */
+static int send_bulk(struct peer *p, int64_t to, const void *b, size_t n)
+{
+	struct jw w = {0};
+	jw_bytes(&w, b, n);
+	int rc = peer_send_bulk(p, to, &w);
+	assert_null(w.p);
+	return rc;
+}
+
 static void test_learner_and_leader_exchange_packets_in_order(void **state)
 {
 	struct fix f;
@@ -652,8 +662,7 @@ static void test_learner_and_leader_exchange_packets_in_order(void **state)
 	assert_int_equal(peer_queued(f.nd[1].p, 2), 0);
 	/* no link with 3: nothing to send on */
 	assert_int_equal(peer_send(f.nd[1].p, 3, &li), ZCONNECTIONLOSS);
-	assert_int_equal(peer_send_bytes(f.nd[1].p, 3, "x", 1),
-			 ZCONNECTIONLOSS);
+	assert_int_equal(send_bulk(f.nd[1].p, 3, "x", 1), ZCONNECTIONLOSS);
 	/* a packet ZooKeeper could not read is refused, the link stays */
 	struct qpkt big = pw_qpkt(PW_PROPOSAL, 1);
 	big.data = buf;
@@ -708,8 +717,7 @@ static void test_snapshot_stream_reaches_snap_then_packets_resume(void **state)
 	 * packets share a read */
 	for (size_t off = 0; off < snap.len; off += 10000) {
 		size_t n = snap.len - off < 10000 ? snap.len - off : 10000;
-		assert_int_equal(peer_send_bytes(f.nd[1].p, 3, snap.p + off, n),
-				 0);
+		assert_int_equal(send_bulk(f.nd[1].p, 3, snap.p + off, n), 0);
 	}
 	for (int32_t i = 1; i <= 100; i++) {
 		struct qpkt q = seq_pkt(i, buf);
@@ -735,13 +743,53 @@ static void test_snapshot_stream_reaches_snap_then_packets_resume(void **state)
 	assert_int_equal(f.nd[1].pk[at1 + 1].len, 0);
 	/* a broken stream closes the link */
 	assert_int_equal(peer_send(f.nd[1].p, 3, &s), 0);
-	assert_int_equal(peer_send_bytes(f.nd[1].p, 3,
-					 "\0\0\0\0\0\0\0\0\xff\xff\xff\xff"
-					 "garbage garbage",
-					 27),
+	assert_int_equal(send_bulk(f.nd[1].p, 3,
+				   "\0\0\0\0\0\0\0\0\xff\xff\xff\xff"
+				   "garbage garbage",
+				   27),
 			 0);
 	PUMP_UNTIL(&f, f.nd[3].downs[1] == 1 && f.nd[1].downs[3] == 1, 3000);
 	jw_free(&snap);
+	fix_fini(&f);
+}
+
+/* A snapshot many times max_queue goes through whole (it is not
+ * counted against the limit), with packets queued before and behind it
+ * in order (test_slow_reader_is_closed_when_its_queue_overflows covers
+ * the limit itself). */
+static void test_snapshot_larger_than_max_queue(void **state)
+{
+	struct fix f;
+	(void)state;
+	fix_init(&f, 64 * 1024);
+	f.self_polled = 3;
+	f.flushes = 1;
+	join(&f, 3, 1);
+	enum { NODES = 4000, DLEN = 400 }; /* ~1.7 MB: 26 x max_queue */
+	struct jw snap = {0};
+	put_snapshot(&snap, NODES, DLEN);
+	assert_true(snap.len > 20 * 64 * 1024);
+	size_t at = f.nd[3].npk;
+	uint8_t buf[128];
+	struct qpkt s = pw_qpkt(PW_SNAP, pw_zxid_make(1, 78));
+	assert_int_equal(peer_send(f.nd[1].p, 3, &s), 0);
+	struct jw run = snap;
+	memset(&snap, 0, sizeof(snap));
+	assert_int_equal(peer_send_bulk(f.nd[1].p, 3, &run), 0);
+	assert_null(run.p);
+	for (int32_t i = 1; i <= 100; i++) {
+		struct qpkt q = seq_pkt(i, buf);
+		assert_int_equal(peer_send(f.nd[1].p, 3, &q), 0);
+	}
+	assert_true(peer_queued(f.nd[1].p, 3) > 20 * 64 * 1024);
+	PUMP_UNTIL(&f, f.nd[3].npk == at + 101, 5000);
+	assert_int_equal(f.nd[3].snaps_done, 1);
+	assert_int_equal(f.nd[3].snap_nodes, NODES + 1);
+	assert_int_equal(f.nd[3].snap_data, (int64_t)NODES * DLEN);
+	assert_int_equal(f.nd[3].pk[at].type, PW_SNAP);
+	check_seq(&f.nd[3], at + 1, 1, 100);
+	assert_int_equal(peer_queued(f.nd[1].p, 3), 0);
+	assert_int_equal(f.nd[3].downs[1], 0);
 	fix_fini(&f);
 }
 
@@ -1124,6 +1172,7 @@ int main(void)
 	    cmocka_unit_test(test_learner_and_leader_exchange_packets_in_order),
 	    cmocka_unit_test(
 		test_snapshot_stream_reaches_snap_then_packets_resume),
+	    cmocka_unit_test(test_snapshot_larger_than_max_queue),
 	    cmocka_unit_test(test_close_destroy_and_reconnect),
 	    cmocka_unit_test(
 		test_garbage_on_the_election_port_closes_only_that_connection),
