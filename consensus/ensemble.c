@@ -440,6 +440,7 @@ static zxid_t io_snap_send(struct zab_io *io, int64_t to)
 	struct ens *e = ens_of(io);
 	struct zab_seq *s = e->s;
 	struct snap_out o = {.s = s};
+	int64_t t0 = zk_clock_us(CLOCK_MONOTONIC); /* for the log line */
 	struct qpkt q = pw_qpkt(ZP_SNAP, s->applied);
 	peer_send(e->peer, to, &q);
 	zk_snap_begin(&o.w, ZK_SNAP_STREAM, 0);
@@ -454,11 +455,17 @@ static zxid_t io_snap_send(struct zab_io *io, int64_t to)
 		zk_snap_put_acl(&o.w, (int64_t)i + 1, &a);
 	}
 	tree_dfs(s->tree, put_node, &o);
-	if (zk_snap_end(&o.w, NULL) || o.err ||
-	    peer_send_bulk(e->peer, to, &o.w.w)) {
+	bool bad = zk_snap_end(&o.w, NULL) || o.err;
+	size_t bytes = o.w.w.len;
+	if (bad || peer_send_bulk(e->peer, to, &o.w.w)) {
 		fprintf(stderr, "paddockd: ensemble: cannot send a snapshot to "
 				"server %" PRId64 "\n", to);
 		peer_close(e->peer, to);
+	} else {
+		fprintf(stderr, "paddockd: ensemble: snapshot 0x%" PRIx64
+				" for server %" PRId64 ": %zu bytes, serialized "
+				"in %lld ms\n", (uint64_t)s->applied, to, bytes,
+			(long long)(zk_clock_us(CLOCK_MONOTONIC) - t0) / 1000);
 	}
 	zk_snap_drained(&o.w);
 	zk_snap_writer_free(&o.w);

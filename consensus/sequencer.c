@@ -23,8 +23,8 @@
  * (seq_clock: s->now for deadlines and timers, s->wall_ms for txn
  * times) and draws randomness from its own seeded generator (seq_rand);
  * nothing below it (sessions, prep, txn, the ensemble, zab.c) reads a
- * clock or calls rand().  Only the snapshot thread and recovery time
- * themselves, for their log lines.
+ * clock or calls rand().  Only the snapshot thread, recovery and a
+ * leader serializing a SNAP time themselves, for their log lines.
  */
 #include <errno.h>
 #include <poll.h>
