@@ -384,8 +384,9 @@ static int push_child(const char *name, size_t len, void *arg)
 }
 
 /* Depth first from "/", parents before children: fn(path, view, arg)
- * for each node (fn may replace the node's version). */
-static void tree_dfs(struct tree *t,
+ * for each node; `replaces`: fn may replace the node (it is looked up
+ * again for its children). */
+static void tree_dfs(struct tree *t, bool replaces,
 		     void (*fn)(const char *path, size_t len,
 				const struct zview *v, void *arg),
 		     void *arg)
@@ -400,7 +401,8 @@ static void tree_dfs(struct tree *t,
 			struct zview v;
 			znode_view(n, &v);
 			fn(path, len, &v, arg);
-			n = tree_lookup(t, path, len);
+			if (replaces)
+				n = tree_lookup(t, path, len);
 			struct push_ctx c = {&st, path, len};
 			if (n)
 				znode_children(n, push_child, &c);
@@ -448,13 +450,13 @@ static zxid_t io_snap_send(struct zab_io *io, int64_t to)
 	for (size_t b = 0; b < s->nbuckets; b++)
 		for (struct zsession *z = s->sess[b]; z; z = z->next)
 			zk_snap_put_session(&o.w, z->id, z->timeout);
-	tree_dfs(s->tree, count_acl, &o);
+	tree_dfs(s->tree, false, count_acl, &o);
 	zk_snap_put_acls(&o.w, (int32_t)o.nacl);
 	for (size_t i = 0; i < o.nacl; i++) {
 		struct zk_acls a = {.n = o.acl[i]->n, .zacl = o.acl[i]};
 		zk_snap_put_acl(&o.w, (int64_t)i + 1, &a);
 	}
-	tree_dfs(s->tree, put_node, &o);
+	tree_dfs(s->tree, false, put_node, &o);
 	bool bad = zk_snap_end(&o.w, NULL) || o.err;
 	size_t bytes = o.w.w.len;
 	if (bad || peer_send_bulk(e->peer, to, &o.w.w)) {
@@ -577,7 +579,7 @@ static void snap_install(struct ens *e)
 	struct zab_seq *s = e->s;
 	char err[1024];
 	tree_restore_done(e->snap_tree);
-	tree_dfs(e->snap_tree, fix_cversion, e->snap_tree);
+	tree_dfs(e->snap_tree, true, fix_cversion, e->snap_tree);
 	/* the session blob: int count, then (id, timeout, passwd) */
 	struct jw blob = {0};
 	jw_int(&blob, e->snap_nsessions);
