@@ -349,6 +349,7 @@ static void *spare_main(void *arg)
 	struct zlog *l = arg;
 	char spare[4096], tmp[4096 + 8];
 	int fd;
+	pthread_setname_np(pthread_self(), "pdk-spare");
 
 	snprintf(spare, sizeof(spare), "%s/" ZLOG_SPARE, l->dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", spare);
@@ -545,6 +546,7 @@ static void *writer_main(void *arg)
 	struct zlog *l = arg;
 	struct timespec ts;
 	bool stop;
+	pthread_setname_np(pthread_self(), "pdk-log");
 	int rc;
 
 	pthread_mutex_lock(&l->mu);
