@@ -1474,14 +1474,11 @@ static void *snap_main(void *arg)
 	pthread_setname_np(pthread_self(), "pdk-snap");
 	/* Below the request path in priority: on a busy server a snapshot of
 	 * a large tree (seconds of CPU) may take longer, but writes do not
-	 * wait for it.  SCHED_IDLE: any request-path thread that wakes takes
-	 * the CPU at once (at nice 10 the snapshot still ran for whole
-	 * scheduler slices, 5 ms at a time, in front of the write path of
-	 * servers sharing a CPU); where that is refused, nice 10.  Either
-	 * is per thread on Linux. */
-	struct sched_param sp = {0};
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0 &&
-	    setpriority(PRIO_PROCESS, (id_t)gettid(), SNAP_NICE) != 0)
+	 * wait for it.  Best effort (per-thread nice on Linux).  Not
+	 * SCHED_IDLE: a reader starved while online would hold up every
+	 * grace period, and with them the reuse of the memory of every
+	 * version replaced meanwhile; the walk yields instead (snap.c). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), SNAP_NICE) != 0)
 		(void)0;
 	rcu_register_thread();
 	int64_t t0 = zk_clock_ms(CLOCK_MONOTONIC);

@@ -31,6 +31,7 @@
  * bad.  The byte layout is in log/FORMAT.md.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -344,10 +345,16 @@ static int64_t walk_tree(struct swriter *w, struct tree *t, const int *cancel)
 		 * stall every grace period (memory reclaim, the hash table's
 		 * resize) for the whole snapshot.  Nothing is held across
 		 * iterations but paths (copied) and the previous ACL, whose
-		 * comparison restarts here. */
+		 * comparison restarts here.  It is background work: every
+		 * 128 nodes it also yields the CPU, offline (which is a
+		 * quiescent state), so that it neither holds a CPU the
+		 * request path shares for a whole scheduler slice (5 ms runs
+		 * were seen) nor holds up grace periods while it waits. */
 		if ((count & 127) == 0) {
 			have_prev = false;
-			rcu_quiescent_state();
+			rcu_thread_offline();
+			sched_yield();
+			rcu_thread_online();
 			if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) {
 				s.err = -ECANCELED;
 				break;
