@@ -59,7 +59,7 @@
 
 /* A client request this member sent to the leader, waiting for its
  * commit (FollowerRequestProcessor / CommitProcessor's pending queue). */
-enum fwd_kind { FW_REQUEST = 1, FW_CONNECT, FW_SYNC };
+enum fwd_kind { FW_REQUEST = 1, FW_CONNECT, FW_SYNC, FW_REVALIDATE };
 
 /* A request forwarded to the leader, waiting for its commit: in a FIFO
  * (the leader answers syncs in order; dropped all at once) and in a hash
@@ -795,6 +795,23 @@ bool ens_forward_connect(struct zab_seq *s, struct zmsg *rep, int64_t id,
 	return true;
 }
 
+bool ens_revalidate(struct zab_seq *s, struct zmsg *rep)
+{
+	struct ens *e = s->ens;
+	if (e->role != ZR_FOLLOWING && e->role != ZR_OBSERVING)
+		return false;
+	struct jw *w = &e->out;
+	w->len = 0;
+	pw_revalidate_req_put(w, rep->session, rep->timeout);
+	struct qpkt q = pw_qpkt(ZP_REVALIDATE, -1);
+	q.data = w->p;
+	q.len = (int32_t)w->len;
+	if (w->err || peer_send(e->peer, e->leader, &q))
+		return false;
+	fwd_add(e, FW_REVALIDATE, rep->session, 0, rep);
+	return true;
+}
+
 void ens_touch(struct zab_seq *s, int64_t id)
 {
 	struct ens *e = s->ens;
@@ -1010,6 +1027,43 @@ static void leader_ping(struct ens *e, const struct qpkt *q)
 	}
 }
 
+/* Leader: is a session a learner's client reconnects with alive
+ * (Leader.revalidateSession)?  An open session is touched with the
+ * timeout the learner sent, as ZooKeeper's checkIfValidGlobalSession
+ * does.  paddock keeps no session owner, so there is none to move. */
+static void leader_revalidate(struct ens *e, int64_t from,
+			      const struct qpkt *q)
+{
+	int64_t id;
+	int32_t to;
+	if (pw_revalidate_req_decode(q->data, q->len, &id, &to))
+		return;
+	struct zsession *z = seq_sess_find(e->s, id);
+	bool valid = z && !z->closing;
+	if (valid && to > 0)
+		z->deadline = e->s->now + to;
+	struct jw *w = &e->out;
+	w->len = 0;
+	pw_revalidate_ans_put(w, id, valid);
+	struct qpkt a = pw_qpkt(ZP_REVALIDATE, q->zxid);
+	a.data = w->p;
+	a.len = (int32_t)w->len;
+	if (!w->err)
+		peer_send(e->peer, from, &a);
+}
+
+/* Learner: the leader's answer to a REVALIDATE (Learner.revalidate). */
+static void learner_revalidated(struct ens *e, const struct qpkt *q)
+{
+	int64_t id;
+	bool valid;
+	if (pw_revalidate_ans_decode(q->data, q->len, &id, &valid))
+		return;
+	struct zmsg *rep = fwd_take(e, FW_REVALIDATE, id, 0);
+	if (rep)
+		seq_connect_finish(e->s, rep, valid);
+}
+
 /* Learner: the leader's answer to a forwarded sync. */
 static void learner_sync(struct ens *e)
 {
@@ -1032,10 +1086,17 @@ static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
 			leader_request(e, from, q);
 			return;
 		}
+		if (q->type == ZP_REVALIDATE) {
+			leader_revalidate(e, from, q);
+			return;
+		}
 		if (q->type == ZP_PING)
 			leader_ping(e, q);
 	} else if (q->type == ZP_SYNC && from == e->leader) {
 		learner_sync(e);
+	} else if (q->type == ZP_REVALIDATE && from == e->leader) {
+		learner_revalidated(e, q);
+		return;
 	} else if (q->type == ZP_SNAP) {
 		/* the stream follows (ens_snap); installed by a restart */
 		e->snap_zxid = q->zxid;

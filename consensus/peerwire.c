@@ -362,6 +362,18 @@ void pw_ping_put(struct jw *w, int64_t session, int32_t timeout)
 	jw_int(w, timeout);
 }
 
+void pw_revalidate_req_put(struct jw *w, int64_t session, int32_t timeout)
+{
+	jw_long(w, session);
+	jw_int(w, timeout);
+}
+
+void pw_revalidate_ans_put(struct jw *w, int64_t session, bool valid)
+{
+	jw_long(w, session);
+	jw_bool(w, valid);
+}
+
 int pw_revalidate_req_decode(const uint8_t *data, int32_t len, int64_t *session,
 			     int32_t *timeout)
 {

@@ -241,7 +241,9 @@ void pw_ping_put(struct jw *w, int64_t session, int32_t timeout);
 
 /* REVALIDATE: learner -> leader data is long session, int timeout;
  * leader -> learner data is long session, boolean valid.  Short data:
- * ZMARSHALLINGERROR. */
+ * ZMARSHALLINGERROR.  The _put functions append that data. */
+void pw_revalidate_req_put(struct jw *w, int64_t session, int32_t timeout);
+void pw_revalidate_ans_put(struct jw *w, int64_t session, bool valid);
 int pw_revalidate_req_decode(const uint8_t *data, int32_t len, int64_t *session,
 			     int32_t *timeout);
 int pw_revalidate_ans_decode(const uint8_t *data, int32_t len, int64_t *session,

@@ -255,6 +255,11 @@ void seq_kill_all(struct zab_seq *s);
 void seq_expire_local(struct zab_seq *s, int64_t now);
 void seq_sessions_touch_all(struct zab_seq *s);
 void seq_remote_session(struct zab_seq *s, int64_t id, int32_t timeout);
+/* Answer a reconnect to the existing session rep->session (its password
+ * checked): attach it to rep's connection (closing any other it has) if
+ * `valid` and it is still open here, else refuse it (session 0: the
+ * client sees it expired). */
+void seq_connect_finish(struct zab_seq *s, struct zmsg *rep, bool valid);
 void seq_answer_sync(struct zab_seq *s, struct zmsg *m);
 
 /* ensemble.c (design note there) */
@@ -272,6 +277,11 @@ bool ens_serving(const struct zab_seq *s);
 bool ens_read_only(const struct zab_seq *s);
 int ens_propose(struct zab_seq *s, struct ptxn *t);
 bool ens_forward(struct zab_seq *s, struct zmsg *m);
+/* Learner: ask the leader whether session rep->session (whose password
+ * checked out here) is alive (REVALIDATE, Learner.validateSession);
+ * the answer comes to seq_connect_finish.  false: not following, or
+ * the link failed (the caller decides alone). */
+bool ens_revalidate(struct zab_seq *s, struct zmsg *rep);
 bool ens_forward_connect(struct zab_seq *s, struct zmsg *rep, int64_t id,
 			 int32_t timeout);
 void ens_touch(struct zab_seq *s, int64_t id);

@@ -1015,16 +1015,42 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 		send_kill(s, z->conn);
 		z->attached = false;
 	}
-	if (z && !z->closing && m->len >= ZK_PASSWD_LEN &&
-	    !memcmp(z->passwd, m->body, ZK_PASSWD_LEN)) {
-		z->attached = true;
-		z->conn = m->conn;
-		z->deadline = s->now + z->timeout;
-		rep->session = z->id;
-		rep->timeout = timeout;
-		memcpy(rep->body, z->passwd, ZK_PASSWD_LEN);
+	if (!z || z->closing || m->len < ZK_PASSWD_LEN ||
+	    memcmp(z->passwd, m->body, ZK_PASSWD_LEN)) {
+		out_add(s, m->conn.worker, rep); /* refused */
+		return;
 	}
-	out_add(s, m->conn.worker, rep);
+	rep->session = z->id;
+	rep->timeout = timeout;
+	/* a learner asks the leader first, as ZooKeeper's do: the leader
+	 * may have expired it, and a ZooKeeper leader moves the session's
+	 * owner to this member (else its requests from here are refused
+	 * with SESSIONMOVED) */
+	if (s->ens && !ens_leading(s) && !ens_read_only(s) &&
+	    ens_revalidate(s, rep))
+		return;
+	seq_connect_finish(s, rep, true);
+}
+
+void seq_connect_finish(struct zab_seq *s, struct zmsg *rep, bool valid)
+{
+	struct zsession *z = valid ? seq_sess_find(s, rep->session) : NULL;
+	if (!z || z->closing) {
+		rep->session = 0;
+		rep->timeout = 0;
+		memset(rep->body, 0, ZK_PASSWD_LEN);
+		out_add(s, rep->conn.worker, rep);
+		return;
+	}
+	if (z->attached &&
+	    (z->conn.worker != rep->conn.worker ||
+	     z->conn.slot != rep->conn.slot || z->conn.gen != rep->conn.gen))
+		send_kill(s, z->conn);
+	z->attached = true;
+	z->conn = rep->conn;
+	z->deadline = s->now + z->timeout;
+	memcpy(rep->body, z->passwd, ZK_PASSWD_LEN);
+	out_add(s, rep->conn.worker, rep);
 }
 
 /* ------------------------------------------------------------------ */

@@ -43,6 +43,24 @@ def create_once(hosts, path, data=b""):
     zk.close()
 
 
+def connect_session(hosts, sid, pw, seen, timeout=10.0):
+    """A raw connection resuming session sid; a member that has not
+    caught up with `seen` yet closes it, and is tried again (as clients
+    do)."""
+    deadline = time.time() + timeout
+    while True:
+        d = jute.RawClient(hosts)
+        try:
+            r = d.connect(timeout_ms=10000, session_id=sid, passwd=pw,
+                          last_zxid=seen)
+            assert r.session_id == sid, "%s refused the session" % hosts
+            return d
+        except jute.Closed:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def stat_tuple(st):
     return (st.czxid, st.mzxid, st.pzxid, st.ctime, st.mtime, st.version,
             st.cversion, st.aversion, st.ephemeralOwner, st.dataLength,
@@ -462,6 +480,23 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
                             st.aversion, st.dataLength))
         assert configs[0] == configs[1] == configs[2]
         assert configs[0][0].startswith(b"server.1=127.0.0.1:")
+        # a session made at each member moves to every other one and back,
+        # writing at each: a learner revalidates a moved session with its
+        # leader (REVALIDATE), which a ZooKeeper leader needs to move the
+        # session's owner (else SESSIONMOVED) and a ZooKeeper follower
+        # waits for (else it refuses the session after a timeout)
+        for a in e.members:
+            c = jute.RawClient(a.hosts)
+            c.connect(timeout_ms=10000)
+            c.create("/moved-eph%d" % a.sid, b"", mode=jute.Mode.EPHEMERAL)
+            sid, pw, seen = c.session_id, c.passwd, c.last_zxid
+            c.close_socket()
+            for b in [m for m in e.members if m is not a] + [a]:
+                d = connect_session(b.hosts, sid, pw, seen)
+                d.create("/moved-%d-to-%d" % (a.sid, b.sid), b"")
+                assert d.exists("/moved-eph%d" % a.sid).ephemeralOwner == sid
+                seen = d.last_zxid
+                d.close_socket()
         zks[0].stop()
         zks[0].close()
         for zk in zks[1:]:

@@ -799,6 +799,26 @@ static void test_ping_touches_and_revalidate(void **state)
 	assert_int_equal(to, 4000);
 	assert_int_equal(pw_revalidate_req_decode(b, 11, &s, &to),
 			 ZMARSHALLINGERROR);
+
+	/* what paddock sends: a learner's question, a leader's answer
+	 * byte-identical to the ZooKeeper leader's */
+	struct jw w = {0};
+	pw_revalidate_req_put(&w, 77, 4000);
+	assert_int_equal(w.len, 12);
+	assert_memory_equal(w.p, b, 12);
+	w.len = 0;
+	pw_revalidate_ans_put(&w, 0x0300000000005a5aLL, true);
+	uint8_t ans[9];
+	assert_int_equal(w.len, sizeof(ans));
+	memcpy(ans, w.p, sizeof(ans));
+	w.len = 0;
+	struct qpkt a = pw_qpkt(PW_REVALIDATE, -1);
+	a.data = ans;
+	a.len = sizeof(ans);
+	assert_int_equal(pw_qpkt_encode(&w, &a), ZOK);
+	assert_int_equal(w.len, sizeof(zk_revalidate_valid));
+	assert_memory_equal(w.p, zk_revalidate_valid, w.len);
+	jw_free(&w);
 }
 
 /* ------------------------------------------------------------------ */
