@@ -2,18 +2,21 @@
  * dataplane.h — client connections: accept, frame, parse, answer reads in
  * place, hand writes to the sequencer, deliver watch events.
  *
- * N worker threads each own an epoll set, a SO_REUSEPORT listener and the
- * connections the kernel hands that listener, for life.  A worker parses
- * every complete frame a read returned (a burst), answers reads from the
- * RCU tree, posts writes to the sequencer ring, and at the end of the pass
- * sends each connection's queued replies with one send() (a batch).  It
- * blocks in epoll_wait when idle (RCU-offline while blocked).  A client
- * that pipelines hard or stops reading is throttled by not reading its
- * socket (globalOutstandingLimit and the other limits of
- * dataplane/PROTOCOL.md §1.1); no thread ever waits for another's ring.
+ * N worker threads each own a backend instance (kernel TCP: an epoll set
+ * and a SO_REUSEPORT listener) and the connections it accepts, for life.
+ * A worker parses every complete frame a read returned (a burst), answers
+ * reads from the RCU tree, posts writes to the sequencer ring, and at the
+ * end of the pass sends each connection's queued replies with one send()
+ * (a batch).  It blocks in the backend's poll when idle (RCU-offline
+ * while blocked).  A client that pipelines hard or stops reading is
+ * throttled by not reading its socket (globalOutstandingLimit and the
+ * other limits of dataplane/PROTOCOL.md §1.1); no thread ever waits for
+ * another's ring.
  *
- * The byte stream is behind struct dp_io (read / write / close), chosen
- * once per worker at start-up, so the DPDK backend can replace kernel TCP
+ * Everything between the protocol code and the wire — accepting, polling,
+ * read/write interest, the peer address, batched sends, close — is behind
+ * struct dp_backend_ops (dataplane/backend_int.h), chosen once at
+ * start-up, so a DPDK backend can replace kernel TCP (dataplane/io_tcp.c)
  * without touching the protocol code.
  */
 #ifndef PADDOCK_DATAPLANE_H

@@ -1,7 +1,10 @@
 /*
  * dataplane_int.h — worker and connection state shared by worker.c and
- * fourlw.c.  Owned by one worker thread; four-letter words read other
- * workers' counters and connection slots racily (statistics only).
+ * fourlw.c.  The backend (backend_int.h, io_tcp.c) does not include it:
+ * it sees a connection only as its struct dp_link.
+ *
+ * Owned by one worker thread; four-letter words read other workers'
+ * counters and connection slots racily (statistics only).
  */
 #ifndef PADDOCK_DATAPLANE_INT_H
 #define PADDOCK_DATAPLANE_INT_H
@@ -11,21 +14,13 @@
 #include <stdatomic.h>
 #include <sys/uio.h>
 
+#include "dataplane/backend_int.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/watch_int.h"
 #include "tree/jute.h"
 
 #define DP_MAX_AUTH 8
 #define DP_MAX_CONNS 65536 /* per worker */
-
-struct dp_conn;
-
-/* The byte-stream backend (kernel TCP now, DPDK later). */
-struct dp_io {
-	ssize_t (*read)(struct dp_conn *c, void *buf, size_t len);
-	ssize_t (*write)(struct dp_conn *c, const void *buf, size_t len);
-	void (*close)(struct dp_conn *c);
-};
 
 enum conn_state {
 	CS_FREE = 0,
@@ -37,7 +32,7 @@ enum conn_state {
 
 struct dp_conn {
 	enum conn_state state;
-	int fd;
+	struct dp_link link; /* the backend's part; token (gen << 32) | slot */
 	uint32_t slot, gen;
 	char ip[INET6_ADDRSTRLEN];
 	int port;
@@ -45,11 +40,11 @@ struct dp_conn {
 	int32_t timeout;
 	bool readonly_sent; /* client sent the readOnly byte */
 	bool dirty;         /* on the flush list */
-	bool want_write;    /* EPOLLOUT armed */
+	bool want_write;    /* write interest on (output waits) */
 	/* Flow control (worker.c): a complete frame in `in` that cannot be
-	 * handled yet stops parsing (blocked); a blocked connection's socket
+	 * handled yet stops parsing (blocked); a blocked connection's link
 	 * is read only while `in` holds less than IN_HIGH bytes (no_read:
-	 * EPOLLIN is off). */
+	 * read interest is off). */
 	uint8_t blocked;    /* enum block_why, 0 = parsing */
 	bool no_read;
 	bool runnable;      /* on the worker's run list */
@@ -78,10 +73,9 @@ struct dp_server;
 struct dp_worker {
 	struct dp_server *srv;
 	int idx;
-	int ep;
-	int lfd;
 	pthread_t thread;
-	const struct dp_io *io;
+	const struct dp_backend_ops *io; /* chosen at dp_server_create */
+	struct dp_backend *be;
 	struct dp_conn **conns;
 	uint32_t nconns, capconns;
 	uint32_t *free_slots;

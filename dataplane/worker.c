@@ -1,13 +1,14 @@
 /*
- * worker.c — per-core worker loop over kernel TCP (epoll).
+ * worker.c — per-core worker loop, above the connection backend
+ * (backend_int.h; kernel TCP in io_tcp.c).
  *
  * One pass: (1) process messages from the sequencer (replies, watch
  * events, session results) and parse again the connections they
- * unblocked, (2) epoll_wait for sockets — blocking, RCU offline, only
- * when the sequencer ring is empty and no connection is runnable, (3)
- * read each ready socket (at most READ_BUDGET bytes a pass) and handle
- * every complete frame that need not wait, (4) post to the sequencer and
- * send each dirty connection's output with one write, (5) report an RCU
+ * unblocked, (2) poll the backend — blocking, RCU offline, only when the
+ * sequencer ring is empty and no connection is runnable, (3) read each
+ * ready connection (at most READ_BUDGET bytes a pass) and handle every
+ * complete frame that need not wait, (4) post to the sequencer and send
+ * each dirty connection's output as one batch, (5) report an RCU
  * quiescent state.
  *
  * Flow control (dataplane/PROTOCOL.md §1.1): a frame that must wait (a
@@ -30,20 +31,13 @@
  * ServerCnxn (auth, ping, setWatches).  Writes are parsed by the
  * sequencer.  Wire layouts: dataplane/PROTOCOL.md.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <urcu-qsbr.h>
 
@@ -54,7 +48,7 @@
  * client's burst cannot keep the worker from the others. */
 #define READ_BUDGET (READ_CHUNK / 2)
 /* A blocked connection's socket is still read until this many bytes wait
- * in its input buffer; then EPOLLIN goes off and the kernel's buffers
+ * in its input buffer; then read interest goes off and the kernel's buffers
  * (and the client's send()) hold the rest. */
 #define IN_HIGH (256u << 10)
 /* Above OUT_HIGH bytes of unsent replies a connection's requests wait
@@ -103,27 +97,6 @@ static void logf_(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 }
-
-/* ------------------------------------------------------------------ */
-/* Kernel TCP backend                                                    */
-/* ------------------------------------------------------------------ */
-static ssize_t tcp_read(struct dp_conn *c, void *buf, size_t len)
-{
-	return recv(c->fd, buf, len, 0);
-}
-
-static ssize_t tcp_write(struct dp_conn *c, const void *buf, size_t len)
-{
-	return send(c->fd, buf, len, MSG_NOSIGNAL);
-}
-
-static void tcp_close(struct dp_conn *c)
-{
-	close(c->fd);
-	c->fd = -1;
-}
-
-static const struct dp_io tcp_io = {tcp_read, tcp_write, tcp_close};
 
 /* ------------------------------------------------------------------ */
 /* Per-IP connection counts (maxClientCnxns)                             */
@@ -196,7 +169,7 @@ static void mark_dirty(struct dp_worker *w, struct dp_conn *c)
 		uint32_t cap = w->capdirty ? w->capdirty * 2 : 256;
 		struct dp_conn **n = realloc(w->dirty, cap * sizeof(*n));
 		if (!n)
-			return; /* flushed on the next EPOLLOUT/pass */
+			return; /* flushed on the next writable event/pass */
 		w->dirty = n;
 		w->capdirty = cap;
 	}
@@ -204,14 +177,10 @@ static void mark_dirty(struct dp_worker *w, struct dp_conn *c)
 	w->dirty[w->ndirty++] = c;
 }
 
-/* Set the connection's epoll interest from want_write / no_read. */
+/* Set the connection's backend interest from want_write / no_read. */
 static void conn_arm(struct dp_worker *w, struct dp_conn *c)
 {
-	struct epoll_event ev = {
-		.events = (c->no_read ? 0 : EPOLLIN) |
-			  (c->want_write ? EPOLLOUT : 0),
-		.data.u64 = ((uint64_t)c->gen << 32) | c->slot};
-	epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	w->io->interest(w->be, &c->link, !c->no_read, c->want_write);
 }
 
 /* Request latency (receive to reply queued), for stat/srvr/mntr/cons.
@@ -236,7 +205,7 @@ static void record_latency(struct dp_worker *w, struct dp_conn *c,
 	c->lat_n++;
 }
 
-static struct dp_conn *conn_new(struct dp_worker *w, int fd)
+static struct dp_conn *conn_new(struct dp_worker *w, uintptr_t h)
 {
 	struct dp_conn *c;
 	uint32_t slot;
@@ -259,7 +228,8 @@ static struct dp_conn *conn_new(struct dp_worker *w, int fd)
 	memset(c, 0, sizeof(*c));
 	c->slot = slot;
 	c->gen = gen;
-	c->fd = fd;
+	c->link.token = ((uint64_t)gen << 32) | slot;
+	c->link.h = h;
 	c->state = CS_NEW;
 	c->established_ms = zk_clock_ms(CLOCK_MONOTONIC);
 	c->lat_min = INT64_MAX;
@@ -292,8 +262,7 @@ static void conn_close(struct dp_worker *w, struct dp_conn *c,
 			post(w, m);
 		}
 	}
-	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	w->io->close(c);
+	w->io->close(w->be, &c->link);
 	ip_release(w->srv, c->ip);
 	wt_remove_owner(w->watches, &c->watches);
 	w->out_bytes -= c->out_acct;
@@ -444,7 +413,7 @@ static void wake_conn(struct dp_worker *w, struct dp_conn *c)
 		uint32_t cap = w->caprun ? w->caprun * 2 : 256;
 		struct dp_conn **n = realloc(w->run, cap * sizeof(*n));
 		if (!n)
-			return; /* its next reply or EPOLLOUT tries again */
+			return; /* its next reply or writable event: again */
 		w->run = n;
 		w->caprun = cap;
 	}
@@ -1424,7 +1393,8 @@ static void conn_readable(struct dp_worker *w, struct dp_conn *c)
 		size_t room = c->in.cap - c->in.len;
 		if (room > budget)
 			room = budget;
-		ssize_t n = w->io->read(c, c->in.p + c->in.len, room);
+		ssize_t n =
+		    w->io->recv(w->be, &c->link, c->in.p + c->in.len, room);
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			budget -= (size_t)n;
@@ -1438,10 +1408,8 @@ static void conn_readable(struct dp_worker *w, struct dp_conn *c)
 			conn_close(w, c, NULL);
 			return;
 		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (n == -EAGAIN)
 			return;
-		if (errno == EINTR)
-			continue;
 		conn_close(w, c, NULL);
 		return;
 	}
@@ -1468,16 +1436,15 @@ static void run_ready(struct dp_worker *w)
 static void conn_flush(struct dp_worker *w, struct dp_conn *c)
 {
 	while (c->out_off < c->out.len) {
-		ssize_t n = w->io->write(c, c->out.p + c->out_off,
-					 c->out.len - c->out_off);
+		struct iovec iov = {c->out.p + c->out_off,
+				    c->out.len - c->out_off};
+		ssize_t n = w->io->send(w->be, &c->link, &iov, 1);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			c->progress_ms = w->now_ms;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (n == -EAGAIN) {
 			out_account(w, c);
 			if (out_pending(c) > MAX_OUT_PENDING) {
 				conn_close(w, c,
@@ -1564,13 +1531,11 @@ static void conn_token_return(struct dp_server *d)
 	pthread_mutex_unlock(&d->ip_lock);
 }
 
-/* Turn the listener's EPOLLIN off until `until` (0: back on). */
+/* Turn accept events off until `until` (0: back on). */
 static void listen_pause(struct dp_worker *w, int64_t until)
 {
-	struct epoll_event ev = {.events = until ? 0 : EPOLLIN,
-				 .data.u64 = UINT64_MAX};
 	w->listen_until = until;
-	epoll_ctl(w->ep, EPOLL_CTL_MOD, w->lfd, &ev);
+	w->io->listen_set(w->be, !until);
 }
 
 static void accept_all(struct dp_worker *w)
@@ -1582,65 +1547,51 @@ static void accept_all(struct dp_worker *w)
 			listen_pause(w, next_ms);
 			return;
 		}
-		struct sockaddr_storage ss = {0}; /* analyzers: accept4 fills it */
-		socklen_t sl = sizeof(ss);
-		int fd = accept4(w->lfd, (struct sockaddr *)&ss, &sl,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
+		struct dp_link l;
+		struct dp_peer peer;
+		int rc = w->io->accept(w->be, &l, &peer);
+		if (rc) {
 			conn_token_return(d);
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				logf_("accept: %s", strerror(errno));
+			if (rc != -EAGAIN)
+				logf_("accept: %s", strerror(-rc));
 			return;
 		}
 		int max = d->cfg->max_cnxns;
 		if (max > 0 && atomic_load(&d->nconns) >= max) {
 			/* NIOServerCnxnFactory.AcceptThread: close it */
 			logf_("too many connections - max allowed is %d "
-			      "(maxCnxns)", max);
+			      "(maxCnxns)",
+			      max);
 			atomic_fetch_add(&w->cnxn_rejected, 1);
-			close(fd);
+			w->io->close(w->be, &l);
 			continue;
 		}
-		char ip[INET6_ADDRSTRLEN] = "?";
-		int port = 0;
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-			port = ntohs(a->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-			inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-			port = ntohs(a->sin6_port);
-		}
-		if (!ip_take(w->srv, ip)) {
-			logf_("too many connections from %s - max is %d", ip,
-			      w->srv->cfg->max_client_cnxns);
+		if (!ip_take(w->srv, peer.ip)) {
+			logf_("too many connections from %s - max is %d",
+			      peer.ip, w->srv->cfg->max_client_cnxns);
 			atomic_fetch_add(&w->cnxn_rejected, 1);
-			close(fd);
+			w->io->close(w->be, &l);
 			continue;
 		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		struct dp_conn *c = conn_new(w, fd);
+		struct dp_conn *c = conn_new(w, l.h);
 		if (!c) {
-			logf_("refusing %s: %u connections on this worker", ip,
-			      w->nconns);
-			ip_release(w->srv, ip);
-			close(fd);
+			logf_("refusing %s: %u connections on this worker",
+			      peer.ip, w->nconns);
+			ip_release(w->srv, peer.ip);
+			w->io->close(w->be, &l);
 			continue;
 		}
-		snprintf(c->ip, sizeof(c->ip), "%s", ip);
-		c->port = port;
-		add_auth(c, "ip", ip, strlen(ip));
+		snprintf(c->ip, sizeof(c->ip), "%s", peer.ip);
+		c->port = peer.port;
+		add_auth(c, "ip", peer.ip, strlen(peer.ip));
 		atomic_fetch_add(&w->nconn_open, 1);
 		atomic_fetch_add(&d->nconns, 1);
-		struct epoll_event ev = {.events = EPOLLIN,
-					 .data.u64 = ((uint64_t)c->gen << 32) |
-						     c->slot};
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev)) {
-			conn_close(w, c, "epoll_ctl failed");
+		rc = w->io->attach(w->be, &c->link);
+		if (rc) {
+			char why[96];
+			snprintf(why, sizeof(why), "%s attach: %s", w->io->name,
+				 strerror(-rc));
+			conn_close(w, c, why);
 			continue;
 		}
 	}
@@ -1688,7 +1639,7 @@ static void send_touches(struct dp_worker *w)
 static void *worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
-	struct epoll_event evs[256];
+	struct dp_event evs[DP_POLL_MAX];
 	char name[16];
 	snprintf(name, sizeof(name), "pdk-w%d", w->idx);
 	pthread_setname_np(pthread_self(), name);
@@ -1723,32 +1674,30 @@ static void *worker_main(void *arg)
 		if (!sleep)
 			timeout = 0;
 		rcu_thread_offline();
-		int n = epoll_wait(w->ep, evs, 256, timeout);
+		int n = w->io->poll(w->be, timeout, evs, DP_POLL_MAX);
 		rcu_thread_online();
 		if (sleep)
 			zab_sleep_done(w->srv->seq, w->idx);
 		for (int i = 0; i < n; i++) {
-			uint64_t u = evs[i].data.u64;
-			if (u == UINT64_MAX) {
+			uint32_t what = evs[i].what;
+			if (what & DP_EV_ACCEPT) {
 				accept_all(w);
 				continue;
 			}
-			if (u == UINT64_MAX - 1)
-				continue; /* sequencer eventfd */
+			uint64_t u = evs[i].token;
 			uint32_t slot = (uint32_t)u, gen = (uint32_t)(u >> 32);
 			if (slot >= w->nconns)
 				continue;
 			struct dp_conn *c = w->conns[slot];
 			if (c->gen != gen || c->state == CS_FREE)
 				continue;
-			if (evs[i].events & EPOLLOUT)
+			if (what & DP_EV_OUT)
 				mark_dirty(w, c);
-			if (c->no_read &&
-			    (evs[i].events & (EPOLLHUP | EPOLLERR))) {
+			if (c->no_read && (what & DP_EV_HUP)) {
 				conn_close(w, c, NULL); /* gone, unread */
 				continue;
 			}
-			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			if (what & (DP_EV_IN | DP_EV_HUP))
 				conn_readable(w, c);
 		}
 		post_flush(w); /* the sequencer starts on them meanwhile */
@@ -1766,50 +1715,6 @@ static void *worker_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* Server                                                                */
 /* ------------------------------------------------------------------ */
-/* Open a listening socket on clientPortAddress:clientPort.  With
- * `reuseport` it joins this process's SO_REUSEPORT group (one listener
- * per worker); without, it only probes that no other process holds the
- * port — a REUSEPORT group of another paddockd would otherwise silently
- * share the port with us. */
-static int listen_on(const struct zcfg *cfg, bool reuseport, char *err,
-		     size_t err_len)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", cfg->client_port);
-	const char *host = cfg->client_port_address[0]
-				   ? cfg->client_port_address
-				   : NULL;
-	int rc = getaddrinfo(host, port, &hints, &res);
-	if (rc) {
-		snprintf(err, err_len, "clientPortAddress %s: %s",
-			 host ? host : "*", gai_strerror(rc));
-		return -1;
-	}
-	int fd = socket(res->ai_family,
-			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (reuseport)
-			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-				   sizeof(one));
-	}
-	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) ||
-	    listen(fd, 1024)) {
-		snprintf(err, err_len, "cannot listen on %s:%d: %s",
-			 host ? host : "*", cfg->client_port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 				   struct zab_seq *seq, char *err,
 				   size_t err_len)
@@ -1832,18 +1737,14 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
-	int probe = listen_on(cfg, false, err, err_len);
-	if (probe < 0)
+	const struct dp_backend_ops *io = &dp_tcp_backend;
+	if (io->check(cfg, err, err_len))
 		goto fail;
-	close(probe);
-	for (int i = 0; i < d->n; i++)
-		d->w[i].ep = d->w[i].lfd = -1; /* for the failure path */
 	for (int i = 0; i < d->n; i++) {
 		struct dp_worker *w = &d->w[i];
 		w->srv = d;
 		w->idx = i;
-		w->io = &tcp_io;
-		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		w->io = io;
 		w->watches = wt_new();
 		w->capconns = DP_MAX_CONNS;
 		w->conns = calloc(w->capconns, sizeof(*w->conns));
@@ -1858,18 +1759,13 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		 * in the tree */
 		w->seen = tree_applied_zxid(tree);
 		w->mq = calloc(w->mq_cap, sizeof(*w->mq));
-		if (w->ep < 0 || !w->watches || !w->mq) {
+		if (!w->watches || !w->mq) {
 			snprintf(err, err_len, "out of memory");
 			goto fail;
 		}
-		w->lfd = listen_on(cfg, true, err, err_len);
-		if (w->lfd < 0)
+		w->be = io->open(cfg, i, zab_worker_fd(seq, i), err, err_len);
+		if (!w->be)
 			goto fail;
-		struct epoll_event ev = {.events = EPOLLIN,
-					 .data.u64 = UINT64_MAX};
-		epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd, &ev);
-		ev.data.u64 = UINT64_MAX - 1;
-		epoll_ctl(w->ep, EPOLL_CTL_ADD, zab_worker_fd(seq, i), &ev);
 	}
 	return d;
 fail:
@@ -1897,11 +1793,8 @@ void dp_server_stop(struct dp_server *d)
 {
 	if (!atomic_exchange(&d->running, 0))
 		return;
-	for (int i = 0; i < d->n; i++) {
-		uint64_t one = 1;
-		ssize_t rc = write(zab_worker_fd(d->seq, i), &one, sizeof(one));
-		(void)rc;
-	}
+	for (int i = 0; i < d->n; i++)
+		d->w[i].io->wake(d->w[i].be);
 	for (int i = 0; i < d->n; i++)
 		pthread_join(d->w[i].thread, NULL);
 }
@@ -1913,10 +1806,8 @@ void dp_server_destroy(struct dp_server *d)
 	dp_server_stop(d);
 	for (int i = 0; d->w && i < d->n; i++) {
 		struct dp_worker *w = &d->w[i];
-		if (w->lfd >= 0)
-			close(w->lfd);
-		if (w->ep >= 0)
-			close(w->ep);
+		if (w->be)
+			w->io->destroy(w->be);
 		wt_free(w->watches);
 		for (unsigned k = 0; k < w->mq_n; k++)
 			zmsg_free(w->mq[w->mq_head + k]);
