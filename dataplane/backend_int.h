@@ -4,8 +4,9 @@
  *
  * The dataplane is two layers:
  *
- *   protocol   worker.c (the loop, connections, framing, requests,
- *              replies), fourlw.c, watch.c
+ *   protocol   worker.c (loop glue, connection table, limits), jute.c
+ *              (framing, flow control, batched output), proto.c
+ *              (requests, replies, watches, auth), fourlw.c, watch.c
  *   ---------  struct dp_backend_ops (this header)
  *   backend    io_tcp.c: kernel TCP (epoll, listen/accept4,
  *              SO_REUSEPORT, TCP_NODELAY, EAGAIN, the sequencer's

@@ -1,7 +1,9 @@
 /*
- * dataplane_int.h — worker and connection state shared by worker.c and
- * fourlw.c.  The backend (backend_int.h, io_tcp.c) does not include it:
- * it sees a connection only as its struct dp_link.
+ * dataplane_int.h — worker and connection state shared by the protocol
+ * side of the dataplane: worker.c (the loop and the connection table),
+ * jute.c (framing, flow control, output), proto.c (requests, replies,
+ * sequencer messages) and fourlw.c.  The backend (backend_int.h, io_tcp.c)
+ * does not include it: it sees a connection only as its struct dp_link.
  *
  * Owned by one worker thread; four-letter words read other workers'
  * counters and connection slots racily (statistics only).
@@ -41,7 +43,7 @@ struct dp_conn {
 	bool readonly_sent; /* client sent the readOnly byte */
 	bool dirty;         /* on the flush list */
 	bool want_write;    /* write interest on (output waits) */
-	/* Flow control (worker.c): a complete frame in `in` that cannot be
+	/* Flow control (jute.c): a complete frame in `in` that cannot be
 	 * handled yet stops parsing (blocked); a blocked connection's link
 	 * is read only while `in` holds less than IN_HIGH bytes (no_read:
 	 * read interest is off). */
@@ -131,9 +133,102 @@ struct dp_server {
 	int64_t fill_ms;
 };
 
+/* Why a connection's next complete frame waits (dp_conn.blocked). */
+enum block_why {
+	BW_NONE = 0,
+	BW_SESSION, /* ConnectRequest at the sequencer */
+	BW_ORDER,   /* a read behind the connection's own writes */
+	BW_LIMIT,   /* an outstanding-request limit or a full ring */
+	BW_OUTPUT,  /* too many unsent replies */
+};
+
+/* Everything below: the worker's own thread only, unless said. */
+
+/* ---- worker.c: the loop, connections, sequencer posts ---- */
+
 /* Outstanding requests of the whole server (what globalOutstandingLimit
  * limits), read racily from every worker's counter.  Any thread. */
 int64_t dp_outstanding(const struct dp_server *d);
+/* A line on stderr, "paddockd: " first. */
+void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Close c now (unsent output is dropped); `why` is logged unless NULL.
+ * Tells the sequencer (ZM_DETACH) if c has a session.  c's slot may be
+ * reused at once: callers check c->state == CS_FREE afterwards. */
+void dp_conn_close(struct dp_worker *w, struct dp_conn *c, const char *why);
+/* The open connection r names, or NULL (closed since). */
+struct dp_conn *dp_conn_lookup(struct dp_worker *w, struct zconn_ref r);
+/* Queue m (ownership passes) for the sequencer; they leave together at
+ * dp_post_flush (end of a loop pass, or 64 queued). */
+void dp_post(struct dp_worker *w, struct zmsg *m);
+void dp_post_flush(struct dp_worker *w);
+
+/* Only w's thread writes w->outstanding (no atomic read-modify-write
+ * needed); other workers and four-letter words read it. */
+static inline void dp_outstanding_add(struct dp_worker *w, int64_t d)
+{
+	atomic_store_explicit(&w->outstanding,
+			      atomic_load_explicit(&w->outstanding,
+						   memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
+/* ---- jute.c: framing, flow control, batched output ---- */
+
+static inline size_t dp_out_pending(const struct dp_conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+/* Keep w->out_bytes (the worker's unsent bytes) equal to the sum of its
+ * connections' dp_out_pending(), after c's output grew or shrank. */
+static inline void dp_out_account(struct dp_worker *w, struct dp_conn *c)
+{
+	int64_t now = (int64_t)dp_out_pending(c);
+	w->out_bytes += now - c->out_acct;
+	c->out_acct = now;
+}
+
+/* Every append to c->out ends here: c is sent at dp_flush_dirty. */
+void dp_mark_dirty(struct dp_worker *w, struct dp_conn *c);
+/* Start a reply frame (ReplyHeader xid, zxid, err) in o; *at for
+ * jw_frame_end. */
+void dp_reply_begin(struct jw *o, size_t *at, int32_t xid, int64_t zxid,
+		    int32_t err);
+/* Queue a whole reply: the header, then len bytes of body (may be NULL
+ * when len is 0). */
+void dp_send_frame(struct dp_worker *w, struct dp_conn *c, const void *body,
+		   size_t len, int32_t xid, int64_t zxid, int32_t err);
+/* c's next frame may be handled now: parse it again in this pass. */
+void dp_wake_conn(struct dp_worker *w, struct dp_conn *c);
+/* The backend says c is readable (or hung up): read it, within the
+ * per-pass budget, and handle the frames that need not wait. */
+void dp_conn_readable(struct dp_worker *w, struct dp_conn *c);
+/* Parse again the connections dp_wake_conn named. */
+void dp_run_ready(struct dp_worker *w);
+/* Send every dirty connection's output, one batch each. */
+void dp_flush_dirty(struct dp_worker *w);
+
+/* ---- proto.c: requests, replies, sequencer messages ---- */
+
+/* Whether op is answered on the worker (reads, watch operations, ping)
+ * or goes to the sequencer (writes, sessions). */
+bool dp_op_is_read(int op);
+bool dp_op_is_write(int op);
+/* Handle the first frame of a connection (a ConnectRequest), or one
+ * request frame of an open connection that need not wait.  c may be
+ * closed on return (c->state == CS_FREE). */
+void dp_handle_connect(struct dp_worker *w, struct dp_conn *c,
+		       const uint8_t *p, size_t len);
+void dp_handle_request(struct dp_worker *w, struct dp_conn *c,
+		       const uint8_t *p, size_t len);
+/* Process sequencer messages whose zxid is <= upto (all if upto < 0). */
+void dp_process_msgs(struct dp_worker *w, zxid_t upto);
+/* Once a loop pass: stop the sequencer's events when no watch is left. */
+void dp_watch_disarm_if_idle(struct dp_worker *w);
+/* Add an authenticated id to c's set (ZooKeeper's authInfo order);
+ * 0, or -1 if the set is full or memory is short. */
+int dp_conn_add_auth(struct dp_conn *c, const char *scheme, const char *id,
+		     size_t id_len);
 
 /* fourlw.c: answer the four-letter word `cmd` (dp_4lw_known) into `out`
  * and return true (the caller closes after sending); false for "dump",

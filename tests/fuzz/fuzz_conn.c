@@ -5,8 +5,8 @@
  *
  * Covers the four-letter-word / ConnectRequest sniffing, frame splitting
  * and jute.maxbuffer checks, the worker's read decoders and watch
- * operations (dataplane/worker.c, watch.c, fourlw.c) and, for writes, the
- * sequencer behind it.
+ * operations (dataplane/jute.c, proto.c, watch.c, fourlw.c) and, for
+ * writes, the sequencer behind it.
  *
  * Each input opens a fresh connection, sends bytes, half-closes (the
  * server must then close: it sees EOF) and reads everything the server

@@ -18,13 +18,13 @@
 
  * Input: a sequence of records
  *     u8 op      index into the write opcodes a worker forwards
- *                (is_write() in dataplane/worker.c)
+ *                (dp_op_is_write() in dataplane/proto.c)
  *     u8 who     identities: bit 0 digest "bob", bit 1 super, bit 2 no
  *                "ip" identity (a worker always adds one)
  *     u16 len    big-endian, clamped to what is left
  *     len bytes  the request record after the xid/op header
  * The auth block in front of the body is written with zab_auth_write, as
- * post_write() in dataplane/worker.c does.
+ * post_write() in dataplane/proto.c does.
  */
 #include <sched.h>
 #include <stdbool.h>

@@ -3,7 +3,7 @@
  * ZooKeeper 3.8's WatchManager/WatcherModeManager behave: one-shot data
  * and child watches, persistent and persistent-recursive watches, one
  * callback per owner per trigger, the registration zxid, removal and
- * counts.  Tables are used as dataplane/worker.c uses them: WT_DATA for
+ * counts.  Tables are used as dataplane/proto.c uses them: WT_DATA for
  * getData/exists, WT_CHILD for getChildren, addWatch in both.
  */
 #include <setjmp.h>
