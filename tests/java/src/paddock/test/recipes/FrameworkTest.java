@@ -1129,7 +1129,17 @@ class FrameworkTest extends Zk {
         log("results %d first %s last %s", res.size(), r(res.get(0)
             .getResultPath()), r(res.get(res.size() - 1).getResultPath()));
         Stat st = c.checkExists().forPath(p);
-        log("parent %s", stat(st));
+        // no zxids relative to the root: the suite's reaper (every
+        // second) deletes other cases' empty containers at any moment,
+        // and one landed between create(p) and this multi on a run; the
+        // multi's own zxid is any created child's czxid
+        Stat first = c.checkExists().forPath(res.get(0).getResultPath());
+        log("parent pzxid is the multi's zxid: %b, czxid=mzxid: %b, "
+            + "version=%d cversion=%d aversion=%d dataLength=%d "
+            + "numChildren=%d", st.getPzxid() == first.getCzxid(),
+            st.getCzxid() == st.getMzxid(), st.getVersion(),
+            st.getCversion(), st.getAversion(), st.getDataLength(),
+            st.getNumChildren());
         List<CuratorOp> dels = new ArrayList<>();
         for (CuratorTransactionResult t : res)
             dels.add(c.transactionOp().delete().forPath(t.getResultPath()));
