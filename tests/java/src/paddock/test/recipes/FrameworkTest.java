@@ -1129,10 +1129,10 @@ class FrameworkTest extends Zk {
         log("results %d first %s last %s", res.size(), r(res.get(0)
             .getResultPath()), r(res.get(res.size() - 1).getResultPath()));
         Stat st = c.checkExists().forPath(p);
-        // no zxids relative to the root: the suite's reaper (every
-        // second) deletes other cases' empty containers at any moment,
-        // and one landed between create(p) and this multi on a run; the
-        // multi's own zxid is any created child's czxid
+        // no zxids relative to the root: another session's transaction
+        // fell between create(p) and this multi on one run (most likely
+        // the suite's reaper, every second, deleting an earlier case's
+        // empty container); the multi's own zxid is a child's czxid
         Stat first = c.checkExists().forPath(res.get(0).getResultPath());
         log("parent pzxid is the multi's zxid: %b, czxid=mzxid: %b, "
             + "version=%d cversion=%d aversion=%d dataLength=%d "
