@@ -107,8 +107,6 @@ struct ens {
 	/* readonlymode: when LOOKING began plus the wait, 0 = off */
 	int64_t ro_at;
 	bool ro;
-	/* ens_run's clock, for the peer callbacks it makes (peer_poll) */
-	int64_t now;
 	/* acceptedEpoch, currentEpoch: open files and what they hold */
 	int epoch_fd[2];
 	uint32_t epoch_val[2];
@@ -1080,7 +1078,7 @@ static void learner_sync(struct ens *e)
 static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
 {
 	struct ens *e = arg;
-	int64_t now = e->now;
+	int64_t now = e->s->now;
 	if (zab_role(e->z) == ZR_LEADING) {
 		if (q->type == ZP_REQUEST) {
 			leader_request(e, from, q);
@@ -1111,19 +1109,19 @@ static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
 static void ens_vote(void *arg, int64_t from, const struct zab_vote *v)
 {
 	struct ens *e = arg;
-	zab_vote_recv(e->z, e->now, from, v);
+	zab_vote_recv(e->z, e->s->now, from, v);
 }
 
 static void ens_link_up(void *arg, int64_t peer)
 {
 	struct ens *e = arg;
-	zab_link_up(e->z, e->now, peer);
+	zab_link_up(e->z, e->s->now, peer);
 }
 
 static void ens_link_down(void *arg, int64_t peer)
 {
 	struct ens *e = arg;
-	zab_link_down(e->z, e->now, peer);
+	zab_link_down(e->z, e->s->now, peer);
 }
 
 
@@ -1330,7 +1328,6 @@ void ens_run(struct zab_seq *s, const struct pollfd *fds, int nfds)
 	if (!e->z)
 		return;
 	int64_t now = s->now;
-	e->now = now;
 	peer_poll(e->peer, fds, nfds, now);
 	if (s->log) {
 		zxid_t d = zlog_durable(s->log);

@@ -477,6 +477,22 @@ static void send_kill(struct zab_seq *s, struct zconn_ref c)
 	out_add(s, c.worker, m);
 }
 
+static bool conn_same(struct zconn_ref a, struct zconn_ref b)
+{
+	return a.worker == b.worker && a.slot == b.slot && a.gen == b.gen;
+}
+
+/* A session that a connection other than c holds loses it: that
+ * connection is closed, the session survives unattached. */
+static void sess_take_from_other(struct zab_seq *s, struct zsession *z,
+				 struct zconn_ref c)
+{
+	if (z->attached && !conn_same(z->conn, c)) {
+		send_kill(s, z->conn);
+		z->attached = false;
+	}
+}
+
 static void send_reply(struct zab_seq *s, const struct zmsg *req, int err,
 		       zxid_t zxid)
 {
@@ -1009,12 +1025,8 @@ static void handle_connect(struct zab_seq *s, struct zmsg *m)
 	struct zsession *z = seq_sess_find(s, m->session);
 	/* ZooKeeper closes the session's current connection before it
 	 * checks the password (the session itself survives). */
-	if (z && z->attached &&
-	    (z->conn.worker != m->conn.worker || z->conn.slot != m->conn.slot ||
-	     z->conn.gen != m->conn.gen)) {
-		send_kill(s, z->conn);
-		z->attached = false;
-	}
+	if (z)
+		sess_take_from_other(s, z, m->conn);
 	if (!z || z->closing || m->len < ZK_PASSWD_LEN ||
 	    memcmp(z->passwd, m->body, ZK_PASSWD_LEN)) {
 		out_add(s, m->conn.worker, rep); /* refused */
@@ -1042,10 +1054,8 @@ void seq_connect_finish(struct zab_seq *s, struct zmsg *rep, bool valid)
 		out_add(s, rep->conn.worker, rep);
 		return;
 	}
-	if (z->attached &&
-	    (z->conn.worker != rep->conn.worker ||
-	     z->conn.slot != rep->conn.slot || z->conn.gen != rep->conn.gen))
-		send_kill(s, z->conn);
+	/* another connection may have resumed it while the leader was asked */
+	sess_take_from_other(s, z, rep->conn);
 	z->attached = true;
 	z->conn = rep->conn;
 	z->deadline = s->now + z->timeout;
@@ -1203,6 +1213,15 @@ void seq_apply_one(struct zab_seq *s, struct ptxn *t)
 }
 
 static void start_snapshot(struct zab_seq *s);
+
+/* After how many logged transactions the next snapshot starts: snapCount
+ * / 2 plus a random part of it, so that servers started together do not
+ * snapshot together (SyncRequestProcessor's randRoll). */
+static int64_t next_snap_at(struct zab_seq *s)
+{
+	int64_t half = s->cfg.snap_count / 2;
+	return half + (int64_t)(seq_rand(s) % (uint64_t)half) + 1;
+}
 
 /* Tell every worker how far the tree is applied (ZM_APPLIED), once per
  * change: the events up to there have been sent before it. */
@@ -1393,8 +1412,7 @@ void seq_answer_sync(struct zab_seq *s, struct zmsg *m)
 static void handle_detach(struct zab_seq *s, struct zmsg *m)
 {
 	struct zsession *z = seq_sess_find(s, m->session);
-	if (z && z->conn.worker == m->conn.worker &&
-	    z->conn.slot == m->conn.slot && z->conn.gen == m->conn.gen)
+	if (z && conn_same(z->conn, m->conn))
 		z->attached = false;
 }
 
@@ -1561,8 +1579,7 @@ static void start_snapshot(struct zab_seq *s)
 	}
 	s->snap_joinable = true;
 	s->since_snap = 0;
-	int64_t half = s->cfg.snap_count / 2;
-	s->snap_at = half + (half > 0 ? (int64_t)(seq_rand(s) % (uint64_t)half) : 0) + 1;
+	s->snap_at = next_snap_at(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1761,8 +1778,7 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 	    (ssize_t)sizeof(s->rng))
 		s->rng = (uint64_t)s->wall_ms ^ ((uint64_t)getpid() << 32);
 	s->rng |= 1; /* xorshift's state is never 0 */
-	s->snap_at = s->cfg.snap_count / 2 + 1 +
-		     (int64_t)(seq_rand(s) % (uint64_t)(s->cfg.snap_count / 2 + 1));
+	s->snap_at = next_snap_at(s);
 	s->tree = cfg->tree;
 	s->membarrier = sys_membarrier(
 				MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
