@@ -158,9 +158,15 @@ def test_bench_spreads_sessions_over_a_three_server_zookeeper_ensemble(tmpdir_):
     """--servers: connection i goes to server i % 3; a real ensemble, so
     writes sent to followers go through its leader and every server sees
     its share of the requests."""
-    ports = [free_port() for _ in range(3)]
-    members = "".join(f"server.{i + 1}=127.0.0.1:{free_port()}:{free_port()}\n"
-                      for i in range(3))
+    # nine distinct ports (free_port can hand out a port twice: each is
+    # free when drawn), as ensemble.py's Ensemble.port does
+    drawn = set()
+    while len(drawn) < 9:
+        drawn.add(free_port())
+    drawn = list(drawn)
+    ports = drawn[:3]
+    members = "".join(f"server.{i + 1}=127.0.0.1:{drawn[3 + 2 * i]}:"
+                      f"{drawn[4 + 2 * i]}\n" for i in range(3))
     procs, logs = [], []
     try:
         for i, port in enumerate(ports):
