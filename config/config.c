@@ -771,6 +771,11 @@ static int k_read_only(struct zparse *p, const char *key, const char *val)
 	return get_bool(p, key, val, &p->c->read_only_mode);
 }
 
+static int k_digest(struct zparse *p, const char *key, const char *val)
+{
+	return get_bool(p, key, val, &p->c->digest_enabled);
+}
+
 static int k_cumulative_acks(struct zparse *p, const char *key,
 			     const char *val)
 {
@@ -919,6 +924,7 @@ static const struct {
 	{ "paddock.peerQueueLimit", k_peer_queue_limit },
 	{ "commitLogCount", k_commit_log_count },
 	{ "readonlymode.enabled", k_read_only },
+	{ "digest.enabled", k_digest },
 	{ "znode.container.checkIntervalMs", k_container_interval },
 	{ "peerType", k_peer_type },
 	{ "globalOutstandingLimit", k_global_outstanding },
@@ -950,7 +956,7 @@ static const char *const unused_keys[] = {
 	"sslQuorum", "portUnification", "sslQuorumReloadCertFiles",
 	"quorum.cnxn.threads.size", "oraclePath", "serverCnxnFactory",
 	"fsync.warningthresholdms", "snapSizeLimitInKb",
-	"txnLogSizeLimitInKb", "commitLogCount", "digest.enabled",
+	"txnLogSizeLimitInKb", "commitLogCount",
 	"snapshot.trust.empty", "audit.enable", "electionPortBindRetry",
 	"requireClientAuthScheme",
 	/* flow control: paddock never drops a request or a connection to
@@ -1344,6 +1350,7 @@ void zcfg_defaults(struct zcfg *c)
 	c->cumulative_acks = true;
 	c->peer_queue_mib = 64;
 	c->commit_log_count = 100000;
+	c->digest_enabled = true;
 	c->n_servers = 0;
 }
 

@@ -94,6 +94,11 @@ struct zcfg {
 	bool read_only_mode;            /* readonlymode.enabled (a JVM
 					   property in ZooKeeper), default
 					   false */
+	bool digest_enabled;            /* digest.enabled (zookeeper.digest.
+					   enabled): an ensemble keeps
+					   ZooKeeper's tree digest, puts it
+					   in proposals and checks the
+					   leader's; default true */
 	bool peer_type_observer;        /* peerType=observer, default
 					   participant */
 	int peer_queue_mib;             /* paddock.peerQueueLimit: MiB of

@@ -159,6 +159,10 @@ struct zab_ens_config {
 				    (zab_int.h ZAB_PADDOCK_VERSION) */
 	bool read_only;          /* readonlymode.enabled: serve read-only
 				    clients while cut off from the quorum */
+	bool digest;             /* digest.enabled: keep ZooKeeper's tree
+				    digest (tree_digest_start), send it in
+				    proposals (TxnDigest) and compare it
+				    after applying each one */
 	const char *qv;          /* membership as /zookeeper/config shows it
 				    ("server.1=...\nversion=0"), copied */
 };
@@ -207,6 +211,9 @@ struct zab_stats {
 	_Atomic int64_t synced_followers;
 	_Atomic int64_t synced_observers;
 	_Atomic int64_t pending_syncs;   /* learners' syncs not answered */
+	/* transactions after which the tree digest differed from the one
+	 * the proposal carried (or, on the leader, from its prediction) */
+	_Atomic int64_t digest_mismatches;
 };
 
 struct zab_seq;

@@ -879,6 +879,7 @@ static void apply_record(struct ens *e, zxid_t zxid, const void *p,
 	}
 	t.zxid = zxid;
 	seq_apply_one(s, &t);
+	seq_digest_check(s, &t);
 	zmsg_free(t.req);
 	t.req = NULL;
 	ptxn_steps_free(&t);

@@ -23,6 +23,17 @@
 
 #include "consensus/seq_int.h"
 
+/* The digest of a node in state e, whose path and data CRC is e->dcrc. */
+static int64_t pend_digest(const struct pend *e, const char *path, size_t len)
+{
+	struct zstat st = e->stat;
+
+	if (!e->exists)
+		return 0;
+	st.cversion = zk_cversion_stored(&st);
+	return zk_digest_end(e->dcrc, path, len, &st);
+}
+
 /* `hash` is zk_path_hash(path, len): each write hashes a path once, for
  * this table and the tree's. */
 static struct ov_path **ov_find(struct zab_seq *s, const char *path,
@@ -67,8 +78,12 @@ static int prep_get(struct zab_seq *s, const char *path, size_t len,
 		out->exists = r->exists;
 		out->stat = r->stat;
 		out->acl = r->acl;
+		out->dcrc = r->dcrc;
+		out->digest = r->digest;
 		return r->exists ? ZOK : ZNONODE;
 	}
+	out->dcrc = 0;
+	out->digest = 0;
 	const struct znode *n = tree_lookup_hashed(s->tree, path, len, hash);
 	if (!n) {
 		out->exists = false;
@@ -79,6 +94,10 @@ static int prep_get(struct zab_seq *s, const char *path, size_t len,
 	out->exists = true;
 	out->stat = v.stat;
 	out->acl = v.acl;
+	if (s->digest) {
+		out->dcrc = znode_digest_start(n);
+		out->digest = pend_digest(out, path, len);
+	}
 	return ZOK;
 }
 
@@ -170,6 +189,13 @@ static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
 	r->exists = e->exists;
 	r->stat = e->stat;
 	r->acl = e->acl ? zacl_ref((struct zacl *)e->acl) : NULL;
+	r->dcrc = e->dcrc;
+	r->digest = 0;
+	if (s->digest) {
+		/* AdHash: the old state's digest out, the new one's in */
+		r->digest = pend_digest(e, path, len);
+		s->pdigest += (uint64_t)r->digest - (uint64_t)e->digest;
+	}
 	r->older = p->top;
 	r->newer = NULL;
 	if (p->top)
@@ -212,6 +238,76 @@ void prep_release(struct zab_seq *s, struct ptxn *t)
 	t->ovp = NULL;
 	t->ovr = NULL;
 	t->nov = t->capov = 0;
+}
+
+/* The records of deleting path (state `node`; its parent, at pl bytes
+ * with hash ph, in state `parent`) as ZooKeeper's delete changes them. */
+static int prep_put_delete(struct zab_seq *s, struct ptxn *t, const char *path,
+			   size_t len, uint64_t hash, struct pend *node,
+			   size_t pl, uint64_t ph, struct pend *parent)
+{
+	int rc;
+
+	parent->stat.cversion++;
+	parent->stat.num_children--;
+	parent->stat.pzxid = t->zxid;
+	node->exists = false;
+	if ((rc = prep_put(s, t, path, pl, ph, parent)) ||
+	    (rc = prep_put(s, t, path, len, hash, node)))
+		return rc;
+	return ZOK;
+}
+
+static void add_path(const char *path, size_t len, void *arg)
+{
+	paths_add(arg, path, len);
+}
+
+/*
+ * PrepRequestProcessor's closeSession: the session's ephemerals as they
+ * will be once everything prepared before is applied — the tree's that
+ * no pending change touches (in ZooKeeper's order), then those a pending
+ * change leaves owned by the session — each deleted with its parent
+ * changed, so that later requests already see them gone and the digest
+ * follows.  They are what CloseSessionTxn lists.
+ */
+int prep_close_session(struct zab_seq *s, struct ptxn *t)
+{
+	struct paths tree_eph = {0}, *x = calloc(1, sizeof(*x));
+	int rc = ZOK;
+
+	if (!x)
+		return ZSYSTEMERROR;
+	t->closing = x;
+	if (tree_ephemerals_zk(s->tree, t->session, add_path, &tree_eph) < 0)
+		rc = ZSYSTEMERROR;
+	for (int i = 0; !rc && i < tree_eph.n; i++) {
+		uint64_t h = zk_path_hash(tree_eph.p[i], tree_eph.l[i]);
+		struct ov_path **pp =
+			ov_find(s, tree_eph.p[i], tree_eph.l[i], h);
+		if (!pp || !*pp)
+			paths_add(x, tree_eph.p[i], tree_eph.l[i]);
+	}
+	for (size_t b = 0; !rc && b < s->ovn; b++)
+		for (const struct ov_path *p = s->ovb[b]; p; p = p->hnext)
+			if (p->top->exists &&
+			    p->top->stat.ephemeral_owner == t->session)
+				paths_add(x, p->path, p->len);
+	paths_free(&tree_eph);
+	for (int i = 0; !rc && i < x->n; i++) {
+		struct pend node, parent;
+		const char *path = x->p[i];
+		size_t len = x->l[i], pl = zk_parent_len(path, len);
+		uint64_t h = zk_path_hash(path, len), ph = zk_path_hash(path, pl);
+		if (prep_get(s, path, len, h, &node) != ZOK)
+			continue;
+		if (prep_get(s, path, pl, ph, &parent) != ZOK)
+			rc = ZSYSTEMERROR; /* a node without its parent: a bug */
+		else
+			rc = prep_put_delete(s, t, path, len, h, &node, pl, ph,
+					     &parent);
+	}
+	return rc;
 }
 
 struct zacl *prep_acl_intern(struct zab_seq *s, struct zacl *a)
@@ -486,9 +582,12 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 		memset(&self, 0, sizeof(self));
 		self.exists = true;
 		self.stat.czxid = self.stat.mzxid = self.stat.pzxid = c->t->zxid;
+		self.stat.ctime = self.stat.mtime = c->t->time;
 		self.stat.ephemeral_owner = st->owner;
 		self.stat.data_length = dlen < 0 ? 0 : dlen;
 		self.acl = st->acl;
+		if (c->s->digest)
+			self.dcrc = zk_digest_start(final, flen, data, dlen);
 		rc = prep_put(c->s, c->t, st->path, st->len, h, &self);
 	}
 out:
@@ -537,14 +636,8 @@ static int prep_delete(struct pctx *c, struct jr *r, struct step *st)
 		return rc;
 	if (node.stat.num_children > 0)
 		return ZNOTEMPTY;
-	parent.stat.cversion++;
-	parent.stat.num_children--;
-	parent.stat.pzxid = c->t->zxid;
-	node.exists = false;
-	if ((rc = prep_put(c->s, c->t, st->path, pl, ph, &parent)) ||
-	    (rc = prep_put(c->s, c->t, st->path, st->len, h, &node)))
-		return rc;
-	return ZOK;
+	return prep_put_delete(c->s, c->t, st->path, st->len, h, &node, pl, ph,
+			       &parent);
 }
 
 static int prep_setdata(struct pctx *c, struct jr *r, struct step *st)
@@ -575,7 +668,10 @@ static int prep_setdata(struct pctx *c, struct jr *r, struct step *st)
 	node.stat.version++;
 	st->version = node.stat.version;
 	node.stat.mzxid = c->t->zxid;
+	node.stat.mtime = c->t->time;
 	node.stat.data_length = dlen < 0 ? 0 : dlen;
+	if (c->s->digest)
+		node.dcrc = zk_digest_start(st->path, st->len, data, dlen);
 	return prep_put(c->s, c->t, st->path, st->len, h, &node);
 }
 

@@ -96,6 +96,8 @@ struct ov_rec {
 	bool exists;
 	struct zstat stat;
 	struct zacl *acl; /* referenced */
+	uint32_t dcrc;	  /* while digests are kept: as struct pend's */
+	int64_t digest;
 };
 
 struct ov_path {
@@ -107,11 +109,17 @@ struct ov_path {
 };
 #define OVP_POOL_LEN 47 /* ov_path blocks for paths up to this are recycled */
 
-/* What prep_get returns. */
+/* What prep_get returns.  While the tree keeps its digest, also the
+ * node's digest in this state (0 if it does not exist) and the CRC of
+ * its path and data (zk_digest_start).  prep_put takes the new state in
+ * the same form: `digest` still the old digest, `dcrc` the new CRC when
+ * the data changed. */
 struct pend {
 	bool exists;
 	struct zstat stat;
 	const struct zacl *acl;
+	uint32_t dcrc;
+	int64_t digest;
 };
 
 enum ptxn_kind {
@@ -148,6 +156,13 @@ struct ptxn {
 	struct ov_path *ovp_in[4];
 	struct ov_rec *ovr_in[4];
 	struct step one; /* st of a single-op request */
+	/* TxnDigest: the tree digest once this transaction is applied
+	 * (prep's prediction on the leader, the record's on a learner) */
+	bool has_digest;
+	uint64_t digest;
+	uint64_t digest0; /* s->pdigest before this one was prepared */
+	struct paths *closing; /* PT_SESSION_CLOSE: the ephemerals it
+				  deletes, as prep_close_session found them */
 };
 
 struct zab_seq {
@@ -182,6 +197,11 @@ struct zab_seq {
 	size_t ovn, ovcount;
 	struct ov_rec *ov_free; /* recycled records (linked by .older) */
 	struct ov_path *ovp_free; /* recycled short ov_paths (by .hnext) */
+	/* the tree digest once every prepared transaction is applied
+	 * (PrepRequestProcessor's precalculated digest), while the tree
+	 * keeps one */
+	uint64_t pdigest;
+	bool digest; /* the tree keeps its digest (digest.enabled) */
 	struct ptxn *ptxn_free; /* recycled transactions (linked by .next) */
 	/* pending transactions, in zxid order */
 	struct ptxn *ph, *pt;
@@ -294,9 +314,15 @@ int prep_one(struct zab_seq *s, struct ptxn *t, const struct zauth_id *ids,
 /* Drop t's overlay records: commit (they are the oldest of their paths)
  * or rollback (the newest). */
 void prep_release(struct zab_seq *s, struct ptxn *t);
+/* closeSession: find the ephemerals it deletes (t->closing) and push
+ * their deletions.  ZOK or ZSYSTEMERROR. */
+int prep_close_session(struct zab_seq *s, struct ptxn *t);
 void prep_free_all(struct zab_seq *s);
 /* Free t's steps (st may be t->one). */
 void ptxn_steps_free(struct ptxn *t);
+/* After t is applied: count and log a tree digest other than the one t
+ * carries (a learner: the leader's; the leader: its prediction). */
+void seq_digest_check(struct zab_seq *s, const struct ptxn *t);
 /* Return an ACL equal to `a` that other nodes already share (consuming
  * the caller's reference to `a`), or `a` itself, now remembered. */
 struct zacl *prep_acl_intern(struct zab_seq *s, struct zacl *a);

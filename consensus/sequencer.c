@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/membarrier.h>
@@ -630,6 +631,10 @@ static struct ptxn *ptxn_new(struct zab_seq *s, enum ptxn_kind kind,
 	t->req = req;
 	t->failed = -1;
 	t->time = s->wall_ms;
+	/* with nothing pending the tree is what prep would predict */
+	if (!s->ph && s->digest)
+		s->pdigest = tree_digest(s->tree);
+	t->digest0 = s->pdigest;
 	if (req) {
 		t->session = req->session;
 		t->conn = req->conn;
@@ -651,6 +656,11 @@ static void ptxn_free(struct zab_seq *s, struct ptxn *t)
 {
 	prep_release(s, t);
 	ptxn_steps_free(t);
+	if (t->closing) {
+		paths_free(t->closing);
+		free(t->closing);
+		t->closing = NULL;
+	}
 	zmsg_free(t->req);
 	t->req = NULL;
 	t->next = s->ptxn_free;
@@ -685,17 +695,53 @@ static void enqueue(struct zab_seq *s, struct ptxn *t)
  * withdrawn and the error is returned. */
 static int log_txn(struct zab_seq *s, struct ptxn *t)
 {
-	if (!s->log && !s->ens)
-		return ZOK;
+	int rc = ZOK;
+	if (t->kind == PT_SESSION_CLOSE && !t->closing)
+		rc = prep_close_session(s, t);
+	if (s->digest) {
+		/* an error txn or a failed multi changes nothing; an error
+		 * txn has no TxnDigest (PrepRequestProcessor throws before it
+		 * sets one), a failed multi has one */
+		if (t->err || t->failed >= 0)
+			s->pdigest = t->digest0;
+		t->has_digest = !t->err;
+		t->digest = s->pdigest;
+	}
+	if (rc || (!s->log && !s->ens))
+		goto out;
 	txn_encode(s, t);
 	if (s->rec.err) {
 		s->rec.err = false;
-		return ZSYSTEMERROR;
+		rc = ZSYSTEMERROR;
+	} else if (s->ens) { /* a proposal: the core logs it (and its
+				followers) */
+		rc = ens_propose(s, t);
+	} else if (zlog_append(s->log, t->zxid, s->rec.p, s->rec.len)) {
+		rc = ZSYSTEMERROR;
 	}
-	if (s->ens) /* a proposal: the core logs it (and its followers) */
-		return ens_propose(s, t);
-	int rc = zlog_append(s->log, t->zxid, s->rec.p, s->rec.len);
-	return rc ? ZSYSTEMERROR : ZOK;
+out:
+	if (rc) /* withdrawn: the caller drops its records */
+		s->pdigest = t->digest0;
+	return rc;
+}
+
+void seq_digest_check(struct zab_seq *s, const struct ptxn *t)
+{
+	if (!t->has_digest || !s->digest)
+		return;
+	uint64_t have = tree_digest(s->tree);
+	if (have == t->digest)
+		return;
+	int64_t n = atomic_load(&s->stats.digest_mismatches) + 1;
+	stat_add(&s->stats.digest_mismatches, 1);
+	if (!(n & (n - 1))) /* the 1st, 2nd, 4th, 8th... */
+		fprintf(stderr,
+			"paddockd: digest mismatch after zxid 0x%" PRIx64
+			" (type %d): the tree's is %" PRId64 ", the %s %" PRId64
+			" (%" PRId64 " mismatches so far)\n",
+			(uint64_t)t->zxid, t->op, (int64_t)have,
+			s->ens && ens_leading(s) ? "prediction" : "leader's",
+			(int64_t)t->digest, n);
 }
 
 /* What may be applied: durable (standalone) or committed (ensemble). */
@@ -1252,6 +1298,7 @@ void seq_drain(struct zab_seq *s)
 		sess_pending(s, t, -1);
 		__atomic_store_n(&s->npending, s->npending - 1, __ATOMIC_RELAXED);
 		seq_apply_one(s, t);
+		seq_digest_check(s, t);
 		ptxn_free(s, t);
 	}
 	seq_applied_marker(s);
@@ -1788,6 +1835,12 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 		free(s);
 		errno = ENOMEM;
 		return NULL;
+	}
+	/* an ensemble keeps ZooKeeper's tree digest (before the snapshot
+	 * loads: each restored node is added as it comes) */
+	if (cfg->ensemble && cfg->ensemble->digest) {
+		tree_digest_start(s->tree);
+		s->digest = true;
 	}
 	/* SessionTrackerImpl.initializeNextSessionId */
 	uint64_t t = (uint64_t)s->wall_ms;

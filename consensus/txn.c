@@ -19,8 +19,9 @@
  *   sessions        CreateSessionTxn {timeOut} (the password is derived
  *                   from the id, zk_session_passwd), CloseSessionTxn
  *                   {the session's ephemerals when it was prepared}
- * No TxnDigest is written (a ZooKeeper follower then skips its digest
- * check).  txn_decode turns a record back into the steps prep made, so
+ * In an ensemble (digest.enabled) the TxnDigest follows: the tree digest
+ * once the transaction is applied, as prep predicted it (seq_int.h,
+ * zab_seq.pdigest); error txns have none, as in ZooKeeper.  txn_decode turns a record back into the steps prep made, so
  * the leader (from prep), followers and recovery (from the record) apply
  * through the same txn_apply_step.  It changes only the tree and returns
  * the rest (watch events, the ephemeral count) as a struct txn_effects;
@@ -297,24 +298,30 @@ void txn_encode(struct zab_seq *s, const struct ptxn *t)
 		z.body.rec = ZK_REC_CREATE_SESSION;
 		z.body.create_session.timeout = t->sess->timeout;
 		break;
-	case PT_SESSION_CLOSE:
-		if (tree_ephemerals_zk(s->tree, t->session, collect_buf,
-				       &eph) < 0 ||
-		    (eph.n && !(ev = calloc((size_t)eph.n, sizeof(*ev))))) {
+	case PT_SESSION_CLOSE: {
+		const struct paths *x = t->closing ? t->closing : &eph;
+		if ((!t->closing &&
+		     tree_ephemerals_zk(s->tree, t->session, collect_buf,
+					&eph) < 0) ||
+		    (x->n && !(ev = calloc((size_t)x->n, sizeof(*ev))))) {
 			w->err = true;
 			goto out;
 		}
-		for (int i = 0; i < eph.n; i++)
-			ev[i] = zbuf(eph.p[i], (int32_t)eph.l[i]);
+		for (int i = 0; i < x->n; i++)
+			ev[i] = zbuf(x->p[i], (int32_t)x->l[i]);
 		z.body.type = ZOP_CLOSESESSION;
 		z.body.rec = ZK_REC_CLOSE_SESSION;
-		z.body.close_session.paths.n = eph.n;
+		z.body.close_session.paths.n = x->n;
 		z.body.close_session.paths.v = ev;
 		break;
+	}
 	default:
 		return;
 	}
 	z.hdr.type = z.body.type;
+	z.has_digest = t->has_digest;
+	z.digest.version = ZK_DIGEST_VERSION;
+	z.digest.tree = (int64_t)t->digest;
 	if (zk_txn_encode(w, &z))
 		w->err = true;
 out:
@@ -398,6 +405,9 @@ int txn_decode(struct zab_seq *s, const void *p, size_t len, struct ptxn *t)
 	t->time = z.hdr.time;
 	t->xid = z.hdr.cxid;
 	t->op = z.hdr.type;
+	/* another digest version is not compared (DataTree.compareDigest) */
+	t->has_digest = z.has_digest && z.digest.version == ZK_DIGEST_VERSION;
+	t->digest = (uint64_t)z.digest.tree;
 	t->failed = -1;
 	t->err = ZOK;
 	t->n = 0;

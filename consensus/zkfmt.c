@@ -1332,34 +1332,3 @@ void zk_snap_writer_free(struct zk_snap_writer *s)
 	jw_free(&s->w);
 }
 
-/* ------------------------------------------------------------------ */
-/* Digest                                                               */
-/* ------------------------------------------------------------------ */
-int64_t zk_node_digest(const char *path, size_t len, const void *data,
-		       int32_t dlen, const struct zstat *st)
-{
-	static const char sys[] = "/zookeeper/";
-	uint8_t b[60];
-	uLong crc;
-
-	if (len >= sizeof(sys) - 1 && !memcmp(path, sys, sizeof(sys) - 1))
-		return 0;
-	if (len == 1 && path[0] == '/')
-		len = 0;
-	be64_put(b, st->czxid);
-	be64_put(b + 8, st->mzxid);
-	be64_put(b + 16, st->pzxid);
-	be64_put(b + 24, st->ctime);
-	be64_put(b + 32, st->mtime);
-	jw_put_int_at(b + 40, st->version);
-	jw_put_int_at(b + 44, st->cversion);
-	jw_put_int_at(b + 48, st->aversion);
-	be64_put(b + 52, st->ephemeral_owner);
-	crc = crc32_z(0, Z_NULL, 0);
-	if (len)
-		crc = crc32_z(crc, (const Bytef *)path, len);
-	if (data && dlen > 0)
-		crc = crc32_z(crc, data, (size_t)dlen);
-	crc = crc32_z(crc, b, sizeof(b));
-	return (int64_t)crc;
-}

@@ -269,8 +269,7 @@ struct zk_txnhdr {
 	int32_t type;
 };
 
-/* TxnDigest.  ZooKeeper 3.8 writes version 2. */
-#define ZK_DIGEST_VERSION 2
+/* TxnDigest.  ZooKeeper 3.8 writes version 2 (ZK_DIGEST_VERSION, tree.h). */
 struct zk_digest {
 	int32_t version;
 	int64_t tree;
@@ -513,22 +512,5 @@ int zk_snap_end(struct zk_snap_writer *s, const struct zk_zxid_digest *d);
 void zk_snap_drained(struct zk_snap_writer *s);
 /* Free the buffer (after zk_snap_end and the last drain, or on abort). */
 void zk_snap_writer_free(struct zk_snap_writer *s);
-
-/* ------------------------------------------------------------------ */
-/* Digest                                                               */
-/* ------------------------------------------------------------------ */
-/*
- * DigestCalculator.calculateDigest: a node's digest (CRC-32, so
- * 0..2^32-1); 0 for paths under "/zookeeper/"; "/" is hashed as "" (the
- * root).  Path bytes as stored (ZooKeeper hashes String.getBytes() in the
- * JVM's default charset: the same for UTF-8 or ASCII paths).  data NULL
- * or dlen <= 0: no data.  Reads czxid, mzxid, pzxid, ctime, mtime,
- * version, cversion, aversion and ephemeral_owner of st.  The tree digest
- * (TxnDigest.treeDigest, ZxidDigest.digest) is the sum of the node
- * digests of every node, root included, modulo 2^64.  ZooKeeper computes
- * digests unless zookeeper.digest.enabled=false (default true).
- */
-int64_t zk_node_digest(const char *path, size_t len, const void *data,
-		       int32_t dlen, const struct zstat *st);
 
 #endif

@@ -295,6 +295,8 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	    (unsigned long long)rl.rlim_cur);
 	out(o, "zk_global_sessions\t%lld\n",
 	    (long long)atomic_load(&zs->sessions));
+	out(o, "zk_digest_mismatches_count\t%lld\n",
+	    (long long)atomic_load(&zs->digest_mismatches));
 	if (mode && !strcmp(mode, "leader")) { /* Leader-only keys */
 		out(o, "zk_learners\t%lld\n",
 		    (long long)atomic_load(&zs->learners));

@@ -2,7 +2,7 @@
 # Install the Debian 12 packages paddock needs to build and test (idempotent).
 set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config libdpdk-dev dpdk-dev
-      liburcu-dev libcmocka-dev libssl-dev zlib1g-dev zookeeper zookeeper-bin
+      liburcu-dev libcmocka-dev libssl-dev zlib1g-dev libisal-dev zookeeper zookeeper-bin
       libzookeeper-mt-dev python3-kazoo python3-pytest python3-pytest-timeout
       default-jre-headless default-jdk-headless netcat-openbsd gnuplot-nox
       libtsan2 # libtsan2: the TSan stage of tools/test-all.sh (gcc)

@@ -166,6 +166,7 @@ static int ensemble_config(struct zcfg *cfg, struct zab_ens_config *e,
 	e->cumulative_acks = cfg->cumulative_acks;
 	e->peer_queue = (size_t)cfg->peer_queue_mib << 20;
 	e->read_only = cfg->read_only_mode;
+	e->digest = cfg->digest_enabled;
 	e->qv = qv;
 	return 0;
 }

@@ -201,6 +201,8 @@ struct tree {
 	 * creates), so the writer asks a resizer thread for a table of
 	 * one bucket per one to two znodes whenever the count doubles. */
 	unsigned long ht_size; /* buckets last asked for (writer only) */
+	bool digest_on;	       /* tree_digest_start was called */
+	uint64_t digest;       /* sum of node digests, while digest_on */
 	struct znode *create_parent; /* tree_node_create's last parent */
 	struct znode **rstack;	     /* restore: the last node's ancestors */
 	size_t rs_n, rs_cap;
@@ -654,11 +656,36 @@ static void ver_release(struct tree *t, struct zver *v, bool now)
 		retire(t, v, ver_size(v));
 }
 
+/* ZooKeeper's digest of node n at version v (digest.c). */
+static int64_t ver_digest(const struct znode *n, const struct zver *v)
+{
+	struct zstat st;
+
+	ver_stat(v, &st);
+	st.cversion = zk_cversion_stored(&st);
+	return zk_node_digest(n->path, n->path_len, ver_bytes(v), ver_len(v),
+			      &st);
+}
+
+/* The tree digest gains (sign 1) or loses (-1) n at version v. */
+static void digest_note(struct tree *t, const struct znode *n,
+			const struct zver *v, int sign)
+{
+	uint64_t d;
+
+	if (!t->digest_on)
+		return;
+	d = (uint64_t)ver_digest(n, v);
+	TREE_STORE(t->digest, sign > 0 ? t->digest + d : t->digest - d);
+}
+
 /* Publish nv as n's version and retire the old one. */
 static void node_swap_ver(struct tree *t, struct znode *n, struct zver *nv)
 {
 	struct zver *old = n->ver;
 
+	digest_note(t, n, old, -1);
+	digest_note(t, n, nv, 1);
 	ver_commit(nv);
 	rcu_assign_pointer(n->ver, nv);
 	ver_release(t, old, false);
@@ -1056,6 +1083,7 @@ static struct znode *sys_node(struct tree *t, struct znode *parent,
 	if (parent)
 		child_add(parent, n);
 	lfht_add(t, n);
+	digest_note(t, n, v, 1);
 	t->node_count++;
 	t->data_bytes += n->path_len;
 	return n;
@@ -1801,6 +1829,7 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	}
 	ver_commit(v); /* references; only this thread ever drops them */
 	child_add(parent, n);
+	digest_note(t, n, v, 1);
 	node_swap_ver(t, parent, pv);
 	note_children(parent);
 	owner_link_add(t, n, s);
@@ -1850,6 +1879,7 @@ int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 	TREE_STORE(t->node_count, t->node_count - 1);
 	TREE_STORE(t->data_bytes,
 		   t->data_bytes - n->path_len - (uint64_t)st.data_length);
+	digest_note(t, n, n->ver, -1);
 	ver_release(t, n->ver, false);
 	retire(t, node_block(n), node_size(n));
 	quota_deleted(t, t->quota, path, len, st.data_length);
@@ -2196,6 +2226,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	ver_commit(v);
 	n->ver = v;
 	note_children(n);
+	digest_note(t, n, v, 1);
 	if (!fresh || !restore_defer(t, n))
 		lfht_add(t, n);
 	restore_push(t, parent, n);
@@ -2213,4 +2244,39 @@ nomem:
 	if (s)
 		sess_drop_if_empty(t, owner);
 	return ZSYSTEMERROR;
+}
+
+/* ------------------------------------------------------------------ */
+/* Digest                                                               */
+/* ------------------------------------------------------------------ */
+uint32_t znode_digest_start(const struct znode *n)
+{
+	const struct zver *v = rcu_dereference(n->ver);
+
+	return zk_digest_start(n->path, n->path_len, ver_bytes(v), ver_len(v));
+}
+
+void tree_digest_start(struct tree *t)
+{
+	struct cds_lfht_iter it;
+	struct znode *n;
+	uint64_t sum = 0;
+
+	if (t->digest_on)
+		return;
+	tree_restore_done(t); /* every node in the table */
+	cds_lfht_for_each_entry(t->ht, &it, n, ht)
+		sum += (uint64_t)ver_digest(n, n->ver);
+	TREE_STORE(t->digest, sum);
+	t->digest_on = true;
+}
+
+bool tree_digest_on(const struct tree *t)
+{
+	return t->digest_on;
+}
+
+uint64_t tree_digest(const struct tree *t)
+{
+	return TREE_LOAD(t->digest);
 }

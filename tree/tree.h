@@ -455,4 +455,48 @@ struct tree_quota_ns {
 };
 int tree_quota_metrics(const struct tree *t, struct tree_quota_ns *out);
 
+/* ------------------------------------------------------------------ */
+/* Digest (ZooKeeper's DigestCalculator, version 2; tree/digest.c)      */
+/* ------------------------------------------------------------------ */
+/*
+ * A node's digest is the CRC-32 of its path ("/" hashed as ""), its data
+ * and its StatPersisted fields czxid, mzxid, pzxid, ctime, mtime,
+ * version, cversion, aversion and ephemeralOwner; 0 for paths under
+ * "/zookeeper/".  The tree digest (TxnDigest.treeDigest,
+ * ZxidDigest.digest) is the sum of all node digests, root included,
+ * modulo 2^64.  ZooKeeper computes them unless zookeeper.digest.enabled
+ * is false, and a follower compares its tree's digest after each
+ * transaction with the one the leader's proposal carries.
+ *
+ * zk_node_digest reads st->cversion as ZooKeeper stores it (the count of
+ * creates, zk_cversion_stored) and data NULL or dlen <= 0 as no data.
+ * zk_digest_start / zk_digest_end are its two halves: the CRC over path
+ * and data, then the stat (a stat-only change reuses the first).
+ */
+#define ZK_DIGEST_VERSION 2
+int64_t zk_node_digest(const char *path, size_t len, const void *data,
+		       int32_t dlen, const struct zstat *st);
+uint32_t zk_digest_start(const char *path, size_t len, const void *data,
+			 int32_t dlen);
+int64_t zk_digest_end(uint32_t crc, const char *path, size_t len,
+		      const struct zstat *st);
+
+/* The cversion ZooKeeper stores (its number of creates under the node)
+ * from the one it reports, which the tree keeps ("Stat rules"). */
+static inline int32_t zk_cversion_stored(const struct zstat *st)
+{
+	return (int32_t)(((int64_t)st->cversion + st->num_children) / 2);
+}
+
+/* Keep the tree digest from now on (writer; off at tree_create): sums
+ * every node's digest once, then follows each change.  Standalone
+ * servers leave it off; an ensemble turns it on before loading. */
+void tree_digest_start(struct tree *t);
+bool tree_digest_on(const struct tree *t);
+/* The tree digest as of the last change (writer thread, or any thread as
+ * a racy read for monitoring). */
+uint64_t tree_digest(const struct tree *t);
+/* zk_digest_start over a node's path and current data. */
+uint32_t znode_digest_start(const struct znode *n);
+
 #endif

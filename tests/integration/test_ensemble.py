@@ -6,6 +6,7 @@ ephemerals vanishing everywhere, kill -9 of the leader under write load,
 kill -9 of every member at once, and garbage on the peer ports."""
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -14,9 +15,14 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import (ConnectionLoss, NodeExistsError,
                               SessionExpiredError)
 from kazoo.retry import KazooRetry
+from kazoo.security import OPEN_ACL_UNSAFE
 
 import jute
+from conftest import PADDOCK_BUILD
 from ensemble import Ensemble
+from srvutil import four_letter
+
+ZKFMT = os.path.join(PADDOCK_BUILD, "tools", "zkfmt-check")
 
 
 @pytest.fixture
@@ -496,13 +502,68 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
                 assert d.exists("/moved-eph%d" % a.sid).ephemeralOwner == sid
                 seen = d.last_zxid
                 d.close_socket()
-        zks[0].stop()
+        # every kind of change, for the tree digest (TxnDigest) below
+        w = zks[1]
+        w.create("/dg", b"d")
+        w.create("/dg/seq-", b"s", sequence=True)
+        w.create("/dg/eseq-", b"", sequence=True, ephemeral=True)
+        w.set("/dg", b"d2")
+        w.set("/mixed2", b"x" * 600)
+        w.set_acls("/dg", OPEN_ACL_UNSAFE)
+        w.delete("/mixed-multi")
+        with pytest.raises(NodeExistsError):
+            w.create("/dg")                 # an error txn: no digest
+        tx = zks[2].transaction()
+        tx.create("/dg/m", b"")
+        tx.create("/dg/m", b"")
+        assert isinstance(tx.commit()[1], NodeExistsError)  # failed multi
+        c = jute.RawClient(e[2].hosts)
+        c.connect(timeout_ms=10000)
+        c.create("/dg/c", b"", mode=jute.Mode.CONTAINER)
+        c.create("/dg/c/x", b"")
+        c.delete("/dg/c/x")
+        c.close_session()
+        c.close_socket()
+        zks[0].stop()                  # closeSession with ephemerals
         zks[0].close()
         for zk in zks[1:]:
             deadline = time.time() + 10
             while zk.exists("/mixed0/e") and time.time() < deadline:
                 time.sleep(0.1)
             assert zk.exists("/mixed0/e") is None
+        for zk in zks[1:]:
+            zk.sync("/")
+        # the tree digest: a ZooKeeper follower compares its tree's with
+        # each paddock proposal's, a paddock follower with each of the
+        # ZooKeeper leader's (and a paddock leader with its own
+        # prediction); no member counts a mismatch
+        for m in e.members:
+            mn = dict(ln.split("\t", 1) for ln in
+                      four_letter(m.hosts, "mntr").splitlines()
+                      if "\t" in ln)
+            assert mn.get("zk_digest_mismatches_count") == "0", \
+                (m.sid, m.kind, mn.get("zk_digest_mismatches_count"))
+        if not zk_leads:
+            # and what the ZooKeeper follower logged from the paddock
+            # leader carries a TxnDigest on every txn but error txns
+            vdir = os.path.join(e[0].data, "version-2")
+            logs = sorted(n for n in os.listdir(vdir)
+                          if n.startswith("log."))
+            assert logs
+            seen = {"digest": 0, "error": 0}
+            for n in logs:
+                out = subprocess.run([ZKFMT, os.path.join(vdir, n)],
+                                     capture_output=True, text=True,
+                                     timeout=60).stdout
+                for ln in out.splitlines():
+                    if not ln.startswith("0x"):
+                        continue
+                    f = ln.split()
+                    has = any(x.startswith("digest=2:") for x in f)
+                    assert has == (f[1] != "error"), ln
+                    seen["digest" if has else "error"] += 1
+            assert seen["digest"] >= 30 and seen["error"] >= 1, seen
+        for zk in zks[1:]:
             zk.stop()
             zk.close()
     finally:
@@ -514,7 +575,6 @@ def test_configs_ensemble_3_runs_as_documented(tmp_path):
     # its own dataDir, and dataDir/myid
     from ensemble import PADDOCKD
     from srvutil import four_letter
-    import subprocess
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                        "configs", "ensemble-3.cfg")
     text = open(src).read()
@@ -604,7 +664,6 @@ def test_c_client_against_a_follower(ens3, zkc_binary):
     # the libzookeeper-mt C client's sync, async, multi and watch script
     # through a follower (its writes forwarded to the leader), then the
     # results read at every member
-    import subprocess
     follower = [m for m in ens3.members if m.mode() == "follower"][0]
     r = subprocess.run([zkc_binary, follower.hosts, "/cc"],
                        capture_output=True, text=True, timeout=60)

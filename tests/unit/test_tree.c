@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 #include <urcu-qsbr.h>
+#include <zlib.h>
 
 #include "tree/tree.h"
 
@@ -1647,6 +1648,166 @@ static void test_restore_tracks_ephemerals_containers_and_ttls(void **state)
 	zacl_unref(a);
 }
 
+/* ---- digest (ZooKeeper's DigestCalculator) ---- */
+
+/* A second implementation to check digest.c and the tree's bookkeeping
+ * against: zlib's CRC-32 over the path ("" for "/"), the data and the
+ * stat as ZooKeeper stores it, summed over every node reached from the
+ * root. */
+static uint64_t ref_node(const char *path, size_t len, const struct zview *v)
+{
+	static const char sys[] = "/zookeeper/";
+	unsigned char b[60], *q = b;
+	struct zstat s = v->stat;
+	int64_t f8[] = {s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime};
+	int32_t f4[] = {s.version, (s.cversion + s.num_children) / 2,
+			s.aversion};
+	uLong crc = crc32(0, Z_NULL, 0);
+
+	if (len >= strlen(sys) && !memcmp(path, sys, strlen(sys)))
+		return 0;
+	for (int i = 0; i < 5; i++)
+		for (int k = 7; k >= 0; k--)
+			*q++ = (unsigned char)((uint64_t)f8[i] >> (8 * k));
+	for (int i = 0; i < 3; i++)
+		for (int k = 3; k >= 0; k--)
+			*q++ = (unsigned char)((uint32_t)f4[i] >> (8 * k));
+	for (int k = 7; k >= 0; k--)
+		*q++ = (unsigned char)((uint64_t)s.ephemeral_owner >> (8 * k));
+	if (len > 1)
+		crc = crc32(crc, (const Bytef *)path, (uInt)len);
+	if (v->data && s.data_length > 0)
+		crc = crc32(crc, (const Bytef *)v->data, (uInt)s.data_length);
+	return crc32(crc, b, sizeof(b));
+}
+
+struct ref_walk {
+	struct tree *t;
+	char path[256];
+	size_t len;
+	uint64_t sum;
+};
+
+static void ref_visit(struct ref_walk *w);
+
+static int ref_child(const char *name, size_t len, void *arg)
+{
+	struct ref_walk *w = arg;
+	size_t keep = w->len;
+
+	if (w->len > 1)
+		w->path[w->len++] = '/';
+	memcpy(w->path + w->len, name, len);
+	w->len += len;
+	ref_visit(w);
+	w->len = keep;
+	return 0;
+}
+
+static void ref_visit(struct ref_walk *w)
+{
+	const struct znode *n = tree_lookup(w->t, w->path, w->len);
+	struct zview v;
+
+	assert_non_null(n);
+	znode_view(n, &v);
+	w->sum += ref_node(w->path, w->len, &v);
+	znode_children(n, ref_child, w);
+}
+
+static uint64_t ref_digest(struct tree *t)
+{
+	struct ref_walk w = {.t = t, .path = "/", .len = 1};
+
+	ref_visit(&w);
+	return w.sum;
+}
+
+static void test_digest_matches_zookeepers_values(void **state)
+{
+	struct tree *t = *state;
+	struct zstat zero = {0};
+
+	(void)t;
+	/* "/" with a zero stat, as a fresh ZooKeeper's root */
+	assert_int_equal(zk_node_digest("/", 1, NULL, -1, &zero), 68323592);
+	/* the two halves chain as one CRC */
+	struct zstat s = {.czxid = 5, .mzxid = 9, .pzxid = 7, .ctime = 11,
+			  .mtime = 13, .version = 2, .cversion = 3,
+			  .aversion = 1, .ephemeral_owner = 0x42};
+	assert_int_equal(
+		zk_digest_end(zk_digest_start(S("/a/b"), "data", 4), S("/a/b"),
+			      &s),
+		zk_node_digest(S("/a/b"), "data", 4, &s));
+	assert_int_equal(zk_node_digest(S("/zookeeper/config"), "x", 1, &s),
+			 0);
+	assert_int_not_equal(zk_node_digest(S("/zookeeper"), NULL, 0, &s), 0);
+}
+
+static void test_digest_follows_every_change(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+	char big[3000];
+	struct zstat rs = {.czxid = 40, .mzxid = 41, .pzxid = 40, .ctime = 7,
+			   .mtime = 8, .version = 3, .cversion = 0,
+			   .aversion = 0, .ephemeral_owner = 0};
+
+	memset(big, 'b', sizeof(big));
+	tree_digest_start(t);
+	assert_true(tree_digest_on(t));
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	tree_write_begin(t);
+	assert_int_equal(mk(t, "/a", "one", 1), ZOK);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	assert_int_equal(tree_node_create(t, S("/a/big"), big, sizeof(big), a,
+					  0, 2, 2000, NULL),
+			 ZOK); /* data in a blob */
+	assert_int_equal(mk_owned(t, "/a/e", 0x1234, 3), ZOK);
+	assert_int_equal(mk_owned(t, "/c", ZK_CONTAINER_OWNER, 4), ZOK);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	assert_int_equal(tree_node_set_data(t, S("/a"), "two", 3, 5, 3000,
+					    NULL),
+			 ZOK);
+	assert_int_equal(tree_node_set_data(t, S("/a/big"), NULL, -1, 6, 3001,
+					    NULL),
+			 ZOK);
+	assert_int_equal(tree_node_set_acl(t, S("/c"), a, 7, NULL), ZOK);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	assert_int_equal(tree_node_delete(t, S("/a/e"), 8), ZOK);
+	assert_int_equal(tree_node_delete(t, S("/c"), 9), ZOK);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	assert_int_equal(tree_node_child_changed(t, S("/a"), 1, 10), ZOK);
+	assert_int_equal(tree_node_child_changed(t, S("/a"), -1, 11), ZOK);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	/* a restore over an existing node and of a new one */
+	assert_int_equal(tree_node_restore(t, S("/a"), &rs, "r", 1, a, false),
+			 ZOK);
+	rs.czxid = rs.pzxid = 42;
+	assert_int_equal(tree_node_restore(t, S("/a/r"), &rs, "new", 3, a,
+					   false),
+			 ZOK);
+	assert_int_equal(tree_node_set_data(t, S("/"), "root", 4, 12, 1, NULL),
+			 ZOK);
+	tree_write_end(t, 12);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	/* and one started late over the same tree sums to the same */
+	uint64_t kept = tree_digest(t);
+	struct tree *u = tree_create();
+	assert_non_null(u);
+	tree_write_begin(u);
+	assert_int_equal(mk(u, "/x", "late", 1), ZOK);
+	assert_int_equal(mk(u, "/x/y", NULL, 2), ZOK);
+	tree_write_end(u, 2);
+	assert_false(tree_digest_on(u));
+	tree_digest_start(u);
+	assert_int_equal(tree_digest(u), ref_digest(u));
+	assert_int_not_equal(tree_digest(u), kept);
+	tree_destroy(u);
+	rcu_quiescent_state();
+	zacl_unref(a);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1704,6 +1865,8 @@ int main(void)
 	    T(test_restore_tracks_ephemerals_containers_and_ttls),
 	    T(test_children_come_in_zookeepers_order),
 	    T(test_ephemerals_come_in_zookeepers_order),
+	    T(test_digest_matches_zookeepers_values),
+	    T(test_digest_follows_every_change),
 	};
 	int rc;
 
