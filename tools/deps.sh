@@ -5,6 +5,7 @@ pkgs=(build-essential meson ninja-build pkg-config libdpdk-dev dpdk-dev
       liburcu-dev libcmocka-dev libssl-dev zlib1g-dev libisal-dev zookeeper zookeeper-bin
       libzookeeper-mt-dev python3-kazoo python3-pytest python3-pytest-timeout
       default-jre-headless default-jdk-headless netcat-openbsd gnuplot-nox
+      liblwip-dev # tools/bench/stack-bench (lwIP against our own TCP)
       libtsan2 # libtsan2: the TSan stage of tools/test-all.sh (gcc)
       # tests/java: JUnit 5, AssertJ and Curator (run.py compiles with javac)
       junit5 libassertj-core-java libcurator-client-java
