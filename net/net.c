@@ -1,0 +1,380 @@
+/*
+ * net.c — Ethernet, ARP, IPv4 and ICMP echo (net.h).
+ *
+ * Headers are read and written byte by byte through the get/put helpers
+ * (frames are not aligned, and the stack runs on any endianness); the
+ * checksum alone works on native words (RFC 1071 §2: the sum is
+ * byte-order independent) and its result is stored as it comes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net.h"
+
+enum {
+	ETH_HLEN = 14,
+	ETH_P_IP = 0x0800,
+	ETH_P_ARP = 0x0806,
+	ARP_LEN = 28, /* Ethernet/IPv4 ARP */
+	IP_HLEN = 20,
+	IPPROTO_ICMP_ = 1,
+	ICMP_ECHO_REPLY = 0,
+	ICMP_ECHO_REQUEST = 8,
+	ICMP_HLEN = 8,
+	ARP_RETRY_MS = 1000,
+};
+
+struct arp_slot {
+	uint32_t ip; /* 0: free */
+	uint8_t mac[6];
+	int64_t seen_ms; /* learned at */
+	int64_t asked_ms; /* our last request for it, or INT64_MIN */
+};
+
+struct net {
+	struct net_config cfg;
+	struct net_stats st;
+	struct arp_slot arp[NET_ARP_SLOTS];
+	uint16_t ip_id;
+	unsigned char tx[NET_FRAME_MAX];
+};
+
+static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+static uint16_t get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Checksum                                                             */
+/* ------------------------------------------------------------------ */
+uint32_t net_csum_add(const void *p, size_t len, uint32_t sum)
+{
+	const unsigned char *b = p;
+	uint64_t acc = sum;
+
+	/* 32-bit words into a 64-bit sum: the carries are folded back at
+	 * the end, which one's-complement addition allows */
+	while (len >= 8) {
+		uint32_t w[2];
+
+		memcpy(w, b, sizeof(w));
+		acc += (uint64_t)w[0] + w[1];
+		b += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t w;
+
+		memcpy(&w, b, sizeof(w));
+		acc += w;
+		b += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t w;
+
+		memcpy(&w, b, sizeof(w));
+		acc += w;
+		b += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint16_t w = 0;
+
+		memcpy(&w, b, 1); /* the odd byte, padded with a zero */
+		acc += w;
+	}
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (uint32_t)acc;
+}
+
+uint16_t net_csum(const void *p, size_t len, uint32_t sum)
+{
+	uint32_t s = net_csum_add(p, len, sum);
+
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static void put_csum(unsigned char *p, uint16_t c)
+{
+	memcpy(p, &c, sizeof(c));
+}
+
+/* ------------------------------------------------------------------ */
+/* Frames out                                                           */
+/* ------------------------------------------------------------------ */
+static void eth_header(struct net *n, const uint8_t dst[6], uint16_t type)
+{
+	memcpy(n->tx, dst, 6);
+	memcpy(n->tx + 6, n->cfg.mac, 6);
+	put16(n->tx + 12, type);
+}
+
+static void send_frame(struct net *n, size_t len)
+{
+	/* Ethernet's minimum: the NIC pads, af_packet does not */
+	if (len < 60) {
+		memset(n->tx + len, 0, 60 - len);
+		len = 60;
+	}
+	n->st.tx_frames++;
+	n->cfg.tx(n->cfg.tx_arg, n->tx, len);
+}
+
+static void send_arp(struct net *n, uint16_t op, const uint8_t tha[6],
+		     uint32_t tpa, const uint8_t eth_dst[6])
+{
+	unsigned char *a = n->tx + ETH_HLEN;
+
+	eth_header(n, eth_dst, ETH_P_ARP);
+	put16(a, 1);		/* Ethernet */
+	put16(a + 2, ETH_P_IP); /* IPv4 */
+	a[4] = 6;
+	a[5] = 4;
+	put16(a + 6, op);
+	memcpy(a + 8, n->cfg.mac, 6);
+	put32(a + 14, n->cfg.ip);
+	memcpy(a + 18, tha, 6);
+	put32(a + 24, tpa);
+	send_frame(n, ETH_HLEN + ARP_LEN);
+}
+
+/* ------------------------------------------------------------------ */
+/* ARP                                                                  */
+/* ------------------------------------------------------------------ */
+static struct arp_slot *arp_find(struct net *n, uint32_t ip)
+{
+	for (int i = 0; i < NET_ARP_SLOTS; i++)
+		if (n->arp[i].ip == ip)
+			return &n->arp[i];
+	return NULL;
+}
+
+/* ip's slot, made (replacing the least recently learned) if missing */
+static struct arp_slot *arp_slot_for(struct net *n, uint32_t ip)
+{
+	struct arp_slot *s = arp_find(n, ip), *old = &n->arp[0];
+
+	if (s)
+		return s;
+	for (int i = 0; i < NET_ARP_SLOTS; i++) {
+		if (!n->arp[i].ip) {
+			old = &n->arp[i];
+			break;
+		}
+		if (n->arp[i].seen_ms < old->seen_ms)
+			old = &n->arp[i];
+	}
+	memset(old, 0, sizeof(*old));
+	old->ip = ip;
+	old->seen_ms = INT64_MIN;
+	old->asked_ms = INT64_MIN;
+	return old;
+}
+
+static void arp_learn(struct net *n, uint32_t ip, const uint8_t mac[6],
+		      int64_t now_ms)
+{
+	struct arp_slot *s = arp_slot_for(n, ip);
+
+	memcpy(s->mac, mac, 6);
+	s->seen_ms = now_ms;
+	n->st.arp_learned++;
+}
+
+static void arp_input(struct net *n, const unsigned char *a, size_t len,
+		      int64_t now_ms)
+{
+	uint32_t spa, tpa;
+	uint16_t op;
+
+	if (len < ARP_LEN) {
+		n->st.drop_short++;
+		return;
+	}
+	if (get16(a) != 1 || get16(a + 2) != ETH_P_IP || a[4] != 6 ||
+	    a[5] != 4) {
+		n->st.drop_ethertype++;
+		return;
+	}
+	op = get16(a + 6);
+	spa = get32(a + 14);
+	tpa = get32(a + 24);
+	if (tpa != n->cfg.ip || (op != 1 && op != 2)) {
+		n->st.drop_not_ours++;
+		return;
+	}
+	/* RFC 826's merge: whoever asks us or answers us is remembered */
+	if (spa && !(a[8] & 1))
+		arp_learn(n, spa, a + 8, now_ms);
+	if (op == 1) {
+		n->st.arp_replies++;
+		send_arp(n, 2, a + 8, spa, a + 8);
+	}
+}
+
+int net_arp_resolve(struct net *n, uint32_t ip, int64_t now_ms,
+		    int64_t max_age_ms, uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+	struct arp_slot *s = arp_find(n, ip);
+
+	if (s && s->seen_ms != INT64_MIN && now_ms - s->seen_ms <= max_age_ms) {
+		memcpy(mac, s->mac, 6);
+		return 1;
+	}
+	s = arp_slot_for(n, ip);
+	if (s->asked_ms == INT64_MIN || now_ms - s->asked_ms >= ARP_RETRY_MS) {
+		s->asked_ms = now_ms;
+		send_arp(n, 1, zero, ip, bcast);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* IPv4 and ICMP                                                        */
+/* ------------------------------------------------------------------ */
+static void icmp_input(struct net *n, const unsigned char *eth,
+		       const unsigned char *ip, const unsigned char *icmp,
+		       size_t len)
+{
+	unsigned char *rip = n->tx + ETH_HLEN, *r = rip + IP_HLEN;
+
+	if (len < ICMP_HLEN) {
+		n->st.drop_short++;
+		return;
+	}
+	if (net_csum(icmp, len, 0)) {
+		n->st.drop_bad_icmp++;
+		return;
+	}
+	if (icmp[0] != ICMP_ECHO_REQUEST || icmp[1] != 0 ||
+	    ETH_HLEN + IP_HLEN + len > NET_FRAME_MAX) {
+		n->st.drop_no_proto++;
+		return;
+	}
+	/* to the frame's sender, not through ARP: the answer goes back
+	 * the way the request came */
+	eth_header(n, eth + 6, ETH_P_IP);
+	memset(rip, 0, IP_HLEN);
+	rip[0] = 0x45;
+	put16(rip + 2, (uint16_t)(IP_HLEN + len));
+	put16(rip + 4, n->ip_id++);
+	rip[8] = 64; /* TTL */
+	rip[9] = IPPROTO_ICMP_;
+	put32(rip + 12, n->cfg.ip);
+	memcpy(rip + 16, ip + 12, 4);
+	put_csum(rip + 10, net_csum(rip, IP_HLEN, 0));
+	memcpy(r, icmp, len);
+	r[0] = ICMP_ECHO_REPLY;
+	r[2] = r[3] = 0;
+	put_csum(r + 2, net_csum(r, len, 0));
+	n->st.icmp_echoes++;
+	send_frame(n, ETH_HLEN + IP_HLEN + len);
+}
+
+static void ip_input(struct net *n, const unsigned char *eth,
+		     const unsigned char *ip, size_t len)
+{
+	size_t ihl, tot;
+
+	if (len < IP_HLEN) {
+		n->st.drop_short++;
+		return;
+	}
+	ihl = (size_t)(ip[0] & 15) * 4;
+	tot = get16(ip + 2);
+	if ((ip[0] >> 4) != 4 || ihl < IP_HLEN || ihl > len || tot < ihl) {
+		n->st.drop_bad_ip++;
+		return;
+	}
+	if (tot > len) { /* Ethernet padding only ever adds bytes */
+		n->st.drop_short++;
+		return;
+	}
+	if (net_csum(ip, ihl, 0)) {
+		n->st.drop_bad_ip++;
+		return;
+	}
+	if (get16(ip + 6) & 0x3fff) { /* MF, or an offset */
+		n->st.drop_fragment++;
+		return;
+	}
+	if (get32(ip + 16) != n->cfg.ip) {
+		n->st.drop_not_ours++;
+		return;
+	}
+	if (ip[9] == IPPROTO_ICMP_) {
+		icmp_input(n, eth, ip, ip + ihl, tot - ihl);
+		return;
+	}
+	n->st.drop_no_proto++;
+}
+
+void net_input(struct net *n, const void *frame, size_t len, int64_t now_ms)
+{
+	const unsigned char *f = frame;
+	uint16_t type;
+
+	n->st.rx_frames++;
+	if (len < ETH_HLEN) {
+		n->st.drop_short++;
+		return;
+	}
+	type = get16(f + 12);
+	if (type == ETH_P_ARP)
+		arp_input(n, f + ETH_HLEN, len - ETH_HLEN, now_ms);
+	else if (type == ETH_P_IP)
+		ip_input(n, f, f + ETH_HLEN, len - ETH_HLEN);
+	else
+		n->st.drop_ethertype++;
+}
+
+/* ------------------------------------------------------------------ */
+struct net *net_create(const struct net_config *cfg)
+{
+	static const uint8_t zero[6];
+	struct net *n;
+
+	if (!cfg || !cfg->tx || !cfg->ip || !memcmp(cfg->mac, zero, 6) ||
+	    (cfg->mac[0] & 1))
+		return NULL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->cfg = *cfg;
+	return n;
+}
+
+void net_destroy(struct net *n)
+{
+	free(n);
+}
+
+const struct net_stats *net_stats(const struct net *n)
+{
+	return &n->st;
+}
