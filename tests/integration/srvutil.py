@@ -15,6 +15,31 @@ def free_port():
     return port
 
 
+def distinct_ports(n, host="127.0.0.1"):
+    """n free ports, all different (free_port releases each port at
+    once, so two calls can return the same one)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def kv_lines(text):
+    """mntr's "key<TAB>value" lines as a dict."""
+    out = {}
+    for line in text.splitlines():
+        if "\t" in line:
+            k, v = line.split("\t", 1)
+            out[k] = v
+    return out
+
+
 def four_letter(hosts, word, timeout=5.0):
     """Send a four-letter word, return the whole reply as str."""
     host, port = hosts.rsplit(":", 1)

@@ -7,15 +7,7 @@ import pytest
 
 import jute
 from conftest import four_letter
-
-
-def kv_lines(text):
-    out = {}
-    for line in text.splitlines():
-        if "\t" in line:
-            k, v = line.split("\t", 1)
-            out[k] = v
-    return out
+from srvutil import kv_lines
 
 
 def test_ruok_answers_imok(target):

@@ -43,7 +43,7 @@ import pytest
 from kazoo.client import KazooClient
 
 import zkpeer as zp
-from srvutil import four_letter
+from srvutil import distinct_ports, four_letter, kv_lines
 
 PADDOCK_BUILD = os.environ.get("PADDOCK_BUILD", "/work/main/build")
 PADDOCKD = os.environ.get("PADDOCKD",
@@ -135,19 +135,6 @@ def test_digest_model_of_a_fresh_tree():
 
 
 # ------------------------------------------------------------ the server
-def distinct_ports(n):
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((LOCAL, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 class Paddock:
     """paddockd as sid 1 of voters 1..3 (2 and 3 are the test)."""
 
@@ -212,13 +199,7 @@ class Paddock:
         assert rc is None, "paddockd exited (%s)\n%s" % (rc, self.log_tail())
 
     def mntr(self):
-        out = four_letter(self.hosts, "mntr", timeout=3.0)
-        kv = {}
-        for line in out.splitlines():
-            if "\t" in line:
-                k, v = line.split("\t", 1)
-                kv[k] = v
-        return kv
+        return kv_lines(four_letter(self.hosts, "mntr", timeout=3.0))
 
     def mismatches(self):
         kv = self.mntr()

@@ -20,7 +20,7 @@ from kazoo.security import OPEN_ACL_UNSAFE
 import jute
 from conftest import PADDOCK_BUILD
 from ensemble import Ensemble
-from srvutil import four_letter
+from srvutil import four_letter, kv_lines
 
 ZKFMT = os.path.join(PADDOCK_BUILD, "tools", "zkfmt-check")
 
@@ -78,9 +78,7 @@ def test_one_leader_and_modes(ens3):
     assert modes == ["follower", "follower", "leader"]
     # the highest (epoch, zxid, sid) wins a fresh election: server 3
     assert ens3.leader().sid == 3
-    from srvutil import four_letter
-    mntr = dict(line.split("\t", 1) for line in
-                four_letter(ens3[2].hosts, "mntr").splitlines() if "\t" in line)
+    mntr = kv_lines(four_letter(ens3[2].hosts, "mntr"))
     assert mntr["zk_server_state"] == "leader"
     assert mntr["zk_learners"] == "2" and mntr["zk_synced_followers"] == "2"
     assert mntr["zk_synced_observers"] == "0"
@@ -538,9 +536,7 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
         # ZooKeeper leader's (and a paddock leader with its own
         # prediction); no member counts a mismatch
         for m in e.members:
-            mn = dict(ln.split("\t", 1) for ln in
-                      four_letter(m.hosts, "mntr").splitlines()
-                      if "\t" in ln)
+            mn = kv_lines(four_letter(m.hosts, "mntr"))
             assert mn.get("zk_digest_mismatches_count") == "0", \
                 (m.sid, m.kind, mn.get("zk_digest_mismatches_count"))
         if not zk_leads:

@@ -39,7 +39,7 @@ from kazoo.security import make_digest_acl_credential
 
 import zkpeer as zp
 from conftest import JAVA, KEEP, ZK_CP, ZK_JAR
-from srvutil import four_letter
+from srvutil import distinct_ports, four_letter
 
 pytestmark = pytest.mark.slow
 
@@ -87,21 +87,6 @@ def _killpg(p):
         except ProcessLookupError:
             pass
         p.wait(10)
-
-
-def distinct_ports(n):
-    """n free loopback ports, all different (srvutil.free_port releases
-    each port at once, so two calls can return the same one)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((LOCAL, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class Ensemble:
