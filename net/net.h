@@ -27,6 +27,26 @@
  * requests never need them; the TCP MSS keeps peers from sending any),
  * packets to another address, protocols with no handler yet.  A frame
  * is read only within its length, whatever its headers claim.
+ *
+ * TCP, the next step (the plan; stackbench/sb_own.c measured its fast
+ * path): a socket-like API for the DPDK backend's struct
+ * dp_backend_ops (dataplane/backend_int.h) — listen, an accept queue,
+ * recv copying out of a per-connection receive ring, send copying an
+ * iovec into a send ring, close — and events (accept, readable,
+ * writable, hung up) queued for the backend's poll.  Connections live in
+ * a table allocated at net_create (a maximum from the config, open
+ * addressing on the 4-tuple), their rings in a pool made then too; a
+ * half-open count bounded by its own limit.  Passive open with MSS and
+ * window scaling (RFC 7323), ISNs from a keyed hash (RFC 6528); RTO and
+ * its estimator per RFC 6298 with Karn's rule, fast retransmit after
+ * three duplicate ACKs, Reno congestion control with an initial window
+ * of 10 segments (RFC 6928), delayed ACK (one per two segments or 40
+ * ms), keep-alive, FIN in both directions, RST for segments of no
+ * connection, a short TIME_WAIT (the server closes first only to drop a
+ * client).  Timers in a wheel of 1 ms slots, since a poll loop cannot
+ * scan thousands of connections per pass.  Tested like the rest of
+ * net/: a synthetic peer in unit tests and the fuzzer, then kernel
+ * clients through a veth with tc netem loss, delay and reorder.
  */
 #ifndef PADDOCK_NET_H
 #define PADDOCK_NET_H
