@@ -94,10 +94,8 @@ static int prep_get(struct zab_seq *s, const char *path, size_t len,
 	out->exists = true;
 	out->stat = v.stat;
 	out->acl = v.acl;
-	if (s->digest) {
-		out->dcrc = znode_digest_start(n);
-		out->digest = pend_digest(out, path, len);
-	}
+	if (s->digest)
+		out->digest = tree_node_digest(s->tree, n, &out->dcrc);
 	return ZOK;
 }
 

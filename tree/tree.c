@@ -203,6 +203,7 @@ struct tree {
 	unsigned long ht_size; /* buckets last asked for (writer only) */
 	bool digest_on;	       /* tree_digest_start was called */
 	uint64_t digest;       /* sum of node digests, while digest_on */
+	struct dcache *dcache; /* DCACHE_SLOTS, while digest_on */
 	struct znode *create_parent; /* tree_node_create's last parent */
 	struct znode **rstack;	     /* restore: the last node's ancestors */
 	size_t rs_n, rs_cap;
@@ -656,26 +657,63 @@ static void ver_release(struct tree *t, struct zver *v, bool now)
 		retire(t, v, ver_size(v));
 }
 
-/* ZooKeeper's digest of node n at version v (digest.c). */
-static int64_t ver_digest(const struct znode *n, const struct zver *v)
+/* ZooKeeper's digest of node n at version v (digest.c); *dcrc gets the
+ * CRC of its path and data (zk_digest_start). */
+static int64_t ver_digest(const struct znode *n, const struct zver *v,
+			  uint32_t *dcrc)
 {
 	struct zstat st;
 
 	ver_stat(v, &st);
 	st.cversion = zk_cversion_stored(&st);
-	return zk_node_digest(n->path, n->path_len, ver_bytes(v), ver_len(v),
-			      &st);
+	*dcrc = zk_digest_start(n->path, n->path_len, ver_bytes(v), ver_len(v));
+	return zk_digest_end(*dcrc, n->path, n->path_len, &st);
+}
+
+/*
+ * Digests of versions in the tree, by version address (direct-mapped,
+ * writer only): a version's digest is computed when it enters the tree
+ * and found here when it leaves it (a setData's old version, a parent's
+ * before a child changes it) or when prep asks (tree_node_digest), so a
+ * write computes one CRC per node it changes instead of two.  A slot is
+ * cleared when its version leaves the tree, before the version can be
+ * freed, so an address is never found for a version it no longer is.
+ */
+#define DCACHE_SLOTS 4096
+struct dcache {
+	const struct zver *v;
+	int64_t d;
+	uint32_t dcrc;
+};
+
+static struct dcache *dcache_slot(const struct tree *t, const struct zver *v)
+{
+	uint64_t h = (uint64_t)(uintptr_t)v * 0x9e3779b97f4a7c15ull;
+
+	return &t->dcache[h >> (64 - 12)]; /* 12 bits: DCACHE_SLOTS */
 }
 
 /* The tree digest gains (sign 1) or loses (-1) n at version v. */
 static void digest_note(struct tree *t, const struct znode *n,
 			const struct zver *v, int sign)
 {
+	struct dcache *c;
 	uint64_t d;
+	uint32_t dcrc;
 
 	if (!t->digest_on)
 		return;
-	d = (uint64_t)ver_digest(n, v);
+	c = dcache_slot(t, v);
+	if (sign < 0 && c->v == v) {
+		d = (uint64_t)c->d;
+		c->v = NULL;
+	} else {
+		d = (uint64_t)ver_digest(n, v, &dcrc);
+		if (sign > 0)
+			*c = (struct dcache){v, (int64_t)d, dcrc};
+		else if (c->v == v)
+			c->v = NULL;
+	}
 	TREE_STORE(t->digest, sign > 0 ? t->digest + d : t->digest - d);
 }
 
@@ -1262,6 +1300,7 @@ void tree_destroy(struct tree *t)
 		}
 	}
 	free(t->sb);
+	free(t->dcache);
 	quota_free(t->quota);
 	slab_destroy(&t->slab);
 	free(t);
@@ -2249,11 +2288,17 @@ nomem:
 /* ------------------------------------------------------------------ */
 /* Digest                                                               */
 /* ------------------------------------------------------------------ */
-uint32_t znode_digest_start(const struct znode *n)
+int64_t tree_node_digest(struct tree *t, const struct znode *n,
+			 uint32_t *dcrc)
 {
-	const struct zver *v = rcu_dereference(n->ver);
+	const struct zver *v = n->ver;
+	struct dcache *c = t->digest_on ? dcache_slot(t, v) : NULL;
 
-	return zk_digest_start(n->path, n->path_len, ver_bytes(v), ver_len(v));
+	if (c && c->v == v) {
+		*dcrc = c->dcrc;
+		return c->d;
+	}
+	return ver_digest(n, v, dcrc);
 }
 
 void tree_digest_start(struct tree *t)
@@ -2262,11 +2307,16 @@ void tree_digest_start(struct tree *t)
 	struct znode *n;
 	uint64_t sum = 0;
 
+	uint32_t dcrc;
+
 	if (t->digest_on)
 		return;
+	t->dcache = calloc(DCACHE_SLOTS, sizeof(*t->dcache));
+	if (!t->dcache)
+		abort(); /* 96 KiB at start-up */
 	tree_restore_done(t); /* every node in the table */
 	cds_lfht_for_each_entry(t->ht, &it, n, ht)
-		sum += (uint64_t)ver_digest(n, n->ver);
+		sum += (uint64_t)ver_digest(n, n->ver, &dcrc);
 	TREE_STORE(t->digest, sum);
 	t->digest_on = true;
 }

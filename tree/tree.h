@@ -496,7 +496,9 @@ bool tree_digest_on(const struct tree *t);
 /* The tree digest as of the last change (writer thread, or any thread as
  * a racy read for monitoring). */
 uint64_t tree_digest(const struct tree *t);
-/* zk_digest_start over a node's path and current data. */
-uint32_t znode_digest_start(const struct znode *n);
+/* Node n's digest now (writer; the tree keeps a cache of them), and in
+ * *dcrc the CRC of its path and data (zk_digest_start). */
+int64_t tree_node_digest(struct tree *t, const struct znode *n,
+			 uint32_t *dcrc);
 
 #endif

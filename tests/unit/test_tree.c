@@ -1791,6 +1791,20 @@ static void test_digest_follows_every_change(void **state)
 			 ZOK);
 	tree_write_end(t, 12);
 	assert_int_equal(tree_digest(t), ref_digest(t));
+	/* a node's own digest, cached or not, and its path+data CRC */
+	static const char *const each[] = {"/", "/a", "/a/big", "/a/r",
+					   "/zookeeper", "/zookeeper/quota"};
+	for (size_t i = 0; i < sizeof(each) / sizeof(each[0]); i++) {
+		const struct znode *n = L(t, each[i]);
+		struct zview v;
+		uint32_t dcrc = 0;
+
+		znode_view(n, &v);
+		assert_int_equal(tree_node_digest(t, n, &dcrc),
+				 ref_node(each[i], strlen(each[i]), &v));
+		assert_int_equal(dcrc, zk_digest_start(S(each[i]), v.data,
+						       v.stat.data_length));
+	}
 	/* and one started late over the same tree sums to the same */
 	uint64_t kept = tree_digest(t);
 	struct tree *u = tree_create();
