@@ -123,6 +123,16 @@ static void ovp_free(struct zab_seq *s, struct ov_path *p)
 	s->ovp_free = p;
 }
 
+/* Count r for the session owning its node, if a session does. */
+static void ov_owned(struct zab_seq *s, const struct ov_rec *r, int d)
+{
+	struct zsession *z;
+
+	if (r->exists && zk_owner_is_session(r->stat.ephemeral_owner) &&
+	    (z = seq_sess_find(s, r->stat.ephemeral_owner)))
+		z->ov_owned += d;
+}
+
 /* Push the future state of `path` for transaction t. */
 static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
 		    size_t len, uint64_t hash, const struct pend *e)
@@ -189,6 +199,7 @@ static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
 	r->acl = e->acl ? zacl_ref((struct zacl *)e->acl) : NULL;
 	r->dcrc = e->dcrc;
 	r->digest = 0;
+	ov_owned(s, r, 1);
 	if (s->digest) {
 		/* AdHash: the old state's digest out, the new one's in */
 		r->digest = pend_digest(e, path, len);
@@ -207,6 +218,7 @@ static int prep_put(struct zab_seq *s, struct ptxn *t, const char *path,
 
 static void ov_unlink(struct zab_seq *s, struct ov_path *p, struct ov_rec *r)
 {
+	ov_owned(s, r, -1);
 	if (r->newer)
 		r->newer->older = r->older;
 	else
@@ -286,7 +298,10 @@ int prep_close_session(struct zab_seq *s, struct ptxn *t)
 		if (!pp || !*pp)
 			paths_add(x, tree_eph.p[i], tree_eph.l[i]);
 	}
-	for (size_t b = 0; !rc && b < s->ovn; b++)
+	/* the whole overlay only if a pending change made or touched one
+	 * of its nodes (else a close would cost every pending path) */
+	const struct zsession *z = seq_sess_find(s, t->session);
+	for (size_t b = 0; !rc && z && z->ov_owned && b < s->ovn; b++)
 		for (const struct ov_path *p = s->ovb[b]; p; p = p->hnext)
 			if (p->top->exists &&
 			    p->top->stat.ephemeral_owner == t->session)

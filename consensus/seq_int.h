@@ -32,6 +32,9 @@ struct zsession {
 	bool local;       /* made by a read-only member: not in the
 			     ensemble, dropped when it rejoins */
 	int npending;     /* its requests in the pending queue */
+	int ov_owned;     /* outstanding-change records of nodes it owns
+			     (prep_close_session looks for them only if
+			     there are any) */
 	struct zconn_ref conn;
 	struct zsession *next;
 };

@@ -522,6 +522,24 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
         c.delete("/dg/c/x")
         c.close_session()
         c.close_socket()
+        # a session that creates ephemerals and closes without waiting:
+        # its closeSession is prepared while the creates are outstanding,
+        # so prep must find them there (ZooKeeper's outstandingChanges)
+        pc = jute.RawClient(e[1].hosts)
+        pc.connect(timeout_ms=10000)
+        xids = []
+        for i in range(20):
+            xids.append(pc.next_xid())
+            pc.send_frame(jute.p_int(xids[-1]) + jute.p_int(jute.Op.CREATE2) +
+                          jute.p_string("/dg/piped-%d" % i) +
+                          jute.p_buffer(b"") +
+                          jute.p_vector(jute.OPEN_ACL, jute.p_acl) +
+                          jute.p_int(jute.Mode.EPHEMERAL))
+        cx = pc.next_xid()
+        pc.send_frame(jute.p_int(cx) + jute.p_int(jute.Op.CLOSE_SESSION))
+        for x in xids + [cx]:
+            assert pc.read_reply(x).err == 0
+        pc.close_socket()
         zks[0].stop()                  # closeSession with ephemerals
         zks[0].close()
         for zk in zks[1:]:
@@ -531,6 +549,8 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
             assert zk.exists("/mixed0/e") is None
         for zk in zks[1:]:
             zk.sync("/")
+            assert not [c for c in zk.get_children("/dg")
+                        if c.startswith("piped-")]
         # the tree digest: a ZooKeeper follower compares its tree's with
         # each paddock proposal's, a paddock follower with each of the
         # ZooKeeper leader's (and a paddock leader with its own
