@@ -127,8 +127,17 @@ class NodesTest extends Zk {
         n.start();
         log("initial create %b", n.waitForInitialCreate(5, TimeUnit.SECONDS));
         Stat st = new Stat();
-        log("node '%s' %s owner=%x", s(o.getData().storingStatIn(st).forPath(p)),
-            stat(st), st.getEphemeralOwner());
+        String data = s(o.getData().storingStatIn(st).forPath(p));
+        // no zxids relative to the root: another session's transaction
+        // fell between the root's create and this node's on one run (the
+        // suite's reaper, every second, or an earlier case's clients
+        // closing), making czxid +4 where it is +3 alone
+        log("node '%s' czxid=mzxid=pzxid:%b mtime>=ctime:%b version=%d "
+            + "cversion=%d aversion=%d dataLength=%d numChildren=%d "
+            + "owner=%x", data, st.getCzxid() == st.getMzxid()
+            && st.getMzxid() == st.getPzxid(), st.getMtime() >= st.getCtime(),
+            st.getVersion(), st.getCversion(), st.getAversion(),
+            st.getDataLength(), st.getNumChildren(), st.getEphemeralOwner());
         log("children %s", Rx.until(() -> !o.getChildren().forPath(p).isEmpty(),
                                     3000) ? o.getChildren().forPath(p)
             : "none");
