@@ -240,20 +240,12 @@ static void error_body(struct zk_body *b, int err)
 	b->error.err = err;
 }
 
-/* CloseSessionTxn.paths2Delete: the session's ephemerals now, in the
- * order of ZooKeeper's copy of its set (DataTree.getEphemerals). */
-static void collect_buf(const char *path, size_t len, void *arg)
-{
-	paths_add(arg, path, len);
-}
-
 void txn_encode(struct zab_seq *s, const struct ptxn *t)
 {
 	struct jw *w = &s->rec;
 	w->len = 0;
 	struct zk_txn z = {0};
 	struct zk_body subs_in[8], *subs = subs_in;
-	struct paths eph = {0};
 	struct zk_buf *ev = NULL;
 	z.hdr.client_id = t->session;
 	z.hdr.cxid = t->req ? t->req->xid : 0;
@@ -299,11 +291,10 @@ void txn_encode(struct zab_seq *s, const struct ptxn *t)
 		z.body.create_session.timeout = t->sess->timeout;
 		break;
 	case PT_SESSION_CLOSE: {
-		const struct paths *x = t->closing ? t->closing : &eph;
-		if ((!t->closing &&
-		     tree_ephemerals_zk(s->tree, t->session, collect_buf,
-					&eph) < 0) ||
-		    (x->n && !(ev = calloc((size_t)x->n, sizeof(*ev))))) {
+		/* CloseSessionTxn.paths2Delete: what prep_close_session found
+		 * (log_txn runs it before encoding) */
+		const struct paths *x = t->closing;
+		if (!x || (x->n && !(ev = calloc((size_t)x->n, sizeof(*ev))))) {
 			w->err = true;
 			goto out;
 		}
@@ -326,7 +317,6 @@ void txn_encode(struct zab_seq *s, const struct ptxn *t)
 		w->err = true;
 out:
 	free(ev);
-	paths_free(&eph);
 	if (subs != subs_in)
 		free(subs);
 }
