@@ -9,60 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/net.h"
+#include "net/net_int.h"
 
 enum {
-	ETH_HLEN = 14,
-	ETH_P_IP = 0x0800,
-	ETH_P_ARP = 0x0806,
 	ARP_LEN = 28, /* Ethernet/IPv4 ARP */
-	IP_HLEN = 20,
-	IPPROTO_ICMP_ = 1,
 	ICMP_ECHO_REPLY = 0,
 	ICMP_ECHO_REQUEST = 8,
 	ICMP_HLEN = 8,
 	ARP_RETRY_MS = 1000,
 };
 
-struct arp_slot {
-	uint32_t ip; /* 0: free */
-	uint8_t mac[6];
-	int64_t seen_ms; /* learned at */
-	int64_t asked_ms; /* our last request for it, or INT64_MIN */
-};
-
-struct net {
-	struct net_config cfg;
-	struct net_stats st;
-	struct arp_slot arp[NET_ARP_SLOTS];
-	uint16_t ip_id;
-	unsigned char tx[NET_FRAME_MAX];
-};
-
 static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-
-static uint16_t get16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)(v >> 8);
-	p[1] = (unsigned char)v;
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 /* ------------------------------------------------------------------ */
 /* Checksum                                                             */
@@ -118,22 +75,17 @@ uint16_t net_csum(const void *p, size_t len, uint32_t sum)
 	return (uint16_t)~s;
 }
 
-static void put_csum(unsigned char *p, uint16_t c)
-{
-	memcpy(p, &c, sizeof(c));
-}
-
 /* ------------------------------------------------------------------ */
 /* Frames out                                                           */
 /* ------------------------------------------------------------------ */
-static void eth_header(struct net *n, const uint8_t dst[6], uint16_t type)
+void net_eth_header(struct net *n, const uint8_t dst[6], uint16_t type)
 {
 	memcpy(n->tx, dst, 6);
 	memcpy(n->tx + 6, n->cfg.mac, 6);
 	put16(n->tx + 12, type);
 }
 
-static void send_frame(struct net *n, size_t len)
+void net_send_frame(struct net *n, size_t len)
 {
 	/* Ethernet's minimum: the NIC pads, af_packet does not */
 	if (len < 60) {
@@ -144,12 +96,27 @@ static void send_frame(struct net *n, size_t len)
 	n->cfg.tx(n->cfg.tx_arg, n->tx, len);
 }
 
+void net_ip_header(struct net *n, unsigned char *p, uint8_t proto,
+		   uint32_t dst, size_t payload)
+{
+	memset(p, 0, IP_HLEN);
+	p[0] = 0x45;
+	put16(p + 2, (uint16_t)(IP_HLEN + payload));
+	put16(p + 4, n->ip_id++);
+	p[6] = 0x40; /* DF: TCP's MSS keeps segments within the MTU */
+	p[8] = 64;   /* TTL */
+	p[9] = proto;
+	put32(p + 12, n->cfg.ip);
+	put32(p + 16, dst);
+	put_csum(p + 10, net_csum(p, IP_HLEN, 0));
+}
+
 static void send_arp(struct net *n, uint16_t op, const uint8_t tha[6],
 		     uint32_t tpa, const uint8_t eth_dst[6])
 {
 	unsigned char *a = n->tx + ETH_HLEN;
 
-	eth_header(n, eth_dst, ETH_P_ARP);
+	net_eth_header(n, eth_dst, ETH_P_ARP);
 	put16(a, 1);		/* Ethernet */
 	put16(a + 2, ETH_P_IP); /* IPv4 */
 	a[4] = 6;
@@ -159,7 +126,7 @@ static void send_arp(struct net *n, uint16_t op, const uint8_t tha[6],
 	put32(a + 14, n->cfg.ip);
 	memcpy(a + 18, tha, 6);
 	put32(a + 24, tpa);
-	send_frame(n, ETH_HLEN + ARP_LEN);
+	net_send_frame(n, ETH_HLEN + ARP_LEN);
 }
 
 /* ------------------------------------------------------------------ */
@@ -203,6 +170,7 @@ static void arp_learn(struct net *n, uint32_t ip, const uint8_t mac[6],
 	memcpy(s->mac, mac, 6);
 	s->seen_ms = now_ms;
 	n->st.arp_learned++;
+	tcp_arp_learned(n, ip);
 }
 
 static void arp_input(struct net *n, const unsigned char *a, size_t len,
@@ -278,22 +246,14 @@ static void icmp_input(struct net *n, const unsigned char *eth,
 	}
 	/* to the frame's sender, not through ARP: the answer goes back
 	 * the way the request came */
-	eth_header(n, eth + 6, ETH_P_IP);
-	memset(rip, 0, IP_HLEN);
-	rip[0] = 0x45;
-	put16(rip + 2, (uint16_t)(IP_HLEN + len));
-	put16(rip + 4, n->ip_id++);
-	rip[8] = 64; /* TTL */
-	rip[9] = IPPROTO_ICMP_;
-	put32(rip + 12, n->cfg.ip);
-	memcpy(rip + 16, ip + 12, 4);
-	put_csum(rip + 10, net_csum(rip, IP_HLEN, 0));
+	net_eth_header(n, eth + 6, ETH_P_IP);
+	net_ip_header(n, rip, IPPROTO_ICMP_, get32(ip + 12), len);
 	memcpy(r, icmp, len);
 	r[0] = ICMP_ECHO_REPLY;
 	r[2] = r[3] = 0;
 	put_csum(r + 2, net_csum(r, len, 0));
 	n->st.icmp_echoes++;
-	send_frame(n, ETH_HLEN + IP_HLEN + len);
+	net_send_frame(n, ETH_HLEN + IP_HLEN + len);
 }
 
 static void ip_input(struct net *n, const unsigned char *eth,
@@ -327,6 +287,10 @@ static void ip_input(struct net *n, const unsigned char *eth,
 		n->st.drop_not_ours++;
 		return;
 	}
+	if (ip[9] == IPPROTO_TCP_) {
+		tcp_input(n, eth, ip, ip + ihl, tot - ihl);
+		return;
+	}
 	if (ip[9] == IPPROTO_ICMP_) {
 		icmp_input(n, eth, ip, ip + ihl, tot - ihl);
 		return;
@@ -340,6 +304,8 @@ void net_input(struct net *n, const void *frame, size_t len, int64_t now_ms)
 	uint16_t type;
 
 	n->st.rx_frames++;
+	if (now_ms > n->now)
+		n->now = now_ms;
 	if (len < ETH_HLEN) {
 		n->st.drop_short++;
 		return;
@@ -366,12 +332,27 @@ struct net *net_create(const struct net_config *cfg)
 	if (!n)
 		return NULL;
 	n->cfg = *cfg;
+	n->tcp = tcp_create(n);
+	if (!n->tcp) {
+		free(n);
+		return NULL;
+	}
 	return n;
 }
 
 void net_destroy(struct net *n)
 {
+	if (!n)
+		return;
+	tcp_destroy(n->tcp);
 	free(n);
+}
+
+void net_tick(struct net *n, int64_t now_ms)
+{
+	if (now_ms > n->now)
+		n->now = now_ms;
+	tcp_tick(n);
 }
 
 const struct net_stats *net_stats(const struct net *n)
