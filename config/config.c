@@ -44,6 +44,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "config/config.h"
 
@@ -776,6 +777,84 @@ static int k_digest(struct zparse *p, const char *key, const char *val)
 	return get_bool(p, key, val, &p->c->digest_enabled);
 }
 
+static int k_dataplane(struct zparse *p, const char *key, const char *val)
+{
+	if (!strcmp(val, "kernel"))
+		p->c->dpdk = false;
+	else if (!strcmp(val, "dpdk"))
+		p->c->dpdk = true;
+	else
+		return perr(p, "%s: '%.80s' is neither kernel nor dpdk", key,
+			    val);
+	return 0;
+}
+
+static int k_dpdk_eal(struct zparse *p, const char *key, const char *val)
+{
+	if (strlen(val) >= sizeof(p->c->dpdk_eal))
+		return perr(p, "%s: longer than %zu bytes", key,
+			    sizeof(p->c->dpdk_eal) - 1);
+	strcpy(p->c->dpdk_eal, val);
+	return 0;
+}
+
+static int k_dpdk_port(struct zparse *p, const char *key, const char *val)
+{
+	return get_int(p, key, val, 0, 1023, &p->c->dpdk_port);
+}
+
+/* a dotted IPv4 address, host order; `mask`: must be a netmask */
+static int get_ipv4(struct zparse *p, const char *key, const char *val,
+		    bool mask, uint32_t *out)
+{
+	struct in_addr a;
+	uint32_t v;
+
+	if (inet_pton(AF_INET, val, &a) != 1)
+		return perr(p, "%s: not an IPv4 address: '%.80s'", key, val);
+	v = ntohl(a.s_addr);
+	/* a netmask's complement is 2^k - 1 */
+	if (mask && ((~v + 1) & ~v))
+		return perr(p, "%s: not a netmask: '%.80s'", key, val);
+	*out = v;
+	return 0;
+}
+
+static int k_dpdk_ip(struct zparse *p, const char *key, const char *val)
+{
+	return get_ipv4(p, key, val, false, &p->c->dpdk_ip);
+}
+
+static int k_dpdk_netmask(struct zparse *p, const char *key, const char *val)
+{
+	return get_ipv4(p, key, val, true, &p->c->dpdk_netmask);
+}
+
+static int k_dpdk_gateway(struct zparse *p, const char *key, const char *val)
+{
+	return get_ipv4(p, key, val, false, &p->c->dpdk_gateway);
+}
+
+static int k_dpdk_mbufs(struct zparse *p, const char *key, const char *val)
+{
+	return get_int(p, key, val, 1023, 16 << 20, &p->c->dpdk_mbufs);
+}
+
+static int k_dpdk_conns(struct zparse *p, const char *key, const char *val)
+{
+	return get_int(p, key, val, 1, 1 << 20, &p->c->dpdk_conns);
+}
+
+static int k_dpdk_buf(struct zparse *p, const char *key, const char *val)
+{
+	return get_int(p, key, val, 4, 1 << 20, &p->c->dpdk_buf_kib);
+}
+
+static int k_dpdk_busy(struct zparse *p, const char *key, const char *val)
+{
+	return get_bool(p, key, val, &p->c->dpdk_busy_poll);
+}
+
 static int k_cumulative_acks(struct zparse *p, const char *key,
 			     const char *val)
 {
@@ -922,6 +1001,16 @@ static const struct {
 	{ "paddock.finalizeWait", k_finalize_wait },
 	{ "paddock.cumulativeAcks", k_cumulative_acks },
 	{ "paddock.peerQueueLimit", k_peer_queue_limit },
+	{ "paddock.dataplane", k_dataplane },
+	{ "paddock.dpdk.eal", k_dpdk_eal },
+	{ "paddock.dpdk.port", k_dpdk_port },
+	{ "paddock.dpdk.ip", k_dpdk_ip },
+	{ "paddock.dpdk.netmask", k_dpdk_netmask },
+	{ "paddock.dpdk.gateway", k_dpdk_gateway },
+	{ "paddock.dpdk.mbufs", k_dpdk_mbufs },
+	{ "paddock.dpdk.maxConns", k_dpdk_conns },
+	{ "paddock.dpdk.socketBufferKiB", k_dpdk_buf },
+	{ "paddock.dpdk.busyPoll", k_dpdk_busy },
 	{ "commitLogCount", k_commit_log_count },
 	{ "readonlymode.enabled", k_read_only },
 	{ "digest.enabled", k_digest },
@@ -1205,6 +1294,9 @@ static int finish(struct zparse *p)
 	p->line = 0;
 	if (!p->line_data_dir)
 		return perr(p, "dataDir is not set");
+	if (c->dpdk && !c->dpdk_ip)
+		return perr(p, "paddock.dataplane=dpdk needs paddock.dpdk.ip "
+			    "(the address the DPDK port answers at)");
 	if (!p->line_data_log_dir)
 		strcpy(c->data_log_dir, c->data_dir);
 
@@ -1351,6 +1443,16 @@ void zcfg_defaults(struct zcfg *c)
 	c->peer_queue_mib = 64;
 	c->commit_log_count = 100000;
 	c->digest_enabled = true;
+	c->dpdk = false;
+	c->dpdk_eal[0] = '\0';
+	c->dpdk_port = 0;
+	c->dpdk_ip = 0;
+	c->dpdk_netmask = 0xffffff00u;
+	c->dpdk_gateway = 0;
+	c->dpdk_mbufs = 8191;
+	c->dpdk_conns = 4096;
+	c->dpdk_buf_kib = 64;
+	c->dpdk_busy_poll = true;
 	c->n_servers = 0;
 }
 

@@ -109,6 +109,30 @@ struct zcfg {
 					   per durable log flush and one
 					   COMMIT per commit pass between
 					   paddock members, default true */
+	/* The client port's dataplane (issue 15, dataplane/io_dpdk.c):
+	 * paddock.dataplane=kernel (default) or dpdk.  In DPDK mode the
+	 * server answers at paddock.dpdk.ip:clientPort on a DPDK port with
+	 * its own TCP (net/), one RX/TX queue pair per worker. */
+	bool dpdk;
+	char dpdk_eal[1024];            /* paddock.dpdk.eal: EAL arguments,
+					   space-separated */
+	int dpdk_port;                  /* paddock.dpdk.port, default 0 */
+	uint32_t dpdk_ip;               /* paddock.dpdk.ip (host order),
+					   required in DPDK mode */
+	uint32_t dpdk_netmask;          /* paddock.dpdk.netmask, default
+					   255.255.255.0 */
+	uint32_t dpdk_gateway;          /* paddock.dpdk.gateway, default
+					   none */
+	int dpdk_mbufs;                 /* paddock.dpdk.mbufs, default 8191 */
+	int dpdk_conns;                 /* paddock.dpdk.maxConns: TCP
+					   connections per worker, default
+					   4096 */
+	int dpdk_buf_kib;               /* paddock.dpdk.socketBufferKiB: each
+					   connection's send and receive
+					   ring, default 64 */
+	bool dpdk_busy_poll;            /* paddock.dpdk.busyPoll, default
+					   true; false: an idle worker sleeps
+					   up to 1 ms between polls */
 	int n_servers;
 	struct zcfg_server servers[ZCFG_MAX_SERVERS];
 	char path[PATH_MAX];            /* the file loaded, "" for defaults */

@@ -10,7 +10,7 @@
  *   ---------  struct dp_backend_ops (this header)
  *   backend    io_tcp.c: kernel TCP (epoll, listen/accept4,
  *              SO_REUSEPORT, TCP_NODELAY, EAGAIN, the sequencer's
- *              eventfd); later a DPDK backend with user-space TCP
+ *              eventfd); io_dpdk.c: a DPDK port with net/'s TCP
  *
  * The protocol code never sees a socket: a connection's backend part is
  * a struct dp_link (an opaque handle the backend owns — the kernel
@@ -73,6 +73,17 @@ struct dp_event {
 
 struct dp_backend;
 
+/* A user-space stack's counters (mntr's paddock_dpdk_* keys). */
+struct dp_backend_stats {
+	uint64_t conns;	      /* TCP connections in the stack, any state */
+	uint64_t rx_frames, tx_frames;
+	uint64_t tx_dropped;  /* no mbuf, or the TX ring full */
+	uint64_t retransmits; /* TCP segments sent again */
+	uint64_t timeouts;    /* connections given up (RTO, keep-alive) */
+	uint64_t resets;      /* RSTs sent */
+	uint64_t mbufs_in_use;
+};
+
 struct dp_backend_ops {
 	const char *name;
 	/* Once per server, before any open: check that the client port
@@ -119,9 +130,14 @@ struct dp_backend_ops {
 			const struct iovec *iov, int n);
 	/* Close l (attached or not); its handle is invalid afterwards. */
 	void (*close)(struct dp_backend *b, struct dp_link *l);
+	/* Optional (NULL: the kernel keeps these): add b's counters to *s.
+	 * Any thread; the owner publishes them once a poll. */
+	void (*stats)(struct dp_backend *b, struct dp_backend_stats *s);
 };
 
 /* io_tcp.c */
 extern const struct dp_backend_ops dp_tcp_backend;
+/* io_dpdk.c: paddock.dataplane=dpdk */
+extern const struct dp_backend_ops dp_dpdk_backend;
 
 #endif

@@ -325,6 +325,28 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	out(o, "paddock_throttled_requests\t%lld\n",
 	    (long long)zab_seq_throttled_now(d->seq));
 	out(o, "paddock_connection_throttled\t%lld\n", (long long)t.held);
+	/* paddock's own: the DPDK dataplane's stack (io_dpdk.c) */
+	if (w->io->stats) {
+		struct dp_backend_stats bs = {0};
+		for (int i = 0; i < d->n; i++)
+			w->io->stats(d->w[i].be, &bs);
+		out(o, "paddock_dpdk_tcp_connections\t%llu\n",
+		    (unsigned long long)bs.conns);
+		out(o, "paddock_dpdk_rx_frames\t%llu\n",
+		    (unsigned long long)bs.rx_frames);
+		out(o, "paddock_dpdk_tx_frames\t%llu\n",
+		    (unsigned long long)bs.tx_frames);
+		out(o, "paddock_dpdk_tx_dropped\t%llu\n",
+		    (unsigned long long)bs.tx_dropped);
+		out(o, "paddock_dpdk_tcp_retransmits\t%llu\n",
+		    (unsigned long long)bs.retransmits);
+		out(o, "paddock_dpdk_tcp_timeouts\t%llu\n",
+		    (unsigned long long)bs.timeouts);
+		out(o, "paddock_dpdk_tcp_resets_sent\t%llu\n",
+		    (unsigned long long)bs.resets);
+		out(o, "paddock_dpdk_mbufs_in_use\t%llu\n",
+		    (unsigned long long)bs.mbufs_in_use);
+	}
 	/* paddock's own: group commit */
 	struct zlog_stats ls;
 	zab_seq_log_stats(d->seq, &ls);

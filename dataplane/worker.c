@@ -469,7 +469,8 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
-	const struct dp_backend_ops *io = &dp_tcp_backend;
+	const struct dp_backend_ops *io =
+	    cfg->dpdk ? &dp_dpdk_backend : &dp_tcp_backend;
 	if (io->check(cfg, err, err_len))
 		goto fail;
 	for (int i = 0; i < d->n; i++) {

@@ -213,11 +213,17 @@ int net_tcp_connect(struct net *n, uint32_t ip, uint16_t port,
 
 /* The token events report for id (0 until set). */
 void net_tcp_set_token(struct net *n, uint32_t id, uint64_t token);
+uint64_t net_tcp_token(const struct net *n, uint32_t id);
 
 /* Copy up to len received bytes out: a count, 0 at the end of the
  * stream (the peer's FIN, all read), -EAGAIN, or -ECONNRESET,
  * -ETIMEDOUT, -ECONNREFUSED (the connection is gone; close it). */
 ssize_t net_tcp_recv(struct net *n, uint32_t id, void *buf, size_t len);
+
+/* Would net_tcp_recv return something other than -EAGAIN (data, the
+ * end of the stream, an error)?  For a backend whose callers expect
+ * level-triggered readiness. */
+int net_tcp_readable(const struct net *n, uint32_t id);
 
 /* Copy iov[0..cnt-1] into the send ring (as much as fits) and transmit
  * what the windows allow now: the bytes taken, -EAGAIN if none fit (a

@@ -1430,6 +1430,13 @@ void net_tcp_set_token(struct net *n, uint32_t id, uint64_t token)
 		c->token = token;
 }
 
+uint64_t net_tcp_token(const struct net *n, uint32_t id)
+{
+	const struct tcp *t = n->tcp;
+
+	return id < t->nconn ? t->c[id].token : 0;
+}
+
 ssize_t net_tcp_recv(struct net *n, uint32_t id, void *buf, size_t len)
 {
 	struct tcp *t = n->tcp;
@@ -1463,6 +1470,18 @@ ssize_t net_tcp_recv(struct net *n, uint32_t id, void *buf, size_t len)
 		timer_sync(t, c);
 	}
 	return take;
+}
+
+int net_tcp_readable(const struct net *n, uint32_t id)
+{
+	const struct tcp *t = n->tcp;
+	const struct tcb *c;
+
+	if (id >= t->nconn || !(t->c[id].flags & F_APP))
+		return 0;
+	c = &t->c[id];
+	return c->rcv_len || (c->flags & F_FIN_RCVD) || c->err ||
+	       c->state == NET_TCP_CLOSED;
 }
 
 ssize_t net_tcp_send(struct net *n, uint32_t id, const struct iovec *iov,

@@ -6,6 +6,7 @@ pkgs=(build-essential meson ninja-build pkg-config libdpdk-dev dpdk-dev
       libzookeeper-mt-dev python3-kazoo python3-pytest python3-pytest-timeout
       default-jre-headless default-jdk-headless netcat-openbsd gnuplot-nox
       liblwip-dev # tools/bench/stack-bench (lwIP against our own TCP)
+      ethtool iproute2 # tools/dpdk-netns.sh: a veth without TX checksum offload
       libtsan2 # libtsan2: the TSan stage of tools/test-all.sh (gcc)
       # tests/java: JUnit 5, AssertJ and Curator (run.py compiles with javac)
       junit5 libassertj-core-java libcurator-client-java

@@ -298,9 +298,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "paddockd: cannot start threads\n");
 		return 1;
 	}
+	char at[sizeof(cfg.client_port_address) + 32];
+	if (cfg.dpdk) /* the DPDK port's own address (io_dpdk.c) */
+		snprintf(at, sizeof(at), "%u.%u.%u.%u (DPDK port %d)",
+			 cfg.dpdk_ip >> 24, (cfg.dpdk_ip >> 16) & 255,
+			 (cfg.dpdk_ip >> 8) & 255, cfg.dpdk_ip & 255,
+			 cfg.dpdk_port);
+	else
+		snprintf(at, sizeof(at), "%s",
+			 cfg.client_port_address[0] ? cfg.client_port_address
+						    : "*");
 	fprintf(stderr,
-		"paddockd: serving on %s:%d (%d worker%s), dataDir %s\n",
-		cfg.client_port_address[0] ? cfg.client_port_address : "*",
+		"paddockd: serving on %s:%d (%d worker%s), dataDir %s\n", at,
 		cfg.client_port, cfg.workers, cfg.workers == 1 ? "" : "s",
 		cfg.data_dir);
 

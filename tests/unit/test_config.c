@@ -1165,8 +1165,12 @@ static void test_example_configs_load(void **state)
 	assert_true(cfg.peer_type_observer);
 	assert_int_equal(cfg.n_servers, 4);
 	assert_true(cfg.servers[3].observer);
-	load_example("dpdk.cfg");
+	load_example("dpdk-af_packet.cfg");
 	assert_int_equal(n_warns, 0);
+	assert_true(cfg.dpdk);
+	assert_int_equal(cfg.dpdk_ip, 0x0a580002); /* 10.88.0.2 */
+	assert_int_equal(cfg.dpdk_netmask, 0xffffff00u);
+	assert_non_null(strstr(cfg.dpdk_eal, "iface=pd0"));
 }
 
 int main(void)
