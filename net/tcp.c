@@ -431,6 +431,14 @@ static void seg_out(struct net *n, struct tcb *c, uint32_t seq,
 		win = min32(win, 65535); /* never scaled in a SYN */
 		c->rcv_adv = c->rcv_nxt + win;
 	} else {
+		uint32_t old = SEQ_GT(c->rcv_adv, c->rcv_nxt)
+				       ? c->rcv_adv - c->rcv_nxt
+				       : 0;
+
+		/* receiver-side silly window avoidance (RFC 1122 4.2.3.3):
+		 * the right edge moves only by min(half the ring, an MSS) */
+		if (win > old && win - old < min32(t->rcvbuf / 2, OUR_MSS))
+			win = old;
 		win = min32(win >> c->rcv_ws, 65535);
 		c->rcv_adv = c->rcv_nxt + (win << c->rcv_ws);
 	}
@@ -506,6 +514,12 @@ static void output(struct net *n, struct tcb *c)
 				break;
 			len = min32(min32(c->snd_end - c->snd_nxt, wnd - flight),
 				    c->mss);
+			/* sender-side silly window avoidance (RFC 1122
+			 * 4.2.3.4): a short segment only if it is all there
+			 * is or nothing else is in flight */
+			if (len < c->mss && len < c->snd_end - c->snd_nxt &&
+			    flight)
+				break;
 			if (c->snd_nxt + len == c->snd_end) {
 				fl |= TH_PSH;
 				if (c->flags & F_FIN_Q)
@@ -694,6 +708,7 @@ static void established_passive(struct net *n, struct tcb *c)
 
 	t->half_open--;
 	c->state = NET_TCP_ESTABLISHED;
+	c->idle_at = n->now + t->ka_idle;
 	n->st.tcp_accepted++;
 	c->flags |= F_ACCEPTQ;
 	c->q_next = NIL;
@@ -738,7 +753,8 @@ static int ack_input(struct net *n, struct tcb *c, const struct seg *s)
 		return 0;
 	}
 	if (SEQ_GT(s->ack, c->snd_una)) {
-		uint32_t acked = s->ack - c->snd_una;
+		/* bytes: the SYN's sequence number is not one */
+		uint32_t acked = s->ack - c->snd_una - (c->snd_una == c->iss);
 
 		if ((c->flags & F_RTT) && SEQ_GT(s->ack, c->rtt_seq))
 			rtt_sample(t, c, n->now);
@@ -828,14 +844,12 @@ static void data_input(struct net *n, struct tcb *c, struct seg *s)
 		uint32_t dup = c->rcv_nxt - s->seq;
 
 		if (dup >= s->len) {
+			/* all had; a FIN right after it is still new */
+			if (s->seq + s->len != c->rcv_nxt)
+				s->flags &= (uint8_t)~TH_FIN;
 			if (s->len)
 				c->flags |= F_ACK_NOW;
 			s->len = 0;
-			if (s->seq + dup != c->rcv_nxt || !(s->flags & TH_FIN))
-				s->flags &= (uint8_t)~TH_FIN;
-			if (SEQ_LT(s->seq + s->len, c->rcv_nxt) &&
-			    (s->flags & TH_FIN))
-				s->flags &= (uint8_t)~TH_FIN;
 			s->seq = c->rcv_nxt;
 		} else {
 			s->data += dup;
@@ -941,6 +955,7 @@ static void syn_sent_input(struct net *n, struct tcb *c, struct seg *s)
 	c->retries = 0;
 	c->rto_at = INT64_MAX;
 	c->state = NET_TCP_ESTABLISHED;
+	c->idle_at = n->now + t->ka_idle;
 	n->st.tcp_connected++;
 	ev_add(t, c, NET_EV_OUT);
 	c->flags |= F_ACK_NOW;
@@ -1037,6 +1052,9 @@ void tcp_input(struct net *n, const unsigned char *eth,
 		c->flags |= F_ACK_NOW;
 	}
 	if (!acceptable(t, c, &s)) {
+		/* the peer's FIN again (our ACK was lost): wait anew */
+		if (c->state == NET_TCP_TIME_WAIT && (s.flags & TH_FIN))
+			c->idle_at = n->now + t->timewait;
 		if (!(s.flags & TH_RST)) {
 			c->flags |= F_ACK_NOW;
 			if (c->state == NET_TCP_SYN_RCVD)
@@ -1496,7 +1514,7 @@ ssize_t net_tcp_send(struct net *n, uint32_t id, const struct iovec *iov,
 	if (c->state == NET_TCP_SYN_SENT || c->state == NET_TCP_SYN_RCVD)
 		return -ENOTCONN;
 	if (c->state != NET_TCP_ESTABLISHED && c->state != NET_TCP_CLOSE_WAIT)
-		return c->err ? -(ssize_t)c->err : -EPIPE;
+		return -EPIPE;
 	room = t->sndbuf - (c->snd_end - c->snd_una);
 	for (int i = 0; i < cnt && room; i++) {
 		const unsigned char *p = iov[i].iov_base;
