@@ -130,6 +130,10 @@ struct dp_backend_ops {
 			const struct iovec *iov, int n);
 	/* Close l (attached or not); its handle is invalid afterwards. */
 	void (*close)(struct dp_backend *b, struct dp_link *l);
+	/* Optional: true if b's poll never blocks (it busy-polls a queue):
+	 * the worker then polls with timeout 0 and never tells the
+	 * sequencer it sleeps. */
+	bool (*spins)(const struct dp_backend *b);
 	/* Optional (NULL: the kernel keeps these): add b's counters to *s.
 	 * Any thread; the owner publishes them once a poll. */
 	void (*stats)(struct dp_backend *b, struct dp_backend_stats *s);

@@ -12,9 +12,8 @@
  * (the stack copies what it keeps into its rings); frames the stack
  * sends are copied into mbufs and leave in one rte_eth_tx_burst per
  * poll (or per 32).  Nothing is shared between workers but the mbuf
- * pool, whose per-lcore caches are unused by non-EAL threads (the
- * workers are paddockd's own threads), so mbufs come from the pool's
- * lock-free ring.
+ * pool; each worker (paddockd's own thread) registers with EAL at its
+ * first poll, so it has an lcore id and its own cache of the pool.
  *
  * Readiness is level-triggered, as io_tcp.c's epoll is: the protocol
  * reads at most its budget a pass, so a link whose recv left data (or an
@@ -69,7 +68,7 @@ static struct {
 struct dp_backend {
 	uint16_t q;
 	int wake_fd; /* the sequencer's, not ours to close */
-	bool busy, listening, accept_waiting;
+	bool busy, listening, accept_waiting, registered;
 	uint16_t client_port;
 	struct net *net;
 	uint32_t nconn;
@@ -274,6 +273,21 @@ static void dpdk_destroy(struct dp_backend *b)
 	if (!b)
 		return;
 	tx_flush(b);
+	if (b->net) {
+		const struct net_stats *s = net_stats(b->net);
+
+		fprintf(stderr,
+			"paddockd: DPDK queue %u: %llu frames in, %llu out "
+			"(%llu dropped for want of an mbuf or TX room), %llu "
+			"TCP segments sent again, %llu out of order, %llu "
+			"timeouts\n",
+			b->q, (unsigned long long)s->rx_frames,
+			(unsigned long long)s->tx_frames,
+			(unsigned long long)b->tx_dropped,
+			(unsigned long long)s->tcp_retransmits,
+			(unsigned long long)s->tcp_ooo,
+			(unsigned long long)s->tcp_timeouts);
+	}
 	net_destroy(b->net);
 	free(b->rd);
 	free(b->again);
@@ -442,7 +456,16 @@ static int step(struct dp_backend *b, struct dp_event *ev, int n)
 static int dpdk_poll(struct dp_backend *b, int timeout_ms, struct dp_event *ev,
 		     int n)
 {
-	int k = step(b, ev, n);
+	int k;
+
+	/* the worker's thread as an EAL thread: an lcore id of its own, so
+	 * mbufs come from its per-lcore cache of the pool, not the pool's
+	 * shared ring (if EAL has no lcore left, the ring it is) */
+	if (!b->registered) {
+		b->registered = true;
+		rte_thread_register();
+	}
+	k = step(b, ev, n);
 	struct pollfd pfd = {.fd = b->wake_fd, .events = POLLIN};
 
 	if (k || !timeout_ms)
@@ -453,6 +476,11 @@ static int dpdk_poll(struct dp_backend *b, int timeout_ms, struct dp_event *ev,
 	    0)
 		return step(b, ev, n); /* the sequencer resets the eventfd */
 	return step(b, ev, n);
+}
+
+static bool dpdk_spins(const struct dp_backend *b)
+{
+	return b->busy;
 }
 
 static void dpdk_wake(struct dp_backend *b)
@@ -547,5 +575,6 @@ const struct dp_backend_ops dp_dpdk_backend = {
 	.recv = dpdk_recv,
 	.send = dpdk_send,
 	.close = dpdk_close,
+	.spins = dpdk_spins,
 	.stats = dpdk_stats,
 };

@@ -402,12 +402,17 @@ static void *worker_main(void *arg)
 		int timeout = (int)(wake_at - now);
 		if (timeout < 0 || w->nrun)
 			timeout = 0;
-		bool sleep = zab_sleep_prepare(w->srv->seq, w->idx);
+		/* a spinning backend (DPDK) never blocks: the sequencer
+		 * need not wake it, and RCU need not wait for it */
+		bool spin = w->io->spins && w->io->spins(w->be);
+		bool sleep = !spin && zab_sleep_prepare(w->srv->seq, w->idx);
 		if (!sleep)
 			timeout = 0;
-		rcu_thread_offline();
+		if (timeout)
+			rcu_thread_offline();
 		int n = w->io->poll(w->be, timeout, evs, DP_POLL_MAX);
-		rcu_thread_online();
+		if (timeout)
+			rcu_thread_online();
 		if (sleep)
 			zab_sleep_done(w->srv->seq, w->idx);
 		for (int i = 0; i < n; i++) {
