@@ -855,6 +855,48 @@ static int k_dpdk_busy(struct zparse *p, const char *key, const char *val)
 	return get_bool(p, key, val, &p->c->dpdk_busy_poll);
 }
 
+/* "loss=3,dup=0.5,reorder=5,delay=2,jitter=3,seed=7" */
+static int k_dpdk_impair(struct zparse *p, const char *key, const char *val)
+{
+	struct zcfg *c = p->c;
+	char buf[256], *save = NULL;
+
+	if (strlen(val) >= sizeof(buf))
+		return perr(p, "%s: too long", key);
+	strcpy(buf, val);
+	for (char *t = strtok_r(buf, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '='), *end;
+		double v;
+
+		if (!eq)
+			return perr(p, "%s: '%.40s' is not name=value", key, t);
+		*eq = '\0';
+		v = strtod(eq + 1, &end);
+		if (end == eq + 1 || *end || v < 0)
+			return perr(p, "%s: %s: not a number >= 0: '%.40s'", key,
+				    t, eq + 1);
+		if (!strcmp(t, "loss") && v <= 100)
+			c->impair_loss_pm = (int)(v * 10);
+		else if (!strcmp(t, "dup") && v <= 100)
+			c->impair_dup_pm = (int)(v * 10);
+		else if (!strcmp(t, "reorder") && v <= 100)
+			c->impair_reorder_pm = (int)(v * 10);
+		else if (!strcmp(t, "delay") && v <= 1000)
+			c->impair_delay_ms = (int)v;
+		else if (!strcmp(t, "jitter") && v <= 1000)
+			c->impair_jitter_ms = (int)v;
+		else if (!strcmp(t, "seed"))
+			c->impair_seed = (unsigned)v;
+		else
+			return perr(p, "%s: unknown or out of range: %s=%s "
+				    "(loss, dup, reorder: percent; delay, "
+				    "jitter: ms up to 1000; seed)", key, t,
+				    eq + 1);
+	}
+	return 0;
+}
+
 static int k_cumulative_acks(struct zparse *p, const char *key,
 			     const char *val)
 {
@@ -1011,6 +1053,7 @@ static const struct {
 	{ "paddock.dpdk.maxConns", k_dpdk_conns },
 	{ "paddock.dpdk.socketBufferKiB", k_dpdk_buf },
 	{ "paddock.dpdk.busyPoll", k_dpdk_busy },
+	{ "paddock.dpdk.impair", k_dpdk_impair },
 	{ "commitLogCount", k_commit_log_count },
 	{ "readonlymode.enabled", k_read_only },
 	{ "digest.enabled", k_digest },

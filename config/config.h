@@ -133,6 +133,14 @@ struct zcfg {
 	bool dpdk_busy_poll;            /* paddock.dpdk.busyPoll, default
 					   true; false: an idle worker sleeps
 					   up to 1 ms between polls */
+	/* paddock.dpdk.impair=loss=P,dup=P,reorder=P,delay=MS,jitter=MS,
+	 * seed=N: a lossy link emulated at the DPDK port, for tests (tc
+	 * netem's job, where the kernel has none); percentages per frame,
+	 * loss and dup both ways, reorder/delay/jitter on arrival.  All 0:
+	 * off (the default). */
+	int impair_loss_pm, impair_dup_pm, impair_reorder_pm; /* per mille */
+	int impair_delay_ms, impair_jitter_ms;
+	unsigned impair_seed;
 	int n_servers;
 	struct zcfg_server servers[ZCFG_MAX_SERVERS];
 	char path[PATH_MAX];            /* the file loaded, "" for defaults */

@@ -54,6 +54,7 @@
 #define RX_BURST 32
 #define TX_BURST 32
 #define RING_DESC 1024
+#define HELD_MAX 1024 /* frames paddock.dpdk.impair holds back */
 
 /* the process's port */
 static struct {
@@ -79,6 +80,12 @@ struct dp_backend {
 	unsigned ntx;
 	uint64_t tx_dropped;
 	struct net_event nev[DP_POLL_MAX];
+	/* paddock.dpdk.impair (zcfg): frames held back until `due` */
+	int loss_pm, dup_pm, reorder_pm, delay_ms, jitter_ms;
+	uint64_t rnd;
+	struct rte_mbuf *held[HELD_MAX];
+	int64_t due[HELD_MAX];
+	unsigned nheld;
 	/* net_stats' and our counters, published once a poll for mntr */
 	_Atomic uint64_t pub[8];
 };
@@ -109,13 +116,30 @@ static void tx_flush(struct dp_backend *b)
 	b->ntx = 0;
 }
 
+/* paddock.dpdk.impair's dice: 0..999 */
+static int roll(struct dp_backend *b)
+{
+	b->rnd ^= b->rnd << 13;
+	b->rnd ^= b->rnd >> 7;
+	b->rnd ^= b->rnd << 17;
+	return (int)(b->rnd % 1000);
+}
+
 /* the stack's output: one frame, copied into an mbuf */
 static void stack_tx(void *arg, const void *frame, size_t len)
 {
 	struct dp_backend *b = arg;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(G.pool);
+	struct rte_mbuf *m;
 	char *p;
 
+	if (b->loss_pm && roll(b) < b->loss_pm)
+		return; /* lost on the way out */
+	if (b->dup_pm && roll(b) < b->dup_pm) {
+		b->dup_pm = -b->dup_pm; /* once: the copy is not copied */
+		stack_tx(arg, frame, len);
+		b->dup_pm = -b->dup_pm;
+	}
+	m = rte_pktmbuf_alloc(G.pool);
 	if (!m || !(p = rte_pktmbuf_append(m, (uint16_t)len))) {
 		if (m)
 			rte_pktmbuf_free(m);
@@ -272,6 +296,8 @@ static void dpdk_destroy(struct dp_backend *b)
 {
 	if (!b)
 		return;
+	for (unsigned i = 0; i < b->nheld; i++)
+		rte_pktmbuf_free(b->held[i]);
 	tx_flush(b);
 	if (b->net) {
 		const struct net_stats *s = net_stats(b->net);
@@ -318,6 +344,12 @@ static struct dp_backend *dpdk_open(const struct zcfg *cfg, int idx,
 	b->busy = cfg->dpdk_busy_poll;
 	b->client_port = (uint16_t)cfg->client_port;
 	b->nconn = (uint32_t)cfg->dpdk_conns;
+	b->loss_pm = cfg->impair_loss_pm;
+	b->dup_pm = cfg->impair_dup_pm;
+	b->reorder_pm = cfg->impair_reorder_pm;
+	b->delay_ms = cfg->impair_delay_ms;
+	b->jitter_ms = cfg->impair_jitter_ms;
+	b->rnd = 0x9e3779b97f4a7c15ull ^ cfg->impair_seed ^ (uint64_t)idx;
 	memcpy(nc.mac, G.mac.addr_bytes, 6);
 	nc.ip = cfg->dpdk_ip;
 	nc.netmask = cfg->dpdk_netmask;
@@ -396,6 +428,38 @@ static void again_add(struct dp_backend *b, uint32_t id)
 	}
 }
 
+static void deliver(struct dp_backend *b, struct rte_mbuf *p, int64_t now)
+{
+	if (p->nb_segs == 1)
+		net_input(b->net, rte_pktmbuf_mtod(p, void *), p->data_len,
+			  now);
+	rte_pktmbuf_free(p);
+}
+
+/* one received frame: into the stack, or through paddock.dpdk.impair */
+static void arrive(struct dp_backend *b, struct rte_mbuf *p, int64_t now)
+{
+	int64_t hold = b->delay_ms;
+
+	if (b->loss_pm && roll(b) < b->loss_pm) {
+		rte_pktmbuf_free(p);
+		return;
+	}
+	if (b->dup_pm && roll(b) < b->dup_pm && p->nb_segs == 1)
+		net_input(b->net, rte_pktmbuf_mtod(p, void *), p->data_len,
+			  now);
+	if (b->jitter_ms)
+		hold += roll(b) % (b->jitter_ms + 1);
+	if (b->reorder_pm && roll(b) < b->reorder_pm)
+		hold += 1 + roll(b) % 3; /* overtaken by what follows */
+	if (!hold || b->nheld == HELD_MAX) {
+		deliver(b, p, now);
+		return;
+	}
+	b->held[b->nheld] = p;
+	b->due[b->nheld++] = now + hold;
+}
+
 /* receive bursts and timers; the stack's events, and links still
  * readable, into ev */
 static int step(struct dp_backend *b, struct dp_event *ev, int n)
@@ -407,15 +471,21 @@ static int step(struct dp_backend *b, struct dp_event *ev, int n)
 
 	do {
 		got = rte_eth_rx_burst(G.port, b->q, pkts, RX_BURST);
-		for (uint16_t i = 0; i < got; i++) {
-			struct rte_mbuf *p = pkts[i];
-
-			if (p->nb_segs == 1)
-				net_input(b->net, rte_pktmbuf_mtod(p, void *),
-					  p->data_len, now);
-			rte_pktmbuf_free(p);
-		}
+		for (uint16_t i = 0; i < got; i++)
+			arrive(b, pkts[i], now);
 	} while (got == RX_BURST);
+	/* frames paddock.dpdk.impair held back, in whatever order they
+	 * come due */
+	for (unsigned i = 0; i < b->nheld;) {
+		if (b->due[i] > now) {
+			i++;
+			continue;
+		}
+		deliver(b, b->held[i], now);
+		b->nheld--;
+		b->held[i] = b->held[b->nheld];
+		b->due[i] = b->due[b->nheld];
+	}
 	net_tick(b->net, now);
 	if (n > DP_POLL_MAX)
 		n = DP_POLL_MAX;

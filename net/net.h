@@ -49,9 +49,11 @@
  *    with an initial window of 10 segments (RFC 6928).
  *  - Delayed ACK: every second full-sized segment is ACKed at once,
  *    otherwise within tcp_delack_ms, or with the reply (a request
- *    answered in the same poll pays no extra frame).  Out-of-order
- *    segments are not kept: each gets an immediate duplicate ACK, so the
- *    peer's fast retransmit fills the hole.
+ *    answered in the same poll pays no extra frame).  Out-of-order data
+ *    waits in the receive ring at its place (up to four ranges a
+ *    connection, no SACK); each such segment gets an immediate
+ *    duplicate ACK, so the peer's fast retransmit fills the hole, and
+ *    the segment that fills it is ACKed at once.
  *  - Window updates when the application's reads open the window by
  *    two segments or half the ring; zero-window probes (persist timer)
  *    toward a peer that stops reading; keep-alive probes after
@@ -124,7 +126,7 @@ struct net_stats {
 	uint64_t tcp_retransmits; /* segments sent again (RTO or fast) */
 	uint64_t tcp_fast_retransmits;
 	uint64_t tcp_rtos;	   /* retransmission timeouts */
-	uint64_t tcp_ooo;	   /* out-of-order segments dropped */
+	uint64_t tcp_ooo;	   /* out-of-order segments (data kept) */
 	uint64_t tcp_timeouts;	   /* connections given up (RTO, keep-alive) */
 	uint64_t tcp_conns;	   /* connections in the table now, any state */
 };

@@ -38,6 +38,7 @@
 #define FIN_WAIT_2_MS 60000
 #define ARP_WAIT_MS 3000 /* an active open's wait for the next hop */
 #define ARP_POLL_MS 10
+#define NOOO 4 /* out-of-order ranges kept per connection */
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
 #define SEQ_LE(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
@@ -65,7 +66,8 @@ enum { /* struct tcb's flags */
        F_NOMAC = 1 << 9,    /* an active open waits for ARP */
        F_ACK_NOW = 1 << 10,
        F_HASHED = 1 << 11,
-       F_WS = 1 << 12, /* the peer's SYN offered window scaling */
+       F_WS = 1 << 12,	 /* the peer's SYN offered window scaling */
+       F_SACK = 1 << 13, /* ... and SACK */
 };
 
 struct tcb {
@@ -85,6 +87,10 @@ struct tcb {
 	uint32_t snd_wnd, snd_wl1, snd_wl2;
 	uint32_t cwnd, ssthresh, recover;
 	uint32_t rcv_nxt, rcv_adv, rcv_unacked;
+	uint8_t nooo;
+	struct {
+		uint32_t s, e;
+	} ooo[NOOO]; /* out-of-order data in the ring: [s, e) ranges */
 	uint32_t rcv_rd, rcv_len;
 	uint32_t rtt_seq;
 	int32_t srtt8, rttvar4; /* ms, scaled; srtt8 0: no sample yet */
@@ -428,6 +434,16 @@ static void seg_out(struct net *n, struct tcb *c, uint32_t seq,
 			o[7] = t->rcv_ws;
 			hl += 4;
 		}
+		/* SACK-permitted likewise (RFC 2018): we send SACK blocks
+		 * for the out-of-order data we keep, and ignore the peer's
+		 * (our retransmissions go by ACKs alone) */
+		if (c->state == NET_TCP_SYN_SENT || (c->flags & F_SACK)) {
+			o[hl - 20] = 1;
+			o[hl - 19] = 1;
+			o[hl - 18] = 4;
+			o[hl - 17] = 2;
+			hl += 4;
+		}
 		win = min32(win, 65535); /* never scaled in a SYN */
 		c->rcv_adv = c->rcv_nxt + win;
 	} else {
@@ -441,6 +457,21 @@ static void seg_out(struct net *n, struct tcb *c, uint32_t seq,
 			win = old;
 		win = min32(win >> c->rcv_ws, 65535);
 		c->rcv_adv = c->rcv_nxt + (win << c->rcv_ws);
+		/* a pure ACK tells what out-of-order data we hold */
+		if ((c->flags & F_SACK) && c->nooo && !len &&
+		    !(flags & (TH_RST | TH_FIN))) {
+			unsigned char *o = h + 20;
+
+			o[0] = 1;
+			o[1] = 1;
+			o[2] = 5;
+			o[3] = (uint8_t)(2 + 8 * c->nooo);
+			for (unsigned i = 0; i < c->nooo; i++) {
+				put32(o + 4 + 8 * i, c->ooo[i].s);
+				put32(o + 8 + 8 * i, c->ooo[i].e);
+			}
+			hl += 4 + 8u * c->nooo;
+		}
 	}
 	net_eth_header(n, c->rmac, ETH_P_IP);
 	net_ip_header(n, ip, IPPROTO_TCP_, c->rip, hl + len);
@@ -566,6 +597,7 @@ struct seg {
 	uint8_t flags;
 	uint16_t mss;
 	int ws; /* -1: no window scale option */
+	int sack_ok; /* SACK-permitted (RFC 2018) */
 	const unsigned char *data;
 	uint32_t len;
 };
@@ -592,6 +624,8 @@ static void parse_options(const unsigned char *o, size_t len, struct seg *s)
 			s->mss = get16(o + i + 2);
 		else if (kind == 3 && l == 3)
 			s->ws = o[i + 2] > 14 ? 14 : o[i + 2];
+		else if (kind == 4 && l == 2)
+			s->sack_ok = 1;
 		i += l;
 	}
 }
@@ -629,6 +663,8 @@ static void syn_options(struct tcp *t, struct tcb *c, const struct seg *s)
 	c->mss = (uint16_t)min32(s->mss ? s->mss : 536, OUR_MSS);
 	if (c->mss < 64)
 		c->mss = 64;
+	if (s->sack_ok)
+		c->flags |= F_SACK;
 	if (s->ws >= 0) {
 		c->flags |= F_WS;
 		c->snd_ws = (uint8_t)s->ws;
@@ -834,6 +870,66 @@ static int ack_input(struct net *n, struct tcb *c, const struct seg *s)
 	return 1;
 }
 
+/* Out-of-order data waits in the receive ring at its place (its offset
+ * from rcv_nxt past the unread bytes), its sequence ranges in c->ooo
+ * (sorted, disjoint, at most NOOO: a segment that would need another
+ * range is not kept).  Only data: a FIN out of order is sent again. */
+static void ooo_store(struct tcp *t, struct tcb *c, const struct seg *s)
+{
+	uint32_t off = s->seq - c->rcv_nxt, room = rcv_space(t, c), len, at,
+		 first, ns, ne;
+	unsigned i, k;
+
+	if (off >= room)
+		return;
+	len = min32(s->len, room - off);
+	ns = s->seq;
+	ne = s->seq + len;
+	/* merge with the ranges it touches */
+	for (i = 0, k = 0; i < c->nooo; i++) {
+		if (SEQ_LT(ne, c->ooo[i].s) || SEQ_GT(ns, c->ooo[i].e)) {
+			c->ooo[k++] = c->ooo[i];
+			continue;
+		}
+		if (SEQ_LT(c->ooo[i].s, ns))
+			ns = c->ooo[i].s;
+		if (SEQ_GT(c->ooo[i].e, ne))
+			ne = c->ooo[i].e;
+	}
+	if (k == NOOO)
+		return; /* no range left for it: not kept */
+	for (i = k; i > 0 && SEQ_GT(c->ooo[i - 1].s, ns); i--)
+		c->ooo[i] = c->ooo[i - 1];
+	c->ooo[i].s = ns;
+	c->ooo[i].e = ne;
+	c->nooo = (uint8_t)(k + 1);
+	at = (c->rcv_rd + c->rcv_len + off) & t->rmask;
+	first = min32(len, t->rcvbuf - at);
+	memcpy(c->rbuf + at, s->data, first);
+	memcpy(c->rbuf, s->data + first, len - first);
+}
+
+/* rcv_nxt moved: take the ranges it reached.  Whether any was taken. */
+static int ooo_advance(struct tcb *c)
+{
+	int took = 0;
+
+	while (c->nooo && SEQ_LE(c->ooo[0].s, c->rcv_nxt)) {
+		if (SEQ_GT(c->ooo[0].e, c->rcv_nxt)) {
+			uint32_t add = c->ooo[0].e - c->rcv_nxt;
+
+			c->rcv_len += add;
+			c->rcv_nxt += add;
+			c->rcv_unacked += add;
+			took = 1;
+		}
+		memmove(&c->ooo[0], &c->ooo[1],
+			(size_t)(c->nooo - 1) * sizeof(c->ooo[0]));
+		c->nooo--;
+	}
+	return took;
+}
+
 /* The segment's data and FIN, in a state that takes them. */
 static void data_input(struct net *n, struct tcb *c, struct seg *s)
 {
@@ -857,10 +953,12 @@ static void data_input(struct net *n, struct tcb *c, struct seg *s)
 			s->seq = c->rcv_nxt;
 		}
 	}
-	if (s->seq != c->rcv_nxt) { /* a hole before it: not kept */
+	if (s->seq != c->rcv_nxt) { /* a hole before it */
 		if (s->len || (s->flags & TH_FIN))
 			n->st.tcp_ooo++;
-		c->flags |= F_ACK_NOW;
+		if (s->len && (c->flags & (F_APP | F_ACCEPTQ)))
+			ooo_store(t, c, s);
+		c->flags |= F_ACK_NOW; /* a duplicate ACK: fast retransmit */
 		return;
 	}
 	if (s->len) {
@@ -880,6 +978,8 @@ static void data_input(struct net *n, struct tcb *c, struct seg *s)
 			c->rcv_nxt += take;
 			c->rcv_unacked += take;
 			ev_add(t, c, NET_EV_IN);
+			if (c->nooo && ooo_advance(c))
+				c->flags |= F_ACK_NOW; /* a hole filled */
 		}
 		if (take < s->len) { /* past our window */
 			c->flags |= F_ACK_NOW;

@@ -1171,6 +1171,10 @@ static void test_example_configs_load(void **state)
 	assert_int_equal(cfg.dpdk_ip, 0x0a580002); /* 10.88.0.2 */
 	assert_int_equal(cfg.dpdk_netmask, 0xffffff00u);
 	assert_non_null(strstr(cfg.dpdk_eal, "iface=pd0"));
+	load_example("dpdk-memif.cfg");
+	assert_int_equal(n_warns, 0);
+	assert_true(cfg.dpdk && cfg.dpdk_busy_poll);
+	assert_non_null(strstr(cfg.dpdk_eal, "net_memif0,role=server"));
 }
 
 int main(void)

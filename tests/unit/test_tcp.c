@@ -279,6 +279,8 @@ struct seg {
 	uint16_t win;
 	size_t optlen;
 	int mss, ws, sackok, ts; /* -1 / 0: absent */
+	int nsack; /* SACK blocks (RFC 2018), in sack[] */
+	uint32_t sack[4][2];
 	uint32_t tsval, tsecr;
 	size_t dlen;
 	unsigned char d[NET_FRAME_MAX];
@@ -355,6 +357,15 @@ static void parse(int i, struct seg *s)
 		case 4:
 			assert_int_equal(ol, 2);
 			s->sackok = 1;
+			break;
+		case 5:
+			assert_true(ol >= 10 && (ol - 2) % 8 == 0 &&
+				    ol <= 34);
+			s->nsack = (int)(ol - 2) / 8;
+			for (int b = 0; b < s->nsack; b++) {
+				s->sack[b][0] = g32(o + 2 + 8 * b);
+				s->sack[b][1] = g32(o + 6 + 8 * b);
+			}
 			break;
 		case 8:
 			assert_int_equal(ol, 10);
@@ -1267,7 +1278,7 @@ static void test_reply_in_the_same_poll_carries_the_ack(void **st)
 }
 
 static void
-test_out_of_order_segment_gets_a_duplicate_ack_and_is_dropped(void **st)
+test_out_of_order_data_is_kept_until_the_hole_fills(void **st)
 {
 	struct peer *p = &P[0];
 	unsigned char buf[512];
@@ -1278,7 +1289,8 @@ test_out_of_order_segment_gets_a_duplicate_ack_and_is_dropped(void **st)
 	listen_default();
 	open_passive(p, 40001, PLAIN, 65535);
 	base = p->snd_nxt;
-	/* bytes 100..199 and 200..299 before 0..99 */
+	/* bytes 100..199 and 200..299 before 0..99: each gets a duplicate
+	 * ACK at once, and nothing is readable yet */
 	pseg_at(p, F_ACK, base + 100, p->rcv_nxt, pattern + 100, 100);
 	s = one();
 	assert_int_equal(s->flags, F_ACK);
@@ -1291,21 +1303,100 @@ test_out_of_order_segment_gets_a_duplicate_ack_and_is_dropped(void **st)
 	assert_int_equal(net_stats(N)->tcp_ooo, 2);
 	assert_int_equal(ev_take(p->token), 0);
 	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), -EAGAIN);
-	/* the hole filled: only its own bytes (nothing was kept) */
+	/* the hole filled: all 300 bytes, and an ACK for them at once */
 	pdata(p, 0, 100);
-	assert_true(ev_take(p->token) & NET_EV_IN);
-	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), 100);
-	assert_memory_equal(buf, pattern, 100);
-	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), -EAGAIN);
-	assert_true(wait_seg(cfg.tcp_delack_ms) >= 0);
 	s = one();
-	assert_int_equal(s->ack, base + 100);
-	/* the peer's retransmissions fill the rest */
-	pdata(p, 100, 100);
-	pdata(p, 200, 100);
-	assert_int_equal(app_read_all(p, 100), 200);
-	assert_true(wait_seg(cfg.tcp_delack_ms) >= 0);
-	assert_int_equal(one()->ack, base + 300);
+	assert_int_equal(s->ack, base + 300);
+	assert_true(ev_take(p->token) & NET_EV_IN);
+	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), 300);
+	assert_memory_equal(buf, pattern, 300);
+	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), -EAGAIN);
+	/* the peer's retransmission of kept data is old news: ACKed */
+	pseg_at(p, F_ACK, base + 200, p->rcv_nxt, pattern + 200, 100);
+	s = one();
+	assert_int_equal(s->ack, base + 300);
+	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), -EAGAIN);
+}
+
+/* SACK (RFC 2018): permitted in the SYN-ACK only when the SYN offered
+ * it; then a duplicate ACK for kept out-of-order data names it, and a
+ * connection without it gets none. */
+static void test_sack_blocks_name_the_kept_data(void **st)
+{
+	static const struct synopt SACK = {OUR_MSS, 7, 1, 0};
+	struct peer *p = &P[0], *q = &P[1];
+	uint32_t base;
+	struct seg *s;
+
+	(void)st;
+	listen_default();
+	syn_in(p, 40003, isn_for(40003), SACK);
+	assert_int_equal(S[0].sackok, 1);
+	accept_one(p, 65535);
+	base = p->snd_nxt;
+	pseg_at(p, F_ACK, base + 100, p->rcv_nxt, pattern + 100, 100);
+	s = one();
+	assert_int_equal(s->ack, base);
+	assert_int_equal(s->nsack, 1);
+	assert_int_equal(s->sack[0][0], base + 100);
+	assert_int_equal(s->sack[0][1], base + 200);
+	pseg_at(p, F_ACK, base + 300, p->rcv_nxt, pattern + 300, 50);
+	s = one();
+	assert_int_equal(s->nsack, 2);
+	assert_int_equal(s->sack[1][0], base + 300);
+	assert_int_equal(s->sack[1][1], base + 350);
+	/* the hole filled up to 200: one block left */
+	pdata(p, 0, 100);
+	s = one();
+	assert_int_equal(s->ack, base + 200);
+	assert_int_equal(s->nsack, 1);
+	/* without SACK-permitted in the SYN: none in the SYN-ACK, none in
+	 * ACKs */
+	syn_in(q, 40004, isn_for(40004), PLAIN);
+	assert_int_equal(S[0].sackok, 0);
+	accept_one(q, 65535);
+	base = q->snd_nxt;
+	pseg_at(q, F_ACK, base + 100, q->rcv_nxt, pattern + 100, 100);
+	s = one();
+	assert_int_equal(s->ack, base);
+	assert_int_equal(s->nsack, 0);
+}
+
+/* At most four out-of-order ranges are kept; a fifth is not, and
+ * arrives again with the peer's retransmission. */
+static void test_out_of_order_ranges_are_bounded(void **st)
+{
+	struct peer *p = &P[0];
+	unsigned char buf[1024];
+	uint32_t base;
+
+	(void)st;
+	listen_default();
+	open_passive(p, 40002, PLAIN, 65535);
+	base = p->snd_nxt;
+	/* ranges at 100, 200, 300, 400, 500 (each 50 bytes, gaps between) */
+	for (uint32_t k = 1; k <= 5; k++) {
+		pseg_at(p, F_ACK, base + k * 100, p->rcv_nxt,
+			pattern + k * 100, 50);
+		assert_int_equal(one()->ack, base);
+	}
+	/* 0..99 fills the first hole: 0..149 readable */
+	pdata(p, 0, 100);
+	assert_int_equal(one()->ack, base + 150);
+	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), 150);
+	assert_memory_equal(buf, pattern, 150);
+	/* the gaps, one by one: 150..199 reaches 249, and so on to 449;
+	 * the fifth range (500..549) was not kept */
+	for (uint32_t k = 1; k <= 3; k++) {
+		pseg_at(p, F_ACK, base + k * 100 + 50, p->rcv_nxt,
+			pattern + k * 100 + 50, 50);
+		assert_int_equal(one()->ack, base + (k + 1) * 100 + 50);
+	}
+	pseg_at(p, F_ACK, base + 450, p->rcv_nxt, pattern + 450, 50);
+	(void)segs(); /* an ACK now or later: either */
+	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), 350);
+	assert_memory_equal(buf, pattern + 150, 350);
+	assert_int_equal(net_tcp_recv(N, p->id, buf, sizeof(buf)), -EAGAIN);
 }
 
 static void test_old_duplicate_and_unsent_ack_get_an_ack_and_no_data(void **st)
@@ -2975,7 +3066,9 @@ int main(void)
 	    T(test_small_segment_is_acked_after_delack_ms_once),
 	    T(test_second_full_sized_segment_is_acked_at_once),
 	    T(test_reply_in_the_same_poll_carries_the_ack),
-	    T(test_out_of_order_segment_gets_a_duplicate_ack_and_is_dropped),
+	    T(test_out_of_order_data_is_kept_until_the_hole_fills),
+	    T(test_out_of_order_ranges_are_bounded),
+	    T(test_sack_blocks_name_the_kept_data),
 	    T(test_old_duplicate_and_unsent_ack_get_an_ack_and_no_data),
 	    T(test_sequence_numbers_wrap),
 	    T(test_syn_ack_is_resent_after_1s_with_backoff_then_dropped),
