@@ -1,6 +1,6 @@
 /*
  * net.h — paddock's user-space IPv4 stack for the DPDK dataplane
- * (issue 15): Ethernet, ARP, IPv4 and ICMP echo so far; TCP comes next.
+ * (issue 15): Ethernet, ARP, IPv4, ICMP echo and TCP.
  *
  * Design
  * ------

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -235,6 +236,46 @@ class Server:
             return "(no log)"
 
 
+# PADDOCK_TARGET_HOSTS=host:port: the target is an external server that is
+# already running (test_dpdk.py runs part of this suite inside a network
+# namespace against a DPDK-mode paddockd).  Nothing starts, restarts or
+# stops it; a test that needs a server of its own (server_factory) skips.
+# The reference ZooKeeper is still started as usual, on 127.0.0.1.
+EXTERNAL_HOSTS = os.environ.get("PADDOCK_TARGET_HOSTS")
+
+
+class ExternalServer:
+    """The target given by PADDOCK_TARGET_HOSTS: only its address."""
+
+    def __init__(self, hosts):
+        self.kind = TARGET
+        self.hosts = hosts
+        self.port = int(hosts.rsplit(":", 1)[1])
+        self.proc = None
+        self.restarts = 0
+
+    def alive(self):
+        """It accepts a TCP connection (needs no 4lw whitelist)."""
+        host, port = self.hosts.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+            return True
+        except OSError:
+            return False
+
+    def start(self, timeout=None):
+        raise ServerError("the external target %s (PADDOCK_TARGET_HOSTS) "
+                          "does not answer" % self.hosts)
+
+    def stop(self, timeout=None):
+        pass
+
+    kill = cleanup = stop
+
+    def log_tail(self, n=40):
+        return "(external server %s: its log is its runner's)" % self.hosts
+
+
 # ------------------------------------------------------------------ pytest
 
 def pytest_configure(config):
@@ -261,6 +302,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
+    if EXTERNAL_HOSTS:
+        return ["paddock integration: target=%s, external at %s" %
+                (TARGET, EXTERNAL_HOSTS)]
     return ["paddock integration: target=%s paddockd=%s" % (TARGET, PADDOCKD)]
 
 
@@ -275,6 +319,9 @@ def _start_or_raise(server):
 
 @pytest.fixture(scope="session")
 def target_server():
+    if EXTERNAL_HOSTS:
+        yield ExternalServer(EXTERNAL_HOSTS)
+        return
     srv = _start_or_raise(Server(TARGET, name="target"))
     yield srv
     srv.cleanup()
@@ -438,6 +485,9 @@ def ref_raw(reference):
 def server_factory():
     """Factory for a dedicated target-kind server with zoo.cfg overrides:
     server_factory({"maxClientCnxns": 2}).  Stopped after the test."""
+    if EXTERNAL_HOSTS:
+        pytest.skip("needs a server with its own zoo.cfg; the target is the "
+                    "external %s (PADDOCK_TARGET_HOSTS)" % EXTERNAL_HOSTS)
     servers = []
 
     def make(overrides=None, kind=None):
