@@ -71,7 +71,8 @@ static void record(int64_t now, const void *f, size_t len, uint8_t bits)
 	out[outlen++] = ctl;
 	out[outlen++] = (unsigned char)(len >> 8);
 	out[outlen++] = (unsigned char)len;
-	memcpy(out + outlen, f, len);
+	if (len)
+		memcpy(out + outlen, f, len);
 	outlen += len;
 	last_rec = now;
 	net_input(srv, f, len, now);

@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 	struct net_config nc = {0};
 	struct rte_eth_conf conf = {0};
 	struct rte_ether_addr mac;
-	struct rte_eth_link link;
+	struct rte_eth_link link = {0};
 	uint64_t t;
 
 	while ((o = getopt_long(argc, argv, "c:w:d:k:s:", lo, NULL)) != -1) {
