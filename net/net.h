@@ -51,9 +51,11 @@
  *    otherwise within tcp_delack_ms, or with the reply (a request
  *    answered in the same poll pays no extra frame).  Out-of-order data
  *    waits in the receive ring at its place (up to four ranges a
- *    connection, no SACK); each such segment gets an immediate
- *    duplicate ACK, so the peer's fast retransmit fills the hole, and
- *    the segment that fills it is ACKed at once.
+ *    connection); each such segment gets an immediate duplicate ACK
+ *    with SACK blocks naming what is kept (RFC 2018, when the peer's SYN
+ *    offered it), so the peer's fast retransmit fills the hole, and the
+ *    segment that fills it is ACKed at once.  The peer's SACK blocks
+ *    count its ACKs as duplicates; Limited Transmit (RFC 3042).
  *  - Window updates when the application's reads open the window by
  *    two segments or half the ring; zero-window probes (persist timer)
  *    toward a peer that stops reading; keep-alive probes after
@@ -89,8 +91,9 @@ struct net_config {
 	/* TCP; 0 takes the default in brackets */
 	uint32_t tcp_conns;	     /* connections at most [1024] */
 	uint32_t tcp_half_open;	     /* SYN_RCVD at most [256] */
-	uint32_t tcp_sndbuf;	     /* bytes, a power of two [65536] */
-	uint32_t tcp_rcvbuf;	     /* bytes, a power of two [65536] */
+	uint32_t tcp_sndbuf;	     /* bytes, rounded up to a power of two
+				      * [65536] */
+	uint32_t tcp_rcvbuf;	     /* likewise [65536] */
 	uint32_t tcp_rto_min_ms;     /* [200] */
 	uint32_t tcp_rto_max_ms;     /* [60000] */
 	uint32_t tcp_retries;	     /* RTOs in a row before giving up [8] */

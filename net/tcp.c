@@ -74,6 +74,7 @@ struct tcb {
 	uint8_t state;
 	uint8_t snd_ws, rcv_ws;
 	uint8_t dupacks, retries, ka_probes;
+	uint8_t lt; /* segments Limited Transmit allows past cwnd */
 	uint8_t lst; /* the listener of a passive open */
 	uint8_t err; /* an errno for recv once the connection is gone */
 	uint8_t ev;  /* events not yet reported */
@@ -533,7 +534,7 @@ static void output(struct net *n, struct tcb *c)
 	struct tcp *t = n->tcp;
 
 	for (;;) {
-		uint32_t wnd = min32(c->snd_wnd, c->cwnd);
+		uint32_t wnd = min32(c->snd_wnd, c->cwnd + c->lt * c->mss);
 		uint32_t flight = c->snd_nxt - c->snd_una, len;
 		uint8_t fl = TH_ACK;
 
@@ -598,6 +599,7 @@ struct seg {
 	uint16_t mss;
 	int ws; /* -1: no window scale option */
 	int sack_ok; /* SACK-permitted (RFC 2018) */
+	int sack;    /* SACK blocks */
 	const unsigned char *data;
 	uint32_t len;
 };
@@ -626,6 +628,8 @@ static void parse_options(const unsigned char *o, size_t len, struct seg *s)
 			s->ws = o[i + 2] > 14 ? 14 : o[i + 2];
 		else if (kind == 4 && l == 2)
 			s->sack_ok = 1;
+		else if (kind == 5 && l >= 10)
+			s->sack = 1;
 		i += l;
 	}
 }
@@ -813,6 +817,7 @@ static int ack_input(struct net *n, struct tcb *c, const struct seg *s)
 			c->cwnd += max32(1, c->mss * c->mss / c->cwnd);
 		}
 		c->dupacks = 0;
+		c->lt = 0;
 		if (c->snd_una == c->snd_max)
 			c->rto_at = INT64_MAX;
 		else
@@ -824,9 +829,17 @@ static int ack_input(struct net *n, struct tcb *c, const struct seg *s)
 			ev_add(t, c, NET_EV_OUT);
 		}
 	} else if (s->ack == c->snd_una && !s->len &&
-		   !(s->flags & (TH_FIN | TH_SYN)) && wnd == c->snd_wnd &&
-		   c->snd_una != c->snd_max) {
-		if (++c->dupacks == 3 && !(c->flags & F_RECOVERY)) {
+		   !(s->flags & (TH_FIN | TH_SYN)) &&
+		   (wnd == c->snd_wnd || s->sack) && c->snd_una != c->snd_max) {
+		/* a duplicate ACK (RFC 5681: same window; with SACK blocks,
+		 * a peer growing its window still reports a hole) */
+		if (++c->dupacks < 3 && !(c->flags & F_RECOVERY)) {
+			/* Limited Transmit (RFC 3042): a new segment for each
+			 * of the first two, past cwnd, so a small window
+			 * still makes the third */
+			c->lt = c->dupacks;
+		} else if (c->dupacks == 3 && !(c->flags & F_RECOVERY)) {
+			c->lt = 0;
 			uint32_t flight = c->snd_max - c->snd_una;
 
 			c->ssthresh = max32(flight / 2, 2u * c->mss);
@@ -1088,8 +1101,13 @@ void tcp_input(struct net *n, const unsigned char *eth,
 	s.wnd = get16(h + 14);
 	s.data = h + hl;
 	s.len = (uint32_t)(tot - hl);
-	if (s.flags & TH_SYN)
+	if (hl > 20)
 		parse_options(h + 20, hl - 20, &s);
+	if (!(s.flags & TH_SYN)) { /* those are SYN options */
+		s.mss = 0;
+		s.ws = -1;
+		s.sack_ok = 0;
+	}
 	if ((s.flags & (TH_SYN | TH_FIN)) == (TH_SYN | TH_FIN) ||
 	    (s.flags & (TH_SYN | TH_RST)) == (TH_SYN | TH_RST) || !rport ||
 	    !lport || (rip >> 24) == 127 || (rip >> 28) >= 14) {
