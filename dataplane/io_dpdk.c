@@ -75,6 +75,7 @@ struct dp_backend {
 	uint32_t nconn;
 	uint8_t *rd;	/* read interest per stack id */
 	uint8_t *again; /* on the `againq` list */
+	uint64_t *stamp, stepno; /* reported by the stack in step stepno */
 	uint32_t *againq, nagain;
 	struct rte_mbuf *tx[TX_BURST];
 	unsigned ntx;
@@ -318,6 +319,7 @@ static void dpdk_destroy(struct dp_backend *b)
 	free(b->rd);
 	free(b->again);
 	free(b->againq);
+	free(b->stamp);
 	free(b);
 	if (--G.users == 0)
 		port_stop();
@@ -367,8 +369,9 @@ static struct dp_backend *dpdk_open(const struct zcfg *cfg, int idx,
 	b->rd = calloc(b->nconn, 1);
 	b->again = calloc(b->nconn, 1);
 	b->againq = calloc(b->nconn, sizeof(*b->againq));
+	b->stamp = calloc(b->nconn, sizeof(*b->stamp));
 	b->net = net_create(&nc);
-	if (!b->net || !b->rd || !b->again || !b->againq) {
+	if (!b->net || !b->rd || !b->again || !b->againq || !b->stamp) {
 		snprintf(err, err_len,
 			 "DPDK: no memory for %u connections of 2 x %d KiB "
 			 "(paddock.dpdk.maxConns, paddock.dpdk.socketBufferKiB)",
@@ -489,6 +492,7 @@ static int step(struct dp_backend *b, struct dp_event *ev, int n)
 	net_tick(b->net, now);
 	if (n > DP_POLL_MAX)
 		n = DP_POLL_MAX;
+	b->stepno++;
 	m = net_tcp_events(b->net, b->nev, n);
 	for (int i = 0; i < m; i++) {
 		if (b->nev[i].what & NET_EV_ACCEPT) {
@@ -498,6 +502,10 @@ static int step(struct dp_backend *b, struct dp_event *ev, int n)
 		ev[k].token = b->nev[i].token;
 		ev[k].what = b->nev[i].what & (DP_EV_IN | DP_EV_OUT | DP_EV_HUP);
 		k++;
+		/* reported: not again below (a link reported twice in one
+		 * poll would be read twice before its output is flushed,
+		 * and an end of stream read second closed it unanswered) */
+		b->stamp[b->nev[i].id] = b->stepno;
 	}
 	if (b->accept_waiting && b->listening && k < n) {
 		b->accept_waiting = false;
@@ -509,9 +517,11 @@ static int step(struct dp_backend *b, struct dp_event *ev, int n)
 
 		if (k == n)
 			break;
+		int reported = b->stamp[id] == b->stepno;
+
 		b->again[id] = 0;
 		b->againq[i] = b->againq[--b->nagain];
-		if (b->rd[id] && net_tcp_readable(b->net, id)) {
+		if (!reported && b->rd[id] && net_tcp_readable(b->net, id)) {
 			/* the token is the stack's, set at attach */
 			ev[k].token = net_tcp_token(b->net, id);
 			ev[k].what = DP_EV_IN;

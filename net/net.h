@@ -180,6 +180,7 @@ enum {
 struct net_event {
 	uint64_t token;
 	uint32_t what;
+	uint32_t id; /* the connection's id (NET_EV_ACCEPT: 0) */
 };
 
 /* Connection states (RFC 793), as net_tcp_state reports them. */

@@ -301,13 +301,14 @@ int net_tcp_events(struct net *n, struct net_event *ev, int max)
 			l->queued = 0;
 			if (l->port && l->qhead != NIL)
 				ev[k++] = (struct net_event){l->port,
-							     NET_EV_ACCEPT};
+							     NET_EV_ACCEPT, 0};
 		} else {
 			struct tcb *c = &t->c[v];
 
 			c->flags &= (uint16_t)~F_EVQ;
 			if ((c->flags & F_APP) && c->ev)
-				ev[k++] = (struct net_event){c->token, c->ev};
+				ev[k++] = (struct net_event){c->token, c->ev,
+							     v};
 			c->ev = 0;
 		}
 	}
