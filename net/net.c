@@ -29,8 +29,25 @@ uint32_t net_csum_add(const void *p, size_t len, uint32_t sum)
 	const unsigned char *b = p;
 	uint64_t acc = sum;
 
-	/* 32-bit words into a 64-bit sum: the carries are folded back at
-	 * the end, which one's-complement addition allows */
+	/* 32-bit words into 64-bit sums: the carries are folded back at
+	 * the end, which one's-complement addition allows; four sums, so
+	 * the adds of a 32-byte block do not wait on each other */
+	uint64_t a1 = 0, a2 = 0, a3 = 0;
+
+	while (len >= 32) {
+		uint32_t w[8];
+
+		memcpy(w, b, sizeof(w));
+		acc += (uint64_t)w[0] + w[4];
+		a1 += (uint64_t)w[1] + w[5];
+		a2 += (uint64_t)w[2] + w[6];
+		a3 += (uint64_t)w[3] + w[7];
+		b += 32;
+		len -= 32;
+	}
+	acc = (acc & 0xffffffffu) + (acc >> 32) + (a1 & 0xffffffffu) +
+	      (a1 >> 32) + (a2 & 0xffffffffu) + (a2 >> 32) +
+	      (a3 & 0xffffffffu) + (a3 >> 32);
 	while (len >= 8) {
 		uint32_t w[2];
 

@@ -310,21 +310,36 @@ enum { /* CreateMode flags */
 	ZCM_PERSISTENT_SEQUENTIAL_TTL = 6,
 };
 
+/* big-endian stores for jw_stat's one reservation */
+static inline void jw_put_long_at(uint8_t *p, int64_t v)
+{
+	jw_put_int_at(p, (int32_t)((uint64_t)v >> 32));
+	jw_put_int_at(p + 4, (int32_t)(uint32_t)v);
+}
+
+/* Stat: 68 bytes, reserved once (a read's reply is mostly this) */
 static inline void jw_stat(struct jw *w, const struct zstat *s)
 {
-	jw_long(w, s->czxid);
-	jw_long(w, s->mzxid);
-	jw_long(w, s->ctime);
-	jw_long(w, s->mtime);
-	jw_int(w, s->version);
-	jw_int(w, s->cversion);
-	jw_int(w, s->aversion);
+	uint8_t *p;
+
+	if (!jw_reserve(w, 68))
+		return;
+	p = w->p + w->len;
+	jw_put_long_at(p, s->czxid);
+	jw_put_long_at(p + 8, s->mzxid);
+	jw_put_long_at(p + 16, s->ctime);
+	jw_put_long_at(p + 24, s->mtime);
+	jw_put_int_at(p + 32, s->version);
+	jw_put_int_at(p + 36, s->cversion);
+	jw_put_int_at(p + 40, s->aversion);
 	/* DataTree.getClientEphemeralOwner: containers and TTL nodes show 0 */
-	jw_long(w, zk_owner_is_session(s->ephemeral_owner) ? s->ephemeral_owner
-							   : 0);
-	jw_int(w, s->data_length);
-	jw_int(w, s->num_children);
-	jw_long(w, s->pzxid);
+	jw_put_long_at(p + 44, zk_owner_is_session(s->ephemeral_owner)
+				       ? s->ephemeral_owner
+				       : 0);
+	jw_put_int_at(p + 52, s->data_length);
+	jw_put_int_at(p + 56, s->num_children);
+	jw_put_long_at(p + 60, s->pzxid);
+	w->len += 68;
 }
 
 /* vector<ACL>; `mask_digest` replaces digest ids' hash with "x"

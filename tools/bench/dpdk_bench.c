@@ -31,6 +31,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "hist.h"
@@ -77,6 +78,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* per-request stamps: the TSC (a vDSO clock_gettime per request and
+ * reply was a sixth of this one-thread client's time) */
+static double ns_per_tsc;
+
+static uint64_t stamp(void)
+{
+	return rte_rdtsc();
+}
+
 static void flush_tx(void)
 {
 	unsigned sent = 0;
@@ -113,7 +123,7 @@ static void tx(void *arg, const void *f, size_t len)
 static void poll_once(void)
 {
 	struct rte_mbuf *pk[BURST];
-	int64_t ms = (int64_t)(now_ns() / 1000000);
+	int64_t ms = (int64_t)((double)stamp() * ns_per_tsc / 1e6);
 	uint16_t n = rte_eth_rx_burst(P.port, 0, pk, BURST);
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -148,11 +158,12 @@ static void send_out(struct bconn *c)
 	c->out.len = 0;
 }
 
+static char (*paths)[96]; /* the keys' paths, made once */
+
 static void request(struct bconn *c, int op_create, int i)
 {
-	char path[128];
+	const char *path = paths[i];
 
-	snprintf(path, sizeof(path), "%s/k%d", root, i);
 	c->xid++;
 	if (op_create == 1) {
 		static uint8_t data[1 << 16];
@@ -165,7 +176,7 @@ static void request(struct bconn *c, int op_create, int i)
 		bench_enc_path_watch(&c->out, c->xid, BENCH_OP_GETDATA, path,
 				     0);
 	}
-	c->sent[c->head++ % WMAX] = now_ns();
+	c->sent[c->head++ % WMAX] = stamp();
 	c->inflight++;
 }
 
@@ -226,8 +237,9 @@ static int reader(struct bconn *c)
 				    h.err != BENCH_ZNONODE)
 					errors++;
 				if (measuring) {
-					bench_hist_record(&hist,
-							  now_ns() - t0);
+					bench_hist_record(
+					    &hist, (uint64_t)((double)(stamp() - t0) *
+							      ns_per_tsc));
 					replies++;
 				}
 			}
@@ -336,6 +348,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "paddock-bench-dpdk: cannot start port 0\n");
 		return 1;
 	}
+	ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
 	for (t = now_ns(); now_ns() - t < 10000000000ull;) {
 		rte_eth_link_get_nowait(0, &link);
 		if (link.link_status)
@@ -383,13 +396,18 @@ int main(int argc, char **argv)
 	}
 	/* keys */
 	snprintf(root, sizeof(root), "/paddock-bench-dpdk-%d", (int)getpid());
+	paths = calloc((size_t)keys, sizeof(*paths));
+	if (!paths)
+		return 1;
+	for (int i = 0; i < keys; i++)
+		snprintf(paths[i], sizeof(paths[i]), "%s/k%d", root, i);
 	{
 		struct bconn *c = &conns[0];
 
 		c->xid++;
 		bench_enc_create(&c->out, c->xid, BENCH_OP_CREATE, root, NULL,
 				 0, 0);
-		c->sent[c->head++ % WMAX] = now_ns();
+		c->sent[c->head++ % WMAX] = stamp();
 		c->inflight++;
 		for (int i = 0; i < keys;) {
 			while (c->inflight < window && i < keys)
@@ -407,10 +425,11 @@ int main(int argc, char **argv)
 	}
 	/* the run */
 	bench_hist_init(&hist);
-	uint64_t start = now_ns(), mstart = start + (uint64_t)(warm * 1e9),
-		 end = mstart + (uint64_t)(dur * 1e9);
+	uint64_t start = stamp(),
+		 mstart = start + (uint64_t)(warm * 1e9 / ns_per_tsc),
+		 end = mstart + (uint64_t)(dur * 1e9 / ns_per_tsc);
 	unsigned seed = 1;
-	for (uint64_t now = start; now < end; now = now_ns()) {
+	for (uint64_t now = start; now < end; now = stamp()) {
 		if (!measuring && now >= mstart)
 			measuring = 1;
 		drive();
@@ -458,7 +477,7 @@ int main(int argc, char **argv)
 			if (i == keys && !c->inflight) {
 				c->xid++;
 				bench_enc_delete(&c->out, c->xid, root, -1);
-				c->sent[c->head++ % WMAX] = now_ns();
+				c->sent[c->head++ % WMAX] = stamp();
 				c->inflight++;
 				i++;
 			}
