@@ -330,22 +330,20 @@ static void mntr(struct dp_worker *w, struct jw *o)
 		struct dp_backend_stats bs = {0};
 		for (int i = 0; i < d->n; i++)
 			w->io->stats(d->w[i].be, &bs);
-		out(o, "paddock_dpdk_tcp_connections\t%llu\n",
-		    (unsigned long long)bs.conns);
-		out(o, "paddock_dpdk_rx_frames\t%llu\n",
-		    (unsigned long long)bs.rx_frames);
-		out(o, "paddock_dpdk_tx_frames\t%llu\n",
-		    (unsigned long long)bs.tx_frames);
-		out(o, "paddock_dpdk_tx_dropped\t%llu\n",
-		    (unsigned long long)bs.tx_dropped);
-		out(o, "paddock_dpdk_tcp_retransmits\t%llu\n",
-		    (unsigned long long)bs.retransmits);
-		out(o, "paddock_dpdk_tcp_timeouts\t%llu\n",
-		    (unsigned long long)bs.timeouts);
-		out(o, "paddock_dpdk_tcp_resets_sent\t%llu\n",
-		    (unsigned long long)bs.resets);
-		out(o, "paddock_dpdk_mbufs_in_use\t%llu\n",
-		    (unsigned long long)bs.mbufs_in_use);
+		const struct {
+			const char *key;
+			uint64_t v;
+		} dk[] = {{"tcp_connections", bs.conns},
+			  {"rx_frames", bs.rx_frames},
+			  {"tx_frames", bs.tx_frames},
+			  {"tx_dropped", bs.tx_dropped},
+			  {"tcp_retransmits", bs.retransmits},
+			  {"tcp_timeouts", bs.timeouts},
+			  {"tcp_resets_sent", bs.resets},
+			  {"mbufs_in_use", bs.mbufs_in_use}};
+		for (size_t i = 0; i < sizeof(dk) / sizeof(dk[0]); i++)
+			out(o, "paddock_dpdk_%s\t%llu\n", dk[i].key,
+			    (unsigned long long)dk[i].v);
 	}
 	/* paddock's own: group commit */
 	struct zlog_stats ls;
