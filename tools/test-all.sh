@@ -7,9 +7,10 @@
 # Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
 # normal build; an ASan+UBSan build with -Werror (build/asan) that runs
 # the unit tests, the corpus replay and the integration and fault tests
-# against its paddockd; a TSan build with -Werror (build/tsan) that runs the unit
-# tests and the integration tests against its paddockd.  Any sanitizer
-# report fails the run.
+# against its paddockd; a TSan build with -Werror (build/tsan) that runs
+# the unit tests and the integration tests against its paddockd (the two
+# integration runs at the same time).  Any sanitizer report fails the
+# run.
 #
 # Optional stages (environment variables):
 #   PADDOCK_CLANG=1        clang build with -Werror (build/clang) + unit
@@ -28,69 +29,97 @@ rc=0
 meson test -C build --suite unit --suite fuzz --suite sim --print-errorlogs || rc=1
 
 # pytest suites against a sanitizer build's paddockd: $1 label, $2 build
-# dir, $3 suites ("tests/integration tests/fault"), then VAR=value
-# settings, where "@R" stands for a fresh report directory
-# (log_path=@R/asan ...).  Reports are printed and fail the run.
+# dir, then pytest arguments up to "--", then VAR=value settings, where
+# "@R" stands for a fresh report directory (log_path=@R/asan ...).
+# Reports are printed; the status is 1 if pytest failed or any report
+# was written.
 sanitized_integration() {
-	local label=$1 dir=$2 suites=$3 reports
-	shift 3
+	local label=$1 dir=$2 reports status=0 args=()
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
 	reports=$(mktemp -d /tmp/paddock-san-reports.XXXXXX)
-	echo "== $suites against the $label paddockd ($dir)"
-	# shellcheck disable=SC2086 # suites is a list of directories
+	echo "== ${args[*]} against the $label paddockd ($dir)"
 	env "${@//@R/$reports}" PADDOCK_BUILD="$PWD/$dir" /usr/bin/python3 \
-		-m pytest -q -p no:cacheprovider $suites || rc=1
+		-m pytest -q -p no:cacheprovider "${args[@]}" || status=1
 	if compgen -G "$reports/*" >/dev/null; then
 		echo "$label reports from the integration run:"
 		cat "$reports"/*
-		rc=1
+		status=1
 	else
 		echo "no $label reports"
 	fi
 	rm -rf "$reports"
+	return $status
 }
 
-# ASan+UBSan, -Werror (gcc): unit tests and the fuzz corpus replay.
-# UBSan aborts on the first finding (halt_on_error); leaks are errors.
+# Both sanitizer builds first, with their unit tests; then their
+# integration suites at the same time: each keeps well under one of the
+# two CPUs busy (servers, clients and ZooKeeper mostly wait on each
+# other), so together they take the time of the longer one.
+#
+# ASan+UBSan, -Werror (gcc): unit tests, the fuzz corpus replay, then
+# the integration and fault suites.  UBSan aborts on the first finding
+# (halt_on_error); leaks are errors.
 san_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1)
-asan=build/asan
+asan=build/asan asan_ok=0
 echo "== ASan+UBSan build (-Werror): $asan"
 if [ ! -f $asan/build.ninja ]; then
 	meson setup $asan -Db_sanitize=address,undefined -Dwerror=true \
 		>/dev/null || exit 1
 fi
 if ninja -C $asan >/dev/null || { ninja -C $asan; false; }; then
+	asan_ok=1
 	env "${san_env[@]}" meson test -C $asan --suite unit --suite fuzz \
 		--print-errorlogs || rc=1
-	sanitized_integration ASan+UBSan $asan "tests/integration tests/fault" \
-		ASAN_OPTIONS=detect_leaks=1:log_path=@R/asan \
-		UBSAN_OPTIONS=print_stacktrace=1:log_path=@R/ubsan
 else
 	rc=1
 fi
 
-# TSan, -Werror (gcc): unit and integration tests.  liburcu is not
+# TSan, -Werror (gcc): unit tests, then the integration suite without
+# the DPDK and TAP files (their stack is single-threaded, and they
+# busy-poll: the ASan run and the normal one run them).  liburcu is not
 # instrumented: the unit tests and paddockd link tests/tsan/urcu_tsan.c,
 # which shows TSan its happens-before edges, and tools/tsan.supp lists
 # (with reasons) what is left.  Any report fails the run (unit tests:
 # halt_on_error, exit code 66; paddockd: its report files).
-tsan=build/tsan
+tsan=build/tsan tsan_ok=0
 echo "== TSan build (-Werror): $tsan"
 if [ ! -f $tsan/build.ninja ]; then
 	meson setup $tsan -Db_sanitize=thread -Dwerror=true >/dev/null ||
 		exit 1
 fi
+# history_size=7: keep enough history that the earlier access of a
+# report has its stack, which the suppressions match against
+tsan_opts="history_size=7:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp"
 if ninja -C $tsan >/dev/null || { ninja -C $tsan; false; }; then
-	# history_size=7: keep enough history that the earlier access of a
-	# report has its stack, which the suppressions match against
-	tsan_opts="history_size=7:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp"
+	tsan_ok=1
 	env TSAN_OPTIONS="halt_on_error=1:$tsan_opts" \
 		meson test -C $tsan --suite unit --print-errorlogs || rc=1
-	sanitized_integration TSan $tsan tests/integration \
-		TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan"
 else
 	rc=1
 fi
+
+tsan_out=$(mktemp /tmp/paddock-tsan-run.XXXXXX)
+tsan_pid=
+if [ $tsan_ok = 1 ]; then
+	sanitized_integration TSan $tsan tests/integration \
+		--ignore=tests/integration/test_dpdk.py \
+		--ignore=tests/integration/test_net_tcp.py -- \
+		TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan" >"$tsan_out" 2>&1 &
+	tsan_pid=$!
+fi
+if [ $asan_ok = 1 ]; then
+	sanitized_integration ASan+UBSan $asan tests/integration tests/fault \
+		-- ASAN_OPTIONS=detect_leaks=1:log_path=@R/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:log_path=@R/ubsan || rc=1
+fi
+if [ -n "$tsan_pid" ]; then
+	wait "$tsan_pid" || rc=1
+	cat "$tsan_out"
+fi
+rm -f "$tsan_out"
 
 if [ "${PADDOCK_CLANG:-0}" = 1 ]; then
 	echo "== clang build (-Werror): build/clang"

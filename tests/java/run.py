@@ -7,7 +7,7 @@ against a real paddockd and, in the same run, against Apache ZooKeeper 3.8.
 Compiles tests/java/src with javac against Debian's jars (libzookeeper-java,
 libcurator-*-java, junit5, libassertj-core-java; no Maven), starts both
 servers with the integration suite's zoo.cfg (tests/integration/conftest.py
-Server), then runs the JUnit console launcher once per server.  Each run
+Server), then runs the JUnit console launcher against both at once.  Each run
 sees -Dpaddock.connect=HOST:PORT and -Dpaddock.server=paddock|zookeeper;
 tests record what they observed (Transcript.java) into one file per test.
 
@@ -66,7 +66,8 @@ def compile_suite(out):
     return len(srcs)
 
 
-def run_junit(classes, srv, name, work, selectors):
+def start_junit(classes, srv, name, work, selectors):
+    """Start the JUnit console launcher against srv; finish_junit waits."""
     tdir = os.path.join(work, "transcripts-" + name)
     rdir = os.path.join(work, "reports-" + name)
     os.makedirs(tdir)
@@ -78,15 +79,29 @@ def run_junit(classes, srv, name, work, selectors):
            "--disable-banner", "--details=summary", "--details-theme=ascii",
            "--disable-ansi-colors", "--reports-dir=" + rdir]
     cmd += selectors or ["--scan-classpath", classes]
-    print("== tests/java against %s (%s)" % (name, srv.hosts), flush=True)
-    t0 = time.monotonic()
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, timeout=1800)
-    out = r.stdout
-    # JUnit's own summary block, and failures in full
-    print(out.rstrip())
-    print("(%s: %.0f s)" % (name, time.monotonic() - t0), flush=True)
-    return parse_reports(rdir), tdir
+    out = open(os.path.join(work, "junit-%s.out" % name), "w+",
+               encoding="utf-8")
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                            text=True)
+    return dict(name=name, srv=srv, proc=proc, out=out, rdir=rdir,
+                tdir=tdir, t0=time.monotonic())
+
+
+def finish_junit(run):
+    """Wait for a run; print JUnit's own summary block (and failures in
+    full); return ({case id: outcome}, transcript directory)."""
+    try:
+        run["proc"].wait(timeout=1800)
+    except subprocess.TimeoutExpired:
+        run["proc"].kill()
+        run["proc"].wait()
+    secs = time.monotonic() - run["t0"]
+    run["out"].seek(0)
+    print("== tests/java against %s (%s)" % (run["name"], run["srv"].hosts))
+    print(run["out"].read().rstrip())
+    run["out"].close()
+    print("(%s: %.0f s)" % (run["name"], secs), flush=True)
+    return parse_reports(run["rdir"]), run["tdir"]
 
 
 def parse_reports(rdir):
@@ -120,17 +135,29 @@ def main():
     classes = os.path.join(work, "classes")
     nsrc = compile_suite(classes)
     print("tests/java: compiled %d sources" % nsrc, flush=True)
-    results = {}
-    for kind in ("zookeeper", "paddock"):
-        srv = Server(kind, OVERRIDES, name="java")
-        srv.start()
-        try:
-            results[kind] = run_junit(classes, srv, kind, work, selectors)
-            if not srv.alive():
+    # Both servers at once, each with its own JUnit JVM: the cases spend
+    # most of their time waiting (session expiry, timeouts), so the two
+    # runs overlap without slowing each other much.
+    results, servers, runs = {}, [], []
+    try:
+        for kind in ("zookeeper", "paddock"):
+            srv = Server(kind, OVERRIDES, name="java")
+            servers.append(srv)
+            srv.start()
+        for srv in servers:
+            runs.append(start_junit(classes, srv, srv.kind, work, selectors))
+        for run in runs:
+            results[run["name"]] = finish_junit(run)
+            if not run["srv"].alive():
                 print("tests/java: %s died during the run; log tail:\n%s" %
-                      (kind, srv.log_tail()))
-                results[kind][0]["server-alive"] = "failed: server died"
-        finally:
+                      (run["name"], run["srv"].log_tail()))
+                results[run["name"]][0]["server-alive"] = \
+                    "failed: server died"
+    finally:
+        for run in runs:
+            if run["proc"].poll() is None:
+                run["proc"].kill()
+        for srv in servers:
             srv.cleanup()
     (zk, zk_t), (pd, pd_t) = results["zookeeper"], results["paddock"]
     bad, gaps = [], []
