@@ -34,9 +34,9 @@
  *   for everything queued during a peer_poll in one write at its end.
  *   Beyond max_queue unwritten bytes the connection is closed as too
  *   slow.  A leader's snapshot stream is a bulk run beside that buffer
- *   (peer_send_bulk: the buffer is taken, not copied), written in its
- *   place in the byte order and not counted against max_queue: it is as
- *   large as the tree.
+ *   (peer_bulk_reserve, then peer_bulk_fill: the buffer is taken, not
+ *   copied), written in its place in the byte order and not counted
+ *   against max_queue: it is as large as the tree.
  * - Timers take the caller's clock (now_ms of peer_poll).  A dial started
  *   outside peer_poll is stamped at the next one.
  */
@@ -96,11 +96,15 @@ struct conn {
 	size_t in_len, in_cap, in_max;
 	struct jw out;
 	size_t woff; /* out.p[0..woff) has been written */
-	/* a bulk run (peer_send_bulk): written after out.p[0..bulk_at) and
+	/* a bulk run (peer_bulk_fill): written after out.p[0..bulk_at) and
 	 * before the rest of out; not counted against max_queue */
 	struct jw bulk;
 	size_t bulk_off; /* bulk.p[0..bulk_off) has been written */
 	size_t bulk_at;
+	/* the run's place is reserved (peer_bulk_reserve) and its bytes
+	 * are still being made: nothing after bulk_at is written */
+	bool bulk_wait;
+	uint64_t serial; /* peer_bulk_reserve's ticket */
 };
 
 struct member {
@@ -134,6 +138,7 @@ struct peer {
 	int ndown; /* conns with down_pending */
 	int64_t now;
 	bool in_poll;
+	uint64_t serials;		 /* conns made so far */
 	int nslots;			 /* from the last peer_pollfds */
 	struct conn *slot[PEER_MAX_FDS]; /* NULL: a listener */
 };
@@ -167,8 +172,17 @@ static size_t out_pending(const struct conn *c)
 	return c->out.len - c->woff;
 }
 
+/* A bulk run is queued or reserved. */
+static bool bulk_on(const struct conn *c)
+{
+	return c->bulk_wait || c->bulk_off < c->bulk.len;
+}
+
+/* Bytes that can be written now. */
 static bool has_output(const struct conn *c)
 {
+	if (c->bulk_wait)
+		return c->woff < c->bulk_at;
 	return out_pending(c) || c->bulk_off < c->bulk.len;
 }
 
@@ -233,6 +247,7 @@ static struct conn *conn_new(struct peer *p, int fd, enum plane plane,
 	c->fd = fd;
 	c->plane = plane;
 	c->state = state;
+	c->serial = ++p->serials;
 	c->mi = -1;
 	c->sid = -1;
 	c->deadline = T_NONE;
@@ -376,6 +391,12 @@ static int out_iov(const struct conn *c, struct iovec iov[3])
 {
 	int n = 0;
 	size_t from = c->woff;
+	if (c->bulk_wait) {
+		if (from < c->bulk_at)
+			iov[n++] = (struct iovec){c->out.p + from,
+						  c->bulk_at - from};
+		return n;
+	}
 	if (c->bulk_off < c->bulk.len) {
 		if (from < c->bulk_at)
 			iov[n++] = (struct iovec){c->out.p + from,
@@ -430,7 +451,7 @@ static void conn_write(struct peer *p, struct conn *c)
 		conn_kill(p, c, true);
 		return;
 	}
-	bool bulk = c->bulk_off < c->bulk.len;
+	bool bulk = bulk_on(c);
 	if (c->woff == c->out.len && !bulk) {
 		c->woff = c->out.len = 0;
 		if (c->out.cap > OUT_KEEP)
@@ -455,9 +476,12 @@ static int conn_queued(struct peer *p, struct conn *c)
 		conn_kill(p, c, true);
 		return ZCONNECTIONLOSS;
 	}
-	if (out_pending(c) >= BATCH || out_pending(c) > p->max_queue)
+	/* while a reserved run is made, the packets behind it wait: the
+	 * walk's time at the write rate, allowed up to 4 x max_queue */
+	size_t max = c->bulk_wait ? 4 * p->max_queue : p->max_queue;
+	if (out_pending(c) >= BATCH || out_pending(c) > max)
 		conn_write(p, c);
-	if (!c->dead && out_pending(c) > p->max_queue)
+	if (!c->dead && out_pending(c) > max)
 		conn_kill(p, c, true);
 	return c->dead ? ZCONNECTIONLOSS : ZOK;
 }
@@ -1085,33 +1109,44 @@ int peer_send(struct peer *p, int64_t to, const struct qpkt *pkt)
 	return conn_queued(p, c);
 }
 
-int peer_send_bulk(struct peer *p, int64_t to, struct jw *b)
+int peer_bulk_reserve(struct peer *p, int64_t to, uint64_t *ticket)
+{
+	struct conn *c = qlink_of(p, to);
+	if (!c)
+		return ZCONNECTIONLOSS;
+	if (bulk_on(c)) {
+		/* one run at a time on a link (one SNAP per sync) */
+		conn_kill(p, c, true);
+		return ZCONNECTIONLOSS;
+	}
+	jw_free(&c->bulk);
+	c->bulk_off = 0;
+	c->bulk_at = c->out.len;
+	c->bulk_wait = true;
+	*ticket = c->serial;
+	return ZOK;
+}
+
+int peer_bulk_fill(struct peer *p, int64_t to, uint64_t ticket,
+		   struct jw *b)
 {
 	struct jw run = *b;
 	memset(b, 0, sizeof(*b));
 	struct conn *c = qlink_of(p, to);
-	if (!c || run.err) {
+	if (!c || c->serial != ticket || !c->bulk_wait) {
 		jw_free(&run);
-		return c ? ZBADARGUMENTS : ZCONNECTIONLOSS;
-	}
-	if (c->bulk_off >= c->bulk.len) {
-		/* the run goes after everything queued so far */
-		jw_free(&c->bulk);
-		c->bulk = run;
-		c->bulk_off = 0;
-		c->bulk_at = c->out.len;
-		return conn_queued(p, c);
-	}
-	if (c->bulk_at == c->out.len)
-		jw_bytes(&c->bulk, run.p, run.len); /* continues the run */
-	else
-		jw_bytes(&c->out, run.p, run.len); /* behind packets: queued */
-	jw_free(&run);
-	if (c->bulk.err) {
-		conn_kill(p, c, true);
 		return ZCONNECTIONLOSS;
 	}
-	return conn_queued(p, c);
+	c->bulk_wait = false;
+	if (run.err || !run.len) {
+		jw_free(&run);
+		conn_kill(p, c, true);
+		return run.err ? ZBADARGUMENTS : ZCONNECTIONLOSS;
+	}
+	c->bulk = run;
+	c->bulk_off = 0;
+	conn_write(p, c);
+	return c->dead ? ZCONNECTIONLOSS : ZOK;
 }
 
 size_t peer_queued(const struct peer *p, int64_t to)

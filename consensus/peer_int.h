@@ -165,15 +165,17 @@ int peer_connect(struct peer *p, int64_t leader);
  * malformed packet or data over PW_JUTE_MAXBUFFER (nothing queued). */
 int peer_send(struct peer *p, int64_t to, const struct qpkt *pkt);
 
-/* Queue raw bytes (the snapshot stream after a SNAP) on the link with
- * `to`, taking the buffer: *b is empty on return.  They go after
- * everything queued so far and before anything queued later, and do
- * not count against max_queue (a snapshot is as large as the tree; the
- * packets queued behind it still do).  Bytes sent while an earlier run
- * is still unwritten extend it, or are queued as packets are if packets
- * came between.  0, ZCONNECTIONLOSS (no link, or it just failed),
- * ZBADARGUMENTS (b->err: an encoding that ran out of memory). */
-int peer_send_bulk(struct peer *p, int64_t to, struct jw *b);
+/* A bulk run made elsewhere (a snapshot serialized by a thread of its
+ * own): reserve its place after everything queued so far.  Packets sent
+ * meanwhile queue behind it (up to 4 x max_queue) and nothing past the
+ * place is written until peer_bulk_fill gives the bytes, taking *b.
+ * *ticket names this link: a fill for a link that has since gone (or
+ * been replaced) is dropped with ZCONNECTIONLOSS.  One run at a time: a
+ * reserve while a run is pending closes the link.  An empty or failed
+ * run (b->err) closes it too. */
+int peer_bulk_reserve(struct peer *p, int64_t to, uint64_t *ticket);
+int peer_bulk_fill(struct peer *p, int64_t to, uint64_t ticket,
+		   struct jw *b);
 
 /* Bytes queued on the link with `to` and not yet written, a bulk run
  * included (0: none or no link). */

@@ -330,6 +330,10 @@ void seq_digest_check(struct zab_seq *s, const struct ptxn *t);
  * the caller's reference to `a`), or `a` itself, now remembered. */
 struct zacl *prep_acl_intern(struct zab_seq *s, struct zacl *a);
 
+/* Background walks of the tree (the snapshot thread, a SNAP being
+ * serialized): their threads' nice value. */
+#define SNAP_NICE 10
+
 /* txn.c */
 /* A growable list of path copies (the writer collects paths from tree
  * callbacks before it changes the tree). */

@@ -50,7 +50,6 @@
 
 #define RING_SIZE 65536
 #define BURST 256
-#define SNAP_NICE 10 /* the snapshot thread's nice value */
 #define MAX_MULTI_OPS 4096
 #define MAX_AUTH 32
 

@@ -435,6 +435,109 @@ def test_snapshot_larger_than_the_peer_queue_limit():
         e.close()
 
 
+def _tree(zk, path):
+    """{path: (data, stat tuple)} of path and everything under it."""
+    out, todo = {}, [path]
+    while todo:
+        p = todo.pop()
+        data, st = zk.get(p)
+        out[p] = (data, stat_tuple(st))
+        todo.extend(p.rstrip("/") + "/" + c for c in zk.get_children(p))
+    return out
+
+
+@pytest.mark.timeout(240)
+def test_writes_go_on_while_the_leader_serializes_a_snap():
+    # As ZooKeeper 3.8's LearnerHandler (serializeSnapshot outside the
+    # log lock), the leader walks its tree for a SNAP beside the write
+    # path: a writer on the leader keeps being answered meanwhile, and
+    # the learner, replaying the writes after the SNAP's zxid over the
+    # fuzzy tree, ends identical to the leader (every node's data and
+    # Stat, and the tree digest each later proposal checks).
+    # initLimit: the learner has 15 s (not 5) to be synced, for the
+    # sanitizer builds' slower walk and transfer
+    e = Ensemble(voters=3, extra=["initLimit=30"])
+    try:
+        e.start()
+        leader = e.leader()
+        late = [m for m in e.members if m is not leader][0]
+        late.kill9()
+        for f in os.listdir(late.data):
+            if f != "myid":
+                os.unlink(os.path.join(late.data, f))
+        zk = client(leader.hosts)
+        zk.create("/big")
+        zk.create("/w")
+        value = bytes(range(256))
+        for b in range(240):
+            t = zk.transaction()
+            for i in range(500):
+                t.create("/big/n%06d" % (b * 500 + i), value)
+            assert all(r is True or isinstance(r, str) for r in t.commit())
+        for k in range(20):
+            zk.create("/w/k%d" % k, b"0")
+        # the writer: sets, creates and deletes (the replay rules' three
+        # cases), each answered before the next; the longest wait kept
+        stop, lat, n = threading.Event(), [0.0], [0]
+
+        def writer():
+            wz = client(leader.hosts)
+            i = 0
+            while not stop.is_set():
+                t0 = time.monotonic()
+                wz.set("/w/k%d" % (i % 20), b"%d" % i)
+                if i % 3 == 0:
+                    wz.create("/w/c%d" % i, b"c")
+                if i % 3 == 0 and i >= 30:
+                    wz.delete("/w/c%d" % (i - 30))
+                lat[0] = max(lat[0], time.monotonic() - t0)
+                i += 1
+            n[0] = i
+            wz.stop()
+            wz.close()
+
+        th = threading.Thread(target=writer)
+        th.start()
+        time.sleep(0.5)
+        late.start()
+        deadline = time.monotonic() + 120
+        line = None
+        while time.monotonic() < deadline and line is None:
+            for ln in leader.log_tail(400).splitlines():
+                if "while serving" in ln and "server %d" % late.sid in ln:
+                    line = ln
+            time.sleep(0.1)
+        assert line, leader.log_tail(50)
+        e.wait_serving(timeout=60)
+        time.sleep(0.5)
+        stop.set()
+        th.join(30)
+        ms = int(line.split("serialized in ")[1].split(" ms")[0])
+        # the walk took long enough to tell a pause from none, and the
+        # writer never waited for it
+        assert ms >= 100, line
+        assert lat[0] * 1000 < ms / 2, (lat[0], line)
+        assert n[0] > 30
+        # a few writes after the sync: the learner checks the leader's
+        # digest of the whole tree against its own at each
+        for k in range(5):
+            zk.set("/w/k%d" % k, b"after")
+        lz = client(late.hosts)
+        lz.sync("/")
+        assert _tree(lz, "/w") == _tree(zk, "/w")
+        # /big whole by the digest; its Stat and a few nodes here
+        for p in ("/big", "/big/n000000", "/big/n060000", "/big/n119999"):
+            assert lz.get(p) == zk.get(p)
+        mntr = kv_lines(four_letter(late.hosts, "mntr"))
+        assert mntr["zk_digest_mismatches_count"] == "0", late.log_tail(40)
+        lz.stop()
+        lz.close()
+        zk.stop()
+        zk.close()
+    finally:
+        e.close()
+
+
 @pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 @pytest.mark.parametrize("zk_leads", [False, True], ids=["paddock-leads",
                                                           "zookeeper-leads"])

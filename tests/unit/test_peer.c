@@ -620,13 +620,16 @@ static void check_seq(const struct node *n, size_t first, int64_t from,
 	assert_int_equal(got, count);
 }
 
-/* peer_send_bulk with a copy of b[0..n) */
+/* A bulk run of a copy of b[0..n), reserved and given at once */
 static int send_bulk(struct peer *p, int64_t to, const void *b, size_t n)
 {
 	struct jw w = {0};
+	uint64_t ticket;
 	jw_bytes(&w, b, n);
-	int rc = peer_send_bulk(p, to, &w);
-	assert_null(w.p);
+	int rc = peer_bulk_reserve(p, to, &ticket);
+	if (!rc)
+		rc = peer_bulk_fill(p, to, ticket, &w);
+	jw_free(&w);
 	return rc;
 }
 
@@ -662,7 +665,9 @@ static void test_learner_and_leader_exchange_packets_in_order(void **state)
 	assert_int_equal(peer_queued(f.nd[1].p, 2), 0);
 	/* no link with 3: nothing to send on */
 	assert_int_equal(peer_send(f.nd[1].p, 3, &li), ZCONNECTIONLOSS);
-	assert_int_equal(send_bulk(f.nd[1].p, 3, "x", 1), ZCONNECTIONLOSS);
+	uint64_t ticket;
+	assert_int_equal(peer_bulk_reserve(f.nd[1].p, 3, &ticket),
+			 ZCONNECTIONLOSS);
 	/* a packet ZooKeeper could not read is refused, the link stays */
 	struct qpkt big = pw_qpkt(PW_PROPOSAL, 1);
 	big.data = buf;
@@ -713,12 +718,11 @@ static void test_snapshot_stream_reaches_snap_then_packets_resume(void **state)
 	uint8_t buf[128];
 	struct qpkt s = pw_qpkt(PW_SNAP, pw_zxid_make(1, 77));
 	assert_int_equal(peer_send(f.nd[1].p, 3, &s), 0);
-	/* in pieces, as a leader streams it; the snapshot's end and the next
-	 * packets share a read */
-	for (size_t off = 0; off < snap.len; off += 10000) {
-		size_t n = snap.len - off < 10000 ? snap.len - off : 10000;
-		assert_int_equal(send_bulk(f.nd[1].p, 3, snap.p + off, n), 0);
-	}
+	/* the stream, then packets: the snapshot's end and the next
+	 * packets may share a read */
+	uint64_t ticket;
+	assert_int_equal(peer_bulk_reserve(f.nd[1].p, 3, &ticket), 0);
+	assert_int_equal(peer_bulk_fill(f.nd[1].p, 3, ticket, &snap), 0);
 	for (int32_t i = 1; i <= 100; i++) {
 		struct qpkt q = seq_pkt(i, buf);
 		assert_int_equal(peer_send(f.nd[1].p, 3, &q), 0);
@@ -757,6 +761,10 @@ static void test_snapshot_stream_reaches_snap_then_packets_resume(void **state)
  * counted against the limit), with packets queued before and behind it
  * in order (test_slow_reader_is_closed_when_its_queue_overflows covers
  * the limit itself). */
+/* A snapshot stream made while packets are queued behind its place: the
+ * learner gets nothing past SNAP until the stream is given, then all of
+ * it in order; the stream and what waited behind it may exceed
+ * max_queue. */
 static void test_snapshot_larger_than_max_queue(void **state)
 {
 	struct fix f;
@@ -773,21 +781,36 @@ static void test_snapshot_larger_than_max_queue(void **state)
 	uint8_t buf[128];
 	struct qpkt s = pw_qpkt(PW_SNAP, pw_zxid_make(1, 78));
 	assert_int_equal(peer_send(f.nd[1].p, 3, &s), 0);
-	struct jw run = snap;
-	memset(&snap, 0, sizeof(snap));
-	assert_int_equal(peer_send_bulk(f.nd[1].p, 3, &run), 0);
-	assert_null(run.p);
-	for (int32_t i = 1; i <= 100; i++) {
+	uint64_t ticket;
+	assert_int_equal(peer_bulk_reserve(f.nd[1].p, 3, &ticket), 0);
+	/* packets behind the place: more than max_queue, less than 4x */
+	enum { BEHIND = 3000 };
+	for (int32_t i = 1; i <= BEHIND; i++) {
 		struct qpkt q = seq_pkt(i, buf);
 		assert_int_equal(peer_send(f.nd[1].p, 3, &q), 0);
 	}
-	assert_true(peer_queued(f.nd[1].p, 3) > 20 * 64 * 1024);
-	PUMP_UNTIL(&f, f.nd[3].npk == at + 101, 5000);
+	assert_true(peer_queued(f.nd[1].p, 3) > 64 * 1024);
+	pump_for(&f, 200);
+	assert_int_equal(f.nd[3].npk, at + 1); /* SNAP only */
+	assert_int_equal(f.nd[3].pk[at].type, PW_SNAP);
+	assert_int_equal(f.nd[3].snaps_done, 0);
+	assert_int_equal(f.nd[3].downs[1], 0);
+	/* a fill with another link's ticket is dropped, and takes b */
+	struct jw other = {0};
+	jw_bytes(&other, "x", 1);
+	assert_int_equal(peer_bulk_fill(f.nd[1].p, 3, ticket + 1000, &other),
+			 ZCONNECTIONLOSS);
+	assert_null(other.p);
+	struct jw run = snap;
+	memset(&snap, 0, sizeof(snap));
+	assert_int_equal(peer_bulk_fill(f.nd[1].p, 3, ticket, &run), 0);
+	assert_null(run.p);
+	PUMP_UNTIL(&f, f.nd[3].npk == at + 1 + BEHIND, 5000);
 	assert_int_equal(f.nd[3].snaps_done, 1);
 	assert_int_equal(f.nd[3].snap_nodes, NODES + 1);
 	assert_int_equal(f.nd[3].snap_data, (int64_t)NODES * DLEN);
 	assert_int_equal(f.nd[3].pk[at].type, PW_SNAP);
-	check_seq(&f.nd[3], at + 1, 1, 100);
+	check_seq(&f.nd[3], at + 1, 1, BEHIND);
 	assert_int_equal(peer_queued(f.nd[1].p, 3), 0);
 	assert_int_equal(f.nd[3].downs[1], 0);
 	fix_fini(&f);
