@@ -83,6 +83,14 @@ class Member:
             self.proc.wait(10)
         self.proc = None
 
+    def wipe(self):
+        """kill -9, then lose everything but myid: the member rejoins
+        with nothing and is sent the leader's whole tree (SNAP)."""
+        self.kill9()
+        for f in os.listdir(self.data):
+            if f != "myid":
+                os.unlink(os.path.join(self.data, f))
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -183,3 +191,15 @@ class Ensemble:
             m.kill9()
         if not KEEP:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def fill(zk, parent, n, value, batch=500):
+    """Create parent and n children parent/n000000... holding value, in
+    multis of `batch` creates."""
+    zk.create(parent)
+    for b in range(0, n, batch):
+        t = zk.transaction()
+        for i in range(b, min(n, b + batch)):
+            t.create("%s/n%06d" % (parent, i), value)
+        res = t.commit()
+        assert all(r is True or isinstance(r, str) for r in res), res

@@ -19,7 +19,7 @@ from kazoo.security import OPEN_ACL_UNSAFE
 
 import jute
 from conftest import PADDOCK_BUILD
-from ensemble import Ensemble
+from ensemble import Ensemble, fill
 from srvutil import four_letter, kv_lines
 
 ZKFMT = os.path.join(PADDOCK_BUILD, "tools", "zkfmt-check")
@@ -403,25 +403,17 @@ def test_snapshot_larger_than_the_peer_queue_limit():
     try:
         e.start()
         late = [m for m in e.members if m.mode() != "leader"][0]
-        late.kill9()
-        for f in os.listdir(late.data):
-            if f != "myid":
-                os.unlink(os.path.join(late.data, f))
+        late.wipe()
         zk = client(e.hosts([m for m in e.members if m is not late]))
-        zk.create("/big")
         value = bytes(range(200))
-        for b in range(24):
-            t = zk.transaction()
-            for i in range(500):
-                t.create("/big/n%05d" % (b * 500 + i), value)
-            assert all(r is True or isinstance(r, str) for r in t.commit())
+        fill(zk, "/big", 12000, value)
         late.start()
         e.wait_serving(timeout=60)
         assert "installing it and restarting" in late.log_tail(200)
         lz = client(late.hosts)
         lz.sync("/")
         assert lz.get("/big")[1].numChildren == 12000
-        for c in ("n00000", "n05555", "n11999"):
+        for c in ("n000000", "n005555", "n011999"):
             data, st = lz.get("/big/" + c)
             assert data == value
             assert stat_tuple(st) == stat_tuple(zk.get("/big/" + c)[1])
@@ -461,19 +453,10 @@ def test_writes_go_on_while_the_leader_serializes_a_snap():
         e.start()
         leader = e.leader()
         late = [m for m in e.members if m is not leader][0]
-        late.kill9()
-        for f in os.listdir(late.data):
-            if f != "myid":
-                os.unlink(os.path.join(late.data, f))
+        late.wipe()
         zk = client(leader.hosts)
-        zk.create("/big")
+        fill(zk, "/big", 120000, bytes(range(256)))
         zk.create("/w")
-        value = bytes(range(256))
-        for b in range(240):
-            t = zk.transaction()
-            for i in range(500):
-                t.create("/big/n%06d" % (b * 500 + i), value)
-            assert all(r is True or isinstance(r, str) for r in t.commit())
         for k in range(20):
             zk.create("/w/k%d" % k, b"0")
         # the writer: sets, creates and deletes (the replay rules' three
@@ -530,10 +513,9 @@ def test_writes_go_on_while_the_leader_serializes_a_snap():
             assert lz.get(p) == zk.get(p)
         mntr = kv_lines(four_letter(late.hosts, "mntr"))
         assert mntr["zk_digest_mismatches_count"] == "0", late.log_tail(40)
-        lz.stop()
-        lz.close()
-        zk.stop()
-        zk.close()
+        for c in (lz, zk):
+            c.stop()
+            c.close()
     finally:
         e.close()
 
