@@ -51,6 +51,10 @@ class Member:
                  "minSessionTimeout=1000", "maxSessionTimeout=40000",
                  "paddock.workers=1",
                  "paddock.finalizeWait=50"]
+        # a key in `extra` replaces the default above (zoo.cfg keeps the
+        # first of two)
+        given = {x.split("=", 1)[0] for x in self.ens.extra}
+        lines = [x for x in lines if x.split("=", 1)[0] not in given]
         if self.observer:
             lines.append("peerType=observer")
         for m in self.ens.members:

@@ -5,6 +5,7 @@ everywhere with identical Stats, sessions moving between members,
 ephemerals vanishing everywhere, kill -9 of the leader under write load,
 kill -9 of every member at once, and garbage on the peer ports."""
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -516,6 +517,46 @@ def test_writes_go_on_while_the_leader_serializes_a_snap():
         for c in (lz, zk):
             c.stop()
             c.close()
+    finally:
+        e.close()
+
+
+@pytest.mark.timeout(180)
+def test_learner_whose_leader_dies_mid_snapshot_takes_the_next_one():
+    # The learner is stopped (SIGSTOP) once the leader has handed it the
+    # stream, the leader is killed, and the learner resumed: it reads
+    # what the sockets held (a part of a 27 MB stream) and then the end
+    # of the link.  It must forget that half snapshot: the new leader's
+    # SNAP starts a new stream (a learner once fed it into the old,
+    # dead reader and never synced again).
+    e = Ensemble(voters=3, extra=["initLimit=30"])
+    try:
+        e.start()
+        leader = e.leader()
+        late, other = [m for m in e.members if m is not leader]
+        late.wipe()
+        zk = client(leader.hosts)
+        fill(zk, "/big", 100000, bytes(range(256)))
+        zk.stop()
+        zk.close()
+        late.start()
+        deadline = time.monotonic() + 60
+        while "while serving" not in leader.log_tail(50):
+            assert time.monotonic() < deadline, leader.log_tail(20)
+            time.sleep(0.005)
+        os.killpg(late.proc.pid, signal.SIGSTOP)
+        leader.kill9()
+        os.killpg(late.proc.pid, signal.SIGCONT)
+        e.wait_serving(members=[late, other], timeout=90)
+        log = late.log_tail(400)
+        assert "went during a snapshot: dropped it" in log, log
+        assert "bad snapshot stream" not in log, log
+        lz = client(late.hosts)
+        lz.sync("/")
+        assert lz.get("/big")[1].numChildren == 100000
+        assert lz.get("/big/n099999")[0] == bytes(range(256))
+        lz.stop()
+        lz.close()
     finally:
         e.close()
 
