@@ -439,6 +439,20 @@ def _tree(zk, path):
     return out
 
 
+def _one_wiped(e, n):
+    """Start e (initLimit=30: a learner has 15 s, not 5, to sync, for
+    the sanitizer builds' slower walk and transfer), wipe a follower and
+    leave it stopped, create /big with n children of 256 bytes at the
+    leader: (leader, the wiped one, the other, a client of the leader)."""
+    e.start()
+    leader = e.leader()
+    late, other = [m for m in e.members if m is not leader]
+    late.wipe()
+    zk = client(leader.hosts)
+    fill(zk, "/big", n, bytes(range(256)))
+    return leader, late, other, zk
+
+
 @pytest.mark.timeout(240)
 def test_writes_go_on_while_the_leader_serializes_a_snap():
     # As ZooKeeper 3.8's LearnerHandler (serializeSnapshot outside the
@@ -447,16 +461,9 @@ def test_writes_go_on_while_the_leader_serializes_a_snap():
     # the learner, replaying the writes after the SNAP's zxid over the
     # fuzzy tree, ends identical to the leader (every node's data and
     # Stat, and the tree digest each later proposal checks).
-    # initLimit: the learner has 15 s (not 5) to be synced, for the
-    # sanitizer builds' slower walk and transfer
     e = Ensemble(voters=3, extra=["initLimit=30"])
     try:
-        e.start()
-        leader = e.leader()
-        late = [m for m in e.members if m is not leader][0]
-        late.wipe()
-        zk = client(leader.hosts)
-        fill(zk, "/big", 120000, bytes(range(256)))
+        leader, late, _, zk = _one_wiped(e, 120000)
         zk.create("/w")
         for k in range(20):
             zk.create("/w/k%d" % k, b"0")
@@ -531,12 +538,7 @@ def test_learner_whose_leader_dies_mid_snapshot_takes_the_next_one():
     # dead reader and never synced again).
     e = Ensemble(voters=3, extra=["initLimit=30"])
     try:
-        e.start()
-        leader = e.leader()
-        late, other = [m for m in e.members if m is not leader]
-        late.wipe()
-        zk = client(leader.hosts)
-        fill(zk, "/big", 100000, bytes(range(256)))
+        leader, late, other, zk = _one_wiped(e, 100000)
         zk.stop()
         zk.close()
         late.start()
