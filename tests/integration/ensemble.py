@@ -92,8 +92,11 @@ class Member:
         with nothing and is sent the leader's whole tree (SNAP)."""
         self.kill9()
         for f in os.listdir(self.data):
-            if f != "myid":
-                os.unlink(os.path.join(self.data, f))
+            path = os.path.join(self.data, f)
+            if os.path.isdir(path):
+                shutil.rmtree(path)   # ZooKeeper's version-2/
+            elif f != "myid":
+                os.unlink(path)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -563,6 +563,58 @@ def test_learner_whose_leader_dies_mid_snapshot_takes_the_next_one():
         e.close()
 
 
+@pytest.mark.timeout(240)  # a JVM
+def test_zookeeper_follower_takes_a_fuzzy_snap_from_paddock():
+    # An Apache ZooKeeper 3.8 follower (sid 1) that lost its data gets
+    # the tree from a paddock leader by SNAP while a writer keeps going:
+    # ZooKeeper loads the fuzzy snapshot, applies the proposals after
+    # its zxid, and ends with the leader's data and Stats.
+    e = Ensemble(voters=3, kinds={1: "zookeeper"},
+                 extra=["initLimit=30"])
+    try:
+        e.start(timeout=60)
+        leader = e.leader()
+        if leader.kind != "paddock":
+            pytest.skip("the ZooKeeper member was elected")
+        zkm = e.members[0]
+        zkm.wipe()
+        zk = client(leader.hosts)
+        fill(zk, "/big", 30000, bytes(range(256)))
+        zk.create("/w")
+        stop = threading.Event()
+
+        def writer():
+            wz = client(leader.hosts)
+            i = 0
+            while not stop.is_set():
+                wz.create("/w/c%d" % i, b"c")
+                if i >= 10:
+                    wz.delete("/w/c%d" % (i - 10))
+                wz.set("/w", b"%d" % i)
+                i += 1
+            wz.stop()
+            wz.close()
+
+        th = threading.Thread(target=writer)
+        th.start()
+        zkm.start()
+        e.wait_serving(timeout=90)
+        time.sleep(0.5)
+        stop.set()
+        th.join(30)
+        assert "snapshot 0x" in leader.log_tail(400)
+        zz = client(zkm.hosts)
+        zz.sync("/")
+        assert _tree(zz, "/w") == _tree(zk, "/w")
+        for p in ("/big", "/big/n000000", "/big/n029999"):
+            assert zz.get(p) == zk.get(p)
+        for c in (zz, zk):
+            c.stop()
+            c.close()
+    finally:
+        e.close()
+
+
 @pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 @pytest.mark.parametrize("zk_leads", [False, True], ids=["paddock-leads",
                                                           "zookeeper-leads"])
