@@ -21,6 +21,7 @@
 
 #include <isa-l/crc.h>
 
+#include "tree/jute.h"
 #include "tree/tree.h"
 
 static const char sys_prefix[] = "/zookeeper/";
@@ -29,22 +30,6 @@ static bool digest_excluded(const char *path, size_t len)
 {
 	return len >= sizeof(sys_prefix) - 1 &&
 	       !memcmp(path, sys_prefix, sizeof(sys_prefix) - 1);
-}
-
-static void be64(uint8_t *p, int64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v = (int64_t)((uint64_t)v >> 8);
-	}
-}
-
-static void be32(uint8_t *p, int32_t v)
-{
-	p[0] = (uint8_t)((uint32_t)v >> 24);
-	p[1] = (uint8_t)((uint32_t)v >> 16);
-	p[2] = (uint8_t)((uint32_t)v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 uint32_t zk_digest_start(const char *path, size_t len, const void *data,
@@ -69,15 +54,15 @@ int64_t zk_digest_end(uint32_t crc, const char *path, size_t len,
 
 	if (digest_excluded(path, len))
 		return 0;
-	be64(b, st->czxid);
-	be64(b + 8, st->mzxid);
-	be64(b + 16, st->pzxid);
-	be64(b + 24, st->ctime);
-	be64(b + 32, st->mtime);
-	be32(b + 40, st->version);
-	be32(b + 44, st->cversion);
-	be32(b + 48, st->aversion);
-	be64(b + 52, st->ephemeral_owner);
+	jw_put_long_at(b, st->czxid);
+	jw_put_long_at(b + 8, st->mzxid);
+	jw_put_long_at(b + 16, st->pzxid);
+	jw_put_long_at(b + 24, st->ctime);
+	jw_put_long_at(b + 32, st->mtime);
+	jw_put_int_at(b + 40, st->version);
+	jw_put_int_at(b + 44, st->cversion);
+	jw_put_int_at(b + 48, st->aversion);
+	jw_put_long_at(b + 52, st->ephemeral_owner);
 	return (int64_t)crc32_gzip_refl(crc, b, sizeof(b));
 }
 

@@ -310,7 +310,8 @@ enum { /* CreateMode flags */
 	ZCM_PERSISTENT_SEQUENTIAL_TTL = 6,
 };
 
-/* big-endian stores for jw_stat's one reservation */
+/* big-endian stores into reserved bytes (jw_stat's one reservation,
+ * the digest's StatPersisted) */
 static inline void jw_put_long_at(uint8_t *p, int64_t v)
 {
 	jw_put_int_at(p, (int32_t)((uint64_t)v >> 32));
