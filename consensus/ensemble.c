@@ -118,8 +118,9 @@ struct ens {
 	uint32_t epoch_val[2];
 	/* leader: SNAP streams being made (io_snap_send) */
 	struct snap_job *snaps;
-	/* learner: a SNAP being received */
+	/* learner: a SNAP being received, from snap_from */
 	struct zk_snap_reader *snap;
+	int64_t snap_from;
 	struct tree *snap_tree;
 	zxid_t snap_zxid;
 	struct jw snap_sessions; /* the snapshot's session blob */
@@ -395,9 +396,9 @@ static int push_child(const char *name, size_t len, void *arg)
 }
 
 /* Depth first from "/", parents before children: fn(path, view, arg)
- * for each node; `replaces`: fn may replace the node (it is looked up
- * again for its children). */
-static void tree_dfs(struct tree *t, bool replaces,
+ * for each node; fn may replace the node (it is looked up again for its
+ * children). */
+static void tree_dfs(struct tree *t,
 		     void (*fn)(const char *path, size_t len,
 				const struct zview *v, void *arg),
 		     void *arg)
@@ -412,8 +413,7 @@ static void tree_dfs(struct tree *t, bool replaces,
 			struct zview v;
 			znode_view(n, &v);
 			fn(path, len, &v, arg);
-			if (replaces)
-				n = tree_lookup(t, path, len);
+			n = tree_lookup(t, path, len);
 			struct push_ctx c = {&st, path, len};
 			if (n)
 				znode_children(n, push_child, &c);
@@ -421,14 +421,6 @@ static void tree_dfs(struct tree *t, bool replaces,
 		free(path);
 	}
 	paths_free(&st);
-}
-
-static uint64_t bytes_hash(const uint8_t *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
 }
 
 static bool acls_grow(struct snap_acls *t)
@@ -470,7 +462,7 @@ static int64_t acls_id(struct snap_acls *t, const struct zacl *a)
 		return -1;
 	const uint8_t *b = t->one.w.p + 8; /* after the id */
 	size_t len = t->one.w.len - 8;
-	uint64_t h = bytes_hash(b, len);
+	uint64_t h = zk_path_hash((const char *)b, len);
 	size_t k = h & (t->nslot - 1);
 	for (; t->slot[k]; k = (k + 1) & (t->nslot - 1)) {
 		const struct snap_acl *e = &t->ent[t->slot[k] - 1];
@@ -808,7 +800,7 @@ static void snap_install(struct ens *e)
 	struct zab_seq *s = e->s;
 	char err[1024];
 	tree_restore_done(e->snap_tree);
-	tree_dfs(e->snap_tree, true, fix_cversion, e->snap_tree);
+	tree_dfs(e->snap_tree, fix_cversion, e->snap_tree);
 	/* the session blob: int count, then (id, timeout, passwd) */
 	struct jw blob = {0};
 	jw_int(&blob, e->snap_nsessions);
@@ -864,6 +856,7 @@ static int ens_snap(void *arg, int64_t from, const uint8_t *p, size_t n,
 	struct ens *e = arg;
 	if (!e->snap) {
 		e->snap = zk_snap_reader_new(ZK_SNAP_STREAM, &snap_ops, e);
+		e->snap_from = from;
 		e->snap_tree = tree_create();
 		e->snap_sessions.len = 0;
 		e->snap_nsessions = 0;
@@ -1382,7 +1375,7 @@ static void ens_link_up(void *arg, int64_t peer)
 static void ens_link_down(void *arg, int64_t peer)
 {
 	struct ens *e = arg;
-	if (e->snap) {
+	if (e->snap && peer == e->snap_from) {
 		fprintf(stderr, "paddockd: ensemble: the link to server "
 				"%" PRId64 " went during a snapshot: dropped "
 				"it\n", peer);

@@ -1119,8 +1119,7 @@ int peer_bulk_reserve(struct peer *p, int64_t to, uint64_t *ticket)
 		conn_kill(p, c, true);
 		return ZCONNECTIONLOSS;
 	}
-	jw_free(&c->bulk);
-	c->bulk_off = 0;
+	/* no run on: out_advance freed the last one (bulk_off = 0) */
 	c->bulk_at = c->out.len;
 	c->bulk_wait = true;
 	*ticket = c->serial;
