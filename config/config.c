@@ -72,6 +72,7 @@ struct zparse {
 	int line_data_log_dir;
 	int line_client_port;
 	int line_client_port_address;
+	int line_admin_address;
 	int line_min_st;
 	int line_max_st;
 	int line_dynamic;
@@ -777,6 +778,65 @@ static int k_digest(struct zparse *p, const char *key, const char *val)
 	return get_bool(p, key, val, &p->c->digest_enabled);
 }
 
+static int k_admin_enable(struct zparse *p, const char *key, const char *val)
+{
+	return get_bool(p, key, val, &p->c->admin_enabled);
+}
+
+static int k_admin_address(struct zparse *p, const char *key,
+			   const char *val)
+{
+	p->line_admin_address = p->line;
+	return get_str(p, key, val, false, p->c->admin_address,
+		       sizeof(p->c->admin_address));
+}
+
+static int k_admin_port(struct zparse *p, const char *key, const char *val)
+{
+	return get_port(p, key, val, 1, &p->c->admin_port);
+}
+
+static int k_admin_url(struct zparse *p, const char *key, const char *val)
+{
+	if (val[0] != '/')
+		return perr(p, "%s: must start with '/': '%.80s'", key, val);
+	return get_str(p, key, val, false, p->c->admin_url,
+		       sizeof(p->c->admin_url));
+}
+
+/* ZooKeeper loads any class named here; paddock has one provider, the
+ * Prometheus one, and refuses other names rather than ignore them. */
+static int k_metrics_class(struct zparse *p, const char *key,
+			   const char *val)
+{
+	const char *dot = strrchr(val, '.');
+	const char *base = dot ? dot + 1 : val;
+
+	if (!strcmp(base, "PrometheusMetricsProvider"))
+		p->c->prometheus = true;
+	else if (!strcmp(base, "DefaultMetricsProvider") ||
+		 !strcmp(base, "NullMetricsProvider"))
+		p->c->prometheus = false;
+	else
+		return perr(p, "%s: unknown metrics provider '%.80s' (paddockd "
+			    "has PrometheusMetricsProvider and "
+			    "DefaultMetricsProvider)", key, val);
+	return 0;
+}
+
+static int k_metrics_host(struct zparse *p, const char *key,
+			  const char *val)
+{
+	return get_str(p, key, val, false, p->c->metrics_host,
+		       sizeof(p->c->metrics_host));
+}
+
+static int k_metrics_port(struct zparse *p, const char *key,
+			  const char *val)
+{
+	return get_port(p, key, val, 1, &p->c->metrics_port);
+}
+
 static int k_dataplane(struct zparse *p, const char *key, const char *val)
 {
 	if (!strcmp(val, "kernel"))
@@ -1055,6 +1115,13 @@ static const struct {
 	{ "paddock.dpdk.busyPoll", k_dpdk_busy },
 	{ "paddock.dpdk.impair", k_dpdk_impair },
 	{ "commitLogCount", k_commit_log_count },
+	{ "admin.enableServer", k_admin_enable },
+	{ "admin.serverAddress", k_admin_address },
+	{ "admin.serverPort", k_admin_port },
+	{ "admin.commandURL", k_admin_url },
+	{ "metricsProvider.className", k_metrics_class },
+	{ "metricsProvider.httpHost", k_metrics_host },
+	{ "metricsProvider.httpPort", k_metrics_port },
 	{ "readonlymode.enabled", k_read_only },
 	{ "digest.enabled", k_digest },
 	{ "znode.container.checkIntervalMs", k_container_interval },
@@ -1367,6 +1434,8 @@ static int finish(struct zparse *p)
 	}
 	if (!p->line_client_port_address)
 		strcpy(c->client_port_address, "0.0.0.0");
+	if (!p->line_admin_address)
+		strcpy(c->admin_address, "0.0.0.0");
 
 	if (!p->line_min_st) {
 		v = 2 * (int64_t)c->tick_time;
@@ -1486,6 +1555,13 @@ void zcfg_defaults(struct zcfg *c)
 	c->peer_queue_mib = 64;
 	c->commit_log_count = 100000;
 	c->digest_enabled = true;
+	c->admin_enabled = true;
+	strcpy(c->admin_address, "127.0.0.1");
+	c->admin_port = 8080;
+	strcpy(c->admin_url, "/commands");
+	c->prometheus = false;
+	strcpy(c->metrics_host, "0.0.0.0");
+	c->metrics_port = 7000;
 	c->dpdk = false;
 	c->dpdk_eal[0] = '\0';
 	c->dpdk_port = 0;

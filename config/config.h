@@ -141,6 +141,21 @@ struct zcfg {
 	int impair_loss_pm, impair_dup_pm, impair_reorder_pm; /* per mille */
 	int impair_delay_ms, impair_jitter_ms;
 	unsigned impair_seed;
+	/* The AdminServer (admin/admin.h): HTTP JSON commands, as ZooKeeper
+	 * 3.8's Jetty AdminServer (admin.* keys, zookeeper.admin.* JVM
+	 * properties there). */
+	bool admin_enabled;             /* admin.enableServer, default true */
+	char admin_address[256];        /* admin.serverAddress, default
+					   "0.0.0.0" ("127.0.0.1" when no
+					   config file) */
+	int admin_port;                 /* admin.serverPort, default 8080 */
+	char admin_url[128];            /* admin.commandURL, default
+					   "/commands" */
+	/* metricsProvider.className=...PrometheusMetricsProvider turns on
+	 * /metrics at metricsProvider.httpHost:httpPort (0.0.0.0:7000) */
+	bool prometheus;
+	char metrics_host[256];
+	int metrics_port;
 	int n_servers;
 	struct zcfg_server servers[ZCFG_MAX_SERVERS];
 	char path[PATH_MAX];            /* the file loaded, "" for defaults */

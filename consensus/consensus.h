@@ -291,6 +291,26 @@ int64_t zab_seq_throttled_now(const struct zab_seq *s);
  * is not serving (electing, syncing). */
 const char *zab_seq_mode(const struct zab_seq *s);
 
+/* One global session, as zab_seq_sessions reports it. */
+struct zab_session_info {
+	int64_t id;
+	int32_t timeout;    /* ms, negotiated */
+	int64_t expires_ms; /* CLOCK_MONOTONIC ms, as zk_clock_ms gives */
+};
+/* Any thread but the sequencer's, while it runs: call fn for each
+ * session on the sequencer's own thread (RCU-online there, so fn may read
+ * the tree) and wait until it is done.  With the sequencer stopped or not
+ * started, fn runs on the caller's thread. */
+void zab_seq_sessions(struct zab_seq *s,
+		      void (*fn)(void *arg, const struct zab_session_info *i),
+		      void *arg);
+
+/* Any thread: the id of the leader this member follows (or its own id
+ * when it leads); -1 while it looks for one, and when standalone. */
+int64_t zab_seq_leader_id(const struct zab_seq *s);
+/* Any thread: the server id (myid; 0 when standalone). */
+int64_t zab_seq_server_id(const struct zab_seq *s);
+
 /* Any thread: negotiate a client's requested session timeout. */
 int zab_negotiate_timeout(const struct zab_seq *s, int requested);
 

@@ -1173,6 +1173,7 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 	e->role = role;
 	e->leader = leader;
 	atomic_store(&s->mode, (int)role);
+	atomic_store(&s->leader_sid, role == ZR_LOOKING ? -1 : leader);
 	if (e->ro) {
 		/* the read-only server stops: its clients and sessions go */
 		e->ro = false;

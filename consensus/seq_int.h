@@ -177,6 +177,7 @@ struct zab_seq {
 	_Atomic int running;
 	pthread_t thread;
 	bool started;
+	struct zab_query *_Atomic query; /* zab_seq_sessions' question */
 	bool membarrier;     /* registered: see zab_watching */
 	zxid_t zxid;         /* last assigned */
 	zxid_t applied;      /* last applied to the tree */
@@ -229,6 +230,8 @@ struct zab_seq {
 	zxid_t marked;     /* last zxid workers got a ZM_APPLIED for */
 	_Atomic int mode;  /* enum zab_role or SEQ_MODE_READ_ONLY, for
 			      four-letter words (zab_seq_mode) */
+	_Atomic int64_t leader_sid; /* the leader followed or this one; -1
+				       while looking or standalone */
 	/* snapshots */
 	int64_t since_snap;
 	int64_t snap_at;

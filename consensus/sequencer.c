@@ -222,6 +222,16 @@ const char *zab_seq_mode(const struct zab_seq *s)
 	return m >= 0 && m <= SEQ_MODE_READ_ONLY ? names[m] : NULL;
 }
 
+int64_t zab_seq_leader_id(const struct zab_seq *s)
+{
+	return s->ens ? atomic_load(&((struct zab_seq *)s)->leader_sid) : -1;
+}
+
+int64_t zab_seq_server_id(const struct zab_seq *s)
+{
+	return s->cfg.server_id;
+}
+
 int zab_negotiate_timeout(const struct zab_seq *s, int requested)
 {
 	if (requested < s->cfg.min_session_timeout)
@@ -1682,6 +1692,63 @@ static void unpark(struct zab_seq *s)
 	__atomic_store_n(&s->nparked, s->parked.n, __ATOMIC_RELAXED);
 }
 
+struct zab_query {
+	void (*fn)(void *arg, const struct zab_session_info *i);
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void sessions_each(struct zab_seq *s, struct zab_query *q)
+{
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z; z = z->next) {
+			struct zab_session_info i = {z->id, z->timeout,
+						     z->deadline};
+			q->fn(q->arg, &i);
+		}
+}
+
+static void answer_query(struct zab_seq *s)
+{
+	struct zab_query *q = atomic_load_explicit(&s->query,
+						  memory_order_acquire);
+	if (!q)
+		return;
+	sessions_each(s, q);
+	atomic_store(&s->query, NULL);
+	pthread_mutex_lock(&q->mu);
+	q->done = true;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void zab_seq_sessions(struct zab_seq *s,
+		      void (*fn)(void *arg, const struct zab_session_info *i),
+		      void *arg)
+{
+	struct zab_query q = {.fn = fn, .arg = arg};
+	if (!atomic_load(&s->running)) {
+		sessions_each(s, &q);
+		return;
+	}
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.cv, NULL);
+	struct zab_query *none = NULL;
+	while (!atomic_compare_exchange_weak(&s->query, &none, &q)) {
+		none = NULL;
+		sched_yield();
+	}
+	wake(s->efd);
+	pthread_mutex_lock(&q.mu);
+	while (!q.done)
+		pthread_cond_wait(&q.cv, &q.mu);
+	pthread_mutex_unlock(&q.mu);
+	pthread_cond_destroy(&q.cv);
+	pthread_mutex_destroy(&q.mu);
+}
+
 static void *seq_main(void *arg)
 {
 	struct zab_seq *s = arg;
@@ -1693,6 +1760,7 @@ static void *seq_main(void *arg)
 	while (atomic_load(&s->running)) {
 		rcu_quiescent_state();
 		seq_clock(s);
+		answer_query(s);
 		unsigned total = 0;
 		for (int w = 0; w < s->cfg.n_workers; w++) {
 			unsigned n = rte_ring_dequeue_burst(

@@ -43,4 +43,24 @@ int dp_server_start(struct dp_server *d);
 void dp_server_stop(struct dp_server *d);
 void dp_server_destroy(struct dp_server *d);
 
+/*
+ * The AdminServer's side (commands.c), for admin/admin.c.  Any thread
+ * but a worker's or the sequencer's, while the server runs (between
+ * dp_server_start and dp_server_stop): a command may wait for each worker
+ * to answer a question on its own thread.
+ */
+/* ZooKeeper 3.8's command `name` (or one of its aliases, "srvr" for
+ * "server_stats"), with its one argument (set_trace_mask's traceMask) or
+ * NULL: a JSON object holding "command" (the primary name) and "error"
+ * (null, a message, or "Unknown command: <name>").  malloc'ed; NULL when
+ * memory is short. */
+char *dp_admin_command(struct dp_server *d, const char *name,
+		       const char *arg);
+/* The primary names, in ZooKeeper's (alphabetical) order; returns how
+ * many there are (fills at most max). */
+size_t dp_admin_names(const char **out, size_t max);
+/* mntr's numbers in Prometheus' text format (version 0.0.4), with
+ * ZooKeeper's names (mntr's without "zk_"); malloc'ed, or NULL. */
+char *dp_metrics_text(struct dp_server *d);
+
 #endif

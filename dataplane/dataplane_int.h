@@ -67,6 +67,9 @@ struct dp_conn {
 	int64_t established_ms;
 	int64_t last_zxid;
 	int32_t last_op;
+	int32_t last_cxid;
+	int64_t last_resp_ms; /* monotonic */
+	int64_t last_lat_us;
 	int64_t lat_min, lat_max, lat_sum, lat_n;
 };
 
@@ -114,7 +117,23 @@ struct dp_worker {
 	_Atomic int64_t cnxn_rejected; /* maxCnxns, maxClientCnxns */
 	_Atomic int64_t sessionless_expired; /* closed without a session */
 	_Atomic int64_t lat_min, lat_max, lat_sum, lat_n;
+	/* reply sizes without the length prefix (ServerStats' client
+	 * response stats), failed authentications */
+	_Atomic int64_t resp_last, resp_min, resp_max;
+	_Atomic int64_t auth_failed;
+	/* a question from another thread (dp_ask), answered in the loop */
+	struct dp_query *_Atomic query;
 	char pad[64];
+};
+
+/* dp_ask's question: fn runs on the worker's own thread, so it may read
+ * the worker's connections and watches as the worker itself does. */
+struct dp_query {
+	void (*fn)(struct dp_worker *w, void *arg);
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
 };
 
 struct dp_server {
@@ -149,6 +168,11 @@ enum block_why {
 /* Outstanding requests of the whole server (what globalOutstandingLimit
  * limits), read racily from every worker's counter.  Any thread. */
 int64_t dp_outstanding(const struct dp_server *d);
+/* Run fn(w, arg) on worker i's thread and wait for it; any thread but a
+ * worker's, while the workers run (dp_server_start .. dp_server_stop).
+ * A worker answers within one loop pass (it is woken if it sleeps). */
+void dp_ask(struct dp_server *d, int i, void (*fn)(struct dp_worker *w,
+						   void *arg), void *arg);
 /* A line on stderr, "paddockd: " first. */
 void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Close c now (unsent output is dropped); `why` is logged unless NULL.
@@ -229,6 +253,53 @@ void dp_watch_disarm_if_idle(struct dp_worker *w);
  * 0, or -1 if the set is full or memory is short. */
 int dp_conn_add_auth(struct dp_conn *c, const char *scheme, const char *id,
 		     size_t id_len);
+
+/* ---- fourlw.c: four-letter words, and what the AdminServer shares ---- */
+
+/* What four-letter words and the AdminServer say the server is */
+#define ZK_COMPAT_VERSION "3.8.0-paddock-0.1.0, built on " __DATE__
+
+/* Every worker's counters, summed (racily).  Latencies in µs. */
+struct dp_totals {
+	int64_t recv, sent, conns, lat_min, lat_max, lat_sum, lat_n;
+	int64_t held, rejected, sessionless;
+	int64_t resp_last, resp_min, resp_max, auth_failed;
+};
+void dp_totals(struct dp_server *d, struct dp_totals *t);
+/* srst: zero the server's counters (not the connections') */
+void dp_stat_reset(struct dp_server *d);
+/* A reply of `size` bytes (without its length prefix) was queued. */
+static inline void dp_count_reply(struct dp_worker *w, int64_t size)
+{
+	atomic_store_explicit(&w->resp_last, size, memory_order_relaxed);
+	if (size < atomic_load_explicit(&w->resp_min, memory_order_relaxed))
+		atomic_store_explicit(&w->resp_min, size,
+				      memory_order_relaxed);
+	if (size > atomic_load_explicit(&w->resp_max, memory_order_relaxed))
+		atomic_store_explicit(&w->resp_max, size,
+				      memory_order_relaxed);
+}
+/* Request.op2String's abbreviation of op ("GETD"), as cons prints it */
+const char *dp_op_name(int op);
+/* Bytes in the regular files of a directory; open descriptors */
+int64_t dp_dir_size(const char *path);
+int dp_count_fds(void);
+void dp_fmt_double(char *buf, size_t len, double v);
+
+/* mntr's values, one put() each, for mntr, the AdminServer's monitor and
+ * Prometheus' /metrics: key as mntr prints it ("zk_znode_count",
+ * "paddock_log_flushes"), kind, and an int64, a double or a string. */
+enum dp_mkind { DP_M_STR, DP_M_GAUGE, DP_M_COUNTER, DP_M_DOUBLE };
+struct dp_msink {
+	void (*put)(struct dp_msink *s, const char *key, enum dp_mkind k,
+		    int64_t i, double d, const char *str);
+};
+/* Any thread (counters are read racily).  `watches`: the watch count,
+ * or -1 to read every worker's racily (a worker's own mntr). */
+void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches);
+
+/* ---- commands.c: the AdminServer's commands, Prometheus' text ---- */
+/* (declared in dataplane.h) */
 
 /* fourlw.c: answer the four-letter word `cmd` (dp_4lw_known) into `out`
  * and return true (the caller closes after sending); false for "dump",

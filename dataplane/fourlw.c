@@ -19,8 +19,6 @@
 #include "dataplane/dataplane_int.h"
 #include "log/log.h"
 
-#define ZK_COMPAT_VERSION "3.8.0-paddock-0.1.0, built on " __DATE__
-
 static const char *const words[] = {"ruok", "srvr", "stat", "mntr", "conf",
 				    "cons", "envi", "wchs", "wchc", "wchp",
 				    "dump", "isro", "crst", "srst", "dirs",
@@ -48,15 +46,11 @@ static void out(struct jw *o, const char *fmt, ...)
 							 : sizeof(buf) - 1);
 }
 
-struct totals {
-	int64_t recv, sent, conns, lat_min, lat_max, lat_sum, lat_n;
-	int64_t held, rejected, sessionless;
-};
-
-static void totals(struct dp_server *d, struct totals *t)
+void dp_totals(struct dp_server *d, struct dp_totals *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->lat_min = INT64_MAX;
+	t->resp_min = INT64_MAX;
 	for (int i = 0; i < d->n; i++) {
 		struct dp_worker *w = &d->w[i];
 		t->recv += atomic_load(&w->packets_recv);
@@ -72,10 +66,23 @@ static void totals(struct dp_server *d, struct totals *t)
 		if (mx > t->lat_max)
 			t->lat_max = mx;
 		t->lat_sum += atomic_load(&w->lat_sum);
+		/* "last": the newest of some worker's, not the server's */
+		int64_t r = atomic_load(&w->resp_last);
+		if (r > t->resp_last)
+			t->resp_last = r;
+		r = atomic_load(&w->resp_min);
+		if (r < t->resp_min)
+			t->resp_min = r;
+		r = atomic_load(&w->resp_max);
+		if (r > t->resp_max)
+			t->resp_max = r;
+		t->auth_failed += atomic_load(&w->auth_failed);
 		t->lat_n += atomic_load(&w->lat_n);
 	}
 	if (t->lat_min == INT64_MAX)
 		t->lat_min = 0;
+	if (t->resp_min == INT64_MAX)
+		t->resp_min = 0;
 	/* counters are in microseconds; ZooKeeper prints milliseconds */
 }
 
@@ -84,8 +91,23 @@ static double ms(int64_t us)
 	return (double)us / 1000.0;
 }
 
-/* Request.op2String abbreviations used in cons. */
-static const char *op_name(int op)
+void dp_stat_reset(struct dp_server *d)
+{
+	for (int i = 0; i < d->n; i++) {
+		struct dp_worker *w = &d->w[i];
+		atomic_store(&w->packets_recv, 0);
+		atomic_store(&w->packets_sent, 0);
+		atomic_store(&w->lat_min, INT64_MAX);
+		atomic_store(&w->lat_max, 0);
+		atomic_store(&w->lat_sum, 0);
+		atomic_store(&w->lat_n, 0);
+		atomic_store(&w->resp_last, 0);
+		atomic_store(&w->resp_min, INT64_MAX);
+		atomic_store(&w->resp_max, 0);
+	}
+}
+
+const char *dp_op_name(int op)
 {
 	switch (op) {
 	case ZOP_CREATE: return "CREA";
@@ -124,12 +146,20 @@ static void conn_line(struct jw *o, const struct dp_conn *c, bool full)
 	out(o, " /%s:%d[%d](queued=%d,recved=%lld,sent=%lld", c->ip, c->port,
 	    c->state == CS_OPEN ? 1 : 0, c->inflight,
 	    (long long)atomic_load(&c->recv), (long long)atomic_load(&c->sent));
+	/* est: wall-clock ms; lresp: the monotonic ms clock, as
+	 * ZooKeeper's Time.currentElapsedTime */
+	int64_t wall = zk_clock_ms(CLOCK_REALTIME) -
+		       zk_clock_ms(CLOCK_MONOTONIC);
 	if (full && c->session)
-		out(o, ",sid=0x%llx,lop=%s,est=%lld,to=%d,lzxid=0x%llx,"
+		out(o, ",sid=0x%llx,lop=%s,est=%lld,to=%d,lcxid=0x%x,"
+		       "lzxid=0x%llx,lresp=%lld,llat=%lld,"
 		       "minlat=%lld,avglat=%lld,maxlat=%lld",
-		    (unsigned long long)c->session, op_name(c->last_op),
-		    (long long)c->established_ms, c->timeout,
+		    (unsigned long long)c->session, dp_op_name(c->last_op),
+		    (long long)(c->established_ms + wall), c->timeout,
+		    (unsigned)c->last_cxid,
 		    (unsigned long long)c->last_zxid,
+		    (long long)c->last_resp_ms,
+		    (long long)(c->last_lat_us / 1000),
 		    (long long)(c->lat_n ? c->lat_min / 1000 : 0),
 		    (long long)(c->lat_n ? c->lat_sum / c->lat_n / 1000 : 0),
 		    (long long)(c->lat_max / 1000));
@@ -152,8 +182,8 @@ static void each_conn(struct dp_server *d, struct jw *o, bool full)
 static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 {
 	struct dp_server *d = w->srv;
-	struct totals t;
-	totals(d, &t);
+	struct dp_totals t;
+	dp_totals(d, &t);
 	out(o, "Zookeeper version: %s\n", ZK_COMPAT_VERSION);
 	if (clients) {
 		out(o, "Clients:\n");
@@ -176,7 +206,7 @@ static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 	    (unsigned long long)tree_node_count(d->tree) + 1);
 }
 
-static int64_t dir_size(const char *path)
+int64_t dp_dir_size(const char *path)
 {
 	DIR *dir = opendir(path);
 	if (!dir)
@@ -194,7 +224,7 @@ static int64_t dir_size(const char *path)
 	return sum;
 }
 
-static int count_fds(void)
+int dp_count_fds(void)
 {
 	DIR *dir = opendir("/proc/self/fd");
 	int n = 0;
@@ -227,13 +257,25 @@ static void wch_line(const char *path, size_t len, const struct wt_owner *ow,
 		    (unsigned long long)c->session);
 }
 
+static void m_int(struct dp_msink *s, enum dp_mkind k, const char *key,
+		  int64_t v)
+{
+	s->put(s, key, k, v, 0, NULL);
+}
+
+static void m_dbl(struct dp_msink *s, const char *key, double v)
+{
+	s->put(s, key, DP_M_DOUBLE, 0, v, NULL);
+}
+
 /* ZooKeeper's per-namespace quota gauges (QuotaMetricsUtils), named
  * zk_<namespace>_quota_<what>_per_namespace; a namespace appears in the
  * limit gauges once it has a zookeeper_limits node, in the usage gauges
  * once it has a zookeeper_stats node. */
-static void quota_gauges(const struct tree *t, struct jw *o)
+static void quota_gauges(const struct tree *t, struct dp_msink *s)
 {
 	struct tree_quota_ns *v = malloc(TREE_QUOTA_NS_MAX * sizeof(*v));
+	char key[TREE_QUOTA_NS_MAX > 0 ? 400 : 1];
 	int n;
 
 	if (!v)
@@ -241,124 +283,178 @@ static void quota_gauges(const struct tree *t, struct jw *o)
 	n = tree_quota_metrics(t, v);
 	for (int i = 0; i < n; i++) {
 		const struct tree_quota_ns *q = &v[i];
-		if (q->has_limit)
-			out(o, "zk_%s_quota_bytes_limit_per_namespace\t%lld\n"
-			       "zk_%s_quota_count_limit_per_namespace\t%lld\n",
-			    q->ns, (long long)q->bytes_limit, q->ns,
-			    (long long)q->count_limit);
-		if (q->has_usage)
-			out(o, "zk_%s_quota_count_usage_per_namespace\t%lld\n"
-			       "zk_%s_quota_bytes_usage_per_namespace\t%lld\n",
-			    q->ns, (long long)q->count_usage, q->ns,
-			    (long long)q->bytes_usage);
+#define QUOTA(what, val)                                                   \
+	do {                                                               \
+		snprintf(key, sizeof(key), "zk_%s_quota_%s_per_namespace", \
+			 q->ns, what);                                     \
+		m_int(s, DP_M_GAUGE, key, val);                            \
+	} while (0)
+		if (q->has_limit) {
+			QUOTA("bytes_limit", q->bytes_limit);
+			QUOTA("count_limit", q->count_limit);
+		}
+		if (q->has_usage) {
+			QUOTA("count_usage", q->count_usage);
+			QUOTA("bytes_usage", q->bytes_usage);
+		}
 		if (q->exceeded)
-			out(o, "zk_%s_quota_exceeded_error_per_namespace"
-			       "\t%lld\n",
-			    q->ns, (long long)q->exceeded);
+			QUOTA("exceeded_error", q->exceeded);
+#undef QUOTA
 	}
 	free(v);
 }
 
-static void mntr(struct dp_worker *w, struct jw *o)
+void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 {
-	struct dp_server *d = w->srv;
 	const struct zab_stats *zs = zab_seq_stats(d->seq);
-	struct totals t;
-	totals(d, &t);
+	struct dp_totals t;
+	dp_totals(d, &t);
 	struct rlimit rl = {0};
 	getrlimit(RLIMIT_NOFILE, &rl);
-	size_t watches = 0;
-	for (int i = 0; i < d->n; i++)
-		watches += wt_count(d->w[i].watches);
-	out(o, "zk_version\t%s\n", ZK_COMPAT_VERSION);
-	const char *mode = zab_seq_mode(d->seq);
-	out(o, "zk_server_state\t%s\n", mode ? mode : "");
-	out(o, "zk_avg_latency\t%.4f\n",
-	    t.lat_n ? ms(t.lat_sum) / (double)t.lat_n : 0.0);
-	out(o, "zk_max_latency\t%lld\n", (long long)(t.lat_max / 1000));
-	out(o, "zk_min_latency\t%lld\n", (long long)(t.lat_min / 1000));
-	out(o, "zk_packets_received\t%lld\n", (long long)t.recv);
-	out(o, "zk_packets_sent\t%lld\n", (long long)t.sent);
-	out(o, "zk_num_alive_connections\t%lld\n", (long long)t.conns);
-	/* requests between parse and reply, as ZooKeeper's inProcess */
-	out(o, "zk_outstanding_requests\t%lld\n", (long long)dp_outstanding(d));
-	out(o, "zk_znode_count\t%llu\n",
-	    (unsigned long long)tree_node_count(d->tree) + 1);
-	out(o, "zk_watch_count\t%zu\n", watches);
-	out(o, "zk_ephemerals_count\t%lld\n",
-	    (long long)atomic_load(&zs->ephemerals));
-	out(o, "zk_approximate_data_size\t%llu\n",
-	    (unsigned long long)tree_data_bytes(d->tree));
-	quota_gauges(d->tree, o);
-	out(o, "zk_open_file_descriptor_count\t%d\n", count_fds());
-	out(o, "zk_max_file_descriptor_count\t%llu\n",
-	    (unsigned long long)rl.rlim_cur);
-	out(o, "zk_global_sessions\t%lld\n",
-	    (long long)atomic_load(&zs->sessions));
-	out(o, "zk_digest_mismatches_count\t%lld\n",
-	    (long long)atomic_load(&zs->digest_mismatches));
-	if (mode && !strcmp(mode, "leader")) { /* Leader-only keys */
-		out(o, "zk_learners\t%lld\n",
-		    (long long)atomic_load(&zs->learners));
-		out(o, "zk_synced_followers\t%lld\n",
-		    (long long)atomic_load(&zs->synced_followers));
-		/* followers that do not vote exist only with reconfig */
-		out(o, "zk_synced_non_voting_followers\t0\n");
-		out(o, "zk_synced_observers\t%lld\n",
-		    (long long)atomic_load(&zs->synced_observers));
-		out(o, "zk_pending_syncs\t%lld\n",
-		    (long long)atomic_load(&zs->pending_syncs));
+	if (watches < 0) {
+		watches = 0;
+		for (int i = 0; i < d->n; i++)
+			watches += (int64_t)wt_count(d->w[i].watches);
 	}
-	out(o, "zk_uptime\t%lld\n", (long long)(zk_clock_ms(CLOCK_MONOTONIC) - d->start_ms));
+	const char *mode = zab_seq_mode(d->seq);
+	s->put(s, "zk_version", DP_M_STR, 0, 0, ZK_COMPAT_VERSION);
+	s->put(s, "zk_server_state", DP_M_STR, 0, 0, mode ? mode : "");
+	m_dbl(s, "zk_avg_latency",
+	      t.lat_n ? ms(t.lat_sum) / (double)t.lat_n : 0.0);
+	m_int(s, DP_M_GAUGE, "zk_max_latency", t.lat_max / 1000);
+	m_int(s, DP_M_GAUGE, "zk_min_latency", t.lat_min / 1000);
+	m_int(s, DP_M_COUNTER, "zk_packets_received", t.recv);
+	m_int(s, DP_M_COUNTER, "zk_packets_sent", t.sent);
+	m_int(s, DP_M_GAUGE, "zk_num_alive_connections", t.conns);
+	/* requests between parse and reply, as ZooKeeper's inProcess */
+	m_int(s, DP_M_GAUGE, "zk_outstanding_requests", dp_outstanding(d));
+	/* ZooKeeper's node map also holds "" for the root: count it */
+	m_int(s, DP_M_GAUGE, "zk_znode_count",
+	      (int64_t)tree_node_count(d->tree) + 1);
+	m_int(s, DP_M_GAUGE, "zk_watch_count", watches);
+	m_int(s, DP_M_GAUGE, "zk_ephemerals_count",
+	      atomic_load(&zs->ephemerals));
+	m_int(s, DP_M_GAUGE, "zk_approximate_data_size",
+	      (int64_t)tree_data_bytes(d->tree));
+	quota_gauges(d->tree, s);
+	m_int(s, DP_M_GAUGE, "zk_open_file_descriptor_count", dp_count_fds());
+	m_int(s, DP_M_GAUGE, "zk_max_file_descriptor_count",
+	      (int64_t)rl.rlim_cur);
+	m_int(s, DP_M_GAUGE, "zk_global_sessions",
+	      atomic_load(&zs->sessions));
+	m_int(s, DP_M_COUNTER, "zk_digest_mismatches_count",
+	      atomic_load(&zs->digest_mismatches));
+	if (mode && !strcmp(mode, "leader")) { /* Leader-only keys */
+		m_int(s, DP_M_GAUGE, "zk_learners",
+		      atomic_load(&zs->learners));
+		m_int(s, DP_M_GAUGE, "zk_synced_followers",
+		      atomic_load(&zs->synced_followers));
+		/* followers that do not vote exist only with reconfig */
+		m_int(s, DP_M_GAUGE, "zk_synced_non_voting_followers", 0);
+		m_int(s, DP_M_GAUGE, "zk_synced_observers",
+		      atomic_load(&zs->synced_observers));
+		m_int(s, DP_M_GAUGE, "zk_pending_syncs",
+		      atomic_load(&zs->pending_syncs));
+	}
+	m_int(s, DP_M_GAUGE, "zk_uptime",
+	      zk_clock_ms(CLOCK_MONOTONIC) - d->start_ms);
 	/* Flow control.  paddock never fails a request for being throttled
 	 * (ZooKeeper's THROTTLEDOP, zookeeper.throttled_op_wait_time), so
 	 * zk_throttled_ops stays 0; the RequestThrottler's waits and the
 	 * rejected connections mean what they mean in ZooKeeper. */
-	out(o, "zk_throttled_ops\t0\n");
-	out(o, "zk_request_throttle_wait_count\t%lld\n",
-	    (long long)atomic_load(&zs->throttled));
-	out(o, "zk_connection_rejected\t%lld\n", (long long)t.rejected);
-	out(o, "zk_sessionless_connections_expired\t%lld\n",
-	    (long long)t.sessionless);
+	m_int(s, DP_M_COUNTER, "zk_throttled_ops", 0);
+	m_int(s, DP_M_COUNTER, "zk_request_throttle_wait_count",
+	      atomic_load(&zs->throttled));
+	m_int(s, DP_M_COUNTER, "zk_connection_rejected", t.rejected);
+	m_int(s, DP_M_COUNTER, "zk_sessionless_connections_expired",
+	      t.sessionless);
 	/* paddock's own: requests the RequestThrottler holds now; times a
 	 * connection's next request waited for an outstanding limit */
-	out(o, "paddock_throttled_requests\t%lld\n",
-	    (long long)zab_seq_throttled_now(d->seq));
-	out(o, "paddock_connection_throttled\t%lld\n", (long long)t.held);
+	m_int(s, DP_M_GAUGE, "paddock_throttled_requests",
+	      zab_seq_throttled_now(d->seq));
+	m_int(s, DP_M_COUNTER, "paddock_connection_throttled", t.held);
 	/* paddock's own: the DPDK dataplane's stack (io_dpdk.c) */
-	if (w->io->stats) {
+	const struct dp_backend_ops *io = d->w[0].io;
+	if (io->stats) {
 		struct dp_backend_stats bs = {0};
 		for (int i = 0; i < d->n; i++)
-			w->io->stats(d->w[i].be, &bs);
+			io->stats(d->w[i].be, &bs);
 		const struct {
 			const char *key;
 			uint64_t v;
-		} dk[] = {{"tcp_connections", bs.conns},
-			  {"rx_frames", bs.rx_frames},
-			  {"tx_frames", bs.tx_frames},
-			  {"tx_dropped", bs.tx_dropped},
-			  {"tcp_retransmits", bs.retransmits},
-			  {"tcp_timeouts", bs.timeouts},
-			  {"tcp_resets_sent", bs.resets},
-			  {"mbufs_in_use", bs.mbufs_in_use}};
+			enum dp_mkind k;
+		} dk[] = {
+			{"paddock_dpdk_tcp_connections", bs.conns, DP_M_GAUGE},
+			{"paddock_dpdk_rx_frames", bs.rx_frames, DP_M_COUNTER},
+			{"paddock_dpdk_tx_frames", bs.tx_frames, DP_M_COUNTER},
+			{"paddock_dpdk_tx_dropped", bs.tx_dropped,
+			 DP_M_COUNTER},
+			{"paddock_dpdk_tcp_retransmits", bs.retransmits,
+			 DP_M_COUNTER},
+			{"paddock_dpdk_tcp_timeouts", bs.timeouts,
+			 DP_M_COUNTER},
+			{"paddock_dpdk_tcp_resets_sent", bs.resets,
+			 DP_M_COUNTER},
+			{"paddock_dpdk_mbufs_in_use", bs.mbufs_in_use,
+			 DP_M_GAUGE}};
 		for (size_t i = 0; i < sizeof(dk) / sizeof(dk[0]); i++)
-			out(o, "paddock_dpdk_%s\t%llu\n", dk[i].key,
-			    (unsigned long long)dk[i].v);
+			m_int(s, dk[i].k, dk[i].key, (int64_t)dk[i].v);
 	}
 	/* paddock's own: group commit */
 	struct zlog_stats ls;
 	zab_seq_log_stats(d->seq, &ls);
-	out(o, "paddock_log_flushes\t%llu\n", (unsigned long long)ls.batches);
-	out(o, "paddock_log_records\t%llu\n", (unsigned long long)ls.records);
-	out(o, "paddock_log_bytes\t%llu\n", (unsigned long long)ls.bytes);
-	out(o, "paddock_log_records_per_flush\t%.2f\n",
-	    ls.batches ? (double)ls.records / (double)ls.batches : 0.0);
-	out(o, "paddock_log_flush_avg_us\t%.1f\n",
-	    ls.batches ? (double)ls.flush_ns / 1000.0 / (double)ls.batches
-		       : 0.0);
+	m_int(s, DP_M_COUNTER, "paddock_log_flushes", (int64_t)ls.batches);
+	m_int(s, DP_M_COUNTER, "paddock_log_records", (int64_t)ls.records);
+	m_int(s, DP_M_COUNTER, "paddock_log_bytes", (int64_t)ls.bytes);
+	m_dbl(s, "paddock_log_records_per_flush",
+	      ls.batches ? (double)ls.records / (double)ls.batches : 0.0);
+	m_dbl(s, "paddock_log_flush_avg_us",
+	      ls.batches ? (double)ls.flush_ns / 1000.0 / (double)ls.batches
+			 : 0.0);
 	/* the tree's own memory (znodes and versions, slab chunks) */
-	out(o, "paddock_tree_bytes\t%llu\n",
-	    (unsigned long long)tree_mem_bytes(d->tree));
+	m_int(s, DP_M_GAUGE, "paddock_tree_bytes",
+	      (int64_t)tree_mem_bytes(d->tree));
+}
+
+/* A double as ZooKeeper prints its 4-decimal averages (Java's
+ * Double.toString of a value rounded to 4 places): "1.0159", "0.5",
+ * "0.0". */
+void dp_fmt_double(char *buf, size_t len, double v)
+{
+	snprintf(buf, len, "%.4f", v);
+	char *dot = strchr(buf, '.');
+	if (!dot)
+		return;
+	char *e = buf + strlen(buf) - 1;
+	while (e > dot + 1 && *e == '0')
+		*e-- = 0;
+}
+
+/* mntr's text: "key<TAB>value" lines */
+struct text_sink {
+	struct dp_msink s;
+	struct jw *o;
+};
+
+static void text_put(struct dp_msink *s, const char *key, enum dp_mkind k,
+		     int64_t i, double d, const char *str)
+{
+	struct jw *o = ((struct text_sink *)s)->o;
+	if (k == DP_M_STR)
+		out(o, "%s\t%s\n", key, str);
+	else if (k == DP_M_DOUBLE) {
+		char v[64];
+		dp_fmt_double(v, sizeof(v), d);
+		out(o, "%s\t%s\n", key, v);
+	}
+	else
+		out(o, "%s\t%lld\n", key, (long long)i);
+}
+
+static void mntr(struct dp_worker *w, struct jw *o)
+{
+	struct text_sink t = {{text_put}, o};
+	dp_metrics(w->srv, &t.s, -1);
 }
 
 void each_conn_dump(struct dp_worker *w, struct dp_conn *c)
@@ -401,10 +497,10 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		out(o, "clientPort=%d\n", cfg->client_port);
 		out(o, "secureClientPort=-1\n");
 		out(o, "dataDir=%s/version-2\n", cfg->data_dir);
-		out(o, "dataDirSize=%lld\n", (long long)dir_size(cfg->data_dir));
+		out(o, "dataDirSize=%lld\n", (long long)dp_dir_size(cfg->data_dir));
 		out(o, "dataLogDir=%s/version-2\n", cfg->data_log_dir);
 		out(o, "dataLogSize=%lld\n",
-		    (long long)dir_size(cfg->data_log_dir));
+		    (long long)dp_dir_size(cfg->data_log_dir));
 		out(o, "tickTime=%d\n", cfg->tick_time);
 		out(o, "maxClientCnxns=%d\n", cfg->max_client_cnxns);
 		out(o, "minSessionTimeout=%d\n", cfg->min_session_timeout);
@@ -458,19 +554,12 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 			}
 		out(o, "Connection stats reset.\n");
 	} else if (!strcmp(cmd, "srst")) {
-		for (int i = 0; i < d->n; i++) {
-			atomic_store(&d->w[i].packets_recv, 0);
-			atomic_store(&d->w[i].packets_sent, 0);
-			atomic_store(&d->w[i].lat_min, INT64_MAX);
-			atomic_store(&d->w[i].lat_max, 0);
-			atomic_store(&d->w[i].lat_sum, 0);
-			atomic_store(&d->w[i].lat_n, 0);
-		}
+		dp_stat_reset(d);
 		out(o, "Server stats reset.\n");
 	} else if (!strcmp(cmd, "dirs")) {
-		out(o, "datadir_size: %lld\n", (long long)dir_size(cfg->data_dir));
+		out(o, "datadir_size: %lld\n", (long long)dp_dir_size(cfg->data_dir));
 		out(o, "logdir_size: %lld\n",
-		    (long long)dir_size(cfg->data_log_dir));
+		    (long long)dp_dir_size(cfg->data_log_dir));
 	} else if (!strcmp(cmd, "gtmk")) {
 		out(o, "0\n");
 	} else {

@@ -99,6 +99,7 @@ void dp_send_frame(struct dp_worker *w, struct dp_conn *c, const void *body,
 	dp_reply_begin(&c->out, &at, xid, zxid, err);
 	jw_bytes(&c->out, body, len);
 	jw_frame_end(&c->out, at);
+	dp_count_reply(w, (int64_t)(c->out.len - at - 4));
 	atomic_fetch_add(&c->sent, 1);
 	atomic_fetch_add(&w->packets_sent, 1);
 	if (zxid > 0)

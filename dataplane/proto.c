@@ -50,6 +50,8 @@ static void record_latency(struct dp_worker *w, struct dp_conn *c,
 		c->lat_max = us;
 	c->lat_sum += us;
 	c->lat_n++;
+	c->last_lat_us = us;
+	c->last_resp_ms = w->now_ms;
 }
 
 /* The bin of an id in ZooKeeper's authInfo, a set over a
@@ -113,6 +115,7 @@ static void notify(struct wt_owner *o, void *arg)
 	jw_int(&c->out, ZK_STATE_SYNC_CONNECTED);
 	jw_buf(&c->out, m->body, (int32_t)zab_event_path_len(m));
 	jw_frame_end(&c->out, at);
+	dp_count_reply(w, (int64_t)(c->out.len - at - 4));
 	atomic_fetch_add(&c->sent, 1);
 	atomic_fetch_add(&w->packets_sent, 1);
 	dp_mark_dirty(w, c);
@@ -787,6 +790,7 @@ static void handle_auth(struct dp_worker *w, struct dp_conn *c,
 	dp_log("authentication failed for scheme '%.*s' from %s", (int)sl,
 	       scheme, c->ip);
 	dp_send_frame(w, c, NULL, 0, ZXID_AUTH, z, ZAUTHFAILED);
+	atomic_fetch_add_explicit(&w->auth_failed, 1, memory_order_relaxed);
 	c->state = CS_CLOSING;
 }
 
@@ -835,6 +839,7 @@ void dp_handle_request(struct dp_worker *w, struct dp_conn *c, const uint8_t *p,
 	int64_t t0 = w->rx_us;
 	c->touched = true;
 	c->last_op = op;
+	c->last_cxid = xid;
 	atomic_fetch_add(&c->recv, 1);
 	atomic_fetch_add(&w->packets_recv, 1);
 	if (op == ZOP_AUTH) {

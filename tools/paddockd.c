@@ -20,6 +20,7 @@
 
 #include <urcu-qsbr.h>
 
+#include "admin/admin.h"
 #include "config/config.h"
 #include "consensus/consensus.h"
 #include "dataplane/dataplane.h"
@@ -51,9 +52,10 @@ static int mkdirs(const char *path)
 /* Stop and free what was made (any of them may be NULL), also when
  * paddockd refuses to start, so sanitizer builds report no leaks then. */
 static int teardown(struct tree *tree, struct zab_seq *seq, struct zlog *log,
-		    struct dp_server *dp, int rc)
+		    struct dp_server *dp, struct admin *adm, int rc)
 {
 	rcu_thread_offline();
+	admin_stop(adm);
 	if (dp)
 		dp_server_stop(dp);
 	if (seq)
@@ -266,11 +268,11 @@ int main(int argc, char **argv)
 	struct zab_seq *seq = zab_seq_create(&sc);
 	if (!seq) {
 		fprintf(stderr, "paddockd: sequencer: %s\n", strerror(errno));
-		return teardown(tree, NULL, NULL, NULL, 1);
+		return teardown(tree, NULL, NULL, NULL, NULL, 1);
 	}
 	if (zab_seq_recover(seq, err, sizeof(err))) {
 		fprintf(stderr, "paddockd: recovery failed: %s\n", err);
-		return teardown(tree, seq, NULL, NULL, 1);
+		return teardown(tree, seq, NULL, NULL, NULL, 1);
 	}
 	fprintf(stderr, "paddockd: recovered to zxid 0x%llx (%llu znodes)\n",
 		(unsigned long long)zab_seq_last_zxid(seq),
@@ -285,18 +287,24 @@ int main(int argc, char **argv)
 				     sizeof(err));
 	if (!log) {
 		fprintf(stderr, "paddockd: log: %s\n", err);
-		return teardown(tree, seq, NULL, NULL, 1);
+		return teardown(tree, seq, NULL, NULL, NULL, 1);
 	}
 	zab_seq_set_log(seq, log);
 	struct dp_server *dp = dp_server_create(&cfg, tree, seq, err,
 						sizeof(err));
 	if (!dp) {
 		fprintf(stderr, "paddockd: %s\n", err);
-		return teardown(tree, seq, log, NULL, 1);
+		return teardown(tree, seq, log, NULL, NULL, 1);
 	}
 	if (zab_seq_start(seq) || dp_server_start(dp)) {
 		fprintf(stderr, "paddockd: cannot start threads\n");
 		return 1;
+	}
+	/* ZooKeeperServerMain exits when its AdminServer cannot start */
+	struct admin *adm = admin_start(&cfg, dp, err, sizeof(err));
+	if (!adm) {
+		fprintf(stderr, "paddockd: %s\n", err);
+		return teardown(tree, seq, log, dp, NULL, 1);
 	}
 	char at[sizeof(cfg.client_port_address) + 32];
 	if (cfg.dpdk) /* the DPDK port's own address (io_dpdk.c) */
@@ -319,5 +327,5 @@ int main(int argc, char **argv)
 	sigwait(&set, &sig);
 	fprintf(stderr, "paddockd: signal %d, shutting down\n", sig);
 	rcu_thread_online();
-	return teardown(tree, seq, log, dp, 0);
+	return teardown(tree, seq, log, dp, adm, 0);
 }

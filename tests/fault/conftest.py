@@ -93,6 +93,7 @@ class Paddock:
             "4lw.commands.whitelist": "*",
             "clientPort": str(self.port),
             "clientPortAddress": "127.0.0.1",
+            "admin.enableServer": "false",
         }
         for k, v in (overrides or {}).items():
             if v is None:

@@ -79,6 +79,7 @@ class NetEnsemble:
                      "dataDir=%s/data" % d, "clientPort=2181",
                      "clientPortAddress=%s" % self.addr(i),
                      "4lw.commands.whitelist=*", "paddock.workers=1",
+                     "admin.enableServer=false",
                      "paddock.finalizeWait=50", "minSessionTimeout=1000",
                      "maxSessionTimeout=20000"]
             lines += ["server.%d=%s:2888:3888" % (j, self.addr(j))

@@ -69,7 +69,7 @@ class Server:
         self.cfg = os.path.join(tmp, "zoo.cfg")
         with open(self.cfg, "w") as f:
             f.write("tickTime=2000\ninitLimit=10\nsyncLimit=5\n"
-                    "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"
+                    "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
                     "maxClientCnxns=60\nextendedTypesEnabled=true\n"
                     "preAllocSize=8\nsnapCount=%d\nforceSync=no\n%s"
                     % (self.data, self.port, snap_count, extra))

@@ -109,7 +109,7 @@ def start_server(build, tmp):
     cfg = os.path.join(tmp, "zoo.cfg")
     with open(cfg, "w") as f:
         f.write("tickTime=2000\ninitLimit=10\nsyncLimit=5\n"
-                "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"
+                "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
                 "maxClientCnxns=60\n4lw.commands.whitelist=*\n"
                 "extendedTypesEnabled=true\n"
                 "znode.container.checkIntervalMs=1000\n"

@@ -821,13 +821,12 @@ static void test_peer_type_values(void **state)
 static void test_accepted_keys_warn_exactly_once_each(void **state)
 {
 	static const char *keys[] = {
-		"admin.enableServer=false", "admin.serverPort=8080",
+		"admin.idleTimeout=30000", "admin.portUnification=false",
 		"snapSizeLimitInKb=4194304", "leaderServes=yes",
 		"electionAlg=3", "quorumListenOnAllIPs=true",
 		"syncEnabled=true", "dynamicConfigFile=/tmp/zoo.cfg.dynamic",
 		"txnLogSizeLimitInKb=-1",
-		"metricsProvider.className=org.Foo",
-		"metricsProvider.httpPort=7000", "skipACL=no",
+		"metricsProvider.exportJvmInfo=false", "skipACL=no",
 		"secureClientPort=2281",
 		"authProvider.1=org.apache.SASLAuthenticationProvider",
 		"ssl.keyStore.location=/k", "ssl.trustStore.password=x",
@@ -851,6 +850,37 @@ static void test_accepted_keys_warn_exactly_once_each(void **state)
 			 "by paddockd", tmp_path, i + 3, key);
 		assert_string_equal(warns[i], what);
 	}
+}
+
+static void test_admin_and_metrics_keys(void **state)
+{
+	load_ok(BASE);
+	assert_true(cfg.admin_enabled);
+	assert_string_equal(cfg.admin_address, "0.0.0.0");
+	assert_int_equal(cfg.admin_port, 8080);
+	assert_string_equal(cfg.admin_url, "/commands");
+	assert_false(cfg.prometheus);
+	assert_int_equal(cfg.metrics_port, 7000);
+	load_ok(BASE "admin.enableServer=false\nadmin.serverPort=18080\n"
+		     "admin.serverAddress=127.0.0.2\nadmin.commandURL=/c\n"
+		     "metricsProvider.className=org.apache.zookeeper.metrics."
+		     "prometheus.PrometheusMetricsProvider\n"
+		     "metricsProvider.httpHost=127.0.0.3\n"
+		     "metricsProvider.httpPort=17000\n");
+	assert_int_equal(n_warns, 0);
+	assert_false(cfg.admin_enabled);
+	assert_int_equal(cfg.admin_port, 18080);
+	assert_string_equal(cfg.admin_address, "127.0.0.2");
+	assert_string_equal(cfg.admin_url, "/c");
+	assert_true(cfg.prometheus);
+	assert_string_equal(cfg.metrics_host, "127.0.0.3");
+	assert_int_equal(cfg.metrics_port, 17000);
+	assert_int_equal(load(BASE "metricsProvider.className=org.Foo\n"), -1);
+	assert_err_at(3, "metricsProvider.className: unknown metrics provider "
+			 "'org.Foo'");
+	assert_int_equal(load(BASE "admin.serverPort=0\n"), -1);
+	assert_int_equal(load(BASE "admin.commandURL=commands\n"), -1);
+	assert_err_at(3, "admin.commandURL: must start with '/'");
 }
 
 static void test_unknown_key_is_a_warning_not_an_error(void **state)
@@ -1256,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_enforce_quota_is_a_boolean_off_by_default),
 		cmocka_unit_test(test_peer_type_values),
 		cmocka_unit_test(test_accepted_keys_warn_exactly_once_each),
+		cmocka_unit_test(test_admin_and_metrics_keys),
 		cmocka_unit_test(test_unknown_key_is_a_warning_not_an_error),
 		cmocka_unit_test(test_election_alg_other_than_3_is_an_error),
 		cmocka_unit_test(

@@ -51,6 +51,7 @@ start() {
 		echo "dataDir=$d/data"
 		echo "clientPort=$port"
 		echo "clientPortAddress=127.0.0.1"
+		echo "admin.enableServer=false"
 		echo "paddock.workers=1"
 		if [ "$1" = dpdk ]; then
 			echo "paddock.dataplane=dpdk"

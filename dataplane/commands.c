@@ -1,0 +1,773 @@
+/*
+ * commands.c — the AdminServer's commands (ZooKeeper 3.8's
+ * org.apache.zookeeper.server.admin.Commands) as JSON, and mntr's values
+ * in Prometheus' text format.  The HTTP side is admin/admin.c; this file
+ * knows the server.
+ *
+ * Runs on an HTTP thread, never on a worker's or the sequencer's.  What
+ * a worker owns (its connections, its watches) is read on that worker's
+ * own thread through dp_ask, one worker after the other; mntr's values
+ * on worker 0 (the quota gauges walk the tree: an RCU reader); what the
+ * sequencer owns (sessions) through zab_seq_sessions; counters are read
+ * racily, as four-letter words read them.
+ *
+ * Key names, nesting and JSON types are ZooKeeper's (checked against a
+ * running ZooKeeper 3.8 by tests/integration/test_admin.py).  Where a
+ * value has no meaning in paddock it is what ZooKeeper prints for the
+ * same state (provider_null false, secure_connections empty).
+ */
+#include <dirent.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataplane/dataplane_int.h"
+
+/* ZooKeeper's trace mask (ZooTrace.getTextTraceLevel): paddock keeps no
+ * trace log, but the mask is remembered as set_trace_mask sets it. */
+static _Atomic int64_t trace_mask = 306; /* ZooTrace's default */
+
+static json_t *jstr(const char *s)
+{
+	return json_string(s ? s : "");
+}
+
+/* ---- on the workers ---------------------------------------------------- */
+
+static void addr_of(const struct dp_conn *c, char *buf, size_t len)
+{
+	if (strchr(c->ip, ':'))
+		snprintf(buf, len, "[%s]:%d", c->ip, c->port);
+	else
+		snprintf(buf, len, "%s:%d", c->ip, c->port);
+}
+
+struct conn_query {
+	json_t *list;
+	bool full;           /* cons: the session's fields too */
+	int64_t wall_minus_mono;
+};
+
+/* One connection, as NIOServerCnxn.getConnectionInfo(brief) has it. */
+static json_t *conn_json(const struct dp_conn *c, const struct conn_query *q)
+{
+	char a[INET6_ADDRSTRLEN + 16];
+	addr_of(c, a, sizeof(a));
+	json_t *o = json_object();
+	json_object_set_new(o, "remote_socket_address", json_string(a));
+	json_object_set_new(o, "interest_ops",
+			    json_integer((c->no_read ? 0 : 1) |
+					 (c->want_write ? 4 : 0)));
+	json_object_set_new(o, "outstanding_requests",
+			    json_integer(c->inflight));
+	json_object_set_new(o, "packets_received",
+			    json_integer(atomic_load(&c->recv)));
+	json_object_set_new(o, "packets_sent",
+			    json_integer(atomic_load(&c->sent)));
+	if (!q->full || !c->session)
+		return o;
+	json_object_set_new(o, "session_id", json_integer(c->session));
+	json_object_set_new(o, "last_operation",
+			    json_string(dp_op_name(c->last_op)));
+	json_object_set_new(o, "established",
+			    json_integer(c->established_ms +
+					 q->wall_minus_mono));
+	json_object_set_new(o, "session_timeout", json_integer(c->timeout));
+	json_object_set_new(o, "last_cxid", json_integer(c->last_cxid));
+	json_object_set_new(o, "last_zxid", json_integer(c->last_zxid));
+	json_object_set_new(o, "last_response_time",
+			    json_integer(c->last_resp_ms));
+	json_object_set_new(o, "last_latency",
+			    json_integer(c->last_lat_us / 1000));
+	json_object_set_new(o, "min_latency",
+			    json_integer(c->lat_n ? c->lat_min / 1000 : 0));
+	json_object_set_new(o, "avg_latency",
+			    json_integer(c->lat_n ? c->lat_sum / c->lat_n / 1000
+						  : 0));
+	json_object_set_new(o, "max_latency", json_integer(c->lat_max / 1000));
+	return o;
+}
+
+static void conns_on_worker(struct dp_worker *w, void *arg)
+{
+	struct conn_query *q = arg;
+	for (uint32_t k = 0; k < w->nconns; k++) {
+		const struct dp_conn *c = w->conns[k];
+		if (c->state != CS_FREE)
+			json_array_append_new(q->list, conn_json(c, q));
+	}
+}
+
+static json_t *connections(struct dp_server *d, bool full)
+{
+	struct conn_query q = {json_array(), full,
+			       zk_clock_ms(CLOCK_REALTIME) -
+				       zk_clock_ms(CLOCK_MONOTONIC)};
+	for (int i = 0; i < d->n; i++)
+		dp_ask(d, i, conns_on_worker, &q);
+	return q.list;
+}
+
+static void crst_on_worker(struct dp_worker *w, void *arg)
+{
+	for (uint32_t k = 0; k < w->nconns; k++) {
+		struct dp_conn *c = w->conns[k];
+		atomic_store(&c->recv, 0);
+		atomic_store(&c->sent, 0);
+		c->lat_min = INT64_MAX;
+		c->lat_max = c->lat_sum = c->lat_n = 0;
+		c->last_lat_us = 0;
+	}
+}
+
+/* watches / watches_by_path / watch_summary: data watches only (the
+ * child watches are ZooKeeper's other WatchManager, which these commands
+ * do not show) */
+struct watch_query {
+	json_t *by;       /* session → paths, or path → sessions */
+	bool by_session;
+	json_t *paths, *sessions; /* watch_summary: as sets */
+	int64_t total;
+};
+
+static void watch_one(const char *path, size_t len, const struct wt_owner *ow,
+		      int table, void *arg)
+{
+	struct watch_query *q = arg;
+	const struct dp_conn *c =
+		(const struct dp_conn *)((const char *)ow -
+					 offsetof(struct dp_conn, watches));
+	char key[32];
+	if (table != WT_DATA)
+		return;
+	char *p = strndup(path, len);
+	if (!p)
+		return;
+	json_t *list;
+	if (!q->by) { /* watch_summary */
+		snprintf(key, sizeof(key), "%lld", (long long)c->session);
+		json_object_set_new(q->sessions, key, json_null());
+		json_object_set_new(q->paths, p, json_null());
+		q->total++;
+		free(p);
+		return;
+	}
+	if (q->by_session) {
+		snprintf(key, sizeof(key), "%lld", (long long)c->session);
+		list = json_object_get(q->by, key);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(q->by, key, list);
+		}
+		json_array_append_new(list, json_string(p));
+	} else {
+		list = json_object_get(q->by, p);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(q->by, p, list);
+		}
+		json_array_append_new(list, json_integer(c->session));
+	}
+	free(p);
+}
+
+static void watches_on_worker(struct dp_worker *w, void *arg)
+{
+	wt_foreach(w->watches, watch_one, arg);
+}
+
+static void count_on_worker(struct dp_worker *w, void *arg)
+{
+	*(int64_t *)arg += (int64_t)wt_count(w->watches);
+}
+
+struct metrics_query {
+	struct dp_msink *sink;
+	int64_t watches;
+};
+
+static void metrics_on_worker(struct dp_worker *w, void *arg)
+{
+	struct metrics_query *q = arg;
+	dp_metrics(w->srv, q->sink, q->watches);
+}
+
+/* mntr's values, as mntr has them: on a worker (an RCU reader, for the
+ * quota gauges' walk), with every worker's watch count read on its own
+ * thread first. */
+static void metrics(struct dp_server *d, struct dp_msink *sink)
+{
+	struct metrics_query q = {sink, 0};
+	for (int i = 0; i < d->n; i++)
+		dp_ask(d, i, count_on_worker, &q.watches);
+	dp_ask(d, 0, metrics_on_worker, &q);
+}
+
+/* ---- on the sequencer --------------------------------------------------- */
+
+struct dump_query {
+	struct dp_server *d;
+	int tick;
+	json_t *expiry, *eph;
+};
+
+static void eph_path(const char *path, size_t len, void *arg)
+{
+	json_array_append_new(arg, json_stringn(path, len));
+}
+
+/* ZooKeeper's SessionTrackerImpl keeps sessions in buckets of tickTime
+ * (ExpiryQueue.roundToNextInterval): the bucket is the key. */
+static void dump_session(void *arg, const struct zab_session_info *i)
+{
+	struct dump_query *q = arg;
+	char key[32];
+	int64_t bucket = (i->expires_ms / q->tick + 1) * q->tick;
+	snprintf(key, sizeof(key), "%lld", (long long)bucket);
+	json_t *ids = json_object_get(q->expiry, key);
+	if (!ids) {
+		ids = json_array();
+		json_object_set_new(q->expiry, key, ids);
+	}
+	json_array_append_new(ids, json_integer(i->id));
+	json_t *paths = json_array();
+	tree_ephemerals(q->d->tree, i->id, eph_path, paths);
+	if (json_array_size(paths)) {
+		snprintf(key, sizeof(key), "%lld", (long long)i->id);
+		json_object_set_new(q->eph, key, paths);
+	} else {
+		json_decref(paths);
+	}
+}
+
+/* ---- the commands -------------------------------------------------------- */
+
+static void server_stats(struct dp_server *d, json_t *r)
+{
+	const struct zcfg *cfg = d->cfg;
+	const char *mode = zab_seq_mode(d->seq);
+	struct dp_totals t;
+	dp_totals(d, &t);
+	json_object_set_new(r, "version", json_string(ZK_COMPAT_VERSION));
+	json_object_set_new(r, "read_only",
+			    json_boolean(mode && !strcmp(mode, "read-only")));
+	json_t *s = json_object();
+	json_object_set_new(s, "packets_sent", json_integer(t.sent));
+	json_object_set_new(s, "packets_received", json_integer(t.recv));
+	json_object_set_new(s, "fsync_threshold_exceed_count",
+			    json_integer(0));
+	json_t *resp = json_object();
+	json_object_set_new(resp, "last_buffer_size",
+			    json_integer(t.resp_last));
+	json_object_set_new(resp, "min_buffer_size",
+			    json_integer(t.resp_min));
+	json_object_set_new(resp, "max_buffer_size",
+			    json_integer(t.resp_max));
+	json_object_set_new(s, "client_response_stats", resp);
+	json_object_set_new(s, "data_dir_size",
+			    json_integer(dp_dir_size(cfg->data_dir)));
+	json_object_set_new(s, "log_dir_size",
+			    json_integer(dp_dir_size(cfg->data_log_dir)));
+	json_object_set_new(s, "provider_null", json_false());
+	json_object_set_new(s, "server_state", jstr(mode));
+	json_object_set_new(s, "last_processed_zxid",
+			    json_integer(tree_applied_zxid(d->tree)));
+	json_object_set_new(s, "outstanding_requests",
+			    json_integer(dp_outstanding(d)));
+	char avg[64];
+	dp_fmt_double(avg, sizeof(avg),
+		      t.lat_n ? (double)t.lat_sum / 1000.0 / (double)t.lat_n
+			      : 0.0);
+	json_object_set_new(s, "avg_latency", json_real(strtod(avg, NULL)));
+	json_object_set_new(s, "max_latency", json_integer(t.lat_max / 1000));
+	json_object_set_new(s, "min_latency", json_integer(t.lat_min / 1000));
+	json_object_set_new(s, "num_alive_client_connections",
+			    json_integer(t.conns));
+	json_object_set_new(s, "auth_failed_count",
+			    json_integer(t.auth_failed));
+	json_object_set_new(s, "non_mtlsremote_conn_count", json_integer(0));
+	json_object_set_new(s, "non_mtlslocal_conn_count", json_integer(0));
+	json_object_set_new(s, "uptime",
+			    json_integer(zk_clock_ms(CLOCK_MONOTONIC) -
+					 d->start_ms));
+	json_object_set_new(r, "server_stats", s);
+	json_object_set_new(r, "client_response", json_deep_copy(resp));
+	/* ZooKeeper's node map also holds "" for the root: count it */
+	json_object_set_new(r, "node_count",
+			    json_integer((json_int_t)tree_node_count(d->tree) +
+					 1));
+}
+
+struct json_sink {
+	struct dp_msink s;
+	json_t *o;
+};
+
+static void json_put(struct dp_msink *s, const char *key, enum dp_mkind k,
+		     int64_t i, double v, const char *str)
+{
+	json_t *o = ((struct json_sink *)s)->o;
+	if (!strncmp(key, "zk_", 3))
+		key += 3;
+	if (k == DP_M_STR)
+		json_object_set_new(o, key, json_string(str));
+	else if (k == DP_M_DOUBLE)
+		json_object_set_new(o, key, json_real(v));
+	else
+		json_object_set_new(o, key, json_integer(i));
+}
+
+static void configuration(struct dp_server *d, json_t *r)
+{
+	const struct zcfg *cfg = d->cfg;
+	char dir[PATH_MAX + 16];
+	json_object_set_new(r, "client_port", json_integer(cfg->client_port));
+	snprintf(dir, sizeof(dir), "%s/version-2", cfg->data_dir);
+	json_object_set_new(r, "data_dir", json_string(dir));
+	snprintf(dir, sizeof(dir), "%s/version-2", cfg->data_log_dir);
+	json_object_set_new(r, "data_log_dir", json_string(dir));
+	json_object_set_new(r, "tick_time", json_integer(cfg->tick_time));
+	json_object_set_new(r, "max_client_cnxns",
+			    json_integer(cfg->max_client_cnxns));
+	json_object_set_new(r, "min_session_timeout",
+			    json_integer(cfg->min_session_timeout));
+	json_object_set_new(r, "max_session_timeout",
+			    json_integer(cfg->max_session_timeout));
+	json_object_set_new(r, "server_id",
+			    json_integer(zab_seq_server_id(d->seq)));
+	json_object_set_new(r, "client_port_listen_backlog",
+			    json_integer(-1));
+	json_object_set_new(r, "paddock.workers", json_integer(d->n));
+}
+
+static void environment(json_t *r)
+{
+	struct utsname u;
+	char host[256] = "", cwd[PATH_MAX] = "";
+	uname(&u);
+	gethostname(host, sizeof(host) - 1);
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = 0;
+	struct passwd *pw = getpwuid(geteuid());
+	json_object_set_new(r, "zookeeper.version",
+			    json_string(ZK_COMPAT_VERSION));
+	json_object_set_new(r, "host.name", json_string(host));
+	json_object_set_new(r, "os.name", json_string(u.sysname));
+	/* Java's os.arch: "amd64" for x86_64 */
+	json_object_set_new(r, "os.arch",
+			    json_string(strcmp(u.machine, "x86_64")
+						? u.machine
+						: "amd64"));
+	json_object_set_new(r, "os.version", json_string(u.release));
+	json_object_set_new(r, "user.name", jstr(pw ? pw->pw_name : ""));
+	json_object_set_new(r, "user.home", jstr(pw ? pw->pw_dir : ""));
+	json_object_set_new(r, "user.dir", json_string(cwd));
+	/* the JVM's heap figures; for a C server: the machine's memory */
+	struct sysinfo si;
+	char mb[32];
+	if (!sysinfo(&si)) {
+		unsigned long long unit = si.mem_unit ? si.mem_unit : 1;
+		snprintf(mb, sizeof(mb), "%lluMB",
+			 (unsigned long long)si.freeram * unit >> 20);
+		json_object_set_new(r, "os.memory.free", json_string(mb));
+		snprintf(mb, sizeof(mb), "%lluMB",
+			 (unsigned long long)si.totalram * unit >> 20);
+		json_object_set_new(r, "os.memory.max", json_string(mb));
+		json_object_set_new(r, "os.memory.total", json_string(mb));
+	}
+}
+
+/* leader, voting_view, zabstate, observers */
+static void voting_view(struct dp_server *d, json_t *r)
+{
+	const struct zcfg *cfg = d->cfg;
+	json_t *all = json_object();
+	bool ensemble = cfg->n_servers > 1 ||
+			(cfg->n_servers == 1 && !cfg->standalone_enabled);
+	for (int i = 0; ensemble && i < cfg->n_servers; i++) {
+		const struct zcfg_server *sv = &cfg->servers[i];
+		char a[300], key[16];
+		json_t *m = json_object();
+		snprintf(a, sizeof(a), "%s:%d", sv->host, sv->quorum_port);
+		json_object_set_new(m, "server_addresses",
+				    json_pack("[s]", a));
+		snprintf(a, sizeof(a), "%s:%d", sv->host, sv->election_port);
+		json_object_set_new(m, "election_addresses",
+				    json_pack("[s]", a));
+		a[0] = 0;
+		if (sv->client_port)
+			snprintf(a, sizeof(a), "%s:%d",
+				 sv->client_addr[0] ? sv->client_addr
+						    : "0.0.0.0",
+				 sv->client_port);
+		json_object_set_new(m, "client_address", json_string(a));
+		json_object_set_new(m, "learner_type",
+				    json_string(sv->observer ? "observer"
+							     : "participant"));
+		snprintf(key, sizeof(key), "%d", sv->id);
+		json_object_set_new(all, key, m);
+	}
+	json_object_set_new(r, "current_config", all);
+}
+
+static const char *leader(struct dp_server *d, json_t *r)
+{
+	const struct zcfg *cfg = d->cfg;
+	const char *mode = zab_seq_mode(d->seq);
+	int64_t lid = zab_seq_leader_id(d->seq);
+	if (!mode || lid <= 0 || !strcmp(mode, "standalone") ||
+	    !strcmp(mode, "read-only"))
+		return "server is not initialized";
+	json_object_set_new(r, "is_leader",
+			    json_boolean(!strcmp(mode, "leader")));
+	json_object_set_new(r, "leader_id", json_integer(lid));
+	for (int i = 0; i < cfg->n_servers; i++)
+		if (cfg->servers[i].id == lid)
+			json_object_set_new(r, "leader_ip",
+					    json_string(cfg->servers[i].host));
+	return NULL;
+}
+
+/* ZooKeeper's QuorumPeer.getZabState: election, discovery,
+ * synchronization, broadcast; "" and not voting when standalone.  (Its
+ * quorum_address and election_address, Java MultipleAddresses beans,
+ * are left out.) */
+static void zabstate(struct dp_server *d, json_t *r)
+{
+	const char *mode = zab_seq_mode(d->seq);
+	int64_t lid = zab_seq_leader_id(d->seq);
+	if (!strcmp(mode ? mode : "", "standalone")) {
+		json_object_set_new(r, "voting", json_false());
+		json_object_set_new(r, "zabstate", json_string(""));
+		return;
+	}
+	int64_t me = zab_seq_server_id(d->seq);
+	zxid_t z = tree_applied_zxid(d->tree);
+	char hex[32];
+	snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)z);
+	json_object_set_new(r, "myid", json_integer(me));
+	json_object_set_new(r, "is_leader", json_boolean(lid == me));
+	json_object_set_new(r, "voting",
+			    json_boolean(!d->cfg->peer_type_observer));
+	json_object_set_new(r, "last_zxid", json_string(hex));
+	json_object_set_new(r, "zab_epoch", json_integer((int64_t)(z >> 32)));
+	json_object_set_new(r, "zab_counter",
+			    json_integer((int64_t)(z & 0xffffffffu)));
+	json_object_set_new(r, "zabstate",
+			    json_string(!mode || lid <= 0 ? "election"
+							  : "broadcast"));
+}
+
+/* The newest "snapshot.<hex zxid>" in the data directory. */
+static void last_snapshot(const char *dir, int64_t *zxid, int64_t *secs)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+	*zxid = 0;
+	*secs = 0;
+	while (dh && (e = readdir(dh))) {
+		char *end;
+		if (strncmp(e->d_name, "snapshot.", 9))
+			continue;
+		unsigned long long z = strtoull(e->d_name + 9, &end, 16);
+		char p[PATH_MAX + 300];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (*end || (int64_t)z < *zxid || stat(p, &st))
+			continue;
+		*zxid = (int64_t)z;
+		*secs = st.st_mtime;
+	}
+	if (dh)
+		closedir(dh);
+}
+
+/* The command's canonical name (CommandBase.getPrimaryName) for any of
+ * its names, or NULL. */
+static const char *const names[][4] = {
+	{"configuration", "conf", "config"},
+	{"connection_stat_reset", "crst"},
+	{"connections", "cons"},
+	{"dirs"},
+	{"dump"},
+	{"environment", "env", "envi"},
+	{"get_trace_mask", "gtmk"},
+	{"hash"},
+	{"initial_configuration", "icfg"},
+	{"is_read_only", "isro"},
+	{"last_snapshot", "lsnp"},
+	{"leader", "lead"},
+	{"monitor", "mntr"},
+	{"observer_connection_stat_reset", "orst"},
+	{"observers", "obsr"},
+	{"ruok"},
+	{"server_stats", "srvr"},
+	{"set_trace_mask", "stmk"},
+	{"stat_reset", "srst"},
+	{"stats", "stat"},
+	{"system_properties", "sysp"},
+	{"voting_view"},
+	{"watch_summary", "wchs"},
+	{"watches", "wchc"},
+	{"watches_by_path", "wchp"},
+	{"zabstate"},
+};
+
+static const char *primary(const char *name)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (int k = 0; k < 4 && names[i][k]; k++)
+			if (!strcmp(names[i][k], name))
+				return names[i][0];
+	return NULL;
+}
+
+size_t dp_admin_names(const char **out, size_t max)
+{
+	size_t n = sizeof(names) / sizeof(names[0]);
+	for (size_t i = 0; i < n && i < max; i++)
+		out[i] = names[i][0];
+	return n;
+}
+
+/* Run command `cmd`; its JSON fields go into r.  Returns an error
+ * message for the "error" field, or NULL. */
+static const char *run(struct dp_server *d, const char *cmd,
+		       const char *arg, json_t *r, char *bad, size_t badlen)
+{
+	const struct zcfg *cfg = d->cfg;
+	const char *mode = zab_seq_mode(d->seq);
+	if (!strcmp(cmd, "ruok"))
+		return NULL;
+	if (!strcmp(cmd, "server_stats") || !strcmp(cmd, "stats")) {
+		if (!mode)
+			return "This ZooKeeper instance is not currently "
+			       "serving requests";
+		server_stats(d, r);
+		if (!strcmp(cmd, "stats")) {
+			json_object_set_new(r, "connections",
+					    connections(d, false));
+			json_object_set_new(r, "secure_connections",
+					    json_array());
+		}
+		return NULL;
+	}
+	if (!strcmp(cmd, "monitor")) {
+		if (!mode)
+			return "This ZooKeeper instance is not currently "
+			       "serving requests";
+		struct json_sink s = {{json_put}, r};
+		metrics(d, &s.s);
+		return NULL;
+	}
+	if (!strcmp(cmd, "configuration")) {
+		configuration(d, r);
+		return NULL;
+	}
+	if (!strcmp(cmd, "connections")) {
+		json_object_set_new(r, "connections", connections(d, true));
+		json_object_set_new(r, "secure_connections", json_array());
+		return NULL;
+	}
+	if (!strcmp(cmd, "connection_stat_reset")) {
+		for (int i = 0; i < d->n; i++)
+			dp_ask(d, i, crst_on_worker, NULL);
+		return NULL;
+	}
+	if (!strcmp(cmd, "stat_reset")) {
+		dp_stat_reset(d);
+		return NULL;
+	}
+	if (!strcmp(cmd, "watch_summary")) {
+		struct watch_query q = {NULL, false, json_object(),
+					json_object(), 0};
+		for (int i = 0; i < d->n; i++)
+			dp_ask(d, i, watches_on_worker, &q);
+		json_object_set_new(r, "num_connections",
+				    json_integer((json_int_t)json_object_size(
+					    q.sessions)));
+		json_object_set_new(r, "num_paths",
+				    json_integer((json_int_t)json_object_size(
+					    q.paths)));
+		json_object_set_new(r, "num_total_watches",
+				    json_integer(q.total));
+		json_decref(q.sessions);
+		json_decref(q.paths);
+		return NULL;
+	}
+	if (!strcmp(cmd, "watches") || !strcmp(cmd, "watches_by_path")) {
+		struct watch_query q = {json_object(),
+					!strcmp(cmd, "watches")};
+		for (int i = 0; i < d->n; i++)
+			dp_ask(d, i, watches_on_worker, &q);
+		json_object_set_new(r, q.by_session
+					       ? "session_id_to_watched_paths"
+					       : "path_to_session_ids",
+				    q.by);
+		return NULL;
+	}
+	if (!strcmp(cmd, "dump")) {
+		struct dump_query q = {d, cfg->tick_time > 0 ? cfg->tick_time
+							     : 1,
+				       json_object(), json_object()};
+		zab_seq_sessions(d->seq, dump_session, &q);
+		json_object_set_new(r, "expiry_time_to_session_ids", q.expiry);
+		json_object_set_new(r, "session_id_to_ephemeral_paths", q.eph);
+		return NULL;
+	}
+	if (!strcmp(cmd, "environment")) {
+		environment(r);
+		return NULL;
+	}
+	if (!strcmp(cmd, "dirs")) {
+		json_object_set_new(r, "datadir_size",
+				    json_integer(dp_dir_size(cfg->data_dir)));
+		json_object_set_new(r, "logdir_size",
+				    json_integer(dp_dir_size(cfg->data_log_dir)));
+		return NULL;
+	}
+	if (!strcmp(cmd, "is_read_only")) {
+		json_object_set_new(r, "read_only",
+				    json_boolean(mode &&
+						 !strcmp(mode, "read-only")));
+		return NULL;
+	}
+	if (!strcmp(cmd, "get_trace_mask")) {
+		json_object_set_new(r, "tracemask",
+				    json_integer(atomic_load(&trace_mask)));
+		return NULL;
+	}
+	if (!strcmp(cmd, "set_trace_mask")) {
+		char *end = NULL;
+		long long v = arg ? strtoll(arg, &end, 10) : 0;
+		if (!arg)
+			return "setTraceMask requires long traceMask argument";
+		if (!*arg || *end) {
+			snprintf(bad, badlen,
+				 "setTraceMask requires long traceMask "
+				 "argument, got %.200s", arg);
+			return bad;
+		}
+		atomic_store(&trace_mask, v);
+		json_object_set_new(r, "tracemask", json_integer(v));
+		return NULL;
+	}
+	if (!strcmp(cmd, "leader"))
+		return leader(d, r);
+	if (!strcmp(cmd, "voting_view")) {
+		voting_view(d, r);
+		return NULL;
+	}
+	if (!strcmp(cmd, "observers") ||
+	    !strcmp(cmd, "observer_connection_stat_reset")) {
+		if (!strcmp(cmd, "observers")) {
+			const struct zab_stats *zs = zab_seq_stats(d->seq);
+			json_object_set_new(
+				r, "synced_observers",
+				json_integer(atomic_load(&zs->synced_observers)));
+			json_object_set_new(r, "observers", json_array());
+		}
+		return NULL;
+	}
+	if (!strcmp(cmd, "zabstate")) {
+		zabstate(d, r);
+		return NULL;
+	}
+	if (!strcmp(cmd, "initial_configuration")) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = cfg->path[0] ? fopen(cfg->path, "r") : NULL;
+		if (f) {
+			text = malloc(1 << 20);
+			len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+			fclose(f);
+		}
+		json_object_set_new(r, "initial_configuration",
+				    json_stringn(text ? text : "", len));
+		free(text);
+		return NULL;
+	}
+	if (!strcmp(cmd, "last_snapshot")) {
+		int64_t zxid = 0, secs = 0;
+		last_snapshot(cfg->data_dir, &zxid, &secs);
+		char z[32];
+		snprintf(z, sizeof(z), "%llx", (unsigned long long)zxid);
+		json_object_set_new(r, "zxid", json_string(z));
+		json_object_set_new(r, "timestamp", json_integer(secs));
+		return NULL;
+	}
+	if (!strcmp(cmd, "hash")) {
+		json_object_set_new(r, "digests", json_array());
+		return NULL;
+	}
+	if (!strcmp(cmd, "system_properties")) {
+		json_object_set_new(r, "paddock.workers", json_integer(d->n));
+		return NULL;
+	}
+	return "unknown";
+}
+
+char *dp_admin_command(struct dp_server *d, const char *name,
+		       const char *arg)
+{
+	const char *cmd = primary(name);
+	json_t *r = json_object();
+	char msg[300];
+	const char *err = cmd ? run(d, cmd, arg, r, msg, sizeof(msg)) : NULL;
+	if (!cmd) {
+		snprintf(msg, sizeof(msg), "Unknown command: %.200s", name);
+		err = msg;
+	}
+	json_object_set_new(r, "command", json_string(cmd ? cmd : name));
+	json_object_set_new(r, "error", err ? json_string(err) : json_null());
+	char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(r);
+	return text;
+}
+
+/* ---- Prometheus ------------------------------------------------------- */
+
+struct prom_sink {
+	struct dp_msink s;
+	FILE *f;
+};
+
+static void prom_put(struct dp_msink *s, const char *key, enum dp_mkind k,
+		     int64_t i, double v, const char *str)
+{
+	FILE *f = ((struct prom_sink *)s)->f;
+	if (k == DP_M_STR)
+		return; /* version, server_state: not metrics */
+	if (!strncmp(key, "zk_", 3))
+		key += 3;
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", key, key, key,
+		k == DP_M_COUNTER ? "counter" : "gauge");
+	if (k == DP_M_DOUBLE)
+		fprintf(f, "%s %.17g\n", key, v);
+	else
+		fprintf(f, "%s %lld\n", key, (long long)i);
+}
+
+char *dp_metrics_text(struct dp_server *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	struct prom_sink s = {{prom_put}, f};
+	metrics(d, &s.s);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
