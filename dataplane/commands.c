@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,8 @@ static json_t *conn_json(const struct dp_conn *c, const struct conn_query *q)
 	json_object_set_new(o, "avg_latency",
 			    json_integer(c->lat_n ? c->lat_sum / c->lat_n / 1000
 						  : 0));
-	json_object_set_new(o, "max_latency", json_integer(c->lat_max / 1000));
+	json_object_set_new(o, "max_latency",
+			    json_integer((c->lat_max + 999) / 1000));
 	return o;
 }
 
@@ -283,12 +285,10 @@ static void server_stats(struct dp_server *d, json_t *r)
 	json_object_set_new(s, "outstanding_requests",
 			    json_integer(dp_outstanding(d)));
 	char avg[64];
-	dp_fmt_double(avg, sizeof(avg),
-		      t.lat_n ? (double)t.lat_sum / 1000.0 / (double)t.lat_n
-			      : 0.0);
+	dp_fmt_double(avg, sizeof(avg), t.lat_avg);
 	json_object_set_new(s, "avg_latency", json_real(strtod(avg, NULL)));
-	json_object_set_new(s, "max_latency", json_integer(t.lat_max / 1000));
-	json_object_set_new(s, "min_latency", json_integer(t.lat_min / 1000));
+	json_object_set_new(s, "max_latency", json_integer(t.lat_max));
+	json_object_set_new(s, "min_latency", json_integer(t.lat_min));
 	json_object_set_new(s, "num_alive_client_connections",
 			    json_integer(t.conns));
 	json_object_set_new(s, "auth_failed_count",
@@ -319,8 +319,8 @@ static void json_put(struct dp_msink *s, const char *key, enum dp_mkind k,
 		key += 3;
 	if (k == DP_M_STR)
 		json_object_set_new(o, key, json_string(str));
-	else if (k == DP_M_DOUBLE)
-		json_object_set_new(o, key, json_real(v));
+	else if (k == DP_M_DOUBLE) /* ZooKeeper's 4 decimal places */
+		json_object_set_new(o, key, json_real(round(v * 1e4) / 1e4));
 	else
 		json_object_set_new(o, key, json_integer(i));
 }
@@ -564,7 +564,7 @@ static const char *run(struct dp_server *d, const char *cmd,
 		if (!mode)
 			return "This ZooKeeper instance is not currently "
 			       "serving requests";
-		struct json_sink s = {{json_put}, r};
+		struct json_sink s = {{json_put, NULL}, r};
 		metrics(d, &s.s);
 		return NULL;
 	}
@@ -756,6 +756,22 @@ static void prom_put(struct dp_msink *s, const char *key, enum dp_mkind k,
 		fprintf(f, "%s %lld\n", key, (long long)i);
 }
 
+/* ZooKeeper's summaries in Prometheus: quantiles 0.5, 0.9 and 0.99 (an
+ * ADVANCED summary), _count and _sum, in ms */
+static void prom_summary(struct dp_msink *s, const char *name,
+			 const struct dp_summary *v)
+{
+	FILE *f = ((struct prom_sink *)s)->f;
+	static const char *const q[] = {"0.5", "0.9", "0.99"};
+	fprintf(f, "# HELP %s %s\n# TYPE %s summary\n", name, name, name);
+	for (int i = 0; i < 3; i++)
+		fprintf(f, "%s{quantile=\"%s\",} %.3f\n", name, q[i],
+			(double)dp_summary_quantile(v, strtod(q[i], NULL)) /
+				1000.0);
+	fprintf(f, "%s_count %lld\n%s_sum %.3f\n", name, (long long)v->n,
+		name, (double)v->sum / 1000.0);
+}
+
 char *dp_metrics_text(struct dp_server *d)
 {
 	char *buf = NULL;
@@ -763,7 +779,7 @@ char *dp_metrics_text(struct dp_server *d)
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
-	struct prom_sink s = {{prom_put}, f};
+	struct prom_sink s = {{prom_put, prom_summary}, f};
 	metrics(d, &s.s);
 	if (fclose(f)) {
 		free(buf);

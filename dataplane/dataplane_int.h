@@ -73,6 +73,48 @@ struct dp_conn {
 	int64_t lat_min, lat_max, lat_sum, lat_n;
 };
 
+/*
+ * A latency histogram (µs), written by one worker, read racily by any
+ * thread: log-linear buckets, four per power of two (values below 4 µs
+ * exact), so a percentile read from it is within 25 % of the true one.
+ * ZooKeeper's readlatency and updatelatency summaries (mntr's avg_,
+ * min_, max_, cnt_, sum_, p50_ .. p999_, in ms) come from these.
+ */
+#define DP_HIST_BUCKETS 120 /* up to 2^31 µs */
+struct dp_hist {
+	_Atomic uint64_t b[DP_HIST_BUCKETS];
+	_Atomic int64_t n, sum, min, max; /* samples; µs */
+};
+enum { DP_LAT_READ, DP_LAT_UPDATE, DP_LAT_KINDS };
+
+static inline unsigned dp_hist_bucket(int64_t us)
+{
+	if (us < 4)
+		return us < 0 ? 0 : (unsigned)us;
+	unsigned e = 63u - (unsigned)__builtin_clzll((uint64_t)us);
+	unsigned i = 4 * (e - 1) + (unsigned)((us >> (e - 2)) & 3);
+	return i < DP_HIST_BUCKETS ? i : DP_HIST_BUCKETS - 1;
+}
+
+#define DP_RLX memory_order_relaxed
+/* n samples of us µs; only the owning worker calls it (load + store,
+ * no locked instruction) */
+static inline void dp_hist_add(struct dp_hist *h, int64_t us, int64_t n)
+{
+	_Atomic uint64_t *b = &h->b[dp_hist_bucket(us)];
+	atomic_store_explicit(b, atomic_load_explicit(b, DP_RLX) +
+					 (uint64_t)n, DP_RLX);
+	atomic_store_explicit(&h->n, atomic_load_explicit(&h->n, DP_RLX) + n,
+			      DP_RLX);
+	atomic_store_explicit(&h->sum,
+			      atomic_load_explicit(&h->sum, DP_RLX) + us * n,
+			      DP_RLX);
+	if (us < atomic_load_explicit(&h->min, DP_RLX))
+		atomic_store_explicit(&h->min, us, DP_RLX);
+	if (us > atomic_load_explicit(&h->max, DP_RLX))
+		atomic_store_explicit(&h->max, us, DP_RLX);
+}
+
 struct dp_server;
 
 struct dp_worker {
@@ -113,10 +155,11 @@ struct dp_worker {
 	int64_t mq_us;	/* monotonic, when the messages in mq were dequeued */
 	/* statistics */
 	_Atomic int64_t packets_recv, packets_sent, nconn_open;
+	struct dp_hist lat[DP_LAT_KINDS]; /* request latency, by kind */
+	int64_t burst_reads; /* reads answered in this parse_frames pass */
 	_Atomic int64_t throttled_ops; /* frames held back by a limit */
 	_Atomic int64_t cnxn_rejected; /* maxCnxns, maxClientCnxns */
 	_Atomic int64_t sessionless_expired; /* closed without a session */
-	_Atomic int64_t lat_min, lat_max, lat_sum, lat_n;
 	/* reply sizes without the length prefix (ServerStats' client
 	 * response stats), failed authentications */
 	_Atomic int64_t resp_last, resp_min, resp_max;
@@ -245,6 +288,9 @@ void dp_handle_connect(struct dp_worker *w, struct dp_conn *c,
 		       const uint8_t *p, size_t len);
 void dp_handle_request(struct dp_worker *w, struct dp_conn *c,
 		       const uint8_t *p, size_t len);
+/* n requests of c took us µs each; kind DP_LAT_READ or DP_LAT_UPDATE */
+void dp_record_latency(struct dp_worker *w, struct dp_conn *c, int64_t us,
+		       int64_t n, int kind);
 /* Process sequencer messages whose zxid is <= upto (all if upto < 0). */
 void dp_process_msgs(struct dp_worker *w, zxid_t upto);
 /* Once a loop pass: stop the sequencer's events when no watch is left. */
@@ -259,9 +305,11 @@ int dp_conn_add_auth(struct dp_conn *c, const char *scheme, const char *id,
 /* What four-letter words and the AdminServer say the server is */
 #define ZK_COMPAT_VERSION "3.8.0-paddock-0.1.0, built on " __DATE__
 
-/* Every worker's counters, summed (racily).  Latencies in µs. */
+/* Every worker's counters, summed (racily). */
 struct dp_totals {
-	int64_t recv, sent, conns, lat_min, lat_max, lat_sum, lat_n;
+	int64_t recv, sent, conns;
+	int64_t lat_n, lat_sum, lat_min, lat_max; /* µs sum; ms min, max */
+	double lat_avg; /* ms */
 	int64_t held, rejected, sessionless;
 	int64_t resp_last, resp_min, resp_max, auth_failed;
 };
@@ -286,6 +334,17 @@ int64_t dp_dir_size(const char *path);
 int dp_count_fds(void);
 void dp_fmt_double(char *buf, size_t len, double v);
 
+/* Every worker's histograms of one kind, merged (racily). */
+struct dp_summary {
+	int64_t n, sum, min, max; /* µs */
+	uint64_t b[DP_HIST_BUCKETS];
+};
+void dp_summary_of(struct dp_server *d, int kind, struct dp_summary *s);
+/* The q-quantile (0 < q < 1) in µs: the middle of the bucket it falls
+ * in, within [min, max]; 0 with no samples */
+int64_t dp_summary_quantile(const struct dp_summary *s, double q);
+void dp_hist_reset(struct dp_hist *h);
+
 /* mntr's values, one put() each, for mntr, the AdminServer's monitor and
  * Prometheus' /metrics: key as mntr prints it ("zk_znode_count",
  * "paddock_log_flushes"), kind, and an int64, a double or a string. */
@@ -293,6 +352,10 @@ enum dp_mkind { DP_M_STR, DP_M_GAUGE, DP_M_COUNTER, DP_M_DOUBLE };
 struct dp_msink {
 	void (*put)(struct dp_msink *s, const char *key, enum dp_mkind k,
 		    int64_t i, double d, const char *str);
+	/* a summary (ZooKeeper's AvgMinMaxPercentileCounter): name as
+	 * "readlatency", values in µs; NULL: put() gets mntr's keys */
+	void (*summary)(struct dp_msink *s, const char *name,
+			const struct dp_summary *v);
 };
 /* Any thread (counters are read racily).  `watches`: the watch count,
  * or -1 to read every worker's racily (a worker's own mntr). */

@@ -59,13 +59,17 @@ void dp_totals(struct dp_server *d, struct dp_totals *t)
 		t->held += atomic_load(&w->throttled_ops);
 		t->rejected += atomic_load(&w->cnxn_rejected);
 		t->sessionless += atomic_load(&w->sessionless_expired);
-		int64_t mn = atomic_load(&w->lat_min);
-		if (atomic_load(&w->lat_n) && mn < t->lat_min)
-			t->lat_min = mn;
-		int64_t mx = atomic_load(&w->lat_max);
-		if (mx > t->lat_max)
-			t->lat_max = mx;
-		t->lat_sum += atomic_load(&w->lat_sum);
+		for (int k = 0; k < DP_LAT_KINDS; k++) {
+			const struct dp_hist *h = &w->lat[k];
+			int64_t mn = atomic_load(&h->min);
+			if (mn < t->lat_min)
+				t->lat_min = mn;
+			int64_t mx = atomic_load(&h->max);
+			if (mx > t->lat_max)
+				t->lat_max = mx;
+			t->lat_sum += atomic_load(&h->sum);
+			t->lat_n += atomic_load(&h->n);
+		}
 		/* "last": the newest of some worker's, not the server's */
 		int64_t r = atomic_load(&w->resp_last);
 		if (r > t->resp_last)
@@ -77,18 +81,74 @@ void dp_totals(struct dp_server *d, struct dp_totals *t)
 		if (r > t->resp_max)
 			t->resp_max = r;
 		t->auth_failed += atomic_load(&w->auth_failed);
-		t->lat_n += atomic_load(&w->lat_n);
 	}
 	if (t->lat_min == INT64_MAX)
 		t->lat_min = 0;
 	if (t->resp_min == INT64_MAX)
 		t->resp_min = 0;
-	/* counters are in microseconds; ZooKeeper prints milliseconds */
+	/* µs to ZooKeeper's whole ms: the minimum rounded down, the maximum
+	 * up, so that min <= avg <= max as when each request is timed in
+	 * whole ms */
+	t->lat_avg = t->lat_n ? (double)t->lat_sum / 1000.0 / (double)t->lat_n
+			      : 0.0;
+	t->lat_min /= 1000;
+	t->lat_max = (t->lat_max + 999) / 1000;
 }
 
-static double ms(int64_t us)
+void dp_hist_reset(struct dp_hist *h)
 {
-	return (double)us / 1000.0;
+	for (int i = 0; i < DP_HIST_BUCKETS; i++)
+		atomic_store_explicit(&h->b[i], 0, DP_RLX);
+	atomic_store_explicit(&h->n, 0, DP_RLX);
+	atomic_store_explicit(&h->sum, 0, DP_RLX);
+	atomic_store_explicit(&h->min, INT64_MAX, DP_RLX);
+	atomic_store_explicit(&h->max, 0, DP_RLX);
+}
+
+void dp_summary_of(struct dp_server *d, int kind, struct dp_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->min = INT64_MAX;
+	for (int i = 0; i < d->n; i++) {
+		const struct dp_hist *h = &d->w[i].lat[kind];
+		s->n += atomic_load_explicit(&h->n, DP_RLX);
+		s->sum += atomic_load_explicit(&h->sum, DP_RLX);
+		int64_t v = atomic_load_explicit(&h->min, DP_RLX);
+		if (v < s->min)
+			s->min = v;
+		v = atomic_load_explicit(&h->max, DP_RLX);
+		if (v > s->max)
+			s->max = v;
+		for (int k = 0; k < DP_HIST_BUCKETS; k++)
+			s->b[k] += atomic_load_explicit(&h->b[k], DP_RLX);
+	}
+	if (s->min == INT64_MAX)
+		s->min = 0;
+}
+
+int64_t dp_summary_quantile(const struct dp_summary *s, double q)
+{
+	uint64_t total = 0, seen = 0;
+	for (int k = 0; k < DP_HIST_BUCKETS; k++)
+		total += s->b[k];
+	if (!total)
+		return 0;
+	uint64_t rank = (uint64_t)(q * (double)total);
+	if (rank >= total)
+		rank = total - 1;
+	for (int k = 0; k < DP_HIST_BUCKETS; k++) {
+		seen += s->b[k];
+		if (seen <= rank)
+			continue;
+		if (k < 4)
+			return k;
+		int e = k / 4 + 1, sub = k % 4;
+		int64_t lo = (int64_t)(4 + sub) << (e - 2);
+		int64_t hi = (int64_t)(5 + sub) << (e - 2);
+		int64_t v = (lo + hi) / 2;
+		return v < s->min ? s->min : v > s->max ? s->max : v;
+	}
+	return s->max;
 }
 
 void dp_stat_reset(struct dp_server *d)
@@ -97,10 +157,8 @@ void dp_stat_reset(struct dp_server *d)
 		struct dp_worker *w = &d->w[i];
 		atomic_store(&w->packets_recv, 0);
 		atomic_store(&w->packets_sent, 0);
-		atomic_store(&w->lat_min, INT64_MAX);
-		atomic_store(&w->lat_max, 0);
-		atomic_store(&w->lat_sum, 0);
-		atomic_store(&w->lat_n, 0);
+		for (int k = 0; k < DP_LAT_KINDS; k++)
+			dp_hist_reset(&w->lat[k]);
 		atomic_store(&w->resp_last, 0);
 		atomic_store(&w->resp_min, INT64_MAX);
 		atomic_store(&w->resp_max, 0);
@@ -162,7 +220,7 @@ static void conn_line(struct jw *o, const struct dp_conn *c, bool full)
 		    (long long)(c->last_lat_us / 1000),
 		    (long long)(c->lat_n ? c->lat_min / 1000 : 0),
 		    (long long)(c->lat_n ? c->lat_sum / c->lat_n / 1000 : 0),
-		    (long long)(c->lat_max / 1000));
+		    (long long)((c->lat_max + 999) / 1000));
 	out(o, ")\n");
 }
 
@@ -190,10 +248,10 @@ static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 		each_conn(d, o, false);
 		out(o, "\n");
 	}
-	out(o, "Latency min/avg/max: %lld/%.4f/%lld\n",
-	    (long long)(t.lat_min / 1000),
-	    t.lat_n ? ms(t.lat_sum) / (double)t.lat_n : 0.0,
-	    (long long)(t.lat_max / 1000));
+	char avg[64];
+	dp_fmt_double(avg, sizeof(avg), t.lat_avg);
+	out(o, "Latency min/avg/max: %lld/%s/%lld\n", (long long)t.lat_min,
+	    avg, (long long)t.lat_max);
 	out(o, "Received: %lld\n", (long long)t.recv);
 	out(o, "Sent: %lld\n", (long long)t.sent);
 	out(o, "Connections: %lld\n", (long long)t.conns);
@@ -304,6 +362,30 @@ static void quota_gauges(const struct tree *t, struct dp_msink *s)
 	free(v);
 }
 
+/* mntr's nine keys of a summary, in ms: avg rounded to 4 places, min
+ * down, max up, percentiles to the nearest */
+static void summary_keys(struct dp_msink *s, const char *name,
+			 const struct dp_summary *v)
+{
+	char key[128];
+	static const struct {
+		const char *p;
+		double q;
+	} pct[] = {{"p50", 0.5}, {"p95", 0.95}, {"p99", 0.99},
+		   {"p999", 0.999}};
+#define KEY(what) (snprintf(key, sizeof(key), "zk_%s_%s", what, name), key)
+	m_dbl(s, KEY("avg"),
+	      v->n ? (double)v->sum / 1000.0 / (double)v->n : 0.0);
+	m_int(s, DP_M_GAUGE, KEY("min"), v->min / 1000);
+	m_int(s, DP_M_GAUGE, KEY("max"), (v->max + 999) / 1000);
+	m_int(s, DP_M_COUNTER, KEY("cnt"), v->n);
+	m_int(s, DP_M_COUNTER, KEY("sum"), (v->sum + 500) / 1000);
+	for (size_t i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
+		m_int(s, DP_M_GAUGE, KEY(pct[i].p),
+		      (dp_summary_quantile(v, pct[i].q) + 500) / 1000);
+#undef KEY
+}
+
 void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 {
 	const struct zab_stats *zs = zab_seq_stats(d->seq);
@@ -319,10 +401,26 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 	const char *mode = zab_seq_mode(d->seq);
 	s->put(s, "zk_version", DP_M_STR, 0, 0, ZK_COMPAT_VERSION);
 	s->put(s, "zk_server_state", DP_M_STR, 0, 0, mode ? mode : "");
-	m_dbl(s, "zk_avg_latency",
-	      t.lat_n ? ms(t.lat_sum) / (double)t.lat_n : 0.0);
-	m_int(s, DP_M_GAUGE, "zk_max_latency", t.lat_max / 1000);
-	m_int(s, DP_M_GAUGE, "zk_min_latency", t.lat_min / 1000);
+	m_dbl(s, "zk_avg_latency", t.lat_avg);
+	m_int(s, DP_M_GAUGE, "zk_max_latency", t.lat_max);
+	m_int(s, DP_M_GAUGE, "zk_min_latency", t.lat_min);
+	/* ServerMetrics' readlatency and updatelatency (ADVANCED summaries;
+	 * cumulative since start or srst, where ZooKeeper's Prometheus
+	 * provider keeps a 10-minute window) */
+	static const char *const kinds[DP_LAT_KINDS] = {
+		[DP_LAT_READ] = "readlatency",
+		[DP_LAT_UPDATE] = "updatelatency"};
+	for (int k = 0; k < DP_LAT_KINDS; k++) {
+		struct dp_summary *v = malloc(sizeof(*v));
+		if (!v)
+			continue;
+		dp_summary_of(d, k, v);
+		if (s->summary)
+			s->summary(s, kinds[k], v);
+		else
+			summary_keys(s, kinds[k], v);
+		free(v);
+	}
 	m_int(s, DP_M_COUNTER, "zk_packets_received", t.recv);
 	m_int(s, DP_M_COUNTER, "zk_packets_sent", t.sent);
 	m_int(s, DP_M_GAUGE, "zk_num_alive_connections", t.conns);
@@ -453,7 +551,7 @@ static void text_put(struct dp_msink *s, const char *key, enum dp_mkind k,
 
 static void mntr(struct dp_worker *w, struct jw *o)
 {
-	struct text_sink t = {{text_put}, o};
+	struct text_sink t = {{text_put, NULL}, o};
 	dp_metrics(w->srv, &t.s, -1);
 }
 

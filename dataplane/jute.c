@@ -180,11 +180,30 @@ static void conn_block(struct dp_worker *w, struct dp_conn *c,
 		dp_mark_dirty(w, c);
 }
 
-/* Handle every complete frame in c->in that need not wait. */
+static void parse_burst(struct dp_worker *w, struct dp_conn *c);
+
+/* Handle every complete frame in c->in that need not wait.  The reads
+ * answered are timed together: one clock read before the burst, one
+ * after (ZooKeeper's readlatency; a read waiting behind others in the
+ * burst is charged the whole burst). */
 static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 {
+	w->rx_us = zk_clock_us(CLOCK_MONOTONIC);
+	w->burst_reads = 0;
+	parse_burst(w, c);
+	if (w->burst_reads) {
+		int64_t us = zk_clock_us(CLOCK_MONOTONIC) - w->rx_us;
+		if (c->state == CS_FREE)
+			dp_hist_add(&w->lat[DP_LAT_READ], us, w->burst_reads);
+		else
+			dp_record_latency(w, c, us, w->burst_reads,
+					  DP_LAT_READ);
+	}
+}
+
+static void parse_burst(struct dp_worker *w, struct dp_conn *c)
+{
 	int32_t maxbuf = w->srv->cfg->jute_maxbuffer;
-	w->rx_us = zk_clock_us(CLOCK_MONOTONIC); /* one read per burst */
 	enum block_why was = (enum block_why)c->blocked;
 	c->blocked = BW_NONE;
 	while (c->state != CS_FREE && c->state != CS_CLOSING) {

@@ -30,26 +30,21 @@
 /* ------------------------------------------------------------------ */
 /* Sequencer messages, watch events, auth ids                            */
 /* ------------------------------------------------------------------ */
-/* Request latency (receive to reply queued), for stat/srvr/mntr/cons.
- * Only this worker writes its counters. */
-static void record_latency(struct dp_worker *w, struct dp_conn *c,
-			   int64_t t0)
+/* n requests of c took us µs each (receive to reply queued): the
+ * worker's histogram of their kind, and c's own figures for cons.  Only
+ * this worker writes them. */
+void dp_record_latency(struct dp_worker *w, struct dp_conn *c, int64_t us,
+		       int64_t n, int kind)
 {
-	int64_t us = w->mq_us - t0; /* one clock read per dequeued batch */
 	if (us < 0)
 		us = 0;
-	if (us < atomic_load_explicit(&w->lat_min, memory_order_relaxed))
-		atomic_store_explicit(&w->lat_min, us, memory_order_relaxed);
-	if (us > atomic_load_explicit(&w->lat_max, memory_order_relaxed))
-		atomic_store_explicit(&w->lat_max, us, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->lat_sum, us, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->lat_n, 1, memory_order_relaxed);
+	dp_hist_add(&w->lat[kind], us, n);
 	if (us < c->lat_min)
 		c->lat_min = us;
 	if (us > c->lat_max)
 		c->lat_max = us;
-	c->lat_sum += us;
-	c->lat_n++;
+	c->lat_sum += us * n;
+	c->lat_n += n;
 	c->last_lat_us = us;
 	c->last_resp_ms = w->now_ms;
 }
@@ -186,7 +181,8 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 			break;
 		}
 		dp_send_frame(w, c, m->body, m->len, m->xid, m->zxid, m->err);
-		record_latency(w, c, m->t0);
+		/* one clock read per dequeued batch */
+		dp_record_latency(w, c, w->mq_us - m->t0, 1, DP_LAT_UPDATE);
 		if (m->op == ZOP_CLOSESESSION) {
 			c->session = 0; /* closed: no detach */
 			c->state = CS_CLOSING;
@@ -867,8 +863,7 @@ void dp_handle_request(struct dp_worker *w, struct dp_conn *c, const uint8_t *p,
 	default:
 		if (dp_op_is_read(op)) {
 			serve_read(w, c, xid, op, &r);
-			if (c->state != CS_FREE)
-				record_latency(w, c, t0);
+			w->burst_reads++; /* timed at the end of the burst */
 			return;
 		}
 	}

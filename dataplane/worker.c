@@ -530,7 +530,8 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 			goto fail;
 		}
 		w->mq_cap = MSG_BURST;
-		w->lat_min = INT64_MAX;
+		for (int k = 0; k < DP_LAT_KINDS; k++)
+			dp_hist_reset(&w->lat[k]);
 		w->resp_min = INT64_MAX;
 		/* recovered state: no events will come for what is already
 		 * in the tree */

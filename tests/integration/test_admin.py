@@ -41,7 +41,10 @@ MONITOR_KEYS = {
     "global_sessions", "digest_mismatches_count", "uptime",
     "throttled_ops", "request_throttle_wait_count", "connection_rejected",
     "sessionless_connections_expired",
-}
+} | {"%s_%s" % (stat, name)
+     for stat in ("avg", "min", "max", "cnt", "sum", "p50", "p95", "p99",
+                  "p999")
+     for name in ("readlatency", "updatelatency")}
 
 # Keys ZooKeeper prints that paddockd leaves out, per command.
 NOT_IN_PADDOCK = {
@@ -297,6 +300,30 @@ def test_http_edges_answer_as_zookeeper(pair):
         command(port, "set_trace_mask?traceMask=306")
 
 
+def test_latency_summaries_count_reads_and_writes(pair):
+    """readlatency and updatelatency count every request, in whole ms
+    as ZooKeeper prints them: min <= avg <= max, percentiles between."""
+    port = pair.admin["paddock"]
+    a, _ = pair.clients["paddock"]
+    before = command(port, "monitor")
+    for i in range(50):
+        a.get("/adm/x")
+    for i in range(20):
+        a.set("/adm/x", b"%d" % i)
+    m = command(port, "monitor")
+    assert m["cnt_readlatency"] >= before["cnt_readlatency"] + 50
+    assert m["cnt_updatelatency"] >= before["cnt_updatelatency"] + 20
+    for name in ("readlatency", "updatelatency"):
+        assert m["min_" + name] <= m["avg_" + name] <= m["max_" + name]
+        assert m["min_" + name] <= m["p50_" + name] <= \
+            m["p999_" + name] <= m["max_" + name]
+    assert m["min_latency"] <= m["avg_latency"] <= m["max_latency"]
+    srvr = four_letter(pair.srv["paddock"].hosts, "srvr")
+    line = [l for l in srvr.splitlines() if l.startswith("Latency")][0]
+    lo, avg, hi = line.split(": ")[1].split("/")
+    assert int(lo) <= float(avg) <= int(hi), line
+
+
 def test_stat_reset_and_connection_stat_reset(pair):
     port = pair.admin["paddock"]
     a, _ = pair.clients["paddock"]
@@ -388,6 +415,10 @@ def test_metrics_endpoint_text_format():
                 samples[name] = float(value)
         assert types["znode_count"] == "gauge"
         assert types["packets_received"] == "counter"
+        assert types["readlatency"] == "summary"
+        assert samples['readlatency{quantile="0.99",}'] >= 0
+        assert samples["readlatency_count"] >= 1
+        assert samples["updatelatency_count"] >= 3
         # /, /zookeeper, /zookeeper/quota, /zookeeper/config, "", /m...
         assert samples["znode_count"] == \
             command_free_znode_count(s.hosts) == 8
