@@ -73,6 +73,8 @@ struct zparse {
 	int line_client_port;
 	int line_client_port_address;
 	int line_admin_address;
+	int line_secure_addr;
+	int line_protocols;
 	int line_min_st;
 	int line_max_st;
 	int line_dynamic;
@@ -837,6 +839,109 @@ static int k_metrics_port(struct zparse *p, const char *key,
 	return get_port(p, key, val, 1, &p->c->metrics_port);
 }
 
+static int k_secure_port(struct zparse *p, const char *key, const char *val)
+{
+	return get_port(p, key, val, 0, &p->c->secure_client_port);
+}
+
+static int k_secure_addr(struct zparse *p, const char *key, const char *val)
+{
+	p->line_secure_addr = p->line;
+	return get_str(p, key, val, false, p->c->secure_client_addr,
+		       sizeof(p->c->secure_client_addr));
+}
+
+#define SSL_STR(fn, field, empty)                                         \
+	static int fn(struct zparse *p, const char *key, const char *val) \
+	{                                                                 \
+		return get_str(p, key, val, empty, p->c->field,           \
+			       sizeof(p->c->field));                      \
+	}
+SSL_STR(k_ks, ssl_key_store, false)
+SSL_STR(k_ks_pw, ssl_key_store_password, true)
+SSL_STR(k_ts, ssl_trust_store, false)
+SSL_STR(k_ts_pw, ssl_trust_store_password, true)
+SSL_STR(k_ciphers, ssl_ciphers, true)
+#undef SSL_STR
+
+static int store_type(struct zparse *p, const char *key, const char *val,
+		      char *dst, size_t cap)
+{
+	if (!strcasecmp(val, "PEM") || !strcasecmp(val, "PKCS12"))
+		return get_str(p, key, val, false, dst, cap);
+	if (!strcasecmp(val, "JKS") || !strcasecmp(val, "BCFKS"))
+		return perr(p, "%s: %s stores are Java's own format; convert "
+			    "to PKCS12 (keytool -importkeystore "
+			    "-deststoretype PKCS12) or PEM", key, val);
+	return perr(p, "%s: unknown store type '%.80s' (PEM or PKCS12)", key,
+		    val);
+}
+
+static int k_ks_type(struct zparse *p, const char *key, const char *val)
+{
+	return store_type(p, key, val, p->c->ssl_key_store_type,
+			  sizeof(p->c->ssl_key_store_type));
+}
+
+static int k_ts_type(struct zparse *p, const char *key, const char *val)
+{
+	return store_type(p, key, val, p->c->ssl_trust_store_type,
+			  sizeof(p->c->ssl_trust_store_type));
+}
+
+static int k_client_auth(struct zparse *p, const char *key, const char *val)
+{
+	if (!strcasecmp(val, "need"))
+		p->c->ssl_client_auth = ZCFG_AUTH_NEED;
+	else if (!strcasecmp(val, "want"))
+		p->c->ssl_client_auth = ZCFG_AUTH_WANT;
+	else if (!strcasecmp(val, "none"))
+		p->c->ssl_client_auth = ZCFG_AUTH_NONE;
+	else
+		return perr(p, "%s: '%.80s' is not need, want or none", key,
+			    val);
+	return 0;
+}
+
+/* ssl.protocol=TLSv1.2 (that and newer) or ssl.enabledProtocols=a,b */
+static int k_protocols(struct zparse *p, const char *key, const char *val)
+{
+	char buf[128], *save = NULL;
+	if (get_str(p, key, val, false, buf, sizeof(buf)))
+		return -1;
+	for (char *t = strtok_r(buf, ", ", &save); t;
+	     t = strtok_r(NULL, ", ", &save))
+		if (strcmp(t, "TLSv1.2") && strcmp(t, "TLSv1.3") &&
+		    strcmp(t, "TLS"))
+			return perr(p, "%s: '%.40s' is not TLSv1.2 or TLSv1.3",
+				    key, t);
+	if (!strcmp(key + strlen(key) - 8, "protocol")) {
+		if (p->line_protocols) /* enabledProtocols wins */
+			return 0;
+		snprintf(p->c->ssl_protocols, sizeof(p->c->ssl_protocols),
+			 "%s", !strcmp(val, "TLSv1.3") ? "TLSv1.3"
+						       : "TLSv1.2,TLSv1.3");
+		return 0;
+	}
+	p->line_protocols = p->line;
+	snprintf(p->c->ssl_protocols, sizeof(p->c->ssl_protocols), "%s", val);
+	return 0;
+}
+
+/* authProvider.N=<class>: X509AuthenticationProvider is paddock's; the
+ * others (SASL, Kerberos) are accepted and not used. */
+static int k_auth_provider(struct zparse *p, const char *key,
+			   const char *val)
+{
+	const char *dot = strrchr(val, '.');
+	if (!strcmp(dot ? dot + 1 : val, "X509AuthenticationProvider"))
+		p->c->x509_auth = true;
+	else
+		pwarn(p, "%s: %.120s: accepted, not used by paddockd", key,
+		      val);
+	return 0;
+}
+
 static int k_dataplane(struct zparse *p, const char *key, const char *val)
 {
 	if (!strcmp(val, "kernel"))
@@ -1115,6 +1220,18 @@ static const struct {
 	{ "paddock.dpdk.busyPoll", k_dpdk_busy },
 	{ "paddock.dpdk.impair", k_dpdk_impair },
 	{ "commitLogCount", k_commit_log_count },
+	{ "secureClientPort", k_secure_port },
+	{ "secureClientPortAddress", k_secure_addr },
+	{ "ssl.keyStore.location", k_ks },
+	{ "ssl.keyStore.password", k_ks_pw },
+	{ "ssl.keyStore.type", k_ks_type },
+	{ "ssl.trustStore.location", k_ts },
+	{ "ssl.trustStore.password", k_ts_pw },
+	{ "ssl.trustStore.type", k_ts_type },
+	{ "ssl.clientAuth", k_client_auth },
+	{ "ssl.protocol", k_protocols },
+	{ "ssl.enabledProtocols", k_protocols },
+	{ "ssl.ciphersuites", k_ciphers },
 	{ "admin.enableServer", k_admin_enable },
 	{ "admin.serverAddress", k_admin_address },
 	{ "admin.serverPort", k_admin_port },
@@ -1148,8 +1265,7 @@ static const struct {
 /* ZooKeeper keys (and common system properties) paddock ignores. */
 static const char *const unused_keys[] = {
 	"leaderServes", "quorumListenOnAllIPs",
-	"syncEnabled", "skipACL", "secureClientPort",
-	"secureClientPortAddress", "localSessionsEnabled",
+	"syncEnabled", "skipACL", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "observerMasterPort",
 	"clientPortListenBacklog", "connectToLearnerMasterLimit",
 	"sslQuorum", "portUnification", "sslQuorumReloadCertFiles",
@@ -1358,12 +1474,21 @@ static int apply(struct zparse *p, const struct zentry *e)
 	const char *key = e->key, *val = e->val;
 
 	p->line = e->line;
+	/* X509Util's keys are JVM properties "zookeeper.ssl.*" that a
+	 * zoo.cfg line "ssl.*" also sets */
+	if (has_prefix(key, "zookeeper.ssl."))
+		key += strlen("zookeeper.");
 	for (size_t i = 0; i < sizeof(used_keys) / sizeof(used_keys[0]); i++) {
 		if (strcmp(key, used_keys[i].name))
 			continue;
 		if (!e->has_sep)
 			return perr(p, "%s: missing value", key);
 		return used_keys[i].fn(p, key, val);
+	}
+	if (has_prefix(key, "authProvider.")) {
+		if (!e->has_sep)
+			return perr(p, "%s: missing value", key);
+		return k_auth_provider(p, key, val);
 	}
 	if (has_prefix(key, "server.")) {
 		if (!e->has_sep)
@@ -1436,6 +1561,11 @@ static int finish(struct zparse *p)
 		strcpy(c->client_port_address, "0.0.0.0");
 	if (!p->line_admin_address)
 		strcpy(c->admin_address, "0.0.0.0");
+	if (!p->line_secure_addr)
+		strcpy(c->secure_client_addr, c->client_port_address);
+	if (c->secure_client_port && !c->ssl_key_store[0])
+		return perr(p, "secureClientPort is set but "
+			    "ssl.keyStore.location is not");
 
 	if (!p->line_min_st) {
 		v = 2 * (int64_t)c->tick_time;
@@ -1555,6 +1685,7 @@ void zcfg_defaults(struct zcfg *c)
 	c->peer_queue_mib = 64;
 	c->commit_log_count = 100000;
 	c->digest_enabled = true;
+	c->ssl_client_auth = ZCFG_AUTH_NEED;
 	c->admin_enabled = true;
 	strcpy(c->admin_address, "127.0.0.1");
 	c->admin_port = 8080;

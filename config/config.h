@@ -17,6 +17,9 @@
 #include <stdint.h>
 
 #define ZCFG_MAX_SERVERS 32
+#define ZCFG_AUTH_NONE 0
+#define ZCFG_AUTH_WANT 1
+#define ZCFG_AUTH_NEED 2
 #define ZCFG_MAX_WORKERS 64     /* paddock.workers limit, <= ZAB_MAX_WORKERS */
 
 struct zcfg_server {
@@ -156,6 +159,31 @@ struct zcfg {
 	bool prometheus;
 	char metrics_host[256];
 	int metrics_port;
+	/* TLS on the client port, as ZooKeeper configures it (its
+	 * X509Util: "ssl.*" keys, or "zookeeper.ssl.*"): a second listener
+	 * on secureClientPort (0: none).  Key and trust stores are PEM files
+	 * (ssl.keyStore.type=PEM, ZooKeeper 3.8's PEM support) or PKCS12;
+	 * JKS is Java's own format and refused with advice. */
+	int secure_client_port;
+	char secure_client_addr[256];   /* default: clientPortAddress */
+	char ssl_key_store[PATH_MAX];
+	char ssl_key_store_password[256];
+	char ssl_key_store_type[16];    /* "" = by extension, PEM, PKCS12 */
+	char ssl_trust_store[PATH_MAX];
+	char ssl_trust_store_password[256];
+	char ssl_trust_store_type[16];
+	int ssl_client_auth;            /* ssl.clientAuth: ZCFG_AUTH_*,
+					   default need, as ZooKeeper */
+	char ssl_protocols[128];        /* ssl.enabledProtocols, or
+					   ssl.protocol and above; "" =
+					   TLSv1.2 and TLSv1.3 */
+	char ssl_ciphers[1024];         /* ssl.ciphersuites (OpenSSL names
+					   or IANA TLS_* names), "" =
+					   OpenSSL's defaults */
+	bool x509_auth;                 /* authProvider.N=...X509-
+					   AuthenticationProvider: a client
+					   certificate's subject is the
+					   connection's "x509" id */
 	int n_servers;
 	struct zcfg_server servers[ZCFG_MAX_SERVERS];
 	char path[PATH_MAX];            /* the file loaded, "" for defaults */

@@ -463,7 +463,8 @@ static int acl_resolve(struct pctx *c, const struct acl_span *sp,
 	acl = jr_acl(&r);
 	if (!acl)
 		return r.err ? ZMARSHALLINGERROR : ZSYSTEMERROR;
-	rc = zacl_fixup(acl, c->ids, c->nids, out);
+	rc = zacl_fixup(acl, c->ids, c->nids,
+			s->cfg.x509 ? ZACL_X509 : 0, out);
 	zacl_release(acl);
 	if (rc)
 		return rc;
@@ -702,7 +703,8 @@ static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
 	if (zk_path_validate(st->path, st->len, false))
 		rc = ZBADARGUMENTS;
 	if (!rc)
-		rc = zacl_fixup(acl, c->ids, c->nids, &st->acl);
+		rc = zacl_fixup(acl, c->ids, c->nids,
+				c->s->cfg.x509 ? ZACL_X509 : 0, &st->acl);
 	if (!rc)
 		st->acl = prep_acl_intern(c->s, st->acl);
 	zacl_release(acl);

@@ -137,6 +137,10 @@ struct dp_backend_ops {
 	/* Optional (NULL: the kernel keeps these): add b's counters to *s.
 	 * Any thread; the owner publishes them once a poll. */
 	void (*stats)(struct dp_backend *b, struct dp_backend_stats *s);
+	/* Optional: the id a verified client certificate gives the link
+	 * (TLS, x509 auth: its subject); the length, 0 if none. */
+	size_t (*peer_id)(struct dp_backend *b, struct dp_link *l, char *buf,
+			  size_t len);
 };
 
 /* io_tcp.c */

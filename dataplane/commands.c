@@ -385,13 +385,41 @@ static void environment(json_t *r)
 	}
 }
 
+static bool is_ensemble(const struct zcfg *cfg)
+{
+	return cfg->n_servers > 1 ||
+	       (cfg->n_servers == 1 && !cfg->standalone_enabled);
+}
+
+/* This member's client address as QuorumPeer knows it: its server.N
+ * line's, else clientPortAddress:clientPort */
+static void own_client_address(struct dp_server *d, char *a, size_t len)
+{
+	const struct zcfg *cfg = d->cfg;
+	int64_t me = zab_seq_server_id(d->seq);
+	for (int i = 0; i < cfg->n_servers; i++) {
+		const struct zcfg_server *sv = &cfg->servers[i];
+		if (sv->id == me && sv->client_port) {
+			snprintf(a, len, "%s:%d",
+				 sv->client_addr[0] ? sv->client_addr
+						    : "0.0.0.0",
+				 sv->client_port);
+			return;
+		}
+	}
+	snprintf(a, len, "%s:%d",
+		 cfg->client_port_address[0] ? cfg->client_port_address
+					     : "0.0.0.0",
+		 cfg->client_port);
+}
+
 /* leader, voting_view, zabstate, observers */
 static void voting_view(struct dp_server *d, json_t *r)
 {
 	const struct zcfg *cfg = d->cfg;
 	json_t *all = json_object();
-	bool ensemble = cfg->n_servers > 1 ||
-			(cfg->n_servers == 1 && !cfg->standalone_enabled);
+	bool ensemble = is_ensemble(cfg);
+	int64_t me = zab_seq_server_id(d->seq);
 	for (int i = 0; ensemble && i < cfg->n_servers; i++) {
 		const struct zcfg_server *sv = &cfg->servers[i];
 		char a[300], key[16];
@@ -403,7 +431,9 @@ static void voting_view(struct dp_server *d, json_t *r)
 		json_object_set_new(m, "election_addresses",
 				    json_pack("[s]", a));
 		a[0] = 0;
-		if (sv->client_port)
+		if (sv->id == me)
+			own_client_address(d, a, sizeof(a));
+		else if (sv->client_port)
 			snprintf(a, sizeof(a), "%s:%d",
 				 sv->client_addr[0] ? sv->client_addr
 						    : "0.0.0.0",
@@ -453,8 +483,11 @@ static void zabstate(struct dp_server *d, json_t *r)
 	zxid_t z = tree_applied_zxid(d->tree);
 	char hex[32];
 	snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)z);
+	char ca[300];
+	own_client_address(d, ca, sizeof(ca));
 	json_object_set_new(r, "myid", json_integer(me));
 	json_object_set_new(r, "is_leader", json_boolean(lid == me));
+	json_object_set_new(r, "client_address", json_string(ca));
 	json_object_set_new(r, "voting",
 			    json_boolean(!d->cfg->peer_type_observer));
 	json_object_set_new(r, "last_zxid", json_string(hex));
@@ -679,6 +712,11 @@ static const char *run(struct dp_server *d, const char *cmd,
 	}
 	if (!strcmp(cmd, "zabstate")) {
 		zabstate(d, r);
+		return NULL;
+	}
+	if (!strcmp(cmd, "initial_configuration") && is_ensemble(cfg)) {
+		/* QuorumPeer's, unlike ZooKeeperServerMain's, is null */
+		json_object_set_new(r, "initial_configuration", json_null());
 		return NULL;
 	}
 	if (!strcmp(cmd, "initial_configuration")) {

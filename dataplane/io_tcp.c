@@ -14,6 +14,13 @@
  * soon as a pass's batch is written, as ZooKeeper's NIOServerCnxn sets
  * it).  EINTR is retried here; EAGAIN becomes -EAGAIN.  Sends use
  * MSG_NOSIGNAL: a client gone away is an error return, not a SIGPIPE.
+ *
+ * With secureClientPort, each worker has a second SO_REUSEPORT listener
+ * whose connections speak TLS (tls_int.h).  Their state hangs off
+ * `tls[fd]`; a plain link's slot there is NULL and costs one load.  A TLS
+ * link whose decrypted bytes wait in OpenSSL is reported readable by the
+ * next poll without a socket event (the `pend` list); one whose
+ * handshake must write first gets write interest until it could.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -27,16 +34,33 @@
 #include <unistd.h>
 
 #include "dataplane/backend_int.h"
+#include "dataplane/tls_int.h"
 
 /* epoll data of the two descriptors that are not links (a link's token
  * is (gen << 32) | slot, never all ones in its high half) */
 #define TOK_LISTEN UINT64_MAX
 #define TOK_WAKE (UINT64_MAX - 1)
+#define TOK_SLISTEN (UINT64_MAX - 2)
+
+struct tls_link {
+	struct tls_conn *c;
+	uint64_t token;
+	bool pending; /* on b->pend */
+	bool out;     /* write interest for the handshake's sake */
+	bool rd, wr;  /* the protocol's interest */
+};
 
 struct dp_backend {
 	int ep;
 	int lfd;
+	int slfd;    /* secureClientPort, -1 if none */
 	int wake_fd; /* the sequencer's, not ours to close */
+	struct tls_ctx *tls_ctx;
+	struct tls_link **tls; /* by fd; NULL: plain */
+	int ntls;
+	int *pend;   /* fds of TLS links with decrypted bytes waiting */
+	int npend;
+	int nout;    /* TLS links waiting to write their handshake */
 	struct epoll_event evs[DP_POLL_MAX];
 };
 
@@ -45,21 +69,20 @@ struct dp_backend {
  * per worker); without, it only probes that no other process holds the
  * port — a REUSEPORT group of another paddockd would otherwise silently
  * share the port with us. */
-static int listen_on(const struct zcfg *cfg, bool reuseport, char *err,
-		     size_t err_len)
+static int listen_at(const char *addr, int portno, bool reuseport,
+		     char *err, size_t err_len)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res;
 	char port[16];
-	snprintf(port, sizeof(port), "%d", cfg->client_port);
-	const char *host =
-	    cfg->client_port_address[0] ? cfg->client_port_address : NULL;
+	snprintf(port, sizeof(port), "%d", portno);
+	const char *host = addr[0] ? addr : NULL;
 	int rc = getaddrinfo(host, port, &hints, &res);
 	if (rc) {
-		snprintf(err, err_len, "clientPortAddress %s: %s",
-			 host ? host : "*", gai_strerror(rc));
+		snprintf(err, err_len, "address %s: %s", host ? host : "*",
+			 gai_strerror(rc));
 		return -1;
 	}
 	int fd = socket(res->ai_family,
@@ -74,7 +97,7 @@ static int listen_on(const struct zcfg *cfg, bool reuseport, char *err,
 	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) ||
 	    listen(fd, 1024)) {
 		snprintf(err, err_len, "cannot listen on %s:%d: %s",
-			 host ? host : "*", cfg->client_port, strerror(errno));
+			 host ? host : "*", portno, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
@@ -83,13 +106,30 @@ static int listen_on(const struct zcfg *cfg, bool reuseport, char *err,
 	return fd;
 }
 
+static int listen_on(const struct zcfg *cfg, bool reuseport, char *err,
+		     size_t err_len)
+{
+	return listen_at(cfg->client_port_address, cfg->client_port,
+			 reuseport, err, err_len);
+}
+
 static int tcp_check(const struct zcfg *cfg, char *err, size_t err_len)
 {
 	int probe = listen_on(cfg, false, err, err_len);
 	if (probe < 0)
 		return -1;
 	close(probe);
-	return 0;
+	if (!cfg->secure_client_port)
+		return 0;
+	probe = listen_at(cfg->secure_client_addr, cfg->secure_client_port,
+			  false, err, err_len);
+	if (probe < 0)
+		return -1;
+	close(probe);
+	/* the stores, once, so a bad one is one clear error */
+	struct tls_ctx *t = tls_ctx_new(cfg, err, err_len);
+	tls_ctx_free(t);
+	return t ? 0 : -1;
 }
 
 static void tcp_destroy(struct dp_backend *b)
@@ -98,8 +138,13 @@ static void tcp_destroy(struct dp_backend *b)
 		return;
 	if (b->lfd >= 0)
 		close(b->lfd);
+	if (b->slfd >= 0)
+		close(b->slfd);
 	if (b->ep >= 0)
 		close(b->ep);
+	tls_ctx_free(b->tls_ctx);
+	free(b->tls);
+	free(b->pend);
 	free(b);
 }
 
@@ -111,7 +156,7 @@ static struct dp_backend *tcp_open(const struct zcfg *cfg, int idx, int wake_fd,
 		snprintf(err, err_len, "out of memory");
 		return NULL;
 	}
-	b->lfd = -1;
+	b->lfd = b->slfd = -1;
 	b->wake_fd = wake_fd;
 	b->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (b->ep < 0) {
@@ -125,6 +170,18 @@ static struct dp_backend *tcp_open(const struct zcfg *cfg, int idx, int wake_fd,
 	epoll_ctl(b->ep, EPOLL_CTL_ADD, b->lfd, &ev);
 	ev.data.u64 = TOK_WAKE;
 	epoll_ctl(b->ep, EPOLL_CTL_ADD, wake_fd, &ev);
+	if (cfg->secure_client_port) {
+		b->tls_ctx = tls_ctx_new(cfg, err, err_len);
+		if (!b->tls_ctx)
+			goto fail;
+		b->slfd = listen_at(cfg->secure_client_addr,
+				    cfg->secure_client_port, true, err,
+				    err_len);
+		if (b->slfd < 0)
+			goto fail;
+		ev.data.u64 = TOK_SLISTEN;
+		epoll_ctl(b->ep, EPOLL_CTL_ADD, b->slfd, &ev);
+	}
 	return b;
 fail:
 	tcp_destroy(b);
@@ -136,14 +193,21 @@ static int tcp_poll(struct dp_backend *b, int timeout_ms, struct dp_event *ev,
 {
 	if (n > DP_POLL_MAX)
 		n = DP_POLL_MAX;
-	int got = epoll_wait(b->ep, b->evs, n, timeout_ms);
 	int k = 0;
+	/* TLS links with decrypted bytes waiting: readable now */
+	for (int i = 0; i < b->npend && k < n; i++) {
+		struct tls_link *t = b->tls[b->pend[i]];
+		t->pending = false;
+		ev[k++] = (struct dp_event){t->token, DP_EV_IN};
+	}
+	b->npend = 0;
+	int got = epoll_wait(b->ep, b->evs, n - k, k ? 0 : timeout_ms);
 	for (int i = 0; i < got; i++) {
 		uint64_t u = b->evs[i].data.u64;
 		uint32_t e = b->evs[i].events;
 		if (u == TOK_WAKE)
 			continue; /* the caller polls the ring anyway */
-		if (u == TOK_LISTEN) {
+		if (u == TOK_LISTEN || u == TOK_SLISTEN) {
 			ev[k++] = (struct dp_event){0, DP_EV_ACCEPT};
 			continue;
 		}
@@ -151,6 +215,9 @@ static int tcp_poll(struct dp_backend *b, int timeout_ms, struct dp_event *ev,
 		ev[k].what = ((e & EPOLLIN) ? DP_EV_IN : 0) |
 			     ((e & EPOLLOUT) ? DP_EV_OUT : 0) |
 			     ((e & (EPOLLHUP | EPOLLERR)) ? DP_EV_HUP : 0);
+		/* a TLS handshake waiting to write goes on in recv */
+		if (b->nout && (e & EPOLLOUT))
+			ev[k].what |= DP_EV_IN;
 		k++;
 	}
 	return k;
@@ -168,6 +235,42 @@ static void tcp_listen_set(struct dp_backend *b, bool on)
 	struct epoll_event ev = {.events = on ? EPOLLIN : 0,
 				 .data.u64 = TOK_LISTEN};
 	epoll_ctl(b->ep, EPOLL_CTL_MOD, b->lfd, &ev);
+	if (b->slfd >= 0) {
+		ev.data.u64 = TOK_SLISTEN;
+		epoll_ctl(b->ep, EPOLL_CTL_MOD, b->slfd, &ev);
+	}
+}
+
+/* A TLS link's state for fd, the table grown to hold it. */
+static int tls_attach_fd(struct dp_backend *b, int fd, const char *peer)
+{
+	if (fd >= b->ntls) {
+		int cap = fd < 1024 ? 1024 : 2 * fd;
+		struct tls_link **v = realloc(b->tls, (size_t)cap * sizeof(*v));
+		int *p = realloc(b->pend, (size_t)cap * sizeof(*p));
+		if (v)
+			b->tls = v;
+		if (p)
+			b->pend = p;
+		if (!v || !p)
+			return -ENOMEM;
+		memset(v + b->ntls, 0, (size_t)(cap - b->ntls) * sizeof(*v));
+		b->ntls = cap;
+	}
+	struct tls_link *t = calloc(1, sizeof(*t));
+	if (t)
+		t->c = tls_conn_new(b->tls_ctx, fd, peer);
+	if (!t || !t->c) {
+		free(t);
+		return -ENOMEM;
+	}
+	b->tls[fd] = t;
+	return 0;
+}
+
+static struct tls_link *tls_of(const struct dp_backend *b, int fd)
+{
+	return fd < b->ntls ? b->tls[fd] : NULL;
 }
 
 static int tcp_accept(struct dp_backend *b, struct dp_link *l,
@@ -176,10 +279,19 @@ static int tcp_accept(struct dp_backend *b, struct dp_link *l,
 	struct sockaddr_storage ss = {0}; /* analyzers: accept4 fills it */
 	socklen_t sl = sizeof(ss);
 	int fd;
+	bool secure = false;
 	do
 		fd = accept4(b->lfd, (struct sockaddr *)&ss, &sl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
+	if (fd < 0 && errno == EWOULDBLOCK && b->slfd >= 0) {
+		secure = true;
+		sl = sizeof(ss);
+		do
+			fd = accept4(b->slfd, (struct sockaddr *)&ss, &sl,
+				     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		while (fd < 0 && errno == EINTR);
+	}
 	if (fd < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	snprintf(peer->ip, sizeof(peer->ip), "?");
@@ -194,6 +306,13 @@ static int tcp_accept(struct dp_backend *b, struct dp_link *l,
 		peer->port = ntohs(a->sin6_port);
 	}
 	l->h = (uintptr_t)fd;
+	if (secure) {
+		int rc = tls_attach_fd(b, fd, peer->ip);
+		if (rc) {
+			close(fd);
+			return rc;
+		}
+	}
 	return 0;
 }
 
@@ -202,6 +321,11 @@ static int tcp_attach(struct dp_backend *b, struct dp_link *l)
 	int one = 1;
 	setsockopt((int)l->h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = l->token};
+	struct tls_link *t = tls_of(b, (int)l->h);
+	if (t) {
+		t->token = l->token;
+		t->rd = true;
+	}
 	if (epoll_ctl(b->ep, EPOLL_CTL_ADD, (int)l->h, &ev))
 		return -errno;
 	return 0;
@@ -210,15 +334,42 @@ static int tcp_attach(struct dp_backend *b, struct dp_link *l)
 static void tcp_interest(struct dp_backend *b, struct dp_link *l, bool rd,
 			 bool wr)
 {
+	struct tls_link *t = tls_of(b, (int)l->h);
+	if (t) {
+		t->rd = rd;
+		t->wr = wr;
+		wr |= t->out;
+	}
 	struct epoll_event ev = {.events =
 				     (rd ? EPOLLIN : 0) | (wr ? EPOLLOUT : 0),
 				 .data.u64 = l->token};
 	epoll_ctl(b->ep, EPOLL_CTL_MOD, (int)l->h, &ev);
 }
 
+static ssize_t tls_link_recv(struct dp_backend *b, struct dp_link *l,
+			     struct tls_link *t, void *buf, size_t len)
+{
+	int fd = (int)l->h;
+	ssize_t n = tls_recv(t->c, buf, len);
+	bool out = n == -EAGAIN && tls_wants_out(t->c);
+	if (out != t->out) { /* the handshake's write interest */
+		t->out = out;
+		b->nout += out ? 1 : -1;
+		tcp_interest(b, l, t->rd, t->wr);
+	}
+	if (n > 0 && !t->pending && tls_pending(t->c)) {
+		t->pending = true;
+		b->pend[b->npend++] = fd;
+	}
+	return n;
+}
+
 static ssize_t tcp_recv(struct dp_backend *b, struct dp_link *l, void *buf,
 			size_t len)
 {
+	struct tls_link *t = tls_of(b, (int)l->h);
+	if (t)
+		return tls_link_recv(b, l, t, buf, len);
 	for (;;) {
 		ssize_t n = recv((int)l->h, buf, len, 0);
 		if (n >= 0)
@@ -232,6 +383,9 @@ static ssize_t tcp_recv(struct dp_backend *b, struct dp_link *l, void *buf,
 static ssize_t tcp_send(struct dp_backend *b, struct dp_link *l,
 			const struct iovec *iov, int n)
 {
+	struct tls_link *t = tls_of(b, (int)l->h);
+	if (t)
+		return tls_send(t->c, iov, n);
 	for (;;) {
 		ssize_t k;
 		if (n == 1) {
@@ -254,8 +408,28 @@ static ssize_t tcp_send(struct dp_backend *b, struct dp_link *l,
  * holds the socket (no dup, no fork), so no EPOLL_CTL_DEL is needed. */
 static void tcp_close(struct dp_backend *b, struct dp_link *l)
 {
-	close((int)l->h);
+	int fd = (int)l->h;
+	struct tls_link *t = tls_of(b, fd);
+	if (t) {
+		if (t->pending) /* off the pending list */
+			for (int i = 0; i < b->npend; i++)
+				if (b->pend[i] == fd)
+					b->pend[i--] = b->pend[--b->npend];
+		if (t->out)
+			b->nout--;
+		tls_conn_free(t->c);
+		free(t);
+		b->tls[fd] = NULL;
+	}
+	close(fd);
 	l->h = (uintptr_t)-1;
+}
+
+static size_t tcp_peer_id(struct dp_backend *b, struct dp_link *l,
+			  char *buf, size_t len)
+{
+	struct tls_link *t = tls_of(b, (int)l->h);
+	return t ? tls_peer_id(t->c, buf, len) : 0;
 }
 
 const struct dp_backend_ops dp_tcp_backend = {
@@ -272,4 +446,5 @@ const struct dp_backend_ops dp_tcp_backend = {
     .recv = tcp_recv,
     .send = tcp_send,
     .close = tcp_close,
+    .peer_id = tcp_peer_id,
 };

@@ -920,6 +920,14 @@ void dp_handle_connect(struct dp_worker *w, struct dp_conn *c, const uint8_t *p,
 	c->session = session;
 	c->state = CS_SESSION;
 	c->touched = true;
+	/* X509AuthenticationProvider: a verified client certificate's
+	 * subject is the connection's "x509" id */
+	char id[512];
+	size_t idl = w->srv->cfg->x509_auth && w->io->peer_id
+			     ? w->io->peer_id(w->be, &c->link, id, sizeof(id))
+			     : 0;
+	if (idl)
+		dp_conn_add_auth(c, "x509", id, idl);
 	dp_post(w, m);
 }
 

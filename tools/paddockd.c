@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
 #include <urcu-qsbr.h>
 
 #include "admin/admin.h"
@@ -264,6 +265,7 @@ int main(int argc, char **argv)
 		.stall_ms = cfg.request_throttle_stall_ms,
 		.enforce_quota = cfg.enforce_quota,
 		.reconfig_enabled = cfg.reconfig_enabled,
+		.x509 = cfg.x509_auth,
 	};
 	struct zab_seq *seq = zab_seq_create(&sc);
 	if (!seq) {
@@ -320,12 +322,16 @@ int main(int argc, char **argv)
 		"paddockd: serving on %s:%d (%d worker%s), dataDir %s\n", at,
 		cfg.client_port, cfg.workers, cfg.workers == 1 ? "" : "s",
 		cfg.data_dir);
+	/* Type=notify (debian/paddock.service): serving now; a no-op when
+	 * not started by systemd (no $NOTIFY_SOCKET) */
+	sd_notify(0, "READY=1");
 
 	rcu_thread_offline();
 	sigdelset(&set, SIGPIPE);
 	int sig = 0;
 	sigwait(&set, &sig);
 	fprintf(stderr, "paddockd: signal %d, shutting down\n", sig);
+	sd_notify(0, "STOPPING=1");
 	rcu_thread_online();
 	return teardown(tree, seq, log, dp, adm, 0);
 }

@@ -321,7 +321,7 @@ static bool auth_scheme_authenticated(const char *scheme)
 }
 
 int zacl_fixup(const struct zacl *in, const struct zauth_id *ids, int n,
-	       struct zacl **out)
+	       unsigned providers, struct zacl **out)
 {
 	const char **sch = NULL, **id = NULL;
 	int32_t *perms = NULL;
@@ -377,6 +377,11 @@ int zacl_fixup(const struct zacl *in, const struct zauth_id *ids, int n,
 		} else if (strcmp(e->scheme, "ip") == 0) {
 			if (!ip_valid(e->id))
 				goto out;
+			perms[cnt] = e->perms;
+			sch[cnt] = e->scheme;
+			id[cnt++] = e->id;
+		} else if ((providers & ZACL_X509) &&
+			   strcmp(e->scheme, "x509") == 0) {
 			perms[cnt] = e->perms;
 			sch[cnt] = e->scheme;
 			id[cnt++] = e->id;

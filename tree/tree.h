@@ -207,10 +207,12 @@ int zacl_check(const struct zacl *acl, int perm, const struct zauth_id *ids,
  * identity of the caller (ZINVALIDACL if there is none); "digest" ids must
  * contain ':'; "ip" ids must parse as an address[/bits]; unknown schemes
  * and an empty list are ZINVALIDACL.  On ZOK *out is a new zacl (refs 1),
- * owned by the caller.
+ * owned by the caller.  `providers`: the optional schemes that have a
+ * provider (ZACL_X509: authProvider.x509, ids compared exactly).
  */
+#define ZACL_X509 1u
 int zacl_fixup(const struct zacl *in, const struct zauth_id *ids, int n,
-	       struct zacl **out);
+	       unsigned providers, struct zacl **out);
 
 /* "user:password" -> "user:base64(sha1(user:password))" into out (NUL
  * terminated).  Returns length or -1 if out_len is too small. */

@@ -78,7 +78,7 @@ static void do_acl(const uint8_t *d, size_t n)
 	static const struct zauth_id super[] = {{"super", ""}};
 	for (int k = 0; k <= 3; k++) {
 		struct zacl *out = NULL;
-		int rc = zacl_fixup(a, ids, k, &out);
+		int rc = zacl_fixup(a, ids, k, 0, &out);
 		if (rc == ZOK) {
 			if (!out)
 				abort();

@@ -40,6 +40,9 @@ PADDOCKD = os.environ.get("PADDOCKD",
 ZK_JAR = "/usr/share/java/zookeeper.jar"
 ZK_CP = os.environ.get(
     "ZK_CLASSPATH", ZK_JAR + ":/usr/share/java/slf4j-simple.jar")
+# With Jetty (the AdminServer) and Netty (TLS) too; slf4j-simple first,
+# or SLF4J picks slf4j-nop and ZooKeeper's log is empty
+ZK_FULL_CP = ZK_CP + ":/usr/share/java/*"
 JAVA = os.environ.get("JAVA", shutil.which("java") or "/usr/bin/java")
 KEEP = os.environ.get("PADDOCK_KEEP_TMP")  # keep server dirs for debugging
 
@@ -98,9 +101,10 @@ def _kill_leftovers():
 class Server:
     """One standalone server process (paddockd or Apache ZooKeeper)."""
 
-    def __init__(self, kind, overrides=None, name="srv"):
+    def __init__(self, kind, overrides=None, name="srv", full_cp=False):
         assert kind in ("paddock", "zookeeper"), kind
         self.kind = kind
+        self.full_cp = full_cp  # ZooKeeper with every Debian jar
         self.dir = tempfile.mkdtemp(prefix="paddock-it-%s-%s-" % (kind, name))
         self.port = free_port()
         self.config = base_config()
@@ -139,7 +143,7 @@ class Server:
             raise ServerError("Apache ZooKeeper not installed (%s missing; "
                               "apt-get install zookeeper)" % ZK_JAR)
         cmd = [JAVA, "-Xshare:auto", "-XX:+UseSerialGC", "-Xmx256m",
-               "-cp", ZK_CP,
+               "-cp", ZK_FULL_CP if self.full_cp else ZK_CP,
                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                "-Dzookeeper.admin.enableServer=false"]
         for key, prop in ZK_JVM_PROPS.items():

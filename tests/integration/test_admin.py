@@ -25,7 +25,6 @@ import urllib.request
 
 import pytest
 
-import conftest
 from conftest import Server, ServerError, new_client
 from srvutil import free_port, four_letter
 
@@ -86,18 +85,6 @@ def command(port, name):
     return json.loads(body)
 
 
-class AdminServer(Server):
-    """A Server whose ZooKeeper has Jetty on its class path (without it
-    ZooKeeper quietly runs a DummyAdminServer)."""
-
-    def command(self):
-        cmd = super().command()
-        if self.kind == "zookeeper":
-            cmd[cmd.index(conftest.ZK_CP)] = \
-                conftest.ZK_JAR + ":/usr/share/java/*"
-        return cmd
-
-
 class Pair:
     """paddockd and ZooKeeper with their AdminServers on, same traffic."""
 
@@ -108,7 +95,10 @@ class Pair:
         for kind in ("paddock", "zookeeper"):
             port = free_port()
             over = dict(ADMIN, **{"admin.serverPort": port})
-            self.srv[kind] = AdminServer(kind, over, name="admin").start()
+            # full_cp: Jetty, without which ZooKeeper quietly runs a
+            # DummyAdminServer
+            self.srv[kind] = Server(kind, over, name="admin",
+                                    full_cp=True).start()
             self.admin[kind] = port
 
     def traffic(self):

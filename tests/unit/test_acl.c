@@ -44,7 +44,7 @@ static int fixup1(const char *scheme, const char *id,
 		  const struct zauth_id *ids, int n, struct zacl **out)
 {
 	struct zacl *a = acl1(ZPERM_ALL, scheme, id);
-	int rc = zacl_fixup(a, ids, n, out);
+	int rc = zacl_fixup(a, ids, n, 0, out);
 
 	zacl_unref(a);
 	return rc;
@@ -267,9 +267,9 @@ static void test_fixup_empty_or_null_is_invalid(void **state)
 {
 	struct zacl *e = zacl_new(0, NULL, NULL, NULL), *out;
 
-	assert_int_equal(zacl_fixup(e, NULL, 0, &out), ZINVALIDACL);
+	assert_int_equal(zacl_fixup(e, NULL, 0, 0, &out), ZINVALIDACL);
 	assert_null(out);
-	assert_int_equal(zacl_fixup(NULL, NULL, 0, &out), ZINVALIDACL);
+	assert_int_equal(zacl_fixup(NULL, NULL, 0, 0, &out), ZINVALIDACL);
 	zacl_unref(e);
 }
 
@@ -299,7 +299,7 @@ static void test_fixup_auth_expands_to_authenticated_ids(void **state)
 				 {"digest", "amy:hash2"}};
 	struct zacl *a = acl1(ZPERM_READ | ZPERM_ADMIN, "auth", ""), *out;
 
-	assert_int_equal(zacl_fixup(a, ids, 4, &out), ZOK);
+	assert_int_equal(zacl_fixup(a, ids, 4, 0, &out), ZOK);
 	assert_int_equal(out->n, 2);
 	assert_string_equal(out->e[0].scheme, "digest");
 	assert_string_equal(out->e[0].id, "bob:hash");
@@ -307,6 +307,29 @@ static void test_fixup_auth_expands_to_authenticated_ids(void **state)
 	assert_string_equal(out->e[1].id, "amy:hash2");
 	zacl_unref(a);
 	zacl_unref(out);
+}
+
+/* "x509" has a provider only with authProvider.x509; its ids are
+ * compared exactly, and "auth" expands to an x509 identity */
+static void test_fixup_x509_needs_its_provider(void **state)
+{
+	struct zacl *a = acl1(ZPERM_READ, "x509", "CN=client1,O=paddock");
+	struct zacl *au = acl1(ZPERM_ALL, "auth", "");
+	struct zauth_id ids[] = {{"x509", "CN=client1,O=paddock"}};
+	struct zacl *out;
+
+	assert_int_equal(zacl_fixup(a, NULL, 0, 0, &out), ZINVALIDACL);
+	assert_int_equal(zacl_fixup(a, NULL, 0, ZACL_X509, &out), ZOK);
+	assert_string_equal(out->e[0].id, "CN=client1,O=paddock");
+	assert_int_equal(zacl_check(out, ZPERM_READ, ids, 1), ZOK);
+	ids[0].id = "CN=client2,O=paddock";
+	assert_int_equal(zacl_check(out, ZPERM_READ, ids, 1), ZNOAUTH);
+	zacl_unref(out);
+	assert_int_equal(zacl_fixup(au, ids, 1, ZACL_X509, &out), ZOK);
+	assert_string_equal(out->e[0].scheme, "x509");
+	zacl_unref(out);
+	zacl_unref(a);
+	zacl_unref(au);
 }
 
 static void test_fixup_auth_without_authenticated_id_is_invalid(void **state)
@@ -371,7 +394,7 @@ static void test_fixup_removes_duplicates_keeping_order(void **state)
 	const char *i[] = {"anyone", "a:b", "anyone", "a:b", "anyone"};
 	struct zacl *a = zacl_new(5, p, s, i), *out;
 
-	assert_int_equal(zacl_fixup(a, NULL, 0, &out), ZOK);
+	assert_int_equal(zacl_fixup(a, NULL, 0, 0, &out), ZOK);
 	assert_int_equal(out->n, 3);
 	assert_int_equal(out->e[0].perms, 31);
 	assert_string_equal(out->e[1].scheme, "digest");
@@ -384,7 +407,7 @@ static void test_fixup_one_bad_entry_rejects_all(void **state)
 {
 	struct zacl *a = acl2(31, "world", "anyone", 31, "ip", "nope"), *out;
 
-	assert_int_equal(zacl_fixup(a, NULL, 0, &out), ZINVALIDACL);
+	assert_int_equal(zacl_fixup(a, NULL, 0, 0, &out), ZINVALIDACL);
 	assert_null(out);
 	zacl_unref(a);
 }
@@ -417,6 +440,7 @@ int main(void)
 	    cmocka_unit_test(test_fixup_world_anyone_passes),
 	    cmocka_unit_test(test_fixup_world_must_be_anyone),
 	    cmocka_unit_test(test_fixup_auth_expands_to_authenticated_ids),
+	    cmocka_unit_test(test_fixup_x509_needs_its_provider),
 	    cmocka_unit_test(
 		test_fixup_auth_without_authenticated_id_is_invalid),
 	    cmocka_unit_test(test_fixup_digest_needs_user_colon_hash),

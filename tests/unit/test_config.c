@@ -827,9 +827,8 @@ static void test_accepted_keys_warn_exactly_once_each(void **state)
 		"syncEnabled=true", "dynamicConfigFile=/tmp/zoo.cfg.dynamic",
 		"txnLogSizeLimitInKb=-1",
 		"metricsProvider.exportJvmInfo=false", "skipACL=no",
-		"secureClientPort=2281",
-		"authProvider.1=org.apache.SASLAuthenticationProvider",
-		"ssl.keyStore.location=/k", "ssl.trustStore.password=x",
+		"ssl.hostnameVerification=false",
+		"ssl.quorum.keyStore.location=/k", "ssl.crl=false",
 	};
 	char text[4096], what[256];
 	size_t n = sizeof(keys) / sizeof(keys[0]);
@@ -881,6 +880,42 @@ static void test_admin_and_metrics_keys(void **state)
 	assert_int_equal(load(BASE "admin.serverPort=0\n"), -1);
 	assert_int_equal(load(BASE "admin.commandURL=commands\n"), -1);
 	assert_err_at(3, "admin.commandURL: must start with '/'");
+}
+
+static void test_tls_keys(void **state)
+{
+	load_ok(BASE);
+	assert_int_equal(cfg.secure_client_port, 0);
+	assert_int_equal(cfg.ssl_client_auth, ZCFG_AUTH_NEED);
+	assert_false(cfg.x509_auth);
+	load_ok(BASE "secureClientPort=2281\n"
+		     "zookeeper.ssl.keyStore.location=/k.pem\n"
+		     "ssl.keyStore.password=pw\nssl.keyStore.type=PEM\n"
+		     "ssl.trustStore.location=/ca.pem\nssl.clientAuth=want\n"
+		     "ssl.protocol=TLSv1.3\n"
+		     "authProvider.x509=org.apache.zookeeper.server.auth."
+		     "X509AuthenticationProvider\n");
+	assert_int_equal(n_warns, 0);
+	assert_int_equal(cfg.secure_client_port, 2281);
+	assert_string_equal(cfg.secure_client_addr, "0.0.0.0");
+	assert_string_equal(cfg.ssl_key_store, "/k.pem");
+	assert_string_equal(cfg.ssl_key_store_password, "pw");
+	assert_string_equal(cfg.ssl_trust_store, "/ca.pem");
+	assert_int_equal(cfg.ssl_client_auth, ZCFG_AUTH_WANT);
+	assert_string_equal(cfg.ssl_protocols, "TLSv1.3");
+	assert_true(cfg.x509_auth);
+	load_ok(BASE "authProvider.1=org.apache.zookeeper.server.auth."
+		     "SASLAuthenticationProvider\n");
+	assert_int_equal(n_warns, 1);
+	assert_false(cfg.x509_auth);
+	assert_int_equal(load(BASE "secureClientPort=2281\n"), -1);
+	assert_non_null(strstr(err, "secureClientPort is set but "
+				    "ssl.keyStore.location is not"));
+	assert_int_equal(load(BASE "ssl.keyStore.type=JKS\n"), -1);
+	assert_err_at(3, "ssl.keyStore.type: JKS stores are Java's own format");
+	assert_int_equal(load(BASE "ssl.clientAuth=maybe\n"), -1);
+	assert_int_equal(load(BASE "ssl.enabledProtocols=TLSv1.1\n"), -1);
+	assert_err_at(3, "ssl.enabledProtocols: 'TLSv1.1' is not TLSv1.2");
 }
 
 static void test_unknown_key_is_a_warning_not_an_error(void **state)
@@ -1287,6 +1322,7 @@ int main(void)
 		cmocka_unit_test(test_peer_type_values),
 		cmocka_unit_test(test_accepted_keys_warn_exactly_once_each),
 		cmocka_unit_test(test_admin_and_metrics_keys),
+		cmocka_unit_test(test_tls_keys),
 		cmocka_unit_test(test_unknown_key_is_a_warning_not_an_error),
 		cmocka_unit_test(test_election_alg_other_than_3_is_an_error),
 		cmocka_unit_test(
