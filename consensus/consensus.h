@@ -215,6 +215,17 @@ struct zab_stats {
 	/* transactions after which the tree digest differed from the one
 	 * the proposal carried (or, on the leader, from its prediction) */
 	_Atomic int64_t digest_mismatches;
+	/* ServerMetrics' quorum counters: transactions this member proposed
+	 * and committed while leading; PROPOSALs and COMMITs it received
+	 * while learning; times it started looking; learners it synced by
+	 * DIFF and by SNAP while leading */
+	_Atomic int64_t proposals, commits;
+	_Atomic int64_t learner_proposals, learner_commits;
+	_Atomic int64_t lookings, diffs, snaps;
+	_Atomic int64_t leading_since; /* monotonic ms, 0: not leading */
+	/* PROPOSAL packet sizes while leading (last_/min_/max_proposal_
+	 * size; min 0 until the first) */
+	_Atomic int64_t prop_last, prop_min, prop_max;
 };
 
 struct zab_seq;

@@ -263,6 +263,22 @@ static void io_send(struct zab_io *io, int64_t to, const struct zab_pkt *p)
 	struct qpkt q = pw_qpkt(p->type, p->zxid);
 	q.data = p->data;
 	q.len = p->data ? (int32_t)p->len : -1;
+	struct zab_stats *st = &e->s->stats;
+	if (p->type == ZP_DIFF) {
+		stat_add(&st->diffs, 1);
+	} else if (p->type == ZP_PROPOSAL) {
+		int64_t n = (int64_t)p->len;
+		atomic_store_explicit(&st->prop_last, n, memory_order_relaxed);
+		int64_t mn = atomic_load_explicit(&st->prop_min,
+						  memory_order_relaxed);
+		if (!mn || n < mn)
+			atomic_store_explicit(&st->prop_min, n,
+					      memory_order_relaxed);
+		if (n > atomic_load_explicit(&st->prop_max,
+					     memory_order_relaxed))
+			atomic_store_explicit(&st->prop_max, n,
+					      memory_order_relaxed);
+	}
 	peer_send(e->peer, to, &q);
 }
 
@@ -278,6 +294,9 @@ static void io_log_append(struct zab_io *io, zxid_t zxid, const void *p,
 			  size_t len)
 {
 	struct ens *e = ens_of(io);
+	stat_add(e->role == ZR_LEADING ? &e->s->stats.proposals
+				       : &e->s->stats.learner_proposals,
+		 1);
 	if (!e->s->log)
 		return;
 	if (zlog_append(e->s->log, zxid, p, len))
@@ -618,6 +637,7 @@ static zxid_t io_snap_send(struct zab_io *io, int64_t to)
 {
 	struct ens *e = ens_of(io);
 	struct zab_seq *s = e->s;
+	stat_add(&s->stats.snaps, 1);
 	struct qpkt q = pw_qpkt(ZP_SNAP, s->applied);
 	struct snap_job *j = calloc(1, sizeof(*j));
 	if (!j || peer_send(e->peer, to, &q) ||
@@ -1143,6 +1163,8 @@ static void io_apply(struct zab_io *io, zxid_t zxid, const void *p,
 {
 	struct ens *e = ens_of(io);
 	struct zab_seq *s = e->s;
+	if (e->role == ZR_LEADING)
+		stat_add(&s->stats.commits, 1);
 	/* the leader's own transaction (the first pending one that is not a
 	 * read waiting its turn): seq_drain applies it from prep's steps */
 	const struct ptxn *t = s->ph;
@@ -1174,6 +1196,10 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 	e->leader = leader;
 	atomic_store(&s->mode, (int)role);
 	atomic_store(&s->leader_sid, role == ZR_LOOKING ? -1 : leader);
+	atomic_store(&s->stats.leading_since,
+		     role == ZR_LEADING ? s->now : 0);
+	if (role == ZR_LOOKING)
+		stat_add(&s->stats.lookings, 1);
 	if (e->ro) {
 		/* the read-only server stops: its clients and sessions go */
 		e->ro = false;
@@ -1358,6 +1384,8 @@ static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
 	struct zab_pkt p = {.type = q->type, .zxid = q->zxid,
 			    .data = q->data,
 			    .len = q->len > 0 ? (uint32_t)q->len : 0};
+	if (q->type == ZP_COMMIT && e->role != ZR_LEADING)
+		stat_add(&e->s->stats.learner_commits, 1);
 	zab_recv(e->z, now, from, &p);
 }
 

@@ -164,6 +164,12 @@ struct dp_worker {
 	 * response stats), failed authentications */
 	_Atomic int64_t resp_last, resp_min, resp_max;
 	_Atomic int64_t auth_failed;
+	/* ServerMetrics' byte and connection counters: bytes read from
+	 * clients, reply and watch event bytes queued (with their length
+	 * prefixes), connections accepted, connections that ended by the
+	 * client going (end of stream, reset) */
+	_Atomic int64_t bytes_in, resp_bytes, watch_bytes;
+	_Atomic int64_t conn_requests, conn_drops;
 	/* a question from another thread (dp_ask), answered in the loop */
 	struct dp_query *_Atomic query;
 	char pad[64];
@@ -312,13 +318,25 @@ struct dp_totals {
 	double lat_avg; /* ms */
 	int64_t held, rejected, sessionless;
 	int64_t resp_last, resp_min, resp_max, auth_failed;
+	int64_t bytes_in, resp_bytes, watch_bytes, conn_requests, conn_drops;
+	bool any_resp; /* a reply was sent (else the sizes print -1) */
 };
 void dp_totals(struct dp_server *d, struct dp_totals *t);
 /* srst: zero the server's counters (not the connections') */
 void dp_stat_reset(struct dp_server *d);
-/* A reply of `size` bytes (without its length prefix) was queued. */
-static inline void dp_count_reply(struct dp_worker *w, int64_t size)
+/* Add d to a counter only its worker writes (no locked instruction). */
+static inline void dp_stat_add(_Atomic int64_t *x, int64_t d)
 {
+	atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) +
+				     d, memory_order_relaxed);
+}
+
+/* A reply (or, with `watch`, a watch event) of `size` bytes without its
+ * length prefix was queued. */
+static inline void dp_count_reply(struct dp_worker *w, int64_t size,
+				  bool watch)
+{
+	dp_stat_add(watch ? &w->watch_bytes : &w->resp_bytes, size + 4);
 	atomic_store_explicit(&w->resp_last, size, memory_order_relaxed);
 	if (size < atomic_load_explicit(&w->resp_min, memory_order_relaxed))
 		atomic_store_explicit(&w->resp_min, size,

@@ -81,11 +81,17 @@ void dp_totals(struct dp_server *d, struct dp_totals *t)
 		if (r > t->resp_max)
 			t->resp_max = r;
 		t->auth_failed += atomic_load(&w->auth_failed);
+		t->bytes_in += atomic_load(&w->bytes_in);
+		t->resp_bytes += atomic_load(&w->resp_bytes);
+		t->watch_bytes += atomic_load(&w->watch_bytes);
+		t->conn_requests += atomic_load(&w->conn_requests);
+		t->conn_drops += atomic_load(&w->conn_drops);
 	}
 	if (t->lat_min == INT64_MAX)
 		t->lat_min = 0;
-	if (t->resp_min == INT64_MAX)
-		t->resp_min = 0;
+	t->any_resp = t->resp_min != INT64_MAX;
+	if (!t->any_resp) /* ServerStats' -1: no reply yet */
+		t->resp_last = t->resp_min = t->resp_max = -1;
 	/* µs to ZooKeeper's whole ms: the minimum rounded down, the maximum
 	 * up, so that min <= avg <= max as when each request is timed in
 	 * whole ms */
@@ -362,6 +368,8 @@ static void quota_gauges(const struct tree *t, struct dp_msink *s)
 	free(v);
 }
 
+enum { ZAB_PS_LEADING, ZAB_PS_FOLLOWING, ZAB_PS_OBSERVING, ZAB_PS_LOOKING };
+
 /* mntr's nine keys of a summary, in ms: avg rounded to 4 places, min
  * down, max up, percentiles to the nearest */
 static void summary_keys(struct dp_msink *s, const char *name,
@@ -454,8 +462,73 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 		m_int(s, DP_M_GAUGE, "zk_pending_syncs",
 		      atomic_load(&zs->pending_syncs));
 	}
-	m_int(s, DP_M_GAUGE, "zk_uptime",
-	      zk_clock_ms(CLOCK_MONOTONIC) - d->start_ms);
+	int64_t now = zk_clock_ms(CLOCK_MONOTONIC);
+	m_int(s, DP_M_GAUGE, "zk_uptime", now - d->start_ms);
+	m_int(s, DP_M_GAUGE, "zk_last_client_response_size", t.resp_last);
+	m_int(s, DP_M_GAUGE, "zk_min_client_response_size", t.resp_min);
+	m_int(s, DP_M_GAUGE, "zk_max_client_response_size", t.resp_max);
+	m_int(s, DP_M_GAUGE, "zk_auth_failed_count", t.auth_failed);
+	m_int(s, DP_M_COUNTER, "zk_bytes_received_count", t.bytes_in);
+	m_int(s, DP_M_COUNTER, "zk_response_bytes", t.resp_bytes);
+	m_int(s, DP_M_COUNTER, "zk_watch_bytes", t.watch_bytes);
+	m_int(s, DP_M_COUNTER, "zk_connection_request_count",
+	      t.conn_requests);
+	m_int(s, DP_M_COUNTER, "zk_connection_drop_count", t.conn_drops);
+	m_int(s, DP_M_COUNTER, "zk_stale_sessions_expired",
+	      atomic_load(&zs->expired));
+	/* the quorum counters (0 when standalone, as in ZooKeeper) */
+	static const struct {
+		const char *key;
+		size_t off;
+	} qc[] = {
+		{"zk_proposal_count", offsetof(struct zab_stats, proposals)},
+		{"zk_commit_count", offsetof(struct zab_stats, commits)},
+		{"zk_learner_proposal_received_count",
+		 offsetof(struct zab_stats, learner_proposals)},
+		{"zk_learner_commit_received_count",
+		 offsetof(struct zab_stats, learner_commits)},
+		{"zk_looking_count", offsetof(struct zab_stats, lookings)},
+		{"zk_diff_count", offsetof(struct zab_stats, diffs)},
+		{"zk_snap_count", offsetof(struct zab_stats, snaps)},
+	};
+	for (size_t i = 0; i < sizeof(qc) / sizeof(qc[0]); i++)
+		m_int(s, DP_M_COUNTER, qc[i].key,
+		      atomic_load((const _Atomic int64_t *)((const char *)zs +
+							    qc[i].off)));
+	/* paddock never drops a connection at random to shed load
+	 * (BlueThrottle's drop probability) */
+	m_dbl(s, "zk_connection_drop_probability", 0.0);
+	const struct zcfg *cfg = d->cfg;
+	if (cfg->n_servers > 1 ||
+	    (cfg->n_servers == 1 && !cfg->standalone_enabled)) {
+		int voters = 0;
+		for (int i = 0; i < cfg->n_servers; i++)
+			voters += !cfg->servers[i].observer;
+		m_int(s, DP_M_GAUGE, "zk_quorum_size", voters);
+		/* QuorumPeer's state and ZAB phase */
+		static const char *const ps[] = {
+			[ZAB_PS_LEADING] = "leading - broadcast",
+			[ZAB_PS_FOLLOWING] = "following - broadcast",
+			[ZAB_PS_OBSERVING] = "observing - broadcast",
+			[ZAB_PS_LOOKING] = "looking"};
+		int st = !mode ? ZAB_PS_LOOKING
+		       : !strcmp(mode, "leader") ? ZAB_PS_LEADING
+		       : !strcmp(mode, "observer") ? ZAB_PS_OBSERVING
+		       : !strcmp(mode, "follower") ? ZAB_PS_FOLLOWING
+						   : ZAB_PS_LOOKING;
+		s->put(s, "zk_peer_state", DP_M_STR, 0, 0, ps[st]);
+	}
+	if (mode && !strcmp(mode, "leader")) {
+		int64_t since = atomic_load(&zs->leading_since);
+		m_int(s, DP_M_GAUGE, "zk_leader_uptime",
+		      since ? now - since : 0);
+		m_int(s, DP_M_GAUGE, "zk_last_proposal_size",
+		      atomic_load(&zs->prop_last));
+		m_int(s, DP_M_GAUGE, "zk_min_proposal_size",
+		      atomic_load(&zs->prop_min));
+		m_int(s, DP_M_GAUGE, "zk_max_proposal_size",
+		      atomic_load(&zs->prop_max));
+	}
 	/* Flow control.  paddock never fails a request for being throttled
 	 * (ZooKeeper's THROTTLEDOP, zookeeper.throttled_op_wait_time), so
 	 * zk_throttled_ops stays 0; the RequestThrottler's waits and the

@@ -99,7 +99,7 @@ void dp_send_frame(struct dp_worker *w, struct dp_conn *c, const void *body,
 	dp_reply_begin(&c->out, &at, xid, zxid, err);
 	jw_bytes(&c->out, body, len);
 	jw_frame_end(&c->out, at);
-	dp_count_reply(w, (int64_t)(c->out.len - at - 4));
+	dp_count_reply(w, (int64_t)(c->out.len - at - 4), false);
 	atomic_fetch_add(&c->sent, 1);
 	atomic_fetch_add(&w->packets_sent, 1);
 	if (zxid > 0)
@@ -300,18 +300,16 @@ void dp_conn_readable(struct dp_worker *w, struct dp_conn *c)
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			budget -= (size_t)n;
+			dp_stat_add(&w->bytes_in, n);
 			if (!c->blocked)
 				parse_frames(w, c);
 			if (c->state == CS_FREE || c->state == CS_CLOSING)
 				return;
 			continue;
 		}
-		if (n == 0) {
-			dp_conn_close(w, c, NULL);
-			return;
-		}
 		if (n == -EAGAIN)
 			return;
+		dp_stat_add(&w->conn_drops, 1); /* the client went */
 		dp_conn_close(w, c, NULL);
 		return;
 	}

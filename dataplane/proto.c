@@ -110,7 +110,7 @@ static void notify(struct wt_owner *o, void *arg)
 	jw_int(&c->out, ZK_STATE_SYNC_CONNECTED);
 	jw_buf(&c->out, m->body, (int32_t)zab_event_path_len(m));
 	jw_frame_end(&c->out, at);
-	dp_count_reply(w, (int64_t)(c->out.len - at - 4));
+	dp_count_reply(w, (int64_t)(c->out.len - at - 4), true);
 	atomic_fetch_add(&c->sent, 1);
 	atomic_fetch_add(&w->packets_sent, 1);
 	dp_mark_dirty(w, c);

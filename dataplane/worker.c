@@ -289,6 +289,7 @@ static void accept_all(struct dp_worker *w)
 				dp_log("accept: %s", strerror(-rc));
 			return;
 		}
+		dp_stat_add(&w->conn_requests, 1);
 		int max = d->cfg->max_cnxns;
 		if (max > 0 && atomic_load(&d->nconns) >= max) {
 			/* NIOServerCnxnFactory.AcceptThread: close it */

@@ -39,7 +39,14 @@ MONITOR_KEYS = {
     "open_file_descriptor_count", "max_file_descriptor_count",
     "global_sessions", "digest_mismatches_count", "uptime",
     "throttled_ops", "request_throttle_wait_count", "connection_rejected",
-    "sessionless_connections_expired",
+    "sessionless_connections_expired", "last_client_response_size",
+    "min_client_response_size", "max_client_response_size",
+    "auth_failed_count", "bytes_received_count", "response_bytes",
+    "watch_bytes", "connection_request_count", "connection_drop_count",
+    "stale_sessions_expired", "proposal_count", "commit_count",
+    "learner_proposal_received_count", "learner_commit_received_count",
+    "looking_count", "diff_count", "snap_count",
+    "connection_drop_probability",
 } | {"%s_%s" % (stat, name)
      for stat in ("avg", "min", "max", "cnt", "sum", "p50", "p95", "p99",
                   "p999")

@@ -358,10 +358,25 @@ def test_monitor(sides, role):
     diff = shape_diff(pd, {k: v for k, v in zk.items() if k in pd},
                       "monitor")
     assert not diff, "\n".join(diff)
+    state = {"leader": "leading - broadcast",
+             "follower": "following - broadcast"}[role]
+    for kind, doc in (("paddock", pd), ("zookeeper", zk)):
+        assert doc["peer_state"] == state, (kind, doc["peer_state"])
+        assert doc["quorum_size"] == 3, (kind, doc["quorum_size"])
+        # the traffic's writes (and its session) were proposed, sent and
+        # committed through this member
+        key = "commit_count" if role == "leader" else \
+            "learner_commit_received_count"
+        assert doc[key] >= 1, (kind, key, doc[key])
     if role == "follower":
         for kind, doc in (("paddock", pd), ("zookeeper", zk)):
             assert not set(LEADER_LEARNER_COUNTS) & set(doc), (kind, doc)
         return
+    for kind, doc in (("paddock", pd), ("zookeeper", zk)):
+        assert doc["proposal_count"] >= 11, (kind, doc["proposal_count"])
+        assert 0 < doc["min_proposal_size"] <= doc["max_proposal_size"], \
+            (kind, doc)
+        assert doc["leader_uptime"] > 0, (kind, doc)
     for kind, doc in (("paddock", pd), ("zookeeper", zk)):
         assert {k: doc.get(k) for k in LEADER_LEARNER_COUNTS} == \
             LEADER_LEARNER_COUNTS, (kind, doc)
