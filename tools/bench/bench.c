@@ -52,6 +52,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define RBUF_SIZE (4u << 20)
 #define MAX_FRAME (64u << 20)
 #define DRAIN_NS 3000000000ull
@@ -65,6 +68,84 @@
 /* shared state */
 
 static struct bench_config cfg;
+static SSL_CTX *g_tls; /* --tls */
+
+/* --tls: a client context verifying the server against the CA. */
+static SSL_CTX *tls_client_ctx(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx || SSL_CTX_load_verify_locations(ctx, cfg.tls_ca, NULL) != 1 ||
+	    (cfg.tls_cert[0] &&
+	     (SSL_CTX_use_certificate_chain_file(ctx, cfg.tls_cert) != 1 ||
+	      SSL_CTX_use_PrivateKey_file(ctx, cfg.tls_key, SSL_FILETYPE_PEM) != 1))) {
+		char e[256];
+		ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+		fprintf(stderr, "paddock-bench: --tls: %s\n", e);
+		exit(2);
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+}
+
+/* A TLS session over connected, blocking fd (then made non-blocking by
+ * the caller if it wants); NULL on failure. */
+static SSL *tls_open(int fd)
+{
+	SSL *ssl = SSL_new(g_tls);
+	if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
+		char e[256];
+		ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+		fprintf(stderr, "paddock-bench: TLS handshake: %s\n", e);
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
+/* send/recv, through TLS when there is a session: -1 with errno EAGAIN
+ * when the socket must become ready first. */
+static ssize_t io_send(SSL *ssl, int fd, const void *p, size_t n, int flags)
+{
+	if (!ssl)
+		return send(fd, p, n, flags);
+	ERR_clear_error();
+	int r = SSL_write(ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(ssl, r);
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN
+	      : errno ? errno : EPIPE;
+	return -1;
+}
+
+static ssize_t io_recv(SSL *ssl, int fd, void *p, size_t n, int flags)
+{
+	if (!ssl)
+		return recv(fd, p, n, flags);
+	ssize_t got = 0;
+	/* one record, then what OpenSSL already holds (a blocking socket
+	 * must not wait for more) */
+	while ((size_t)got < n && (!got || SSL_pending(ssl) > 0)) {
+		ERR_clear_error();
+		int r = SSL_read(ssl, (char *)p + got,
+				 n - (size_t)got > INT32_MAX ? INT32_MAX : (int)(n - (size_t)got));
+		if (r > 0) {
+			got += r;
+			continue;
+		}
+		if (got)
+			return got;
+		int e = SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN
+		      : errno ? errno : ECONNRESET;
+		return e == SSL_ERROR_SYSCALL && !errno ? 0 : -1;
+	}
+	return got;
+}
 static struct server_addr {
 	struct sockaddr_storage sa;
 	socklen_t len;
@@ -125,6 +206,7 @@ struct worker;
 
 struct conn {
 	int fd;
+	SSL *ssl; /* --tls */
 	int id; /* global index */
 	enum cstate state;
 	struct worker *w;
@@ -675,6 +757,8 @@ static void conn_close_fd(struct conn *c)
 	count_unanswered(c);
 	if (c->fd >= 0) {
 		epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
 		close(c->fd);
 	}
 	c->fd = -1;
@@ -703,7 +787,21 @@ static void conn_start(struct conn *c, uint64_t now)
 	c->out.len = c->out_off = 0;
 	c->pend_len = 0;
 	c->last_send = now;
-	if (connect(fd, (const struct sockaddr *)&a->sa, a->len) && errno != EINPROGRESS) {
+	if (g_tls) { /* connect and handshake blocking, then as plain */
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+		if (connect(fd, (const struct sockaddr *)&a->sa, a->len)) {
+			conn_fail(c, "connect", errno);
+			return;
+		}
+		c->ssl = tls_open(fd);
+		if (!c->ssl) {
+			conn_fail(c, "TLS handshake", 0);
+			return;
+		}
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	} else if (connect(fd, (const struct sockaddr *)&a->sa, a->len) &&
+		   errno != EINPROGRESS) {
 		conn_fail(c, "connect", errno);
 		return;
 	}
@@ -724,8 +822,8 @@ static void conn_flush(struct conn *c)
 	if (c->fd < 0)
 		return;
 	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = io_send(c->ssl, c->fd, c->out.p + c->out_off,
+				    c->out.len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			continue;
@@ -800,14 +898,25 @@ static int on_frame(struct conn *c, const uint8_t *p, uint32_t len, uint64_t now
 	return on_reply(c, &s, &h, &cur, now);
 }
 
+static void conn_read_once(struct worker *w, struct conn *c, uint64_t now);
+
+/* With TLS, bytes OpenSSL decrypted beyond the buffer wait in it, where
+ * epoll cannot see them: read until none is left. */
 static void conn_read(struct worker *w, struct conn *c, uint64_t now)
+{
+	do
+		conn_read_once(w, c, now);
+	while (c->fd >= 0 && c->ssl && SSL_pending(c->ssl) > 0);
+}
+
+static void conn_read_once(struct worker *w, struct conn *c, uint64_t now)
 {
 	/* carried-over partial frame first, then one bulk recv behind it */
 	if (c->pend_len)
 		memcpy(w->rbuf, c->pend, c->pend_len);
 	size_t have = c->pend_len;
 	c->pend_len = 0;
-	ssize_t n = recv(c->fd, w->rbuf + have, w->rcap - have, MSG_DONTWAIT);
+	ssize_t n = io_recv(c->ssl, c->fd, w->rbuf + have, w->rcap - have, MSG_DONTWAIT);
 	if (n == 0) {
 		if (c->state == CS_CLOSING && inflight(c) <= 1) {
 			/* server closed after closeSession: the expected end */
@@ -1028,6 +1137,7 @@ static void *worker_main(void *arg)
 
 struct sconn {
 	int fd;
+	SSL *ssl;
 	struct bench_buf out;
 	uint8_t *in;
 	size_t in_len, in_cap;
@@ -1038,7 +1148,8 @@ static int s_flush(struct sconn *s)
 {
 	size_t off = 0;
 	while (off < s->out.len) {
-		ssize_t n = send(s->fd, s->out.p + off, s->out.len - off, MSG_NOSIGNAL);
+		ssize_t n = io_send(s->ssl, s->fd, s->out.p + off, s->out.len - off,
+				    MSG_NOSIGNAL);
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -1081,7 +1192,8 @@ static int s_frame(struct sconn *s, const uint8_t **p, uint32_t *len, size_t *co
 				s->in_cap = cap;
 			}
 		}
-		ssize_t n = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len, 0);
+		ssize_t n = io_recv(s->ssl, s->fd, s->in + s->in_len,
+				    s->in_cap - s->in_len, 0);
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -1123,6 +1235,8 @@ static int s_open_at(struct sconn *s, int server)
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(s->fd, (const struct sockaddr *)&a->sa, a->len))
 		goto fail;
+	if (g_tls && !(s->ssl = tls_open(s->fd)))
+		goto fail;
 	if (bench_enc_connect(&s->out, cfg.session_timeout_ms, 0, NULL) || s_flush(s))
 		goto fail;
 	const uint8_t *p;
@@ -1137,6 +1251,8 @@ static int s_open_at(struct sconn *s, int server)
 	return 0;
 fail:;
 	int e = errno;
+	SSL_free(s->ssl);
+	s->ssl = NULL;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -1162,6 +1278,7 @@ static void s_close(struct sconn *s)
 		struct bench_cur cur;
 		size_t consumed = 0;
 		s_reply(s, &h, &cur, &consumed);
+		SSL_free(s->ssl);
 		close(s->fd);
 	}
 	bench_buf_free(&s->out);
@@ -1516,6 +1633,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "paddock-bench: --rate ignored for %s (a closed-loop recipe)\n",
 			bench_workload_name(cfg.workload));
 
+	if (cfg.tls_ca[0])
+		g_tls = tls_client_ctx();
 	/* resolve once */
 	for (int i = 0; i < cfg.nservers; i++) {
 		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;

@@ -15,6 +15,10 @@
 #        ENSEMBLE=3: three servers on loopback (all on SERVER_CPU), the
 #        bench's sessions spread over them (--servers), for ZooKeeper and
 #        then for paddockd
+#        TLS=1: both servers also serve a secureClientPort (ZooKeeper with
+#        Netty), with PEM stores made here by openssl (a CA, the server's
+#        key and certificate, a client certificate); the bench talks TLS
+#        to it (paddock-bench --tls).  Standalone only; no generator check
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -35,6 +39,8 @@ BENCH=$BUILD/tools/bench/paddock-bench
 ZKC=$BUILD/tools/bench/zkc_async
 PADDOCKD=$BUILD/tools/paddockd
 ZKCP="/usr/share/java/zookeeper.jar:/usr/share/java/*"
+TLS=${TLS:-0}
+[ "$TLS" = 1 ] && { SKIP_GENCHECK=1; [ "$ENSEMBLE" = 1 ] || { echo "compare.sh: TLS=1 is standalone only" >&2; exit 2; }; }
 
 [ -x "$BENCH" ] || { echo "compare.sh: $BENCH missing: ninja -C $BUILD tools/bench/paddock-bench" >&2; exit 2; }
 command -v java >/dev/null || { echo "compare.sh: java missing: apt-get install -y zookeeper" >&2; exit 2; }
@@ -46,6 +52,45 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
+
+# TLS=1: the stores, once
+if [ "$TLS" = 1 ]; then
+	mkdir -p "$WORK/tls"
+	(cd "$WORK/tls" &&
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 \
+			-subj /CN=bench-ca &&
+		openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr \
+			-subj /CN=localhost &&
+		echo "subjectAltName=IP:127.0.0.1" >san.ext &&
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+			-out server-cert.pem -days 2 -extfile san.ext &&
+		cat server-key.pem server-cert.pem >server.pem &&
+		openssl req -newkey rsa:2048 -nodes -keyout client-key.pem -out client.csr \
+			-subj /CN=bench &&
+		openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+			-out client-cert.pem -days 2) >/dev/null 2>&1 ||
+		{ echo "compare.sh: openssl could not make the TLS stores" >&2; exit 2; }
+fi
+
+# $1 server dir, $2 its client port: the bench's target ("-p PORT"); with
+# TLS=1 the zoo.cfg gets a secureClientPort and the target is that
+target_of() {
+	if [ "$TLS" != 1 ]; then
+		echo "-p $2"
+		return
+	fi
+	local sp t=$WORK/tls
+	sp=$(free_port)
+	cat >>"$1/zoo.cfg" <<CFG
+secureClientPort=$sp
+serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory
+ssl.keyStore.location=$t/server.pem
+ssl.keyStore.type=PEM
+ssl.trustStore.location=$t/ca.pem
+ssl.trustStore.type=PEM
+CFG
+	echo "-p $sp --tls $t/ca.pem,$t/client-cert.pem,$t/client-key.pem"
+}
 
 # $1 label, $2 bench target ("-p PORT" or "--servers LIST"); fills
 # results in $WORK/$1.<workload>.csv
@@ -82,6 +127,7 @@ else
 fi
 loop="closed loop"
 [ -n "${RATE:-}" ] && loop="open loop at $RATE ops/s"
+[ "$TLS" = 1 ] && echo "TLS: both servers' secureClientPort (ZooKeeper: NettyServerCnxnFactory), PEM stores, client certificate; paddock-bench --tls"
 echo "bench: paddock-bench -t 1 -c $CONNS -w $WINDOW -d ${DUR}s --warmup ${WARMUP}s -k $KEYS -s $VALUE"\
 	"${RATE:+-r $RATE }($loop; mix = 90% getData / 10% setData)"
 echo
@@ -120,9 +166,10 @@ if [ "${SKIP_ZK:-0}" != 1 ] && [ "$ENSEMBLE" = 3 ]; then
 elif [ "${SKIP_ZK:-0}" != 1 ]; then
 	ZK_PORT=$(free_port)
 	write_cfg "$WORK/zk" "$ZK_PORT"
+	zk_target=$(target_of "$WORK/zk" "$ZK_PORT")
 	start_zk "$WORK/zk"
 	if wait_ready "$ZK_PORT"; then
-		run_matrix zk "-p $ZK_PORT"
+		run_matrix zk "$zk_target"
 		# the generator check: same load from the stock C client's async API
 		if [ -x "$ZKC" ] && [ "${SKIP_GENCHECK:-0}" != 1 ]; then
 			for w in get set; do
@@ -146,9 +193,10 @@ elif [ "${SKIP_PADDOCK:-0}" != 1 ]; then
 	if [ -x "$PADDOCKD" ]; then
 		P_PORT=$(free_port)
 		write_cfg "$WORK/pd" "$P_PORT"
+		pd_target=$(target_of "$WORK/pd" "$P_PORT")
 		start_paddockd "$WORK/pd"
 		if wait_ready "$P_PORT"; then
-			run_matrix pd "-p $P_PORT"
+			run_matrix pd "$pd_target"
 			# the stock client against the faster server: where the
 			# generator, not the server, is the limit
 			if [ -x "$ZKC" ] && [ "${SKIP_GENCHECK:-0}" != 1 ]; then

@@ -161,6 +161,8 @@ void bench_usage(void)
 	       "      --json               print the result as JSON on stdout\n"
 	       "      --csv                print the result as CSV on stdout\n"
 	       "      --plot FILE.png      draw throughput and latency (needs gnuplot)\n"
+	       "      --tls CA[,CERT,KEY]  TLS (a secureClientPort): CA verifies the\n"
+	       "                           server; CERT and KEY: a client certificate\n"
 	       "  -q, --quiet              no progress line\n"
 	       "      --help\n");
 }
@@ -176,6 +178,7 @@ enum {
 	OPT_CSV,
 	OPT_PLOT,
 	OPT_SERVERS,
+	OPT_TLS,
 	OPT_HELP,
 };
 
@@ -258,6 +261,7 @@ int bench_config_parse(struct bench_config *c, int argc, char **argv, char *err,
 		{"json", no_argument, 0, OPT_JSON},
 		{"csv", no_argument, 0, OPT_CSV},
 		{"plot", required_argument, 0, OPT_PLOT},
+		{"tls", required_argument, 0, OPT_TLS},
 		{"servers", required_argument, 0, OPT_SERVERS},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, OPT_HELP},
@@ -369,6 +373,22 @@ int bench_config_parse(struct bench_config *c, int argc, char **argv, char *err,
 			if (parse_servers(c, optarg, err, errlen))
 				return -1;
 			break;
+		case OPT_TLS: {
+			char *f[3] = {c->tls_ca, c->tls_cert, c->tls_key};
+			const char *s = optarg;
+			int k = 0;
+			for (; k < 3 && *s; k++) {
+				size_t n = strcspn(s, ",");
+				if (n >= sizeof(c->tls_ca))
+					FAIL("--tls: path too long");
+				memcpy(f[k], s, n);
+				f[k][n] = 0;
+				s += n + (s[n] == ',');
+			}
+			if (*s || !c->tls_ca[0] || k == 2)
+				FAIL("--tls: want CA or CA,CERT,KEY");
+			break;
+		}
 		case 'q':
 			c->quiet = 1;
 			break;

@@ -58,6 +58,10 @@ struct bench_config {
 	int cleanup;  /* delete the prefix subtree at the end */
 	int no_setup; /* assume the keys exist */
 	char plot[512];
+	/* --tls CA[,CERT,KEY]: speak TLS (to a secureClientPort), verify the
+	 * server against CA, present CERT/KEY if given (as the C client's
+	 * zookeeper_init_ssl "ca,cert,key") */
+	char tls_ca[512], tls_cert[512], tls_key[512];
 };
 
 /* Fills c with the defaults. */
