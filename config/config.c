@@ -936,10 +936,19 @@ static int k_auth_provider(struct zparse *p, const char *key,
 	const char *dot = strrchr(val, '.');
 	if (!strcmp(dot ? dot + 1 : val, "X509AuthenticationProvider"))
 		p->c->x509_auth = true;
+	else if (!strcmp(dot ? dot + 1 : val, "SASLAuthenticationProvider"))
+		p->c->sasl_auth = true;
 	else
 		pwarn(p, "%s: %.120s: accepted, not used by paddockd", key,
 		      val);
 	return 0;
+}
+
+/* A JVM property in ZooKeeper; a zoo.cfg key for paddockd */
+static int k_jaas(struct zparse *p, const char *key, const char *val)
+{
+	return get_str(p, key, val, false, p->c->jaas_config,
+		       sizeof(p->c->jaas_config));
 }
 
 static int k_dataplane(struct zparse *p, const char *key, const char *val)
@@ -1220,6 +1229,7 @@ static const struct {
 	{ "paddock.dpdk.busyPoll", k_dpdk_busy },
 	{ "paddock.dpdk.impair", k_dpdk_impair },
 	{ "commitLogCount", k_commit_log_count },
+	{ "java.security.auth.login.config", k_jaas },
 	{ "secureClientPort", k_secure_port },
 	{ "secureClientPortAddress", k_secure_addr },
 	{ "ssl.keyStore.location", k_ks },

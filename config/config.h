@@ -180,6 +180,11 @@ struct zcfg {
 	char ssl_ciphers[1024];         /* ssl.ciphersuites (OpenSSL names
 					   or IANA TLS_* names), "" =
 					   OpenSSL's defaults */
+	bool sasl_auth;                 /* authProvider.N=...SASL-
+					   AuthenticationProvider: SASL
+					   DIGEST-MD5 logins (sasl_int.h) */
+	char jaas_config[PATH_MAX];     /* java.security.auth.login.config:
+					   the JAAS file with the users */
 	bool x509_auth;                 /* authProvider.N=...X509-
 					   AuthenticationProvider: a client
 					   certificate's subject is the

@@ -192,6 +192,7 @@ struct zab_seq_config {
 	unsigned ring_size; /* entries per ring, a power of two; 0 = 65536 */
 	bool enforce_quota; /* enforceQuota: hard quota limits refuse */
 	bool x509;             /* authProvider.x509: "x509" ACLs are valid */
+	bool sasl;             /* SASLAuthenticationProvider: "sasl" ones */
 	bool reconfig_enabled; /* reconfigEnabled: reconfig UNIMPLEMENTED,
 				  else RECONFIGDISABLED */
 	/* Ensemble: restart the whole process (main's exec of itself), for

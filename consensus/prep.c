@@ -464,7 +464,7 @@ static int acl_resolve(struct pctx *c, const struct acl_span *sp,
 	if (!acl)
 		return r.err ? ZMARSHALLINGERROR : ZSYSTEMERROR;
 	rc = zacl_fixup(acl, c->ids, c->nids,
-			s->cfg.x509 ? ZACL_X509 : 0, out);
+			zab_acl_providers(&s->cfg), out);
 	zacl_release(acl);
 	if (rc)
 		return rc;
@@ -704,7 +704,7 @@ static int prep_setacl(struct pctx *c, struct jr *r, struct step *st)
 		rc = ZBADARGUMENTS;
 	if (!rc)
 		rc = zacl_fixup(acl, c->ids, c->nids,
-				c->s->cfg.x509 ? ZACL_X509 : 0, &st->acl);
+				zab_acl_providers(&c->s->cfg), &st->acl);
 	if (!rc)
 		st->acl = prep_acl_intern(c->s, st->acl);
 	zacl_release(acl);

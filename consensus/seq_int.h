@@ -251,6 +251,12 @@ static inline void stat_add(_Atomic int64_t *x, int64_t d)
 		memory_order_relaxed);
 }
 
+/* zacl_fixup's providers for the configured authProviders */
+static inline unsigned zab_acl_providers(const struct zab_seq_config *c)
+{
+	return (c->x509 ? ZACL_X509 : 0) | (c->sasl ? ZACL_SASL : 0);
+}
+
 /* zab_seq.mode beyond enum zab_role's values: looking, and serving
  * read-only clients (readonlymode) */
 #define SEQ_MODE_READ_ONLY 4

@@ -62,6 +62,7 @@ struct dp_conn {
 	struct zauth_id auth[DP_MAX_AUTH];
 	int nauth;
 	struct wt_owner watches;
+	struct dp_sasl *sasl; /* a SASL login under way (sasl_int.h) */
 	/* statistics (cons) */
 	_Atomic int64_t recv, sent;
 	int64_t established_ms;

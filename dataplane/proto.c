@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "dataplane/dataplane_int.h"
+#include "dataplane/sasl_int.h"
 
 /* ------------------------------------------------------------------ */
 /* Sequencer messages, watch events, auth ids                            */
@@ -790,6 +791,47 @@ static void handle_auth(struct dp_worker *w, struct dp_conn *c,
 	c->state = CS_CLOSING;
 }
 
+/* ZooKeeperServer.processSasl: GetSASLRequest {token} in, SetSASLResponse
+ * {token} out; done, the connection is sasl:<user>; failed, AUTHFAILED
+ * and the connection closes. */
+static void handle_sasl(struct dp_worker *w, struct dp_conn *c, int32_t xid,
+			struct jr *r)
+{
+	int32_t tl;
+	const char *tok = jr_buf(r, &tl);
+	if (r->err) {
+		dp_conn_close(w, c, "malformed SASL packet");
+		return;
+	}
+	const uint8_t *out;
+	size_t outlen;
+	const char *user;
+	int rc = dp_sasl_step(&c->sasl, (const uint8_t *)tok,
+			      tl > 0 ? (size_t)tl : 0, &out, &outlen, &user);
+	zxid_t z = tree_applied_zxid(w->srv->tree);
+	if (rc < 0) {
+		dp_log("SASL authentication failed from %s: %s", c->ip, user);
+		static const uint8_t none[4] = {0xff, 0xff, 0xff, 0xff};
+		/* SetSASLResponse(null): a buffer of length -1 */
+		dp_send_frame(w, c, none, 4, xid, 0, ZAUTHFAILED);
+		atomic_fetch_add_explicit(&w->auth_failed, 1,
+					  memory_order_relaxed);
+		c->state = CS_CLOSING;
+		return;
+	}
+	if (rc == 1 && dp_conn_add_auth(c, "sasl", user, strlen(user))) {
+		dp_conn_close(w, c, "out of memory");
+		return;
+	}
+	w->scratch.len = 0;
+	jw_buf(&w->scratch, out, (int32_t)outlen);
+	if (w->scratch.err) {
+		dp_conn_close(w, c, "out of memory");
+		return;
+	}
+	dp_send_frame(w, c, w->scratch.p, w->scratch.len, xid, z, ZOK);
+}
+
 static void post_write(struct dp_worker *w, struct dp_conn *c, int32_t xid,
 		       int op, const uint8_t *body, size_t len, int64_t t0)
 {
@@ -840,6 +882,10 @@ void dp_handle_request(struct dp_worker *w, struct dp_conn *c, const uint8_t *p,
 	atomic_fetch_add(&w->packets_recv, 1);
 	if (op == ZOP_AUTH) {
 		handle_auth(w, c, &r);
+		return;
+	}
+	if (op == ZOP_SASL) {
+		handle_sasl(w, c, xid, &r);
 		return;
 	}
 	if (dp_op_is_write(op)) {

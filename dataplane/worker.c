@@ -40,6 +40,7 @@
 #include <urcu-qsbr.h>
 
 #include "dataplane/dataplane_int.h"
+#include "dataplane/sasl_int.h"
 
 /* A connection blocked on its unsent output (OUT_HIGH) that moved none
  * of it for this long is dropped: the client stopped reading. */
@@ -175,6 +176,8 @@ void dp_conn_close(struct dp_worker *w, struct dp_conn *c, const char *why)
 	jw_free(&c->in);
 	jw_free(&c->out);
 	conn_free_auth(c);
+	dp_sasl_free(c->sasl);
+	c->sasl = NULL;
 	c->state = CS_FREE;
 	c->gen++;
 	atomic_fetch_sub(&w->nconn_open, 1);
@@ -504,6 +507,10 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 	d->tree = tree;
 	d->seq = seq;
 	d->n = cfg->workers;
+	if (dp_sasl_init(cfg, err, err_len)) {
+		free(d);
+		return NULL;
+	}
 	d->start_ms = zk_clock_ms(CLOCK_MONOTONIC);
 	d->tokens = cfg->conn_throttle_tokens;
 	d->fill_ms = d->start_ms;
@@ -610,4 +617,5 @@ void dp_server_destroy(struct dp_server *d)
 	}
 	pthread_mutex_destroy(&d->ip_lock);
 	free(d);
+	dp_sasl_shutdown();
 }

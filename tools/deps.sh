@@ -5,6 +5,7 @@ pkgs=(build-essential meson ninja-build pkg-config libdpdk-dev dpdk-dev
       liburcu-dev libcmocka-dev libssl-dev zlib1g-dev libisal-dev zookeeper zookeeper-bin
       libmicrohttpd-dev libjansson-dev # admin/: the AdminServer, /metrics
       libsystemd-dev # paddockd: sd_notify for systemd's Type=notify
+      libsasl2-dev libsasl2-modules # SASL DIGEST-MD5 (Cyrus and its plug-in)
       debhelper lintian # debian/: dpkg-buildpackage, tests/package
       prometheus # tests/integration/test_admin.py scrapes paddockd with it
       libzookeeper-mt-dev python3-kazoo python3-pytest python3-pytest-timeout

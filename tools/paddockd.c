@@ -266,6 +266,7 @@ int main(int argc, char **argv)
 		.enforce_quota = cfg.enforce_quota,
 		.reconfig_enabled = cfg.reconfig_enabled,
 		.x509 = cfg.x509_auth,
+		.sasl = cfg.sasl_auth,
 	};
 	struct zab_seq *seq = zab_seq_create(&sc);
 	if (!seq) {

@@ -380,8 +380,10 @@ int zacl_fixup(const struct zacl *in, const struct zauth_id *ids, int n,
 			perms[cnt] = e->perms;
 			sch[cnt] = e->scheme;
 			id[cnt++] = e->id;
-		} else if ((providers & ZACL_X509) &&
-			   strcmp(e->scheme, "x509") == 0) {
+		} else if (((providers & ZACL_X509) &&
+			    strcmp(e->scheme, "x509") == 0) ||
+			   ((providers & ZACL_SASL) &&
+			    strcmp(e->scheme, "sasl") == 0)) {
 			perms[cnt] = e->perms;
 			sch[cnt] = e->scheme;
 			id[cnt++] = e->id;

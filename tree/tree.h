@@ -208,9 +208,11 @@ int zacl_check(const struct zacl *acl, int perm, const struct zauth_id *ids,
  * contain ':'; "ip" ids must parse as an address[/bits]; unknown schemes
  * and an empty list are ZINVALIDACL.  On ZOK *out is a new zacl (refs 1),
  * owned by the caller.  `providers`: the optional schemes that have a
- * provider (ZACL_X509: authProvider.x509, ids compared exactly).
+ * provider (ZACL_X509: authProvider.x509, ZACL_SASL: authProvider's
+ * SASLAuthenticationProvider; ids compared exactly).
  */
 #define ZACL_X509 1u
+#define ZACL_SASL 2u
 int zacl_fixup(const struct zacl *in, const struct zauth_id *ids, int n,
 	       unsigned providers, struct zacl **out);
 

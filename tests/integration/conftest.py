@@ -64,6 +64,7 @@ ZK_JVM_PROPS = {
         "zookeeper.DigestAuthenticationProvider.superDigest",
     "extendedTypesEnabled": "zookeeper.extendedTypesEnabled",
     "znode.container.checkIntervalMs": "znode.container.checkIntervalMs",
+    "java.security.auth.login.config": "java.security.auth.login.config",
 }
 
 

@@ -905,9 +905,13 @@ static void test_tls_keys(void **state)
 	assert_string_equal(cfg.ssl_protocols, "TLSv1.3");
 	assert_true(cfg.x509_auth);
 	load_ok(BASE "authProvider.1=org.apache.zookeeper.server.auth."
-		     "SASLAuthenticationProvider\n");
+		     "SASLAuthenticationProvider\n"
+		     "java.security.auth.login.config=/etc/jaas.conf\n"
+		     "authProvider.2=com.example.Kerberos\n");
 	assert_int_equal(n_warns, 1);
 	assert_false(cfg.x509_auth);
+	assert_true(cfg.sasl_auth);
+	assert_string_equal(cfg.jaas_config, "/etc/jaas.conf");
 	assert_int_equal(load(BASE "secureClientPort=2281\n"), -1);
 	assert_non_null(strstr(err, "secureClientPort is set but "
 				    "ssl.keyStore.location is not"));

@@ -1,0 +1,172 @@
+"""SASL DIGEST-MD5 logins, beside Apache ZooKeeper 3.8 with the same JAAS
+file, driven by the Java client (zkCli with a JAAS "Client" section), one
+zkCli against each server at once, transcripts compared.
+
+kazoo's SASL needs the pure-sasl package, which Debian does not have, so
+the Java client is the SASL client here.
+"""
+
+import os
+import threading
+
+import pytest
+
+import zkcli as cli
+from conftest import Server, ServerError
+
+JAAS_SERVER = """Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_super="adminsecret"
+    user_bob="bobsecret"
+    user_amy="amy \\"quoted\\" secret";
+};
+"""
+
+SASL = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+
+
+def client_jaas(path, user, password):
+    with open(path, "w") as f:
+        f.write('Client {\n    org.apache.zookeeper.server.auth.'
+                'DigestLoginModule required\n    username="%s"\n'
+                '    password="%s";\n};\n' % (user, password))
+    return path
+
+
+@pytest.fixture(scope="module")
+def jaas(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sasl")
+    server = d / "server.jaas"
+    server.write_text(JAAS_SERVER)
+    return {"dir": str(d), "server": str(server),
+            "bob": client_jaas(str(d / "bob.jaas"), "bob", "bobsecret"),
+            "amy": client_jaas(str(d / "amy.jaas"), "amy",
+                               'amy \\"quoted\\" secret'),
+            "wrong": client_jaas(str(d / "wrong.jaas"), "bob", "nope"),
+            "nobody": client_jaas(str(d / "nobody.jaas"), "carol", "x")}
+
+
+@pytest.fixture(scope="module")
+def servers(jaas):
+    out = {}
+    try:
+        for kind in ("paddock", "zookeeper"):
+            out[kind] = Server(kind, {
+                "authProvider.1": SASL,
+                # a JVM property for ZooKeeper (conftest passes it -D)
+                "java.security.auth.login.config": jaas["server"],
+            }, name="sasl").start()
+        yield out
+    finally:
+        for s in out.values():
+            s.cleanup()
+
+
+def run_both(servers, script, jaas_file, root):
+    """One zkCli per server at once, logging in with jaas_file (None: no
+    SASL); the normalised transcripts {kind: transcript}."""
+    flags = "-Xshare:auto -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    if jaas_file:
+        flags += (" -Djava.security.auth.login.config=%s "
+                  "-Dzookeeper.sasl.client=true" % jaas_file)
+    else:
+        flags += " -Dzookeeper.sasl.client=false"
+    res = {}
+
+    def go(kind, srv):
+        r = root + "-" + kind
+        steps = [s.format(r=r) for s in script]
+        try:
+            t = cli.run(srv.hosts, steps, env={"CLIENT_JVMFLAGS": flags})
+            res[kind] = cli.normalise(t, r, srv.hosts)
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            res[kind] = e
+    threads = [threading.Thread(target=go, args=kv)
+               for kv in servers.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for kind in ("zookeeper", "paddock"):
+        if isinstance(res[kind], BaseException):
+            raise res[kind]
+    return res
+
+
+def same(res):
+    if res["paddock"] != res["zookeeper"]:
+        pytest.fail("zkCli output differs from ZooKeeper's:\n" +
+                    cli.diff(res["paddock"], res["zookeeper"]),
+                    pytrace=False)
+    return res["zookeeper"]
+
+
+def outputs(t):
+    """The outputs of the script's steps, in order."""
+    return [o for _, o in t["outputs"]]
+
+
+@pytest.mark.compare
+def test_digest_md5_login_gives_a_sasl_identity(servers, jaas):
+    t = same(run_both(servers, [
+        "@await SaslAuthenticated",
+        "create {r} data sasl:bob:cdrwa",
+        "getAcl {r}", "get {r}", "whoami",
+        "create {r}/auth x auth::cdrwa", "getAcl {r}/auth",
+    ], jaas["bob"], "/sasl-bob"))
+    out = outputs(t)
+    assert out[0] == ["seen"]
+    assert out[3] == ["data"]
+    assert "sasl: bob" in out[4]
+
+
+@pytest.mark.compare
+def test_quoted_password_and_other_users_acls(servers, jaas):
+    same(run_both(servers, ["@await SaslAuthenticated",
+                            "create {r} secret sasl:amy:cdrwa",
+                            "whoami"], jaas["amy"], "/sasl-amy"))
+    # bob may not read amy's node ({r}: the same root, per server)
+    t = same(run_both(servers, ["@await SaslAuthenticated", "get {r}"],
+                      jaas["bob"], "/sasl-amy"))
+    assert outputs(t)[1][0].startswith("Insufficient permission")
+    # nor may a client without SASL, nor amy read bob's
+    t = same(run_both(servers, ["get {r}"], None, "/sasl-amy"))
+    assert outputs(t)[0][0].startswith("Insufficient permission")
+
+
+@pytest.mark.compare
+@pytest.mark.parametrize("who", ["wrong", "nobody"])
+def test_a_failed_login_is_auth_failed(servers, jaas, who):
+    """A wrong password or an unknown user: AUTHFAILED, the connection
+    closed, the client in state AuthFailed; the server serves on."""
+    t = same(run_both(servers, ["@await AuthFailed", "ls /"], jaas[who],
+                      "/f"))
+    assert outputs(t)[0] == ["seen"]
+    for s in servers.values():
+        assert s.alive()
+    assert "SASL authentication failed from 127.0.0.1" in \
+        servers["paddock"].log_tail(100)
+
+
+@pytest.mark.parametrize("jaas_text,why", [
+    (None, "java.security.auth.login.config %(f)s: No such file"),
+    ("Client { x required user_a=\"b\"; };",
+     "java.security.auth.login.config %(f)s: no Server section"),
+    ("Server { org.apache.zookeeper.server.auth.DigestLoginModule "
+     "required; };", "no user_<name>="),
+])
+def test_a_bad_jaas_file_is_a_clear_start_up_error(tmp_path, jaas_text,
+                                                    why):
+    f = str(tmp_path / "server.jaas")
+    if jaas_text is not None:
+        with open(f, "w") as fh:
+            fh.write(jaas_text)
+    s = Server("paddock", {"authProvider.1": SASL,
+                           "java.security.auth.login.config": f},
+               name="badjaas")
+    try:
+        with pytest.raises(ServerError) as e:
+            s.start(timeout=5)
+        assert why % {"f": f} in str(e.value)
+    finally:
+        s.cleanup()
