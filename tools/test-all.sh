@@ -149,7 +149,11 @@ fi
 PADDOCK_BUILD="$PWD/build" /usr/bin/python3 tests/java/run.py || rc=1
 # Last, so that the run ends with pytest's own summary line: the
 # integration tests (real paddockd, kazoo, C client, zkCli, ZooKeeper side
-# by side) and the fault tests (kill -9, torn logs, a full disk).
+# by side), the fault tests (kill -9, torn logs, a full disk) and the
+# Debian package (tests/package: built, linted, installed, run, purged;
+# as root only, since it installs it).
+pkg=()
+[ "$(id -u)" = 0 ] && pkg=(tests/package)
 PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-	tests/integration tests/fault tests/lincheck || rc=1
+	tests/integration tests/fault tests/lincheck "${pkg[@]}" || rc=1
 exit $rc
