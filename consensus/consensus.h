@@ -304,6 +304,25 @@ int64_t zab_seq_throttled_now(const struct zab_seq *s);
  * is not serving (electing, syncing). */
 const char *zab_seq_mode(const struct zab_seq *s);
 
+/*
+ * A question one thread puts to another thread's loop, and waits for:
+ * zab_ask puts q in *slot (one question at a time: askers take turns),
+ * calls wake(wake_arg) and waits until the loop's zab_answer(slot,
+ * owner) has run q->fn(owner, q->arg).  The AdminServer asks the workers
+ * (dp_ask) and the sequencer (zab_seq_sessions) so.
+ */
+struct zab_ask {
+	void (*fn)(void *owner, void *arg);
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+void zab_ask(struct zab_ask *_Atomic *slot, struct zab_ask *q,
+	     void (*wake)(void *wake_arg), void *wake_arg);
+/* In the loop, once a pass: answer the waiting question if there is one. */
+void zab_answer(struct zab_ask *_Atomic *slot, void *owner);
+
 /* One global session, as zab_seq_sessions reports it. */
 struct zab_session_info {
 	int64_t id;

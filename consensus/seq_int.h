@@ -177,7 +177,7 @@ struct zab_seq {
 	_Atomic int running;
 	pthread_t thread;
 	bool started;
-	struct zab_query *_Atomic query; /* zab_seq_sessions' question */
+	struct zab_ask *_Atomic query; /* zab_seq_sessions' question */
 	bool membarrier;     /* registered: see zab_watching */
 	zxid_t zxid;         /* last assigned */
 	zxid_t applied;      /* last applied to the tree */

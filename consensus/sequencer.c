@@ -1692,16 +1692,48 @@ static void unpark(struct zab_seq *s)
 	__atomic_store_n(&s->nparked, s->parked.n, __ATOMIC_RELAXED);
 }
 
-struct zab_query {
+void zab_ask(struct zab_ask *_Atomic *slot, struct zab_ask *q,
+	     void (*wake_fn)(void *wake_arg), void *wake_arg)
+{
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	q->done = false;
+	struct zab_ask *none = NULL;
+	while (!atomic_compare_exchange_weak(slot, &none, q)) {
+		none = NULL;
+		sched_yield();
+	}
+	wake_fn(wake_arg);
+	pthread_mutex_lock(&q->mu);
+	while (!q->done)
+		pthread_cond_wait(&q->cv, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mu);
+}
+
+void zab_answer(struct zab_ask *_Atomic *slot, void *owner)
+{
+	struct zab_ask *q = atomic_load_explicit(slot, memory_order_acquire);
+	if (!q)
+		return;
+	q->fn(owner, q->arg);
+	atomic_store(slot, NULL);
+	pthread_mutex_lock(&q->mu);
+	q->done = true;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+struct sessions_query {
 	void (*fn)(void *arg, const struct zab_session_info *i);
 	void *arg;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
 };
 
-static void sessions_each(struct zab_seq *s, struct zab_query *q)
+static void sessions_each(void *owner, void *arg)
 {
+	struct zab_seq *s = owner;
+	struct sessions_query *q = arg;
 	for (size_t b = 0; b < s->nbuckets; b++)
 		for (struct zsession *z = s->sess[b]; z; z = z->next) {
 			struct zab_session_info i = {z->id, z->timeout,
@@ -1710,43 +1742,22 @@ static void sessions_each(struct zab_seq *s, struct zab_query *q)
 		}
 }
 
-static void answer_query(struct zab_seq *s)
+static void wake_seq(void *arg)
 {
-	struct zab_query *q = atomic_load_explicit(&s->query,
-						  memory_order_acquire);
-	if (!q)
-		return;
-	sessions_each(s, q);
-	atomic_store(&s->query, NULL);
-	pthread_mutex_lock(&q->mu);
-	q->done = true;
-	pthread_cond_signal(&q->cv);
-	pthread_mutex_unlock(&q->mu);
+	wake(((struct zab_seq *)arg)->efd);
 }
 
 void zab_seq_sessions(struct zab_seq *s,
 		      void (*fn)(void *arg, const struct zab_session_info *i),
 		      void *arg)
 {
-	struct zab_query q = {.fn = fn, .arg = arg};
+	struct sessions_query sq = {fn, arg};
 	if (!atomic_load(&s->running)) {
-		sessions_each(s, &q);
+		sessions_each(s, &sq);
 		return;
 	}
-	pthread_mutex_init(&q.mu, NULL);
-	pthread_cond_init(&q.cv, NULL);
-	struct zab_query *none = NULL;
-	while (!atomic_compare_exchange_weak(&s->query, &none, &q)) {
-		none = NULL;
-		sched_yield();
-	}
-	wake(s->efd);
-	pthread_mutex_lock(&q.mu);
-	while (!q.done)
-		pthread_cond_wait(&q.cv, &q.mu);
-	pthread_mutex_unlock(&q.mu);
-	pthread_cond_destroy(&q.cv);
-	pthread_mutex_destroy(&q.mu);
+	struct zab_ask q = {.fn = sessions_each, .arg = &sq};
+	zab_ask(&s->query, &q, wake_seq, s);
 }
 
 static void *seq_main(void *arg)
@@ -1760,7 +1771,7 @@ static void *seq_main(void *arg)
 	while (atomic_load(&s->running)) {
 		rcu_quiescent_state();
 		seq_clock(s);
-		answer_query(s);
+		zab_answer(&s->query, s);
 		unsigned total = 0;
 		for (int w = 0; w < s->cfg.n_workers; w++) {
 			unsigned n = rte_ring_dequeue_burst(

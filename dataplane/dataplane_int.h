@@ -172,18 +172,8 @@ struct dp_worker {
 	_Atomic int64_t bytes_in, resp_bytes, watch_bytes;
 	_Atomic int64_t conn_requests, conn_drops;
 	/* a question from another thread (dp_ask), answered in the loop */
-	struct dp_query *_Atomic query;
+	struct zab_ask *_Atomic query;
 	char pad[64];
-};
-
-/* dp_ask's question: fn runs on the worker's own thread, so it may read
- * the worker's connections and watches as the worker itself does. */
-struct dp_query {
-	void (*fn)(struct dp_worker *w, void *arg);
-	void *arg;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
 };
 
 struct dp_server {

@@ -373,40 +373,29 @@ static void send_touches(struct dp_worker *w)
 	dp_post(w, m);
 }
 
+struct dp_query {
+	void (*fn)(struct dp_worker *w, void *arg);
+	void *arg;
+};
+
+static void run_query(void *owner, void *arg)
+{
+	struct dp_query *q = arg;
+	q->fn(owner, q->arg);
+}
+
+static void wake_worker(void *arg)
+{
+	struct dp_worker *w = arg;
+	w->io->wake(w->be);
+}
+
 void dp_ask(struct dp_server *d, int i,
 	    void (*fn)(struct dp_worker *w, void *arg), void *arg)
 {
-	struct dp_worker *w = &d->w[i];
-	struct dp_query q = {.fn = fn, .arg = arg};
-	pthread_mutex_init(&q.mu, NULL);
-	pthread_cond_init(&q.cv, NULL);
-	struct dp_query *none = NULL;
-	/* one question at a time per worker: the callers take turns */
-	while (!atomic_compare_exchange_weak(&w->query, &none, &q)) {
-		none = NULL;
-		sched_yield();
-	}
-	w->io->wake(w->be);
-	pthread_mutex_lock(&q.mu);
-	while (!q.done)
-		pthread_cond_wait(&q.cv, &q.mu);
-	pthread_mutex_unlock(&q.mu);
-	pthread_cond_destroy(&q.cv);
-	pthread_mutex_destroy(&q.mu);
-}
-
-static void answer_query(struct dp_worker *w)
-{
-	struct dp_query *q = atomic_load_explicit(&w->query,
-						  memory_order_acquire);
-	if (!q)
-		return;
-	q->fn(w, q->arg);
-	atomic_store(&w->query, NULL);
-	pthread_mutex_lock(&q->mu);
-	q->done = true;
-	pthread_cond_signal(&q->cv);
-	pthread_mutex_unlock(&q->mu);
+	struct dp_query dq = {fn, arg};
+	struct zab_ask q = {.fn = run_query, .arg = &dq};
+	zab_ask(&d->w[i].query, &q, wake_worker, &d->w[i]);
 }
 
 static void *worker_main(void *arg)
@@ -427,7 +416,7 @@ static void *worker_main(void *arg)
 		dp_process_msgs(w, -1);
 		dp_run_ready(w);
 		dp_watch_disarm_if_idle(w);
-		answer_query(w);
+		zab_answer(&w->query, w);
 		if (now >= w->next_touch) {
 			send_touches(w);
 			w->next_touch = now + TOUCH_MS;
