@@ -20,13 +20,10 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysinfo.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -348,41 +345,9 @@ static void configuration(struct dp_server *d, json_t *r)
 	json_object_set_new(r, "paddock.workers", json_integer(d->n));
 }
 
-static void environment(json_t *r)
+static void env_put(void *arg, const char *key, const char *value)
 {
-	struct utsname u;
-	char host[256] = "", cwd[PATH_MAX] = "";
-	uname(&u);
-	gethostname(host, sizeof(host) - 1);
-	if (!getcwd(cwd, sizeof(cwd)))
-		cwd[0] = 0;
-	struct passwd *pw = getpwuid(geteuid());
-	json_object_set_new(r, "zookeeper.version",
-			    json_string(ZK_COMPAT_VERSION));
-	json_object_set_new(r, "host.name", json_string(host));
-	json_object_set_new(r, "os.name", json_string(u.sysname));
-	/* Java's os.arch: "amd64" for x86_64 */
-	json_object_set_new(r, "os.arch",
-			    json_string(strcmp(u.machine, "x86_64")
-						? u.machine
-						: "amd64"));
-	json_object_set_new(r, "os.version", json_string(u.release));
-	json_object_set_new(r, "user.name", jstr(pw ? pw->pw_name : ""));
-	json_object_set_new(r, "user.home", jstr(pw ? pw->pw_dir : ""));
-	json_object_set_new(r, "user.dir", json_string(cwd));
-	/* the JVM's heap figures; for a C server: the machine's memory */
-	struct sysinfo si;
-	char mb[32];
-	if (!sysinfo(&si)) {
-		unsigned long long unit = si.mem_unit ? si.mem_unit : 1;
-		snprintf(mb, sizeof(mb), "%lluMB",
-			 (unsigned long long)si.freeram * unit >> 20);
-		json_object_set_new(r, "os.memory.free", json_string(mb));
-		snprintf(mb, sizeof(mb), "%lluMB",
-			 (unsigned long long)si.totalram * unit >> 20);
-		json_object_set_new(r, "os.memory.max", json_string(mb));
-		json_object_set_new(r, "os.memory.total", json_string(mb));
-	}
+	json_object_set_new(arg, key, json_string(value));
 }
 
 static bool is_ensemble(const struct zcfg *cfg)
@@ -657,7 +622,7 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "environment")) {
-		environment(r);
+		dp_environment(env_put, r);
 		return NULL;
 	}
 	if (!strcmp(cmd, "dirs")) {

@@ -342,6 +342,10 @@ const char *dp_op_name(int op);
 int64_t dp_dir_size(const char *path);
 int dp_count_fds(void);
 void dp_fmt_double(char *buf, size_t len, double v);
+/* envi's and the AdminServer's environment: put(arg, key, value) each */
+void dp_environment(void (*put)(void *arg, const char *key,
+				const char *value),
+		    void *arg);
 
 /* Every worker's histograms of one kind, merged (racily). */
 struct dp_summary {

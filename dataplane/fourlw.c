@@ -8,11 +8,13 @@
  * watch listings (wchc, wchp) cover the answering worker's connections.
  */
 #include <dirent.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -634,6 +636,47 @@ void each_conn_dump(struct dp_worker *w, struct dp_conn *c)
 	each_conn(w->srv, &c->out, true);
 }
 
+/* ZooKeeper's Environment.list, without the JVM's java.* entries: the
+ * version, the host, the OS, the user, and for the JVM's heap figures
+ * (os.memory.*) the machine's memory */
+void dp_environment(void (*put)(void *arg, const char *key,
+				const char *value),
+		    void *arg)
+{
+	struct utsname u;
+	char host[256] = "", cwd[PATH_MAX] = "", mb[32];
+	uname(&u);
+	gethostname(host, sizeof(host) - 1);
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = 0;
+	struct passwd *pw = getpwuid(geteuid());
+	put(arg, "zookeeper.version", ZK_COMPAT_VERSION);
+	put(arg, "host.name", host);
+	put(arg, "os.name", u.sysname);
+	/* Java's os.arch: "amd64" for x86_64 */
+	put(arg, "os.arch", strcmp(u.machine, "x86_64") ? u.machine : "amd64");
+	put(arg, "os.version", u.release);
+	put(arg, "user.name", pw ? pw->pw_name : "");
+	put(arg, "user.home", pw ? pw->pw_dir : "");
+	put(arg, "user.dir", cwd);
+	struct sysinfo si;
+	if (!sysinfo(&si)) {
+		unsigned long long unit = si.mem_unit ? si.mem_unit : 1;
+		snprintf(mb, sizeof(mb), "%lluMB",
+			 (unsigned long long)si.freeram * unit >> 20);
+		put(arg, "os.memory.free", mb);
+		snprintf(mb, sizeof(mb), "%lluMB",
+			 (unsigned long long)si.totalram * unit >> 20);
+		put(arg, "os.memory.max", mb);
+		put(arg, "os.memory.total", mb);
+	}
+}
+
+static void envi_line(void *arg, const char *key, const char *value)
+{
+	out(arg, "%s=%s\n", key, value);
+}
+
 bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 {
 	struct dp_server *d = w->srv;
@@ -683,21 +726,8 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		each_conn(d, o, true);
 		out(o, "\n");
 	} else if (!strcmp(cmd, "envi")) {
-		struct utsname u;
-		char host[256] = "";
-		char cwd[PATH_MAX] = "";
-		uname(&u);
-		gethostname(host, sizeof(host) - 1);
-		if (!getcwd(cwd, sizeof(cwd)))
-			cwd[0] = 0;
 		out(o, "Environment:\n");
-		out(o, "zookeeper.version=%s\n", ZK_COMPAT_VERSION);
-		out(o, "host.name=%s\n", host);
-		out(o, "os.name=%s\n", u.sysname);
-		out(o, "os.arch=%s\n", u.machine);
-		out(o, "os.version=%s\n", u.release);
-		out(o, "user.dir=%s\n", cwd);
-		out(o, "paddock.workers=%d\n", d->n);
+		dp_environment(envi_line, o);
 	} else if (!strcmp(cmd, "wchs")) {
 		size_t watches = 0, paths = 0, conns = 0;
 		for (int i = 0; i < d->n; i++) {

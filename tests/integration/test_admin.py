@@ -503,3 +503,15 @@ def test_cons_four_letter_word_has_zookeepers_fields(pair):
         est = int(dict(kv)["est"])
         assert abs(est / 1000.0 - time.time()) < 60, (kind, est)
     assert fields["paddock"] == fields["zookeeper"]
+
+
+@pytest.mark.compare
+def test_envi_four_letter_word_has_zookeepers_keys(pair):
+    """envi: ZooKeeper's keys in its order, but the JVM's java.* ones."""
+    keys = {}
+    for kind, s in pair.srv.items():
+        lines = four_letter(s.hosts, "envi").splitlines()
+        assert lines[0] == "Environment:"
+        keys[kind] = [l.split("=", 1)[0] for l in lines[1:]
+                      if not l.startswith("java.")]
+    assert keys["paddock"] == keys["zookeeper"]
