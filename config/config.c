@@ -1576,6 +1576,9 @@ static int finish(struct zparse *p)
 	if (c->secure_client_port && !c->ssl_key_store[0])
 		return perr(p, "secureClientPort is set but "
 			    "ssl.keyStore.location is not");
+	if (c->secure_client_port && c->dpdk)
+		return perr(p, "secureClientPort needs the kernel dataplane "
+			    "(paddock.dataplane=dpdk has no TLS)");
 
 	if (!p->line_min_st) {
 		v = 2 * (int64_t)c->tick_time;

@@ -915,6 +915,11 @@ static void test_tls_keys(void **state)
 	assert_int_equal(load(BASE "secureClientPort=2281\n"), -1);
 	assert_non_null(strstr(err, "secureClientPort is set but "
 				    "ssl.keyStore.location is not"));
+	assert_int_equal(load(BASE "secureClientPort=2281\n"
+				  "ssl.keyStore.location=/k.pem\n"
+				  "paddock.dataplane=dpdk\n"
+				  "paddock.dpdk.ip=10.0.0.1\n"), -1);
+	assert_non_null(strstr(err, "secureClientPort needs the kernel"));
 	assert_int_equal(load(BASE "ssl.keyStore.type=JKS\n"), -1);
 	assert_err_at(3, "ssl.keyStore.type: JKS stores are Java's own format");
 	assert_int_equal(load(BASE "ssl.clientAuth=maybe\n"), -1);
