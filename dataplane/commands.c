@@ -741,6 +741,7 @@ char *dp_admin_command(struct dp_server *d, const char *name,
 struct prom_sink {
 	struct dp_msink s;
 	FILE *f;
+	char family[96]; /* the last sample's name without its labels */
 };
 
 static void prom_put(struct dp_msink *s, const char *key, enum dp_mkind k,
@@ -751,8 +752,16 @@ static void prom_put(struct dp_msink *s, const char *key, enum dp_mkind k,
 		return; /* version, server_state: not metrics */
 	if (!strncmp(key, "zk_", 3))
 		key += 3;
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", key, key, key,
-		k == DP_M_COUNTER ? "counter" : "gauge");
+	/* one HELP and TYPE per family: name{label="..."} samples follow
+	 * their first one */
+	struct prom_sink *ps = (struct prom_sink *)s;
+	size_t n = strcspn(key, "{");
+	if (strlen(ps->family) != n || strncmp(ps->family, key, n)) {
+		snprintf(ps->family, sizeof(ps->family), "%.*s", (int)n, key);
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", ps->family,
+			ps->family, ps->family,
+			k == DP_M_COUNTER ? "counter" : "gauge");
+	}
 	if (k == DP_M_DOUBLE)
 		fprintf(f, "%s %.17g\n", key, v);
 	else
@@ -765,6 +774,7 @@ static void prom_summary(struct dp_msink *s, const char *name,
 			 const struct dp_summary *v)
 {
 	FILE *f = ((struct prom_sink *)s)->f;
+	((struct prom_sink *)s)->family[0] = 0;
 	static const char *const q[] = {"0.5", "0.9", "0.99"};
 	fprintf(f, "# HELP %s %s\n# TYPE %s summary\n", name, name, name);
 	for (int i = 0; i < 3; i++)
@@ -782,7 +792,7 @@ char *dp_metrics_text(struct dp_server *d)
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
-	struct prom_sink s = {{prom_put, prom_summary}, f};
+	struct prom_sink s = {{prom_put, prom_summary}, f, ""};
 	metrics(d, &s.s);
 	if (fclose(f)) {
 		free(buf);

@@ -546,6 +546,21 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 	m_int(s, DP_M_GAUGE, "paddock_throttled_requests",
 	      zab_seq_throttled_now(d->seq));
 	m_int(s, DP_M_COUNTER, "paddock_connection_throttled", t.held);
+	/* paddock's own: each worker's load, as labelled keys (the form
+	 * ZooKeeper's own mntr takes under its Prometheus provider) */
+	for (int i = 0; i < d->n; i++) {
+		const struct dp_worker *x = &d->w[i];
+		char key[96];
+#define WKEY(name) (snprintf(key, sizeof(key), "paddock_worker_%s{worker=\"%d\"}", \
+			     name, i), key)
+		m_int(s, DP_M_COUNTER, WKEY("packets_received"),
+		      atomic_load(&x->packets_recv));
+		m_int(s, DP_M_GAUGE, WKEY("connections"),
+		      atomic_load(&x->nconn_open));
+		m_int(s, DP_M_GAUGE, WKEY("outstanding_requests"),
+		      atomic_load(&x->outstanding));
+#undef WKEY
+	}
 	/* paddock's own: the DPDK dataplane's stack (io_dpdk.c) */
 	const struct dp_backend_ops *io = d->w[0].io;
 	if (io->stats) {

@@ -408,7 +408,7 @@ def test_metrics_endpoint_text_format():
                 _, _, name, kind = line.split()
                 types[name] = kind
             elif line and not line.startswith("#"):
-                name, value = line.split()
+                name, value = line.rsplit(" ", 1)
                 samples[name] = float(value)
         assert types["znode_count"] == "gauge"
         assert types["packets_received"] == "counter"
@@ -416,6 +416,11 @@ def test_metrics_endpoint_text_format():
         assert samples['readlatency{quantile="0.99",}'] >= 0
         assert samples["readlatency_count"] >= 1
         assert samples["updatelatency_count"] >= 3
+        # each worker's load, labelled; one TYPE line per family
+        assert types["paddock_worker_packets_received"] == "counter"
+        assert samples['paddock_worker_packets_received{worker="0"}'] >= 3
+        assert samples['paddock_worker_connections{worker="0"}'] >= 1
+        assert text.count("# TYPE paddock_worker_connections ") == 1
         # /, /zookeeper, /zookeeper/quota, /zookeeper/config, "", /m...
         assert samples["znode_count"] == \
             command_free_znode_count(s.hosts) == 8
