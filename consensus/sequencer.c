@@ -1332,23 +1332,66 @@ static void dump_path(const char *path, size_t len, void *arg)
 	jw_bytes(d->o, "\n", 1);
 }
 
+struct dump_sess {
+	int64_t at, id; /* expiry bucket (monotonic ms), session */
+};
+
+static int dump_cmp(const void *a, const void *b)
+{
+	const struct dump_sess *x = a, *y = b;
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* SessionTrackerImpl.toString: the sessions by expiry set (deadlines
+ * rounded up to tickTime, as its ExpiryQueue keeps them), each set with
+ * its wall-clock time; then the ephemerals of each session that has
+ * some. */
+static void dump_sessions(struct zab_seq *s, struct jw *body)
+{
+	char line[160], date[64];
+	int64_t tick = s->cfg.tick_time > 0 ? s->cfg.tick_time : 1;
+	struct dump_sess *v = malloc((s->nsess + 1) * sizeof(*v));
+	size_t n = 0, sets = 0;
+	for (size_t b = 0; v && b < s->nbuckets; b++)
+		for (struct zsession *z = s->sess[b]; z && n < s->nsess;
+		     z = z->next)
+			v[n++] = (struct dump_sess){
+				(z->deadline / tick + 1) * tick, z->id};
+	if (v)
+		qsort(v, n, sizeof(*v), dump_cmp);
+	for (size_t i = 0; i < n; i++)
+		sets += !i || v[i].at != v[i - 1].at;
+	int k = snprintf(line, sizeof(line),
+			 "SessionTracker dump:\nSession Sets (%zu)/(%zu):\n",
+			 sets, n);
+	jw_bytes(body, line, (size_t)k);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && v[j].at == v[i].at; j++)
+			;
+		zk_java_date(date, sizeof(date), v[i].at - s->now + s->wall_ms);
+		k = snprintf(line, sizeof(line), "%zu expire at %s:\n", j - i,
+			     date);
+		jw_bytes(body, line, (size_t)k);
+		for (size_t x = i; x < j; x++) {
+			k = snprintf(line, sizeof(line), "\t0x%llx\n",
+				     (unsigned long long)v[x].id);
+			jw_bytes(body, line, (size_t)k);
+		}
+	}
+	free(v);
+}
+
 static void handle_dump(struct zab_seq *s, struct zmsg *m)
 {
 	struct jw body = {0}, eph = {0};
 	char line[128];
-	int64_t now = s->now;
+	int n;
 	int with = 0;
-	int n = snprintf(line, sizeof(line),
-			 "SessionTracker dump:\nGlobal Sessions(%zu):\n",
-			 s->nsess);
-	jw_bytes(&body, line, (size_t)n);
+	dump_sessions(s, &body);
 	for (size_t b = 0; b < s->nbuckets; b++)
 		for (struct zsession *z = s->sess[b]; z; z = z->next) {
-			n = snprintf(line, sizeof(line),
-				     "0x%llx\t%dms (expires in %lldms)\n",
-				     (unsigned long long)z->id, z->timeout,
-				     (long long)(z->deadline - now));
-			jw_bytes(&body, line, (size_t)n);
 			size_t at = eph.len;
 			n = snprintf(line, sizeof(line), "0x%llx:\n",
 				     (unsigned long long)z->id);

@@ -645,10 +645,62 @@ static void mntr(struct dp_worker *w, struct jw *o)
 	dp_metrics(w->srv, &t.s, -1);
 }
 
+struct dump_conn {
+	int64_t at, session;
+	const struct dp_conn *c;
+};
+
+static int dump_cmp(const void *a, const void *b)
+{
+	const struct dump_conn *x = a, *y = b;
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return x->session < y->session ? -1 : x->session > y->session;
+}
+
+/* NIOServerCnxnFactory.dumpConnections: connections by expiry set (the
+ * last activity plus the session timeout, or 10 s without a session,
+ * rounded up to 10 s as its cnxnExpiryQueue keeps them).  Other
+ * workers' connections are read racily, as cons reads them. */
 void each_conn_dump(struct dp_worker *w, struct dp_conn *c)
 {
-	out(&c->out, "Connections dump:\n");
-	each_conn(w->srv, &c->out, true);
+	struct dp_server *d = w->srv;
+	size_t n = 0, cap = 0, sets = 0;
+	for (int i = 0; i < d->n; i++)
+		cap += d->w[i].nconns;
+	struct dump_conn *v = malloc((cap + 1) * sizeof(*v));
+	for (int i = 0; v && i < d->n; i++)
+		for (uint32_t k = 0; k < d->w[i].nconns && n < cap; k++) {
+			const struct dp_conn *x = d->w[i].conns[k];
+			if (x->state == CS_FREE)
+				continue;
+			int64_t last = x->last_resp_ms > x->established_ms
+					       ? x->last_resp_ms
+					       : x->established_ms;
+			int64_t at = last + (x->session ? x->timeout : 10000);
+			v[n++] = (struct dump_conn){(at / 10000 + 1) * 10000,
+						    x->session, x};
+		}
+	if (v)
+		qsort(v, n, sizeof(*v), dump_cmp);
+	for (size_t i = 0; i < n; i++)
+		sets += !i || v[i].at != v[i - 1].at;
+	out(&c->out, "Connections dump:\nConnections Sets (%zu)/(%zu):\n", sets,
+	    n);
+	int64_t wall = zk_clock_ms(CLOCK_REALTIME) -
+		       zk_clock_ms(CLOCK_MONOTONIC);
+	for (size_t i = 0, j; i < n; i = j) {
+		char date[64];
+		for (j = i; j < n && v[j].at == v[i].at; j++)
+			;
+		zk_java_date(date, sizeof(date), v[i].at + wall);
+		out(&c->out, "%zu expire at %s:\n", j - i, date);
+		for (size_t x = i; x < j; x++)
+			out(&c->out, "\tip: /%s:%d sessionId: 0x%llx\n",
+			    v[x].c->ip, v[x].c->port,
+			    (unsigned long long)v[x].session);
+	}
+	free(v);
 }
 
 /* ZooKeeper's Environment.list, without the JVM's java.* entries: the

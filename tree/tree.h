@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 typedef int64_t zxid_t;
@@ -50,6 +51,17 @@ static inline int64_t zk_clock_us(clockid_t c)
 	struct timespec ts;
 	clock_gettime(c, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A wall-clock time in ms as Java's Date.toString prints it ("Mon Dec 07
+ * 05:00:53 UTC 2026"), as four-letter words show expiry times. */
+static inline void zk_java_date(char *buf, size_t len, int64_t wall_ms)
+{
+	time_t t = (time_t)(wall_ms / 1000);
+	struct tm tm;
+	if (!localtime_r(&t, &tm) ||
+	    !strftime(buf, len, "%a %b %d %H:%M:%S %Z %Y", &tm))
+		snprintf(buf, len, "%lld", (long long)wall_ms);
 }
 
 /* ------------------------------------------------------------------ */
