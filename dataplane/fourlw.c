@@ -214,21 +214,22 @@ static void conn_line(struct jw *o, const struct dp_conn *c, bool full)
 	    (long long)atomic_load(&c->recv), (long long)atomic_load(&c->sent));
 	/* est: wall-clock ms; lresp: the monotonic ms clock, as
 	 * ZooKeeper's Time.currentElapsedTime */
-	int64_t wall = zk_clock_ms(CLOCK_REALTIME) -
-		       zk_clock_ms(CLOCK_MONOTONIC);
+	int64_t est = c->established_ms + zk_clock_ms(CLOCK_REALTIME) -
+		      zk_clock_ms(CLOCK_MONOTONIC);
+	/* latencies in ms: min down, max up */
+	int64_t llat = c->last_lat_us / 1000;
+	int64_t mn = c->lat_n ? c->lat_min / 1000 : 0;
+	int64_t avg = c->lat_n ? c->lat_sum / c->lat_n / 1000 : 0;
+	int64_t mx = (c->lat_max + 999) / 1000;
 	if (full && c->session)
 		out(o, ",sid=0x%llx,lop=%s,est=%lld,to=%d,lcxid=0x%x,"
 		       "lzxid=0x%llx,lresp=%lld,llat=%lld,"
 		       "minlat=%lld,avglat=%lld,maxlat=%lld",
 		    (unsigned long long)c->session, dp_op_name(c->last_op),
-		    (long long)(c->established_ms + wall), c->timeout,
-		    (unsigned)c->last_cxid,
+		    (long long)est, c->timeout, (unsigned)c->last_cxid,
 		    (unsigned long long)c->last_zxid,
-		    (long long)c->last_resp_ms,
-		    (long long)(c->last_lat_us / 1000),
-		    (long long)(c->lat_n ? c->lat_min / 1000 : 0),
-		    (long long)(c->lat_n ? c->lat_sum / c->lat_n / 1000 : 0),
-		    (long long)((c->lat_max + 999) / 1000));
+		    (long long)c->last_resp_ms, (long long)llat,
+		    (long long)mn, (long long)avg, (long long)mx);
 	out(o, ")\n");
 }
 

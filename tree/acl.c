@@ -350,8 +350,14 @@ int zacl_fixup(const struct zacl *in, const struct zauth_id *ids, int n,
 		if (k < i)
 			continue;
 
-		if (strcmp(e->scheme, "world") == 0 &&
-		    strcmp(e->id, "anyone") == 0) {
+		/* world:anyone, and the schemes whose ids are taken as
+		 * they are (x509, sasl) when their provider is there */
+		if ((strcmp(e->scheme, "world") == 0 &&
+		     strcmp(e->id, "anyone") == 0) ||
+		    ((providers & ZACL_X509) &&
+		     strcmp(e->scheme, "x509") == 0) ||
+		    ((providers & ZACL_SASL) &&
+		     strcmp(e->scheme, "sasl") == 0)) {
 			perms[cnt] = e->perms;
 			sch[cnt] = e->scheme;
 			id[cnt++] = e->id;
@@ -377,13 +383,6 @@ int zacl_fixup(const struct zacl *in, const struct zauth_id *ids, int n,
 		} else if (strcmp(e->scheme, "ip") == 0) {
 			if (!ip_valid(e->id))
 				goto out;
-			perms[cnt] = e->perms;
-			sch[cnt] = e->scheme;
-			id[cnt++] = e->id;
-		} else if (((providers & ZACL_X509) &&
-			    strcmp(e->scheme, "x509") == 0) ||
-			   ((providers & ZACL_SASL) &&
-			    strcmp(e->scheme, "sasl") == 0)) {
 			perms[cnt] = e->perms;
 			sch[cnt] = e->scheme;
 			id[cnt++] = e->id;
