@@ -78,6 +78,23 @@ static enum MHD_Result list_commands(struct admin *a,
 	return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", buf, len);
 }
 
+/* libmicrohttpd calls a handler first with the headers only, then with
+ * the body in pieces, then once more: true when this is that last call
+ * (a body is read and dropped: no command takes one). */
+static bool request_complete(void *cls, size_t *upload_data_size,
+			     void **req)
+{
+	if (!*req) {
+		*req = cls;
+		return false;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		return false;
+	}
+	return true;
+}
+
 static enum MHD_Result on_command(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version,
@@ -85,14 +102,8 @@ static enum MHD_Result on_command(void *cls, struct MHD_Connection *conn,
 				  size_t *upload_data_size, void **req)
 {
 	struct admin *a = cls;
-	if (!*req) { /* headers only so far: answer once the body is in */
-		*req = a;
+	if (!request_complete(cls, upload_data_size, req))
 		return MHD_YES;
-	}
-	if (*upload_data_size) { /* a body: not read, not needed */
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
 	size_t ul = strlen(a->url);
 	if (strncmp(url, a->url, ul) || (url[ul] && url[ul] != '/'))
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "Not Found\n");
@@ -120,14 +131,8 @@ static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *conn,
 				  size_t *upload_data_size, void **req)
 {
 	struct admin *a = cls;
-	if (!*req) {
-		*req = a;
+	if (!request_complete(cls, upload_data_size, req))
 		return MHD_YES;
-	}
-	if (*upload_data_size) {
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
 	if (strcmp(url, "/metrics"))
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "Not Found\n");
 	/* MetricsServlet answers POST as GET */

@@ -46,14 +46,29 @@ static bool is_pkcs12(const char *type, const char *path)
 	return dot && (!strcasecmp(dot, ".p12") || !strcasecmp(dot, ".pfx"));
 }
 
-static PKCS12 *read_p12(const char *path)
+/* A PKCS12 file's key, certificate and chain (each may be NULL). */
+struct p12 {
+	EVP_PKEY *key;
+	X509 *cert;
+	STACK_OF(X509) *ca;
+};
+
+static int read_p12(const char *path, const char *pw, struct p12 *out)
 {
 	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	PKCS12 *p = d2i_PKCS12_fp(f, NULL);
-	fclose(f);
-	return p;
+	PKCS12 *p = f ? d2i_PKCS12_fp(f, NULL) : NULL;
+	if (f)
+		fclose(f);
+	int ok = p && PKCS12_parse(p, pw, &out->key, &out->cert, &out->ca);
+	PKCS12_free(p);
+	return ok ? 0 : -1;
+}
+
+static void p12_free(struct p12 *p)
+{
+	EVP_PKEY_free(p->key);
+	X509_free(p->cert);
+	sk_X509_pop_free(p->ca, X509_free);
 }
 
 static int fail(char *err, size_t len, const char *what, const char *path)
@@ -88,19 +103,13 @@ static int load_key_store(SSL_CTX *ctx, const struct zcfg *cfg, char *err,
 	const char *path = cfg->ssl_key_store;
 	const char *pw = cfg->ssl_key_store_password;
 	if (is_pkcs12(cfg->ssl_key_store_type, path)) {
-		PKCS12 *p12 = read_p12(path);
-		EVP_PKEY *key = NULL;
-		X509 *cert = NULL;
-		STACK_OF(X509) *ca = NULL;
-		int ok = p12 && PKCS12_parse(p12, pw, &key, &cert, &ca) &&
-			 key && cert && SSL_CTX_use_certificate(ctx, cert) == 1 &&
-			 SSL_CTX_use_PrivateKey(ctx, key) == 1;
-		for (int i = 0; ok && ca && i < sk_X509_num(ca); i++)
-			ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(ca, i));
-		PKCS12_free(p12);
-		EVP_PKEY_free(key);
-		X509_free(cert);
-		sk_X509_pop_free(ca, X509_free);
+		struct p12 p = {0};
+		int ok = !read_p12(path, pw, &p) && p.key && p.cert &&
+			 SSL_CTX_use_certificate(ctx, p.cert) == 1 &&
+			 SSL_CTX_use_PrivateKey(ctx, p.key) == 1;
+		for (int i = 0; ok && p.ca && i < sk_X509_num(p.ca); i++)
+			ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(p.ca, i));
+		p12_free(&p);
 		if (!ok)
 			return fail(err, len, "ssl.keyStore.location", path);
 	} else {
@@ -128,21 +137,14 @@ static int load_trust_store(SSL_CTX *ctx, const struct zcfg *cfg, char *err,
 			       ? 0
 			       : fail(err, len, "default trust store", "");
 	if (is_pkcs12(cfg->ssl_trust_store_type, path)) {
-		PKCS12 *p12 = read_p12(path);
-		EVP_PKEY *key = NULL;
-		X509 *cert = NULL;
-		STACK_OF(X509) *ca = NULL;
-		int ok = p12 && PKCS12_parse(p12, cfg->ssl_trust_store_password,
-					     &key, &cert, &ca);
+		struct p12 p = {0};
+		int ok = !read_p12(path, cfg->ssl_trust_store_password, &p);
 		X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-		if (ok && cert)
-			ok = X509_STORE_add_cert(st, cert);
-		for (int i = 0; ok && ca && i < sk_X509_num(ca); i++)
-			ok = X509_STORE_add_cert(st, sk_X509_value(ca, i));
-		PKCS12_free(p12);
-		EVP_PKEY_free(key);
-		X509_free(cert);
-		sk_X509_pop_free(ca, X509_free);
+		if (ok && p.cert)
+			ok = X509_STORE_add_cert(st, p.cert);
+		for (int i = 0; ok && p.ca && i < sk_X509_num(p.ca); i++)
+			ok = X509_STORE_add_cert(st, sk_X509_value(p.ca, i));
+		p12_free(&p);
 		return ok ? 0 : fail(err, len, "ssl.trustStore.location", path);
 	}
 	if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1)
