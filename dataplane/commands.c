@@ -33,6 +33,12 @@
  * trace log, but the mask is remembered as set_trace_mask sets it. */
 static _Atomic int64_t trace_mask = 306; /* ZooTrace's default */
 
+/* ZooKeeper's averages: rounded to 4 decimal places */
+static double round4(double v)
+{
+	return round(v * 1e4) / 1e4;
+}
+
 static json_t *jstr(const char *s)
 {
 	return json_string(s ? s : "");
@@ -281,9 +287,7 @@ static void server_stats(struct dp_server *d, json_t *r)
 			    json_integer(tree_applied_zxid(d->tree)));
 	json_object_set_new(s, "outstanding_requests",
 			    json_integer(dp_outstanding(d)));
-	char avg[64];
-	dp_fmt_double(avg, sizeof(avg), t.lat_avg);
-	json_object_set_new(s, "avg_latency", json_real(strtod(avg, NULL)));
+	json_object_set_new(s, "avg_latency", json_real(round4(t.lat_avg)));
 	json_object_set_new(s, "max_latency", json_integer(t.lat_max));
 	json_object_set_new(s, "min_latency", json_integer(t.lat_min));
 	json_object_set_new(s, "num_alive_client_connections",
@@ -317,7 +321,7 @@ static void json_put(struct dp_msink *s, const char *key, enum dp_mkind k,
 	if (k == DP_M_STR)
 		json_object_set_new(o, key, json_string(str));
 	else if (k == DP_M_DOUBLE) /* ZooKeeper's 4 decimal places */
-		json_object_set_new(o, key, json_real(round(v * 1e4) / 1e4));
+		json_object_set_new(o, key, json_real(round4(v)));
 	else
 		json_object_set_new(o, key, json_integer(i));
 }

@@ -310,7 +310,6 @@ struct dp_totals {
 	int64_t held, rejected, sessionless;
 	int64_t resp_last, resp_min, resp_max, auth_failed;
 	int64_t bytes_in, resp_bytes, watch_bytes, conn_requests, conn_drops;
-	bool any_resp; /* a reply was sent (else the sizes print -1) */
 };
 void dp_totals(struct dp_server *d, struct dp_totals *t);
 /* srst: zero the server's counters (not the connections') */

@@ -61,17 +61,6 @@ void dp_totals(struct dp_server *d, struct dp_totals *t)
 		t->held += atomic_load(&w->throttled_ops);
 		t->rejected += atomic_load(&w->cnxn_rejected);
 		t->sessionless += atomic_load(&w->sessionless_expired);
-		for (int k = 0; k < DP_LAT_KINDS; k++) {
-			const struct dp_hist *h = &w->lat[k];
-			int64_t mn = atomic_load(&h->min);
-			if (mn < t->lat_min)
-				t->lat_min = mn;
-			int64_t mx = atomic_load(&h->max);
-			if (mx > t->lat_max)
-				t->lat_max = mx;
-			t->lat_sum += atomic_load(&h->sum);
-			t->lat_n += atomic_load(&h->n);
-		}
 		/* "last": the newest of some worker's, not the server's */
 		int64_t r = atomic_load(&w->resp_last);
 		if (r > t->resp_last)
@@ -89,10 +78,20 @@ void dp_totals(struct dp_server *d, struct dp_totals *t)
 		t->conn_requests += atomic_load(&w->conn_requests);
 		t->conn_drops += atomic_load(&w->conn_drops);
 	}
+	/* every request, reads and writes: the two summaries together */
+	for (int k = 0; k < DP_LAT_KINDS; k++) {
+		struct dp_summary v;
+		dp_summary_of(d, k, &v);
+		if (v.n && v.min < t->lat_min)
+			t->lat_min = v.min;
+		if (v.max > t->lat_max)
+			t->lat_max = v.max;
+		t->lat_sum += v.sum;
+		t->lat_n += v.n;
+	}
 	if (t->lat_min == INT64_MAX)
 		t->lat_min = 0;
-	t->any_resp = t->resp_min != INT64_MAX;
-	if (!t->any_resp) /* ServerStats' -1: no reply yet */
+	if (t->resp_min == INT64_MAX) /* ServerStats' -1: no reply yet */
 		t->resp_last = t->resp_min = t->resp_max = -1;
 	/* µs to ZooKeeper's whole ms: the minimum rounded down, the maximum
 	 * up, so that min <= avg <= max as when each request is timed in
@@ -342,7 +341,7 @@ static void m_dbl(struct dp_msink *s, const char *key, double v)
 static void quota_gauges(const struct tree *t, struct dp_msink *s)
 {
 	struct tree_quota_ns *v = malloc(TREE_QUOTA_NS_MAX * sizeof(*v));
-	char key[TREE_QUOTA_NS_MAX > 0 ? 400 : 1];
+	char key[400];
 	int n;
 
 	if (!v)
