@@ -309,7 +309,15 @@ const char *zab_seq_mode(const struct zab_seq *s);
  * zab_ask puts q in *slot (one question at a time: askers take turns),
  * calls wake(wake_arg) and waits until the loop's zab_answer(slot,
  * owner) has run q->fn(owner, q->arg).  The AdminServer asks the workers
- * (dp_ask) and the sequencer (zab_seq_sessions) so.
+ * (dp_ask) and the sequencer (zab_seq_sessions) so, and a worker asks
+ * the other workers (four-letter words).
+ *
+ * An asker that is itself a loop passes its own slot and owner as
+ * `own`/`self`: while it waits it answers the questions put to it, so
+ * two loops asking each other at once cannot deadlock.  (Otherwise own
+ * is NULL.)  A loop that has stopped closes its slot (zab_ask_close):
+ * zab_ask then returns false without waiting, and the caller, knowing
+ * the loop's thread no longer touches its state, may read it itself.
  */
 struct zab_ask {
 	void (*fn)(void *owner, void *arg);
@@ -318,10 +326,13 @@ struct zab_ask {
 	pthread_cond_t cv;
 	bool done;
 };
-void zab_ask(struct zab_ask *_Atomic *slot, struct zab_ask *q,
-	     void (*wake)(void *wake_arg), void *wake_arg);
+bool zab_ask(struct zab_ask *_Atomic *slot, struct zab_ask *q,
+	     void (*wake)(void *wake_arg), void *wake_arg,
+	     struct zab_ask *_Atomic *own, void *self);
 /* In the loop, once a pass: answer the waiting question if there is one. */
 void zab_answer(struct zab_ask *_Atomic *slot, void *owner);
+/* When the loop ends: answer what waits, then refuse later questions. */
+void zab_ask_close(struct zab_ask *_Atomic *slot, void *owner);
 
 /* One global session, as zab_seq_sessions reports it. */
 struct zab_session_info {

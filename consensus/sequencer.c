@@ -1735,30 +1735,62 @@ static void unpark(struct zab_seq *s)
 	__atomic_store_n(&s->nparked, s->parked.n, __ATOMIC_RELAXED);
 }
 
-void zab_ask(struct zab_ask *_Atomic *slot, struct zab_ask *q,
-	     void (*wake_fn)(void *wake_arg), void *wake_arg)
+/* The value of a closed slot (zab_ask_close): never a question. */
+static struct zab_ask ask_closed;
+
+bool zab_ask(struct zab_ask *_Atomic *slot, struct zab_ask *q,
+	     void (*wake_fn)(void *wake_arg), void *wake_arg,
+	     struct zab_ask *_Atomic *own, void *self)
 {
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 	q->done = false;
+	bool asked = true;
 	struct zab_ask *none = NULL;
 	while (!atomic_compare_exchange_weak(slot, &none, q)) {
+		if (none == &ask_closed) {
+			asked = false;
+			goto out;
+		}
 		none = NULL;
+		if (own)
+			zab_answer(own, self);
 		sched_yield();
 	}
 	wake_fn(wake_arg);
 	pthread_mutex_lock(&q->mu);
-	while (!q->done)
-		pthread_cond_wait(&q->cv, &q->mu);
+	while (!q->done) {
+		if (!own) {
+			pthread_cond_wait(&q->cv, &q->mu);
+			continue;
+		}
+		/* a loop asking: answer its own questions every 1 ms (the
+		 * asker of this loop cannot wake it: it sleeps here) */
+		pthread_mutex_unlock(&q->mu);
+		zab_answer(own, self);
+		pthread_mutex_lock(&q->mu);
+		if (q->done)
+			break;
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 1000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&q->cv, &q->mu, &t);
+	}
 	pthread_mutex_unlock(&q->mu);
+out:
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
+	return asked;
 }
 
 void zab_answer(struct zab_ask *_Atomic *slot, void *owner)
 {
 	struct zab_ask *q = atomic_load_explicit(slot, memory_order_acquire);
-	if (!q)
+	if (!q || q == &ask_closed)
 		return;
 	q->fn(owner, q->arg);
 	atomic_store(slot, NULL);
@@ -1766,6 +1798,17 @@ void zab_answer(struct zab_ask *_Atomic *slot, void *owner)
 	q->done = true;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+}
+
+void zab_ask_close(struct zab_ask *_Atomic *slot, void *owner)
+{
+	struct zab_ask *none = NULL;
+	while (!atomic_compare_exchange_weak(slot, &none, &ask_closed)) {
+		if (none == &ask_closed)
+			return;
+		zab_answer(slot, owner);
+		none = NULL;
+	}
 }
 
 struct sessions_query {
@@ -1800,7 +1843,8 @@ void zab_seq_sessions(struct zab_seq *s,
 		return;
 	}
 	struct zab_ask q = {.fn = sessions_each, .arg = &sq};
-	zab_ask(&s->query, &q, wake_seq, s);
+	if (!zab_ask(&s->query, &q, wake_seq, s, NULL, NULL))
+		sessions_each(s, &sq); /* the loop has ended */
 }
 
 static void *seq_main(void *arg)
@@ -1907,6 +1951,7 @@ static void *seq_main(void *arg)
 		}
 		atomic_store(&s->sleeping, 0);
 	}
+	zab_ask_close(&s->query, s);
 	rcu_unregister_thread();
 	return NULL;
 }

@@ -56,13 +56,14 @@ static void addr_of(const struct dp_conn *c, char *buf, size_t len)
 
 struct conn_query {
 	json_t *list;
-	bool full;           /* cons: the session's fields too */
-	int64_t wall_minus_mono;
+	bool full; /* cons: the session's fields too */
 };
 
 /* One connection, as NIOServerCnxn.getConnectionInfo(brief) has it. */
-static json_t *conn_json(const struct dp_conn *c, const struct conn_query *q)
+static void conn_json(void *arg, const struct dp_conn_view *v)
 {
+	const struct conn_query *q = arg;
+	const struct dp_conn *c = v->c;
 	char a[INET6_ADDRSTRLEN + 16];
 	addr_of(c, a, sizeof(a));
 	json_t *o = json_object();
@@ -76,97 +77,48 @@ static json_t *conn_json(const struct dp_conn *c, const struct conn_query *q)
 			    json_integer(atomic_load(&c->recv)));
 	json_object_set_new(o, "packets_sent",
 			    json_integer(atomic_load(&c->sent)));
+	json_array_append_new(q->list, o);
 	if (!q->full || !c->session)
-		return o;
+		return;
 	json_object_set_new(o, "session_id", json_integer(c->session));
 	json_object_set_new(o, "last_operation",
 			    json_string(dp_op_name(c->last_op)));
-	json_object_set_new(o, "established",
-			    json_integer(c->established_ms +
-					 q->wall_minus_mono));
+	json_object_set_new(o, "established", json_integer(v->established));
 	json_object_set_new(o, "session_timeout", json_integer(c->timeout));
 	json_object_set_new(o, "last_cxid", json_integer(c->last_cxid));
 	json_object_set_new(o, "last_zxid", json_integer(c->last_zxid));
 	json_object_set_new(o, "last_response_time",
 			    json_integer(c->last_resp_ms));
-	json_object_set_new(o, "last_latency",
-			    json_integer(c->last_lat_us / 1000));
-	json_object_set_new(o, "min_latency",
-			    json_integer(c->lat_n ? c->lat_min / 1000 : 0));
-	json_object_set_new(o, "avg_latency",
-			    json_integer(c->lat_n ? c->lat_sum / c->lat_n / 1000
-						  : 0));
-	json_object_set_new(o, "max_latency",
-			    json_integer((c->lat_max + 999) / 1000));
-	return o;
-}
-
-static void conns_on_worker(struct dp_worker *w, void *arg)
-{
-	struct conn_query *q = arg;
-	for (uint32_t k = 0; k < w->nconns; k++) {
-		const struct dp_conn *c = w->conns[k];
-		if (c->state != CS_FREE)
-			json_array_append_new(q->list, conn_json(c, q));
-	}
+	json_object_set_new(o, "last_latency", json_integer(v->last_lat));
+	json_object_set_new(o, "min_latency", json_integer(v->min_lat));
+	json_object_set_new(o, "avg_latency", json_integer(v->avg_lat));
+	json_object_set_new(o, "max_latency", json_integer(v->max_lat));
 }
 
 static json_t *connections(struct dp_server *d, bool full)
 {
-	struct conn_query q = {json_array(), full,
-			       zk_clock_ms(CLOCK_REALTIME) -
-				       zk_clock_ms(CLOCK_MONOTONIC)};
-	for (int i = 0; i < d->n; i++)
-		dp_ask(d, i, conns_on_worker, &q);
+	struct conn_query q = {json_array(), full};
+	dp_each_conn(d, NULL, conn_json, &q);
 	return q.list;
 }
 
-static void crst_on_worker(struct dp_worker *w, void *arg)
-{
-	for (uint32_t k = 0; k < w->nconns; k++) {
-		struct dp_conn *c = w->conns[k];
-		atomic_store(&c->recv, 0);
-		atomic_store(&c->sent, 0);
-		c->lat_min = INT64_MAX;
-		c->lat_max = c->lat_sum = c->lat_n = 0;
-		c->last_lat_us = 0;
-	}
-}
-
-/* watches / watches_by_path / watch_summary: data watches only (the
- * child watches are ZooKeeper's other WatchManager, which these commands
- * do not show) */
+/* watches / watches_by_path: session → paths, or path → sessions */
 struct watch_query {
-	json_t *by;       /* session → paths, or path → sessions */
+	json_t *by;
 	bool by_session;
-	json_t *paths, *sessions; /* watch_summary: as sets */
-	int64_t total;
 };
 
-static void watch_one(const char *path, size_t len, const struct wt_owner *ow,
-		      int table, void *arg)
+static void watch_json(void *arg, const char *path, size_t len,
+		       int64_t session)
 {
 	struct watch_query *q = arg;
-	const struct dp_conn *c =
-		(const struct dp_conn *)((const char *)ow -
-					 offsetof(struct dp_conn, watches));
 	char key[32];
-	if (table != WT_DATA)
-		return;
 	char *p = strndup(path, len);
 	if (!p)
 		return;
 	json_t *list;
-	if (!q->by) { /* watch_summary */
-		snprintf(key, sizeof(key), "%lld", (long long)c->session);
-		json_object_set_new(q->sessions, key, json_null());
-		json_object_set_new(q->paths, p, json_null());
-		q->total++;
-		free(p);
-		return;
-	}
 	if (q->by_session) {
-		snprintf(key, sizeof(key), "%lld", (long long)c->session);
+		snprintf(key, sizeof(key), "%lld", (long long)session);
 		list = json_object_get(q->by, key);
 		if (!list) {
 			list = json_array();
@@ -179,19 +131,9 @@ static void watch_one(const char *path, size_t len, const struct wt_owner *ow,
 			list = json_array();
 			json_object_set_new(q->by, p, list);
 		}
-		json_array_append_new(list, json_integer(c->session));
+		json_array_append_new(list, json_integer(session));
 	}
 	free(p);
-}
-
-static void watches_on_worker(struct dp_worker *w, void *arg)
-{
-	wt_foreach(w->watches, watch_one, arg);
-}
-
-static void count_on_worker(struct dp_worker *w, void *arg)
-{
-	*(int64_t *)arg += (int64_t)wt_count(w->watches);
 }
 
 struct metrics_query {
@@ -210,10 +152,8 @@ static void metrics_on_worker(struct dp_worker *w, void *arg)
  * thread first. */
 static void metrics(struct dp_server *d, struct dp_msink *sink)
 {
-	struct metrics_query q = {sink, 0};
-	for (int i = 0; i < d->n; i++)
-		dp_ask(d, i, count_on_worker, &q.watches);
-	dp_ask(d, 0, metrics_on_worker, &q);
+	struct metrics_query q = {sink, dp_watch_count(d, NULL)};
+	dp_ask(d, NULL, 0, metrics_on_worker, &q);
 }
 
 /* ---- on the sequencer --------------------------------------------------- */
@@ -580,8 +520,7 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "connection_stat_reset")) {
-		for (int i = 0; i < d->n; i++)
-			dp_ask(d, i, crst_on_worker, NULL);
+		dp_conn_stat_reset(d, NULL);
 		return NULL;
 	}
 	if (!strcmp(cmd, "stat_reset")) {
@@ -589,27 +528,20 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "watch_summary")) {
-		struct watch_query q = {NULL, false, json_object(),
-					json_object(), 0};
-		for (int i = 0; i < d->n; i++)
-			dp_ask(d, i, watches_on_worker, &q);
+		int64_t sessions, paths, total;
+		if (!dp_watch_summary(d, NULL, &sessions, &paths, &total))
+			return "out of memory";
 		json_object_set_new(r, "num_connections",
-				    json_integer((json_int_t)json_object_size(
-					    q.sessions)));
-		json_object_set_new(r, "num_paths",
-				    json_integer((json_int_t)json_object_size(
-					    q.paths)));
+				    json_integer(sessions));
+		json_object_set_new(r, "num_paths", json_integer(paths));
 		json_object_set_new(r, "num_total_watches",
-				    json_integer(q.total));
-		json_decref(q.sessions);
-		json_decref(q.paths);
+				    json_integer(total));
 		return NULL;
 	}
 	if (!strcmp(cmd, "watches") || !strcmp(cmd, "watches_by_path")) {
 		struct watch_query q = {json_object(),
 					!strcmp(cmd, "watches")};
-		for (int i = 0; i < d->n; i++)
-			dp_ask(d, i, watches_on_worker, &q);
+		dp_each_data_watch(d, NULL, watch_json, &q);
 		json_object_set_new(r, q.by_session
 					       ? "session_id_to_watched_paths"
 					       : "path_to_session_ids",

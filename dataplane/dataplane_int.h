@@ -208,11 +208,13 @@ enum block_why {
 /* Outstanding requests of the whole server (what globalOutstandingLimit
  * limits), read racily from every worker's counter.  Any thread. */
 int64_t dp_outstanding(const struct dp_server *d);
-/* Run fn(w, arg) on worker i's thread and wait for it; any thread but a
- * worker's, while the workers run (dp_server_start .. dp_server_stop).
- * A worker answers within one loop pass (it is woken if it sleeps). */
-void dp_ask(struct dp_server *d, int i, void (*fn)(struct dp_worker *w,
-						   void *arg), void *arg);
+/* Run fn(w, arg) on worker i's thread and wait for it.  From a worker,
+ * self is that worker (fn runs at once if i is self; while it waits, self
+ * answers the other workers' questions); from any other thread, NULL.  A
+ * worker answers within one loop pass (it is woken if it sleeps); one
+ * whose loop has ended is read here, on the caller's thread. */
+void dp_ask(struct dp_server *d, struct dp_worker *self, int i,
+	    void (*fn)(struct dp_worker *w, void *arg), void *arg);
 /* A line on stderr, "paddockd: " first. */
 void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Close c now (unsent output is dropped); `why` is logged unless NULL.
@@ -314,6 +316,36 @@ struct dp_totals {
 void dp_totals(struct dp_server *d, struct dp_totals *t);
 /* srst: zero the server's counters (not the connections') */
 void dp_stat_reset(struct dp_server *d);
+
+/* What a worker owns is read on that worker's thread (dp_ask), by both
+ * the four-letter words (self: the worker answering) and the AdminServer
+ * (self NULL).  One connection as cons and `connections` show it
+ * (ZooKeeper's ServerCnxn.getConnectionInfo): c's own fields, and these
+ * in ms. */
+struct dp_conn_view {
+	const struct dp_conn *c;
+	int64_t established; /* wall clock */
+	int64_t last_lat, min_lat, avg_lat, max_lat; /* min down, max up */
+	int64_t expire_set; /* dump: its expiry set, monotonic */
+};
+/* each(arg, v) for every open connection, on its worker's thread. */
+void dp_each_conn(struct dp_server *d, struct dp_worker *self,
+		  void (*each)(void *arg, const struct dp_conn_view *v),
+		  void *arg);
+/* crst / connection_stat_reset: every connection's counters to zero */
+void dp_conn_stat_reset(struct dp_server *d, struct dp_worker *self);
+/* each(arg, path, len, session) for every data watch (ZooKeeper's
+ * wchs/wchc/wchp and their commands show its dataWatches only). */
+void dp_each_data_watch(struct dp_server *d, struct dp_worker *self,
+			void (*each)(void *arg, const char *path, size_t len,
+				     int64_t session),
+			void *arg);
+/* All watches, data and child (zk_watch_count) */
+int64_t dp_watch_count(struct dp_server *d, struct dp_worker *self);
+/* ZooKeeper's WatchesSummary of the data watches (wchs, watch_summary):
+ * false if out of memory */
+bool dp_watch_summary(struct dp_server *d, struct dp_worker *self,
+		      int64_t *sessions, int64_t *paths, int64_t *total);
 /* Add d to a counter only its worker writes (no locked instruction). */
 static inline void dp_stat_add(_Atomic int64_t *x, int64_t d)
 {
@@ -369,8 +401,7 @@ struct dp_msink {
 	void (*summary)(struct dp_msink *s, const char *name,
 			const struct dp_summary *v);
 };
-/* Any thread (counters are read racily).  `watches`: the watch count,
- * or -1 to read every worker's racily (a worker's own mntr). */
+/* Any thread (counters are read racily); `watches`: dp_watch_count. */
 void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches);
 
 /* ---- commands.c: the AdminServer's commands, Prometheus' text ---- */
@@ -380,7 +411,8 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches);
  * and return true (the caller closes after sending); false for "dump",
  * whose session part the sequencer writes (then call each_conn_dump). */
 bool dp_4lw(struct dp_worker *w, const uint8_t cmd[4], struct jw *out);
-/* The "Connections dump" tail of "dump", appended to c's output. */
+/* The "Connections dump" tail of "dump", appended to c's output (w is
+ * c's worker, on its thread). */
 void each_conn_dump(struct dp_worker *w, struct dp_conn *c);
 bool dp_4lw_known(const uint8_t cmd[4]);
 

@@ -5,7 +5,11 @@
  * A connection whose first four bytes spell a known word gets the text
  * answer and is closed; a word not in 4lw.commands.whitelist gets
  * ZooKeeper's refusal line.  Counters of other workers are read racily;
- * watch listings (wchc, wchp) cover the answering worker's connections.
+ * their connections and watches (cons, stat, wchs, wchc, wchp, crst, the
+ * tail of dump, zk_watch_count) on their own threads, through dp_ask, by
+ * the same functions the AdminServer's commands use (dp_each_conn,
+ * dp_each_data_watch, dp_conn_stat_reset).  The answering worker serves
+ * the others' questions while it waits for theirs.
  */
 #include <dirent.h>
 #include <pwd.h>
@@ -206,43 +210,146 @@ const char *dp_op_name(int op)
 	}
 }
 
-static void conn_line(struct jw *o, const struct dp_conn *c, bool full)
+struct conn_ask {
+	void (*each)(void *arg, const struct dp_conn_view *v);
+	void *arg;
+	int64_t wall_minus_mono;
+};
+
+static void conns_here(struct dp_worker *w, void *arg)
 {
+	const struct conn_ask *q = arg;
+	for (uint32_t k = 0; k < w->nconns; k++) {
+		const struct dp_conn *c = w->conns[k];
+		if (c->state == CS_FREE)
+			continue;
+		int64_t last = c->last_resp_ms > c->established_ms
+				       ? c->last_resp_ms
+				       : c->established_ms;
+		/* NIOServerCnxnFactory's cnxnExpiryQueue: the last activity
+		 * plus the session timeout (10 s without a session), in
+		 * 10 s sets */
+		int64_t at = last + (c->session ? c->timeout : 10000);
+		struct dp_conn_view v = {
+			.c = c,
+			.established = c->established_ms + q->wall_minus_mono,
+			.last_lat = c->last_lat_us / 1000,
+			.min_lat = c->lat_n ? c->lat_min / 1000 : 0,
+			.avg_lat = c->lat_n ? c->lat_sum / c->lat_n / 1000 : 0,
+			.max_lat = (c->lat_max + 999) / 1000,
+			.expire_set = (at / 10000 + 1) * 10000,
+		};
+		q->each(q->arg, &v);
+	}
+}
+
+void dp_each_conn(struct dp_server *d, struct dp_worker *self,
+		  void (*each)(void *arg, const struct dp_conn_view *v),
+		  void *arg)
+{
+	struct conn_ask q = {each, arg,
+			     zk_clock_ms(CLOCK_REALTIME) -
+				     zk_clock_ms(CLOCK_MONOTONIC)};
+	for (int i = 0; i < d->n; i++)
+		dp_ask(d, self, i, conns_here, &q);
+}
+
+static void reset_here(struct dp_worker *w, void *arg)
+{
+	(void)arg;
+	for (uint32_t k = 0; k < w->nconns; k++) {
+		struct dp_conn *c = w->conns[k];
+		atomic_store(&c->recv, 0);
+		atomic_store(&c->sent, 0);
+		c->lat_min = INT64_MAX;
+		c->lat_max = c->lat_sum = c->lat_n = 0;
+		c->last_lat_us = 0;
+	}
+}
+
+void dp_conn_stat_reset(struct dp_server *d, struct dp_worker *self)
+{
+	for (int i = 0; i < d->n; i++)
+		dp_ask(d, self, i, reset_here, NULL);
+}
+
+struct watch_ask {
+	void (*each)(void *arg, const char *path, size_t len, int64_t session);
+	void *arg;
+};
+
+static void watch_here(const char *path, size_t len, const struct wt_owner *ow,
+		       int table, void *arg)
+{
+	const struct watch_ask *q = arg;
+	const struct dp_conn *c =
+		(const struct dp_conn *)((const char *)ow -
+					 offsetof(struct dp_conn, watches));
+	if (table == WT_DATA)
+		q->each(q->arg, path, len, c->session);
+}
+
+static void watches_here(struct dp_worker *w, void *arg)
+{
+	wt_foreach(w->watches, watch_here, arg);
+}
+
+void dp_each_data_watch(struct dp_server *d, struct dp_worker *self,
+			void (*each)(void *arg, const char *path, size_t len,
+				     int64_t session),
+			void *arg)
+{
+	struct watch_ask q = {each, arg};
+	for (int i = 0; i < d->n; i++)
+		dp_ask(d, self, i, watches_here, &q);
+}
+
+static void count_here(struct dp_worker *w, void *arg)
+{
+	*(int64_t *)arg += (int64_t)wt_count(w->watches);
+}
+
+int64_t dp_watch_count(struct dp_server *d, struct dp_worker *self)
+{
+	int64_t n = 0;
+	for (int i = 0; i < d->n; i++)
+		dp_ask(d, self, i, count_here, &n);
+	return n;
+}
+
+/* cons (full) and stat's client list: ServerCnxn.dumpConnectionInfo */
+struct conn_lines {
+	struct jw *o;
+	bool full;
+};
+
+static void conn_line(void *arg, const struct dp_conn_view *v)
+{
+	const struct conn_lines *l = arg;
+	const struct dp_conn *c = v->c;
+	struct jw *o = l->o;
 	out(o, " /%s:%d[%d](queued=%d,recved=%lld,sent=%lld", c->ip, c->port,
 	    c->state == CS_OPEN ? 1 : 0, c->inflight,
 	    (long long)atomic_load(&c->recv), (long long)atomic_load(&c->sent));
-	/* est: wall-clock ms; lresp: the monotonic ms clock, as
-	 * ZooKeeper's Time.currentElapsedTime */
-	int64_t est = c->established_ms + zk_clock_ms(CLOCK_REALTIME) -
-		      zk_clock_ms(CLOCK_MONOTONIC);
-	/* latencies in ms: min down, max up */
-	int64_t llat = c->last_lat_us / 1000;
-	int64_t mn = c->lat_n ? c->lat_min / 1000 : 0;
-	int64_t avg = c->lat_n ? c->lat_sum / c->lat_n / 1000 : 0;
-	int64_t mx = (c->lat_max + 999) / 1000;
-	if (full && c->session)
+	/* lresp: the monotonic ms clock, as ZooKeeper's
+	 * Time.currentElapsedTime */
+	if (l->full && c->session)
 		out(o, ",sid=0x%llx,lop=%s,est=%lld,to=%d,lcxid=0x%x,"
 		       "lzxid=0x%llx,lresp=%lld,llat=%lld,"
 		       "minlat=%lld,avglat=%lld,maxlat=%lld",
 		    (unsigned long long)c->session, dp_op_name(c->last_op),
-		    (long long)est, c->timeout, (unsigned)c->last_cxid,
-		    (unsigned long long)c->last_zxid,
-		    (long long)c->last_resp_ms, (long long)llat,
-		    (long long)mn, (long long)avg, (long long)mx);
+		    (long long)v->established, c->timeout,
+		    (unsigned)c->last_cxid, (unsigned long long)c->last_zxid,
+		    (long long)c->last_resp_ms, (long long)v->last_lat,
+		    (long long)v->min_lat, (long long)v->avg_lat,
+		    (long long)v->max_lat);
 	out(o, ")\n");
 }
 
-static void each_conn(struct dp_server *d, struct jw *o, bool full)
+static void each_conn(struct dp_worker *w, struct jw *o, bool full)
 {
-	for (int i = 0; i < d->n; i++) {
-		struct dp_worker *w = &d->w[i];
-		uint32_t n = w->nconns;
-		for (uint32_t k = 0; k < n && w->conns; k++) {
-			struct dp_conn *c = w->conns[k];
-			if (c && c->state != CS_FREE)
-				conn_line(o, c, full);
-		}
-	}
+	struct conn_lines l = {o, full};
+	dp_each_conn(w->srv, w, conn_line, &l);
 }
 
 static void srvr(struct dp_worker *w, struct jw *o, bool clients)
@@ -253,7 +360,7 @@ static void srvr(struct dp_worker *w, struct jw *o, bool clients)
 	out(o, "Zookeeper version: %s\n", ZK_COMPAT_VERSION);
 	if (clients) {
 		out(o, "Clients:\n");
-		each_conn(d, o, false);
+		each_conn(w, o, false);
 		out(o, "\n");
 	}
 	char avg[64];
@@ -302,25 +409,115 @@ int dp_count_fds(void)
 	return n > 2 ? n - 3 : 0; /* ., .., the DIR's own fd */
 }
 
-struct wlist {
-	struct jw *o;
-	bool by_session;
-	struct dp_worker *w;
+/* wchs, wchc, wchp: every data watch as (session, path), sorted */
+struct wpair {
+	int64_t session;
+	char *path;
 };
 
-static void wch_line(const char *path, size_t len, const struct wt_owner *ow,
-		     int table, void *arg)
+struct wpairs {
+	struct wpair *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static void wpair_add(void *arg, const char *path, size_t len, int64_t session)
 {
-	struct wlist *l = arg;
-	const struct dp_conn *c =
-		(const struct dp_conn *)((const char *)ow -
-					 offsetof(struct dp_conn, watches));
-	if (l->by_session)
-		out(l->o, "0x%llx\n\t%.*s\n", (unsigned long long)c->session,
-		    (int)len, path);
-	else
-		out(l->o, "%.*s\n\t0x%llx\n", (int)len, path,
-		    (unsigned long long)c->session);
+	struct wpairs *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct wpair *v = realloc(l->v, cap * sizeof(*v));
+		if (!v) {
+			l->oom = true;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	char *p = strndup(path, len);
+	if (!p) {
+		l->oom = true;
+		return;
+	}
+	l->v[l->n++] = (struct wpair){session, p};
+}
+
+static int by_session(const void *a, const void *b)
+{
+	const struct wpair *x = a, *y = b;
+	if (x->session != y->session)
+		return x->session < y->session ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static int by_path(const void *a, const void *b)
+{
+	const struct wpair *x = a, *y = b;
+	int r = strcmp(x->path, y->path);
+	return r ? r : (x->session > y->session) - (x->session < y->session);
+}
+
+static void wpairs_free(struct wpairs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+}
+
+/* Every data watch, sorted by cmp; false if out of memory */
+static bool wpairs_get(struct dp_server *d, struct dp_worker *self,
+		       int (*cmp)(const void *, const void *),
+		       struct wpairs *l)
+{
+	*l = (struct wpairs){0};
+	dp_each_data_watch(d, self, wpair_add, l);
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), cmp);
+	return !l->oom;
+}
+
+/* ZooKeeper's WatchesSummary of its data watches */
+bool dp_watch_summary(struct dp_server *d, struct dp_worker *self,
+		      int64_t *sessions, int64_t *paths, int64_t *total)
+{
+	struct wpairs l;
+	bool ok = wpairs_get(d, self, by_session, &l);
+	*sessions = *paths = 0;
+	*total = (int64_t)l.n;
+	for (size_t i = 0; i < l.n; i++)
+		*sessions += !i || l.v[i].session != l.v[i - 1].session;
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), by_path);
+	for (size_t i = 0; i < l.n; i++)
+		*paths += !i || strcmp(l.v[i].path, l.v[i - 1].path);
+	wpairs_free(&l);
+	return ok;
+}
+
+/* wchc (by session) and wchp (by path), as WatchManager.dumpWatches:
+ * each key once, then its values indented */
+static void watch_lists(struct dp_worker *w, struct jw *o, bool sessions)
+{
+	struct wpairs l;
+	if (!wpairs_get(w->srv, w, sessions ? by_session : by_path, &l)) {
+		out(o, "out of memory\n");
+		wpairs_free(&l);
+		return;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		const struct wpair *x = &l.v[i], *prev = i ? x - 1 : NULL;
+		if (sessions) {
+			if (!prev || prev->session != x->session)
+				out(o, "0x%llx\n",
+				    (unsigned long long)x->session);
+			out(o, "\t%s\n", x->path);
+		} else {
+			if (!prev || strcmp(prev->path, x->path))
+				out(o, "%s\n", x->path);
+			out(o, "\t0x%llx\n", (unsigned long long)x->session);
+		}
+	}
+	wpairs_free(&l);
 }
 
 static void m_int(struct dp_msink *s, enum dp_mkind k, const char *key,
@@ -403,11 +600,6 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 	dp_totals(d, &t);
 	struct rlimit rl = {0};
 	getrlimit(RLIMIT_NOFILE, &rl);
-	if (watches < 0) {
-		watches = 0;
-		for (int i = 0; i < d->n; i++)
-			watches += (int64_t)wt_count(d->w[i].watches);
-	}
 	const char *mode = zab_seq_mode(d->seq);
 	s->put(s, "zk_version", DP_M_STR, 0, 0, ZK_COMPAT_VERSION);
 	s->put(s, "zk_server_state", DP_M_STR, 0, 0, mode ? mode : "");
@@ -642,13 +834,35 @@ static void text_put(struct dp_msink *s, const char *key, enum dp_mkind k,
 static void mntr(struct dp_worker *w, struct jw *o)
 {
 	struct text_sink t = {{text_put, NULL}, o};
-	dp_metrics(w->srv, &t.s, -1);
+	dp_metrics(w->srv, &t.s, dp_watch_count(w->srv, w));
 }
 
 struct dump_conn {
 	int64_t at, session;
-	const struct dp_conn *c;
+	char addr[INET6_ADDRSTRLEN + 16];
 };
+
+struct dump_conns {
+	struct dump_conn *v;
+	size_t n, cap;
+};
+
+static void dump_add(void *arg, const struct dp_conn_view *x)
+{
+	struct dump_conns *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct dump_conn *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return; /* listed without it */
+		l->v = v;
+		l->cap = cap;
+	}
+	struct dump_conn *e = &l->v[l->n++];
+	e->at = x->expire_set;
+	e->session = x->c->session;
+	snprintf(e->addr, sizeof(e->addr), "%s:%d", x->c->ip, x->c->port);
+}
 
 static int dump_cmp(const void *a, const void *b)
 {
@@ -658,31 +872,16 @@ static int dump_cmp(const void *a, const void *b)
 	return x->session < y->session ? -1 : x->session > y->session;
 }
 
-/* NIOServerCnxnFactory.dumpConnections: connections by expiry set (the
- * last activity plus the session timeout, or 10 s without a session,
- * rounded up to 10 s as its cnxnExpiryQueue keeps them).  Other
- * workers' connections are read racily, as cons reads them. */
+/* NIOServerCnxnFactory.dumpConnections: connections by expiry set */
 void each_conn_dump(struct dp_worker *w, struct dp_conn *c)
 {
-	struct dp_server *d = w->srv;
-	size_t n = 0, cap = 0, sets = 0;
-	for (int i = 0; i < d->n; i++)
-		cap += d->w[i].nconns;
-	struct dump_conn *v = malloc((cap + 1) * sizeof(*v));
-	for (int i = 0; v && i < d->n; i++)
-		for (uint32_t k = 0; k < d->w[i].nconns && n < cap; k++) {
-			const struct dp_conn *x = d->w[i].conns[k];
-			if (x->state == CS_FREE)
-				continue;
-			int64_t last = x->last_resp_ms > x->established_ms
-					       ? x->last_resp_ms
-					       : x->established_ms;
-			int64_t at = last + (x->session ? x->timeout : 10000);
-			v[n++] = (struct dump_conn){(at / 10000 + 1) * 10000,
-						    x->session, x};
-		}
-	if (v)
-		qsort(v, n, sizeof(*v), dump_cmp);
+	struct dump_conns l = {0};
+	size_t sets = 0;
+	dp_each_conn(w->srv, w, dump_add, &l);
+	const struct dump_conn *v = l.v;
+	size_t n = l.n;
+	if (n)
+		qsort(l.v, n, sizeof(*v), dump_cmp);
 	for (size_t i = 0; i < n; i++)
 		sets += !i || v[i].at != v[i - 1].at;
 	out(&c->out, "Connections dump:\nConnections Sets (%zu)/(%zu):\n", sets,
@@ -696,11 +895,10 @@ void each_conn_dump(struct dp_worker *w, struct dp_conn *c)
 		zk_java_date(date, sizeof(date), v[i].at + wall);
 		out(&c->out, "%zu expire at %s:\n", j - i, date);
 		for (size_t x = i; x < j; x++)
-			out(&c->out, "\tip: /%s:%d sessionId: 0x%llx\n",
-			    v[x].c->ip, v[x].c->port,
+			out(&c->out, "\tip: /%s sessionId: 0x%llx\n", v[x].addr,
 			    (unsigned long long)v[x].session);
 	}
-	free(v);
+	free(l.v);
 }
 
 /* ZooKeeper's Environment.list, without the JVM's java.* entries: the
@@ -790,36 +988,29 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		out(o, "serverId=0\n");
 		out(o, "paddock.workers=%d\n", cfg->workers);
 	} else if (!strcmp(cmd, "cons")) {
-		each_conn(d, o, true);
+		each_conn(w, o, true);
 		out(o, "\n");
 	} else if (!strcmp(cmd, "envi")) {
 		out(o, "Environment:\n");
 		dp_environment(envi_line, o);
 	} else if (!strcmp(cmd, "wchs")) {
-		size_t watches = 0, paths = 0, conns = 0;
-		for (int i = 0; i < d->n; i++) {
-			struct dp_worker *x = &d->w[i];
-			watches += wt_count(x->watches);
-			paths += wt_paths(x->watches);
-			for (uint32_t k = 0; k < x->nconns; k++)
-				if (x->conns[k]->watches.count)
-					conns++;
-		}
-		out(o, "%zu connections watching %zu paths\n", conns, paths);
-		out(o, "Total watches:%zu\n", watches);
+		int64_t sessions, paths, total;
+		if (!dp_watch_summary(d, w, &sessions, &paths, &total))
+			out(o, "out of memory\n");
+		else
+			out(o, "%lld connections watching %lld paths\n"
+			       "Total watches:%lld\n",
+			    (long long)sessions, (long long)paths,
+			    (long long)total);
 	} else if (!strcmp(cmd, "wchc") || !strcmp(cmd, "wchp")) {
-		struct wlist l = {o, cmd[3] == 'c', w};
-		wt_foreach(w->watches, wch_line, &l);
+		watch_lists(w, o, cmd[3] == 'c');
+		out(o, "\n"); /* WatchCommand's println */
 	} else if (!strcmp(cmd, "dump")) {
 		return false;
 	} else if (!strcmp(cmd, "isro")) {
 		out(o, "rw");
 	} else if (!strcmp(cmd, "crst")) {
-		for (int i = 0; i < d->n; i++)
-			for (uint32_t k = 0; k < d->w[i].nconns; k++) {
-				atomic_store(&d->w[i].conns[k]->recv, 0);
-				atomic_store(&d->w[i].conns[k]->sent, 0);
-			}
+		dp_conn_stat_reset(d, w);
 		out(o, "Connection stats reset.\n");
 	} else if (!strcmp(cmd, "srst")) {
 		dp_stat_reset(d);

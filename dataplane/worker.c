@@ -390,12 +390,19 @@ static void wake_worker(void *arg)
 	w->io->wake(w->be);
 }
 
-void dp_ask(struct dp_server *d, int i,
+void dp_ask(struct dp_server *d, struct dp_worker *self, int i,
 	    void (*fn)(struct dp_worker *w, void *arg), void *arg)
 {
+	struct dp_worker *w = &d->w[i];
+	if (w == self) {
+		fn(w, arg);
+		return;
+	}
 	struct dp_query dq = {fn, arg};
 	struct zab_ask q = {.fn = run_query, .arg = &dq};
-	zab_ask(&d->w[i].query, &q, wake_worker, &d->w[i]);
+	if (!zab_ask(&w->query, &q, wake_worker, w, self ? &self->query : NULL,
+		     self))
+		fn(w, arg); /* w's loop has ended */
 }
 
 static void *worker_main(void *arg)
@@ -476,6 +483,7 @@ static void *worker_main(void *arg)
 		if (w->conns[i]->state != CS_FREE)
 			dp_conn_close(w, w->conns[i], NULL);
 	dp_post_flush(w); /* what the ring does not take is freed below */
+	zab_ask_close(&w->query, w); /* dp_ask now reads w itself */
 	rcu_unregister_thread();
 	return NULL;
 }

@@ -1,13 +1,17 @@
 """Four-letter words on the client port (server runs with
 4lw.commands.whitelist=*), and the whitelist rules."""
 
+import json
 import re
+import threading
+import urllib.request
 
 import pytest
+from kazoo.client import KazooClient
 
 import jute
-from conftest import four_letter
-from srvutil import kv_lines
+from conftest import TARGET, Server, four_letter
+from srvutil import free_port, kv_lines
 
 
 def test_ruok_answers_imok(target):
@@ -82,17 +86,40 @@ def test_cons_lists_session(target, raw):
                      r"sent=\d+", out)
 
 
+def watch_blocks(text):
+    """wchc/wchp text: each key once, its values indented, then the blank
+    line WatchCommand's println adds."""
+    assert text.endswith("\n\n"), repr(text)
+    blocks, key = {}, None
+    for line in text[:-1].splitlines():
+        if line.startswith("\t"):
+            blocks[key].append(line[1:])
+        else:
+            key = line
+            assert key not in blocks, "%s listed twice" % key
+            blocks[key] = []
+    return blocks
+
+
 def test_watch_words(target, raw, root):
-    c = raw()
-    c.create(root)
-    c.get_data(root, watch=True)
+    a, b = raw(), raw()
+    for p in ("", "/x", "/y"):
+        a.create(root + p)
+    a.get_data(root + "/x", watch=True)
+    a.get_data(root + "/y", watch=True)
+    a.get_children(root, watch=True)  # a child watch: not listed
+    b.get_data(root + "/x", watch=True)
+    sa, sb = "0x%x" % a.session_id, "0x%x" % b.session_id
     wchs = four_letter(target.hosts, "wchs")
     assert re.match(r"\d+ connections watching \d+ paths\nTotal watches:\d+\n$",
                     wchs), wchs
-    wchc = four_letter(target.hosts, "wchc")
-    assert "0x%x\n\t%s\n" % (c.session_id, root) in wchc
-    wchp = four_letter(target.hosts, "wchp")
-    assert "%s\n\t0x%x\n" % (root, c.session_id) in wchp
+    by_session = watch_blocks(four_letter(target.hosts, "wchc"))
+    assert sorted(by_session[sa]) == [root + "/x", root + "/y"]
+    assert by_session[sb] == [root + "/x"]
+    by_path = watch_blocks(four_letter(target.hosts, "wchp"))
+    assert sorted(by_path[root + "/x"]) == sorted([sa, sb])
+    assert by_path[root + "/y"] == [sa]
+    assert root not in by_path
 
 
 def test_dump_lists_ephemerals(target, raw, root):
@@ -146,3 +173,75 @@ def test_default_whitelist_is_srvr_only(server_factory):
     assert four_letter(srv.hosts, "ruok") == \
         "ruok is not executed because it is not in the whitelist.\n"
     assert four_letter(srv.hosts, "srvr").startswith("Zookeeper version: ")
+
+
+@pytest.mark.skipif(TARGET != "paddock", reason="paddockd's workers")
+def test_words_that_read_every_worker_answer_at_once(tmp_path):
+    """With two workers, each four-letter word that lists connections or
+    watches reads the other worker's on that worker's thread: two words
+    answered at once on both workers ask each other, and the AdminServer
+    asks both meanwhile.  Every answer must be whole (all sessions), and
+    none may wait on another forever."""
+    port = free_port()
+    s = Server("paddock", {"paddock.workers": 2,
+                           "admin.enableServer": "true",
+                           "admin.serverAddress": "127.0.0.1",
+                           "admin.serverPort": port}, name="w2")
+    clients = []
+    try:
+        s.start()
+        for i in range(12):
+            c = KazooClient(s.hosts)
+            c.start()
+            clients.append(c)
+        clients[0].ensure_path("/w")
+        for c in clients:
+            c.exists("/w", watch=lambda e: None)
+        sessions = {"0x%x" % c.client_id[0] for c in clients}
+        errors = []
+
+        def words(name):
+            try:
+                for _ in range(25):
+                    for w in ("cons", "wchc", "stat", "crst", "dump",
+                              "mntr", "wchs"):
+                        out = four_letter(s.hosts, w)
+                        if w == "cons":
+                            got = set(re.findall(r"sid=(0x[0-9a-f]+)", out))
+                            assert sessions <= got, (w, sessions - got)
+                        elif w == "wchc":
+                            got = set(watch_blocks(out))
+                            assert sessions <= got, (w, sessions - got)
+                        elif w == "mntr":
+                            kv = kv_lines(out)
+                            assert int(kv["zk_watch_count"]) >= 12, out
+            except Exception as e:  # noqa: BLE001 (reported below)
+                errors.append("%s: %r" % (name, e))
+
+        def admin():
+            try:
+                for _ in range(25):
+                    with urllib.request.urlopen(
+                            "http://127.0.0.1:%d/commands/watches" % port,
+                            timeout=10) as r:
+                        got = json.loads(r.read())
+                    ids = {"0x%x" % int(k) for k in
+                           got["session_id_to_watched_paths"]}
+                    assert sessions <= ids, sessions - ids
+            except Exception as e:  # noqa: BLE001
+                errors.append("admin: %r" % e)
+
+        threads = [threading.Thread(target=words, args=("4lw%d" % i,))
+                   for i in range(4)] + [threading.Thread(target=admin)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not any(t.is_alive() for t in threads), "a word never ended"
+        assert not errors, errors
+        for c in clients:
+            assert c.exists("/w") is not None
+    finally:
+        for c in clients:
+            c.stop()
+        s.cleanup()
