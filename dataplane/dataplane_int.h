@@ -302,7 +302,8 @@ int dp_conn_add_auth(struct dp_conn *c, const char *scheme, const char *id,
 /* ---- fourlw.c: four-letter words, and what the AdminServer shares ---- */
 
 /* What four-letter words and the AdminServer say the server is */
-#define ZK_COMPAT_VERSION "3.8.0-paddock-0.1.0, built on " __DATE__
+#define ZK_COMPAT_VERSION                                                  \
+	"3.8.0-paddock-" PADDOCK_VERSION ", built on " PADDOCK_BUILT_ON
 
 /* Every worker's counters, summed (racily). */
 struct dp_totals {
