@@ -66,7 +66,8 @@ static char *jaas_value(const char **p)
 	return v;
 }
 
-/* The "Server" section's user_<name>=<password> options. */
+/* The "Server" section's user_<name>=<password> options: 0, or 1 if the
+ * file has no Server section, or -1 (an error in err either way). */
 static int read_jaas(const char *path, char *err, size_t len)
 {
 	FILE *f = fopen(path, "r");
@@ -100,7 +101,7 @@ static int read_jaas(const char *path, char *err, size_t len)
 		snprintf(err, len, "java.security.auth.login.config %s: no "
 				   "Server section", path);
 		free(text);
-		return -1;
+		return 1;
 	}
 	const char *end = strchr(sec, '}');
 	for (const char *p = sec; (p = strstr(p, "user_")) && (!end || p < end);) {
@@ -233,13 +234,23 @@ int dp_sasl_init(const struct zcfg *cfg, char *err, size_t len)
 {
 	if (!cfg->sasl_auth || started)
 		return 0;
-	if (!cfg->jaas_config[0]) {
-		snprintf(err, len, "authProvider SASLAuthenticationProvider "
-				   "needs java.security.auth.login.config (a "
-				   "JAAS file with a Server section)");
-		return -1;
+	/* No JAAS file, or no Server section in it: ZooKeeper serves
+	 * without SASL then (ServerCnxnFactory.configureSaslLogin), and
+	 * so does paddockd: a SASL login gets AUTHFAILED. */
+	int r = 1;
+	if (!cfg->jaas_config[0])
+		snprintf(err, len, "no java.security.auth.login.config");
+	else
+		r = read_jaas(cfg->jaas_config, err, len);
+	if (r == 1) {
+		fprintf(stderr, "paddockd: authProvider "
+				"SASLAuthenticationProvider: %s, so SASL logins "
+				"will fail\n",
+			err);
+		err[0] = 0;
+		return 0;
 	}
-	if (read_jaas(cfg->jaas_config, err, len))
+	if (r)
 		return -1;
 	int rc = sasl_server_init(callbacks, "paddockd");
 	if (rc == SASL_OK)

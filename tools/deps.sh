@@ -9,6 +9,8 @@ pkgs=(build-essential meson ninja-build pkg-config libdpdk-dev dpdk-dev
       debhelper lintian # debian/: dpkg-buildpackage, tests/package
       prometheus # tests/integration/test_admin.py scrapes paddockd with it
       libzookeeper-mt-dev python3-kazoo python3-pytest python3-pytest-timeout
+      python3-pure-sasl # kazoo's SASL (sasl_options)
+      python3-mock python3-objgraph # kazoo's own suite (tests/kazoo)
       default-jre-headless default-jdk-headless netcat-openbsd gnuplot-nox
       liblwip-dev # tools/bench/stack-bench (lwIP against our own TCP)
       ethtool iproute2 # tools/dpdk-netns.sh: a veth without TX checksum offload

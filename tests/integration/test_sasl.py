@@ -1,15 +1,19 @@
 """SASL DIGEST-MD5 logins, beside Apache ZooKeeper 3.8 with the same JAAS
-file, driven by the Java client (zkCli with a JAAS "Client" section), one
-zkCli against each server at once, transcripts compared.
-
-kazoo's SASL needs the pure-sasl package, which Debian does not have, so
-the Java client is the SASL client here.
+file: the Java client (zkCli with a JAAS "Client" section), one zkCli
+against each server at once, transcripts compared; and kazoo
+(sasl_options, through Debian's python3-pure-sasl), outcomes compared.
+kazoo's own SASL tests run too: tests/kazoo runs kazoo's whole suite.
 """
 
+import logging
 import os
 import threading
+import time
 
 import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import AuthFailedError, NoAuthError
+from kazoo.security import make_acl
 
 import zkcli as cli
 from conftest import Server, ServerError
@@ -148,10 +152,112 @@ def test_a_failed_login_is_auth_failed(servers, jaas, who):
         servers["paddock"].log_tail(100)
 
 
+def kazoo_sasl(srv, user, password):
+    c = KazooClient(srv.hosts, sasl_options={
+        "mechanism": "DIGEST-MD5", "username": user, "password": password})
+    c.start(timeout=10)
+    return c
+
+
+class KazooLog(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def kazoo_refused(srv, user, password):
+    """kazoo's SASL login fails: AUTHFAILED; kazoo logs "AUTH_FAILED
+    closing" and closes the client"""
+    c = KazooClient(srv.hosts, sasl_options={
+        "mechanism": "DIGEST-MD5", "username": user, "password": password})
+    log = KazooLog()
+    logging.getLogger("kazoo.client").addHandler(log)
+    try:
+        c.start_async()
+        deadline = time.time() + 10
+        while not any(m.startswith("AUTH_FAILED closing") for m in
+                      log.lines) and time.time() < deadline:
+            time.sleep(0.05)
+        assert any(m.startswith("AUTH_FAILED closing") for m in
+                   log.lines), (srv.kind, log.lines)
+        assert not c.connected
+    finally:
+        logging.getLogger("kazoo.client").removeHandler(log)
+        c.stop()
+        c.close()
+
+
+@pytest.mark.compare
+def test_kazoo_logs_in_and_a_sasl_acl_is_enforced(servers):
+    for kind, srv in servers.items():
+        bob = kazoo_sasl(srv, "bob", "bobsecret")
+        plain = KazooClient(srv.hosts)
+        plain.start(timeout=10)
+        try:
+            bob.create("/kz-sasl", b"b", acl=[make_acl("sasl", "bob",
+                                                       all=True)])
+            assert bob.get("/kz-sasl")[0] == b"b", kind
+            assert bob.get_acls("/kz-sasl")[0][0].id.id == "bob", kind
+            with pytest.raises(NoAuthError):
+                plain.get("/kz-sasl")
+            amy = kazoo_sasl(srv, "amy", 'amy "quoted" secret')
+            with pytest.raises(NoAuthError):
+                amy.set("/kz-sasl", b"a")
+            amy.stop()
+            bob.delete("/kz-sasl")
+        finally:
+            bob.stop()
+            plain.stop()
+
+
+@pytest.mark.compare
+@pytest.mark.parametrize("user,password", [("bob", "nope"), ("carol", "x")])
+def test_kazoo_wrong_password_is_auth_failed(servers, user, password):
+    for kind, srv in servers.items():
+        kazoo_refused(srv, user, password)
+        ok = KazooClient(srv.hosts)
+        ok.start(timeout=10)
+        assert ok.exists("/") is not None, kind
+        ok.stop()
+
+
+@pytest.mark.compare
+@pytest.mark.parametrize("jaas_text", [None, 'Client { x required; };'])
+def test_sasl_provider_without_a_server_section_serves_without_sasl(
+        tmp_path, jaas_text):
+    """The SASL provider with no JAAS file, or one with no Server section
+    (kazoo's own test harness starts ZooKeeper so): ZooKeeper serves and
+    fails SASL logins, and so does paddockd.  (ZooKeeper logs
+    "cnxn.saslServer is null" and leaves the login unanswered until the
+    client gives up; paddockd answers AUTHFAILED at once, so only its
+    refusal is waited for here.)"""
+    over = {"authProvider.1": SASL}
+    if jaas_text is not None:
+        f = tmp_path / "client-only.jaas"
+        f.write_text(jaas_text)
+        over["java.security.auth.login.config"] = str(f)
+    started = []
+    try:
+        for kind in ("paddock", "zookeeper"):
+            started.append(Server(kind, over, name="nojaas").start())
+            srv = started[-1]
+            if kind == "paddock":
+                kazoo_refused(srv, "bob", "bobsecret")
+            ok = KazooClient(srv.hosts)
+            ok.start(timeout=10)
+            ok.create("/x")
+            ok.stop()
+        assert "so SASL logins will fail" in started[0].log_tail(50)
+    finally:
+        for srv in started:
+            srv.cleanup()
+
+
 @pytest.mark.parametrize("jaas_text,why", [
     (None, "java.security.auth.login.config %(f)s: No such file"),
-    ("Client { x required user_a=\"b\"; };",
-     "java.security.auth.login.config %(f)s: no Server section"),
     ("Server { org.apache.zookeeper.server.auth.DigestLoginModule "
      "required; };", "no user_<name>="),
 ])
