@@ -189,6 +189,14 @@ int main(int argc, char **argv)
 	 * free: ~10 MB more RSS per million znodes.  Fixed thresholds keep
 	 * big blocks mmap'ed and returned when freed. */
 	saved_argv = argv;
+	/* From the start: a SIGTERM while paddockd starts waits for sigwait
+	 * below and ends it cleanly (exit 0), as one once it serves does */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	zcfg_defaults(&cfg);
@@ -230,13 +238,6 @@ int main(int argc, char **argv)
 				: strerror(errno));
 		return 1;
 	}
-
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	/* The tree's hash table must be built by a registered RCU thread;
 	 * main then stays offline (it never reads the tree). */
