@@ -244,6 +244,21 @@ struct zab_seq {
 /* A zab_stats counter, written by the sequencer thread only: a relaxed
  * load and store, not a locked add (a full barrier per write, 3 % of an
  * ensemble's CPU under set load); readers (4lw) load it relaxed. */
+/* A session id replayed from the log or applied from the leader.  Ids
+ * are the creating member's server id << 56 | a counter started from the
+ * clock (ZooKeeper's SessionTrackerImpl.initializeNextSessionId), so
+ * only an id of this member's own moves its counter on (a restart whose
+ * clock went back).  Another member's must not: it would pull this
+ * member into that member's id space, where both then hand out the same
+ * next ids (two clients on one session, or a createSession the leader
+ * never commits: the client waits for its connect timeout). */
+static inline void seq_session_seen(struct zab_seq *s, int64_t id)
+{
+	if ((uint64_t)id >> 56 == (uint64_t)s->next_session >> 56 &&
+	    id >= s->next_session)
+		s->next_session = id + 1;
+}
+
 static inline void stat_add(_Atomic int64_t *x, int64_t d)
 {
 	atomic_store_explicit(

@@ -532,8 +532,7 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 			if (!seq_sess_add(s, t.session, t.timeout, pw))
 				rc = ZSYSTEMERROR;
 		}
-		if (t.session >= s->next_session)
-			s->next_session = t.session + 1;
+		seq_session_seen(s, t.session);
 		break;
 	case PT_SESSION_CLOSE: {
 		txn_close_session(s, t.session, zxid, false);
@@ -590,8 +589,7 @@ int txn_sessions_decode(struct zab_seq *s, const void *p, size_t len)
 		if (!seq_sess_find(s, id) &&
 		    !seq_sess_add(s, id, timeout, (const uint8_t *)pw))
 			return ZSYSTEMERROR;
-		if (id >= s->next_session)
-			s->next_session = id + 1;
+		seq_session_seen(s, id);
 	}
 	return r.err ? ZMARSHALLINGERROR : ZOK;
 }

@@ -166,6 +166,39 @@ def test_session_moves_between_members(ens3):
         c.close_socket()
 
 
+def test_session_ids_stay_in_each_members_own_space(ens3):
+    """A session id is the creating member's server id << 56 | its
+    counter (ZooKeeper's SessionTrackerImpl).  Applying another member's
+    createSession moved a member's counter past that id, into the other
+    member's space: both then handed out the same next ids, and a
+    member's new client waited for its connect timeout on a
+    createSession the leader never committed (found by kazoo's suite).
+    Every member's new sessions must stay in its own space, distinct,
+    and each connect must be answered at once."""
+    ids = []
+    for _ in range(3):
+        for m in ens3.members:  # highest server id last: it pulled most
+            d = jute.RawClient(m.hosts)
+            t0 = time.monotonic()
+            r = d.connect(timeout_ms=10000)
+            assert time.monotonic() - t0 < 2, "member %d: slow connect" % \
+                m.sid
+            assert r.session_id >> 56 == m.sid, \
+                "member %d gave 0x%x" % (m.sid, r.session_id)
+            d.create("/sid-%x" % r.session_id, b"", mode=jute.Mode.EPHEMERAL)
+            ids.append(r.session_id)
+            d.close_socket()
+    assert len(set(ids)) == len(ids)
+    # after a restart too (the log replays the others' sessions)
+    ens3[0].stop()
+    ens3[0].start()
+    ens3.wait_serving()
+    d = jute.RawClient(ens3[0].hosts)
+    r = d.connect(timeout_ms=10000)
+    assert r.session_id >> 56 == ens3[0].sid and r.session_id not in ids
+    d.close_socket()
+
+
 def _writer(hosts, prefix, acked, stop, errors, times):
     zk = client(hosts, timeout=4.0)
     i = 0
