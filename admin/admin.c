@@ -37,6 +37,12 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 	}
 	if (type)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	/* One request per connection.  libmicrohttpd (0.9.75) keeps a
+	 * connection whose client sent EOF along with its request open
+	 * after answering, until the idle timeout: 30 s of a slot for a
+	 * request as `printf ... | nc -N` sends it.  Closing after each
+	 * answer frees the slot at once. */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ok = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ok;

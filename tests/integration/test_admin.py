@@ -367,6 +367,28 @@ def test_hostile_http_clients_leave_every_port_serving(pair):
             s.close()
 
 
+def test_a_request_with_eof_behind_it_is_answered_and_closed(pair):
+    """`printf 'GET ...' | nc -N` sends the request and EOF together.
+    libmicrohttpd answered that and then held the connection (a slot of
+    ADMIN_MAX_CONNS) until its 30 s idle timeout; each answer now says
+    Connection: close and the connection ends with it."""
+    port = pair.admin["paddock"]
+    for path in ("/commands/ruok", "/commands/nosuch", "/nowhere"):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+        s.shutdown(socket.SHUT_WR)
+        t0, got = time.time(), b""
+        while True:
+            b = s.recv(65536)  # times out (fails) after 5 s
+            if not b:
+                break
+            got += b
+        s.close()
+        assert got.startswith(b"HTTP/1.1 "), got[:80]
+        assert b"\r\nConnection: close\r\n" in got, got[:300]
+        assert time.time() - t0 < 2, path
+
+
 def test_admin_port_in_use_is_a_start_error():
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
