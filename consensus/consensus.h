@@ -227,6 +227,13 @@ struct zab_stats {
 	/* PROPOSAL packet sizes while leading (last_/min_/max_proposal_
 	 * size; min 0 until the first) */
 	_Atomic int64_t prop_last, prop_min, prop_max;
+	/* ZooKeeper's AvgMinMaxCounters, in ms but for the count of
+	 * transactions replayed: election_time (LOOKING until a role),
+	 * snapshottime (a snapshot written), dbinittime (recovery at start),
+	 * startup_snap_load_time, startup_txns_load_time,
+	 * startup_txns_loaded */
+	struct zk_amm election_ms, snapshot_ms, dbinit_ms, snap_load_ms,
+		txns_load_ms, txns_loaded;
 };
 
 struct zab_seq;

@@ -111,6 +111,7 @@ struct ens {
 	struct fwd *fwd_free; /* entries kept for reuse (via next) */
 	size_t nfwd_free;
 	/* readonlymode: when LOOKING began plus the wait, 0 = off */
+	int64_t looking_since; /* ms: LOOKING since (election_time) */
 	int64_t ro_at;
 	bool ro;
 	/* acceptedEpoch, currentEpoch: open files and what they hold */
@@ -1198,8 +1199,13 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 	atomic_store(&s->leader_sid, role == ZR_LOOKING ? -1 : leader);
 	atomic_store(&s->stats.leading_since,
 		     role == ZR_LEADING ? s->now : 0);
-	if (role == ZR_LOOKING)
+	if (role == ZR_LOOKING) {
 		stat_add(&s->stats.lookings, 1);
+		e->looking_since = s->now;
+	} else if (e->looking_since) {
+		zk_amm_add(&s->stats.election_ms, s->now - e->looking_since);
+		e->looking_since = 0;
+	}
 	if (e->ro) {
 		/* the read-only server stops: its clients and sessions go */
 		e->ro = false;

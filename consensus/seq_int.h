@@ -182,6 +182,7 @@ struct zab_seq {
 	zxid_t zxid;         /* last assigned */
 	zxid_t applied;      /* last applied to the tree */
 	int64_t next_session;
+	int64_t replayed; /* transactions replayed by recovery */
 	struct zsession **sess;
 	size_t nbuckets;
 	size_t nsess;

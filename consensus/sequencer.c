@@ -1635,12 +1635,14 @@ static void *snap_main(void *arg)
 	else if (rc)
 		fprintf(stderr, "paddockd: snapshot 0x%llx failed: %s\n",
 			(unsigned long long)j->zxid, strerror(-rc));
-	else
+	else {
+		int64_t took = zk_clock_ms(CLOCK_MONOTONIC) - t0;
+		zk_amm_add(&s->stats.snapshot_ms, took);
 		fprintf(stderr, "paddockd: snapshot 0x%llx written in %lld ms "
 				"(%llu znodes)\n",
-			(unsigned long long)j->zxid,
-			(long long)(zk_clock_ms(CLOCK_MONOTONIC) - t0),
+			(unsigned long long)j->zxid, (long long)took,
 			(unsigned long long)tree_node_count(s->tree));
+	}
 	if (!rc && s->cfg.purge_interval_ms > 0 && s->cfg.log_dir)
 		zsnap_purge(s->cfg.snap_dir, s->cfg.log_dir,
 			    s->cfg.snap_retain_count);
@@ -2043,6 +2045,7 @@ static int replay_one(zxid_t zxid, const void *p, size_t len, void *arg)
 {
 	struct zab_seq *s = arg;
 	int rc = txn_replay(s, zxid, p, len);
+	s->replayed++;
 	if (s->ens)
 		ens_recovered(s, zxid, p, len);
 	if (rc)
@@ -2083,12 +2086,17 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	tree_write_begin(s->tree);
 	tree_quota_setup(s->tree);
 	tree_write_end(s->tree, last > snap ? last : snap);
+	int64_t t2 = zk_clock_us(CLOCK_MONOTONIC);
+	zk_amm_add(&s->stats.snap_load_ms, (t1 - t0) / 1000);
+	zk_amm_add(&s->stats.txns_load_ms, (t2 - t1) / 1000);
+	zk_amm_add(&s->stats.txns_loaded, s->replayed);
+	zk_amm_add(&s->stats.dbinit_ms, (t2 - t0) / 1000);
 	fprintf(stderr,
 		"paddockd: loaded snapshot 0x%llx in %lld ms, replayed the "
 		"log to 0x%llx in %lld ms\n",
 		(unsigned long long)snap, (long long)(t1 - t0) / 1000,
 		(unsigned long long)(last > snap ? last : snap),
-		(long long)(zk_clock_us(CLOCK_MONOTONIC) - t1) / 1000);
+		(long long)(t2 - t1) / 1000);
 	if (last > s->zxid)
 		s->zxid = s->applied = last;
 	/* sessions restored from disk get a full timeout to come back */

@@ -721,6 +721,19 @@ static void prom_summary(struct dp_msink *s, const char *name,
 		name, (double)v->sum / 1000.0);
 }
 
+/* ZooKeeper's Prometheus provider: an AvgMinMaxCounter (a BASIC
+ * summary) has no quantiles, its count and sum only */
+static void prom_amm(struct dp_msink *s, const char *name,
+		     const struct zk_amm *v)
+{
+	FILE *f = ((struct prom_sink *)s)->f;
+	((struct prom_sink *)s)->family[0] = 0;
+	fprintf(f, "# HELP %s %s\n# TYPE %s summary\n%s_count %lld\n"
+		   "%s_sum %lld\n",
+		name, name, name, name, (long long)v->cnt, name,
+		(long long)v->sum);
+}
+
 char *dp_metrics_text(struct dp_server *d)
 {
 	char *buf = NULL;
@@ -728,7 +741,7 @@ char *dp_metrics_text(struct dp_server *d)
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
-	struct prom_sink s = {{prom_put, prom_summary}, f, ""};
+	struct prom_sink s = {{prom_put, prom_summary, prom_amm}, f, ""};
 	metrics(d, &s.s);
 	if (fclose(f)) {
 		free(buf);

@@ -401,6 +401,10 @@ struct dp_msink {
 	 * "readlatency", values in µs; NULL: put() gets mntr's keys */
 	void (*summary)(struct dp_msink *s, const char *name,
 			const struct dp_summary *v);
+	/* an AvgMinMaxCounter ("fsynctime"); NULL: put() gets mntr's
+	 * five keys */
+	void (*amm)(struct dp_msink *s, const char *name,
+		    const struct zk_amm *v);
 };
 /* Any thread (counters are read racily); `watches`: dp_watch_count. */
 void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches);

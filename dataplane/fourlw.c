@@ -593,6 +593,49 @@ static void summary_keys(struct dp_msink *s, const char *name,
 #undef KEY
 }
 
+/* An AvgMinMaxCounter as mntr prints it (avg to 4 places) */
+static void amm_keys(struct dp_msink *s, const char *name,
+		     const struct zk_amm *v)
+{
+	if (s->amm) {
+		s->amm(s, name, v);
+		return;
+	}
+	char key[128];
+#define KEY(what) (snprintf(key, sizeof(key), "zk_%s_%s", what, name), key)
+	m_dbl(s, KEY("avg"), v->cnt ? (double)v->sum / (double)v->cnt : 0.0);
+	m_int(s, DP_M_GAUGE, KEY("min"), v->min);
+	m_int(s, DP_M_GAUGE, KEY("max"), v->max);
+	m_int(s, DP_M_COUNTER, KEY("cnt"), v->cnt);
+	m_int(s, DP_M_COUNTER, KEY("sum"), v->sum);
+#undef KEY
+}
+
+/* ZooKeeper's AvgMinMaxCounters that paddock has a meaning for */
+static void amm_counters(struct dp_server *d, struct dp_msink *s,
+			 const struct zlog_stats *ls)
+{
+	const struct zab_stats *zs = zab_seq_stats(d->seq);
+	const struct {
+		const char *name;
+		const struct zk_amm *v;
+	} c[] = {
+		{"fsynctime", &ls->fsync_ms},
+		{"sync_processor_batch_size", &ls->batch},
+		{"snapshottime", &zs->snapshot_ms},
+		{"dbinittime", &zs->dbinit_ms},
+		{"startup_snap_load_time", &zs->snap_load_ms},
+		{"startup_txns_load_time", &zs->txns_load_ms},
+		{"startup_txns_loaded", &zs->txns_loaded},
+		{"election_time", &zs->election_ms},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct zk_amm v;
+		zk_amm_read(c[i].v, &v);
+		amm_keys(s, c[i].name, &v);
+	}
+}
+
 void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 {
 	const struct zab_stats *zs = zab_seq_stats(d->seq);
@@ -791,6 +834,7 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 	m_dbl(s, "paddock_log_flush_avg_us",
 	      ls.batches ? (double)ls.flush_ns / 1000.0 / (double)ls.batches
 			 : 0.0);
+	amm_counters(d, s, &ls);
 	/* the tree's own memory (znodes and versions, slab chunks) */
 	m_int(s, DP_M_GAUGE, "paddock_tree_bytes",
 	      (int64_t)tree_mem_bytes(d->tree));

@@ -96,6 +96,7 @@ struct zlog {
 	int error;	/* atomic */
 	int efd;
 	uint64_t st_batches, st_records, st_bytes, st_flush_ns; /* atomic */
+	struct zk_amm st_fsync_ms, st_batch; /* the writer's */
 	pthread_t th;
 
 	/* writer thread only */
@@ -490,7 +491,9 @@ static int do_round(struct zlog *l)
 		rc = -errno;
 	if (rc)
 		return rc;
-	__atomic_add_fetch(&l->st_flush_ns, now_ns() - t0, __ATOMIC_RELAXED);
+	uint64_t took = now_ns() - t0;
+	__atomic_add_fetch(&l->st_flush_ns, took, __ATOMIC_RELAXED);
+	zk_amm_add(&l->st_fsync_ms, (int64_t)(took / 1000000));
 
 	/* success: keep the partial last block as the new tail */
 	l->seg_off += (int64_t)bytes;
@@ -501,6 +504,7 @@ static int do_round(struct zlog *l)
 	__atomic_add_fetch(&l->st_batches, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&l->st_records, nrec, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&l->st_bytes, bytes, __ATOMIC_RELAXED);
+	zk_amm_add(&l->st_batch, (int64_t)nrec);
 	__atomic_store_n(&l->durable, last, __ATOMIC_RELEASE);
 	signal_event(l);
 	return 0;
@@ -829,6 +833,8 @@ void zlog_get_stats(const struct zlog *l, struct zlog_stats *out)
 	out->records = __atomic_load_n(&l->st_records, __ATOMIC_RELAXED);
 	out->bytes = __atomic_load_n(&l->st_bytes, __ATOMIC_RELAXED);
 	out->flush_ns = __atomic_load_n(&l->st_flush_ns, __ATOMIC_RELAXED);
+	zk_amm_read(&l->st_fsync_ms, &out->fsync_ms);
+	zk_amm_read(&l->st_batch, &out->batch);
 }
 
 /* ------------------------------------------------------------------ */

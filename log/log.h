@@ -70,6 +70,9 @@ struct zlog_stats {
 	uint64_t records;   /* records made durable */
 	uint64_t bytes;
 	uint64_t flush_ns;  /* total time in write+fdatasync */
+	/* per write+flush round: its ms (ZooKeeper's fsynctime) and its
+	 * records (sync_processor_batch_size) */
+	struct zk_amm fsync_ms, batch;
 };
 
 /* Open the log for appending after recovery has run; the next record's

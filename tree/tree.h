@@ -53,6 +53,36 @@ static inline int64_t zk_clock_us(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* ZooKeeper's AvgMinMaxCounter (mntr's zk_avg_/min_/max_/cnt_/sum_<name>,
+ * a summary without quantiles in Prometheus): one writer thread, read
+ * racily by any (relaxed atomics: no locked instruction on the writer's
+ * path).  min is 0 until the first value, as ZooKeeper prints it. */
+struct zk_amm {
+	int64_t cnt, sum, min, max;
+};
+
+static inline void zk_amm_add(struct zk_amm *a, int64_t v)
+{
+	int64_t n = __atomic_load_n(&a->cnt, __ATOMIC_RELAXED);
+	int64_t mn = __atomic_load_n(&a->min, __ATOMIC_RELAXED);
+	int64_t mx = __atomic_load_n(&a->max, __ATOMIC_RELAXED);
+	if (!n || v < mn)
+		__atomic_store_n(&a->min, v, __ATOMIC_RELAXED);
+	if (!n || v > mx)
+		__atomic_store_n(&a->max, v, __ATOMIC_RELAXED);
+	__atomic_store_n(&a->sum, __atomic_load_n(&a->sum, __ATOMIC_RELAXED) + v,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&a->cnt, n + 1, __ATOMIC_RELAXED);
+}
+
+static inline void zk_amm_read(const struct zk_amm *a, struct zk_amm *out)
+{
+	out->cnt = __atomic_load_n(&a->cnt, __ATOMIC_RELAXED);
+	out->sum = __atomic_load_n(&a->sum, __ATOMIC_RELAXED);
+	out->min = __atomic_load_n(&a->min, __ATOMIC_RELAXED);
+	out->max = __atomic_load_n(&a->max, __ATOMIC_RELAXED);
+}
+
 /* A wall-clock time in ms as Java's Date.toString prints it ("Mon Dec 07
  * 05:00:53 UTC 2026"), as four-letter words show expiry times. */
 static inline void zk_java_date(char *buf, size_t len, int64_t wall_ms)

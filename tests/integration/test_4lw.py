@@ -245,3 +245,36 @@ def test_words_that_read_every_worker_answer_at_once(tmp_path):
         for c in clients:
             c.stop()
         s.cleanup()
+
+
+@pytest.mark.skipif(TARGET != "paddock", reason="restarts its own paddockd")
+def test_mntr_group_commit_and_startup_counters():
+    """ZooKeeper's AvgMinMaxCounters that paddock fills: fsynctime and
+    sync_processor_batch_size per group commit, dbinittime and the
+    startup_* ones per recovery (the log replayed at a restart)."""
+    s = Server("paddock", name="amm")
+    try:
+        s.start()
+        c = KazooClient(s.hosts)
+        c.start()
+        for i in range(100):
+            c.create("/amm-%d" % i)
+        c.stop()
+        kv = kv_lines(four_letter(s.hosts, "mntr"))
+        flushes = int(kv["zk_cnt_fsynctime"])
+        assert flushes >= 1
+        assert int(kv["zk_cnt_sync_processor_batch_size"]) == flushes
+        # 100 creates, the session's create and close
+        assert int(kv["zk_sum_sync_processor_batch_size"]) >= 102
+        assert int(kv["zk_max_sync_processor_batch_size"]) >= 1
+        assert int(kv["zk_sum_fsynctime"]) >= int(kv["zk_max_fsynctime"])
+        assert int(kv["zk_cnt_dbinittime"]) == 1
+        before = int(kv["zk_sum_startup_txns_loaded"])
+        s.stop()
+        s.start()
+        kv = kv_lines(four_letter(s.hosts, "mntr"))
+        assert int(kv["zk_cnt_startup_txns_loaded"]) == 1
+        assert int(kv["zk_sum_startup_txns_loaded"]) >= before + 102
+        assert int(kv["zk_cnt_startup_snap_load_time"]) == 1
+    finally:
+        s.cleanup()
