@@ -227,6 +227,10 @@ struct zab_stats {
 	/* PROPOSAL packet sizes while leading (last_/min_/max_proposal_
 	 * size; min 0 until the first) */
 	_Atomic int64_t prop_last, prop_min, prop_max;
+	/* sessions revalidated: asked of the leader by this learner for a
+	 * reconnecting client (connection_revalidate_count), answered by
+	 * this leader to its learners (revalidate_count) */
+	_Atomic int64_t conn_revalidates, revalidates;
 	/* ZooKeeper's AvgMinMaxCounters, in ms but for the count of
 	 * transactions replayed: election_time (LOOKING until a role),
 	 * snapshottime (a snapshot written), dbinittime (recovery at start),

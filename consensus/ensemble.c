@@ -1066,6 +1066,7 @@ bool ens_revalidate(struct zab_seq *s, struct zmsg *rep)
 	if (w->err || peer_send(e->peer, e->leader, &q))
 		return false;
 	fwd_add(e, FW_REVALIDATE, rep->session, 0, rep);
+	stat_add(&s->stats.conn_revalidates, 1);
 	return true;
 }
 
@@ -1372,6 +1373,7 @@ static void ens_packet(void *arg, int64_t from, const struct qpkt *q)
 			return;
 		}
 		if (q->type == ZP_REVALIDATE) {
+			stat_add(&e->s->stats.revalidates, 1);
 			leader_revalidate(e, from, q);
 			return;
 		}

@@ -171,6 +171,8 @@ struct dp_worker {
 	 * client going (end of stream, reset) */
 	_Atomic int64_t bytes_in, resp_bytes, watch_bytes;
 	_Atomic int64_t conn_requests, conn_drops;
+	/* replies (and watch events) for a connection gone meanwhile */
+	_Atomic int64_t stale_replies;
 	/* a question from another thread (dp_ask), answered in the loop */
 	struct zab_ask *_Atomic query;
 	char pad[64];
@@ -313,6 +315,7 @@ struct dp_totals {
 	int64_t held, rejected, sessionless;
 	int64_t resp_last, resp_min, resp_max, auth_failed;
 	int64_t bytes_in, resp_bytes, watch_bytes, conn_requests, conn_drops;
+	int64_t stale_replies;
 };
 void dp_totals(struct dp_server *d, struct dp_totals *t);
 /* srst: zero the server's counters (not the connections') */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dataplane/dataplane_int.h"
+#include "dataplane/tls_int.h"
 #include "log/log.h"
 
 static const char *const words[] = {"ruok", "srvr", "stat", "mntr", "conf",
@@ -81,6 +82,7 @@ void dp_totals(struct dp_server *d, struct dp_totals *t)
 		t->watch_bytes += atomic_load(&w->watch_bytes);
 		t->conn_requests += atomic_load(&w->conn_requests);
 		t->conn_drops += atomic_load(&w->conn_drops);
+		t->stale_replies += atomic_load(&w->stale_replies);
 	}
 	/* every request, reads and writes: the two summaries together */
 	for (int k = 0; k < DP_LAT_KINDS; k++) {
@@ -711,6 +713,11 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 	m_int(s, DP_M_COUNTER, "zk_connection_request_count",
 	      t.conn_requests);
 	m_int(s, DP_M_COUNTER, "zk_connection_drop_count", t.conn_drops);
+	m_int(s, DP_M_COUNTER, "zk_stale_replies", t.stale_replies);
+	int64_t tls_open, tls_failed;
+	tls_stats(&tls_open, &tls_failed);
+	m_int(s, DP_M_GAUGE, "zk_outstanding_tls_handshake", tls_open);
+	m_int(s, DP_M_COUNTER, "zk_unsuccessful_handshake", tls_failed);
 	m_int(s, DP_M_COUNTER, "zk_stale_sessions_expired",
 	      atomic_load(&zs->expired));
 	/* the quorum counters (0 when standalone, as in ZooKeeper) */
@@ -727,6 +734,10 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 		{"zk_looking_count", offsetof(struct zab_stats, lookings)},
 		{"zk_diff_count", offsetof(struct zab_stats, diffs)},
 		{"zk_snap_count", offsetof(struct zab_stats, snaps)},
+		{"zk_revalidate_count",
+		 offsetof(struct zab_stats, revalidates)},
+		{"zk_connection_revalidate_count",
+		 offsetof(struct zab_stats, conn_revalidates)},
 	};
 	for (size_t i = 0; i < sizeof(qc) / sizeof(qc[0]); i++)
 		m_int(s, DP_M_COUNTER, qc[i].key,

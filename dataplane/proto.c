@@ -166,8 +166,10 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 		if (m->op != ZAB_OP_DUMP) /* one per posted request */
 			dp_outstanding_add(w, -1);
 		c = dp_conn_lookup(w, m->conn);
-		if (!c)
+		if (!c) {
+			dp_stat_add(&w->stale_replies, 1);
 			break;
+		}
 		if (m->op == ZAB_OP_DUMP) { /* text of "dump" */
 			jw_bytes(&c->out, m->body, m->len);
 			each_conn_dump(w, c);

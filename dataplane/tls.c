@@ -246,6 +246,10 @@ void tls_ctx_free(struct tls_ctx *t)
 	free(t);
 }
 
+/* Handshakes in progress and failed (protocol errors: a certificate
+ * refused, garbage), all workers: connection set-up and tear-down only */
+static int64_t handshakes_open, handshakes_failed;
+
 struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd, const char *peer)
 {
 	struct tls_conn *c = calloc(1, sizeof(*c));
@@ -260,8 +264,15 @@ struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd, const char *peer)
 	}
 	SSL_set_accept_state(c->ssl);
 	c->shaking = true;
+	__atomic_add_fetch(&handshakes_open, 1, __ATOMIC_RELAXED);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	return c;
+}
+
+void tls_stats(int64_t *outstanding, int64_t *failed)
+{
+	*outstanding = __atomic_load_n(&handshakes_open, __ATOMIC_RELAXED);
+	*failed = __atomic_load_n(&handshakes_failed, __ATOMIC_RELAXED);
 }
 
 void tls_conn_free(struct tls_conn *c)
@@ -270,6 +281,8 @@ void tls_conn_free(struct tls_conn *c)
 		return;
 	if (!c->shaking)
 		SSL_shutdown(c->ssl); /* close_notify, best effort */
+	else
+		__atomic_sub_fetch(&handshakes_open, 1, __ATOMIC_RELAXED);
 	SSL_free(c->ssl);
 	ERR_clear_error();
 	free(c);
@@ -308,9 +321,15 @@ ssize_t tls_recv(struct tls_conn *c, void *buf, size_t len)
 	if (c->shaking) {
 		ERR_clear_error();
 		int r = SSL_do_handshake(c->ssl);
-		if (r != 1)
-			return io_error(c, r, "handshake");
+		if (r != 1) {
+			ssize_t rc = io_error(c, r, "handshake");
+			if (rc == -EPROTO)
+				__atomic_add_fetch(&handshakes_failed, 1,
+						   __ATOMIC_RELAXED);
+			return rc;
+		}
 		c->shaking = false;
+		__atomic_sub_fetch(&handshakes_open, 1, __ATOMIC_RELAXED);
 	}
 	ERR_clear_error();
 	int r = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);

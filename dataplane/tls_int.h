@@ -55,5 +55,8 @@ bool tls_wants_out(const struct tls_conn *c);
  * form ("CN=client,O=example"), as ZooKeeper's X509AuthenticationProvider
  * names it; its length, or 0 when there is no verified certificate. */
 size_t tls_peer_id(const struct tls_conn *c, char *buf, size_t len);
+/* mntr's outstanding_tls_handshake (now) and unsuccessful_handshake
+ * (since start, protocol errors), over every worker */
+void tls_stats(int64_t *outstanding, int64_t *failed);
 
 #endif

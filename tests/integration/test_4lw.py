@@ -4,6 +4,7 @@
 import json
 import re
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -278,3 +279,30 @@ def test_mntr_group_commit_and_startup_counters():
         assert int(kv["zk_cnt_startup_snap_load_time"]) == 1
     finally:
         s.cleanup()
+
+
+@pytest.mark.skipif(TARGET != "paddock", reason="paddockd's counter")
+def test_a_reply_for_a_connection_gone_counts_as_stale(target, root):
+    """A write sent and the connection closed at once: its reply comes
+    back after the group commit, for a connection the worker has closed
+    (ZooKeeper's stale_replies)."""
+    before = int(kv_lines(four_letter(target.hosts, "mntr"))
+                 .get("zk_stale_replies", 0))
+    c = jute.RawClient(target.hosts)
+    c.connect()
+    c.create(root)
+    for i in range(20):
+        d = jute.RawClient(target.hosts)
+        d.connect()
+        body = jute.p_string("%s/s%d" % (root, i)) + jute.p_buffer(b"") + \
+            jute.p_vector(jute.OPEN_ACL, jute.p_acl) + jute.p_int(0)
+        d.send_frame(jute.p_int(1) + jute.p_int(jute.Op.CREATE2) + body)
+        d.close_socket()
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        now = int(kv_lines(four_letter(target.hosts, "mntr"))
+                  .get("zk_stale_replies", 0))
+        if now > before:
+            break
+        time.sleep(0.05)
+    assert now > before

@@ -158,6 +158,14 @@ def test_session_moves_between_members(ens3):
         b = connect_session(m.hosts, sid, pw, a.last_zxid)
         assert b.exists("/moving").ephemeralOwner == sid
         b.close_socket()
+    # a member other than the leader asks the leader to revalidate the
+    # session (Learner.validateSession), the leader counts its answers
+    mntr = {m.sid: kv_lines(four_letter(m.hosts, "mntr"))
+            for m in ens3.members}
+    leader = ens3.leader()
+    assert int(mntr[leader.sid]["zk_revalidate_count"]) >= 1, mntr
+    assert sum(int(v["zk_connection_revalidate_count"])
+               for sid, v in mntr.items() if sid != leader.sid) >= 1, mntr
     # a wrong password is refused everywhere
     for m in ens3.members:
         c = jute.RawClient(m.hosts)

@@ -16,6 +16,7 @@ import os
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 from kazoo.client import KazooClient
@@ -23,7 +24,7 @@ from kazoo.exceptions import NoAuthError
 from kazoo.security import ACL, Id, Permissions
 
 from conftest import Server, ServerError, new_client
-from srvutil import free_port, four_letter
+from srvutil import free_port, four_letter, kv_lines
 
 
 def openssl(*args, cwd):
@@ -195,6 +196,8 @@ def test_certificates_are_checked_as_zookeeper_checks_them(servers, certs):
 
 def test_plain_and_garbage_on_the_tls_port_leave_it_serving(servers, certs):
     srv, port = servers["paddock"]
+    failed = int(kv_lines(four_letter(srv.hosts, "mntr"))
+                 ["zk_unsuccessful_handshake"])
     c = tls_client(certs, port)
     try:
         for junk in (b"\x00\x00\x00\x2c" + b"\x00" * 44,  # a plain connect
@@ -211,11 +214,21 @@ def test_plain_and_garbage_on_the_tls_port_leave_it_serving(servers, certs):
         c.ensure_path("/still")
         assert c.exists("/still")
         assert four_letter(srv.hosts, "ruok") == "imok"
+        kv = kv_lines(four_letter(srv.hosts, "mntr"))
+        # three refused handshakes; the silent one is still in progress
+        assert int(kv["zk_unsuccessful_handshake"]) >= failed + 3, kv
+        assert int(kv["zk_outstanding_tls_handshake"]) >= 1, kv
         half.close()
         c.delete("/still")
     finally:
         close(c)
     assert "TLS handshake with 127.0.0.1 failed" in srv.log_tail(200)
+    deadline = time.time() + 5
+    while int(kv_lines(four_letter(srv.hosts, "mntr"))
+              ["zk_outstanding_tls_handshake"]) and time.time() < deadline:
+        time.sleep(0.05)
+    assert int(kv_lines(four_letter(srv.hosts, "mntr"))
+               ["zk_outstanding_tls_handshake"]) == 0
 
 
 @pytest.mark.parametrize("bad,why", [
