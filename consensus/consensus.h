@@ -232,12 +232,13 @@ struct zab_stats {
 	 * this leader to its learners (revalidate_count) */
 	_Atomic int64_t conn_revalidates, revalidates;
 	/* ZooKeeper's AvgMinMaxCounters, in ms but for the count of
-	 * transactions replayed: election_time (LOOKING until a role),
-	 * snapshottime (a snapshot written), dbinittime (recovery at start),
-	 * startup_snap_load_time, startup_txns_load_time,
-	 * startup_txns_loaded */
-	struct zk_amm election_ms, snapshot_ms, dbinit_ms, snap_load_ms,
-		txns_load_ms, txns_loaded;
+	 * transactions replayed: unavailable_time (LOOKING until serving
+	 * again, election and sync), leader_unavailable_time (the same,
+	 * ending in leading), snapshottime (a snapshot written), dbinittime
+	 * (recovery at start), startup_snap_load_time,
+	 * startup_txns_load_time, startup_txns_loaded */
+	struct zk_amm unavailable_ms, leader_unavailable_ms, snapshot_ms,
+		dbinit_ms, snap_load_ms, txns_load_ms, txns_loaded;
 };
 
 struct zab_seq;

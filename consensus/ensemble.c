@@ -111,7 +111,7 @@ struct ens {
 	struct fwd *fwd_free; /* entries kept for reuse (via next) */
 	size_t nfwd_free;
 	/* readonlymode: when LOOKING began plus the wait, 0 = off */
-	int64_t looking_since; /* ms: LOOKING since (election_time) */
+	int64_t looking_since; /* ms: LOOKING since (unavailable_time) */
 	int64_t ro_at;
 	bool ro;
 	/* acceptedEpoch, currentEpoch: open files and what they hold */
@@ -1204,7 +1204,12 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 		stat_add(&s->stats.lookings, 1);
 		e->looking_since = s->now;
 	} else if (e->looking_since) {
-		zk_amm_add(&s->stats.election_ms, s->now - e->looking_since);
+		/* serving again: io_role comes at UPTODATE (a learner) or
+		 * once a quorum acked NEWLEADER (the leader) */
+		int64_t down = s->now - e->looking_since;
+		zk_amm_add(&s->stats.unavailable_ms, down);
+		if (role == ZR_LEADING)
+			zk_amm_add(&s->stats.leader_unavailable_ms, down);
 		e->looking_since = 0;
 	}
 	if (e->ro) {
@@ -1586,7 +1591,8 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 	}
 	config_node(s, e->qv);
 	e->durable_seen = last;
-	zab_start(e->z, s->now);
+	zab_start(e->z, s->now); /* LOOKING, without io_role */
+	e->looking_since = s->now;
 	return 0;
 }
 

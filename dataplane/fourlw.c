@@ -629,7 +629,8 @@ static void amm_counters(struct dp_server *d, struct dp_msink *s,
 		{"startup_snap_load_time", &zs->snap_load_ms},
 		{"startup_txns_load_time", &zs->txns_load_ms},
 		{"startup_txns_loaded", &zs->txns_loaded},
-		{"election_time", &zs->election_ms},
+		{"unavailable_time", &zs->unavailable_ms},
+		{"leader_unavailable_time", &zs->leader_unavailable_ms},
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct zk_amm v;

@@ -86,6 +86,13 @@ def test_one_leader_and_modes(ens3):
     assert mntr["zk_pending_syncs"] == "0"
     f = four_letter(ens3[0].hosts, "mntr")
     assert "zk_server_state\tfollower" in f and "zk_learners" not in f
+    # one stretch LOOKING until serving, on each; the leader's counts
+    # as the leader's too
+    assert mntr["zk_cnt_unavailable_time"] == "1"
+    assert mntr["zk_cnt_leader_unavailable_time"] == "1"
+    f = kv_lines(f)
+    assert f["zk_cnt_unavailable_time"] == "1"
+    assert f["zk_cnt_leader_unavailable_time"] == "0"
 
 
 def test_writes_at_any_member_are_read_everywhere(ens3):
