@@ -13,7 +13,14 @@ paddockd reads them; the JVM's own (logging, file encoding) are dropped.
         --pyargs kazoo.tests     (with tests/kazoo on PYTHONPATH)
 
 The kazoo suite reads ZOOKEEPER_VERSION to pick its 3.5+ behaviour; this
-plugin sets it to the version paddockd answers as (3.8.0).
+plugin sets it to the version paddockd answers as (3.8.0).  The harness
+uses client ports 20000, 20010, 20020 and the three after each.
+PADDOCK_KAZOO_LOGS=DIR keeps each member's log there (by client port).
+
+On this machine: 473 passed, 3 skipped (GSSAPI without a KDC, a Travis
+check), 3 xfailed (reconfig) in 110 s.  ZooKeeper 3.8 itself, under the
+same harness: 8 of its timing-bound cases fail (read-only mode, request
+queuing across a restart with the eventlet and gevent handlers).
 """
 
 import os
