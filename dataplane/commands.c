@@ -44,6 +44,58 @@ static json_t *jstr(const char *s)
 	return json_string(s ? s : "");
 }
 
+/* The length of the valid UTF-8 sequence at s (n bytes left), 0 if it
+ * is not one (jansson refuses strings that are not UTF-8) */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+				  : s[0] >= 0xe0 && s[0] <= 0xef   ? 3
+				  : s[0] >= 0xf0 && s[0] <= 0xf4   ? 4
+								   : 0;
+	if (!len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0; /* overlong, a surrogate, above U+10FFFF */
+	return len;
+}
+
+/* s[0..n) as UTF-8, each byte that is not part of a valid sequence (a
+ * URL's %87, a path written by a raw client, a cut) as U+FFFD, as Java
+ * decodes malformed input; NUL-terminated, to free() */
+static char *utf8_clean(const char *s, size_t n)
+{
+	char *out = malloc(3 * n + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_seq((const unsigned char *)s + i, n - i);
+		if (l && !(l == 1 && !s[i])) {
+			memcpy(o, s + i, l);
+			o += l;
+			i += l;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+/* A JSON string of s[0..n), made valid UTF-8 */
+static json_t *jtext(const char *s, size_t n)
+{
+	char *c = utf8_clean(s, n);
+	json_t *j = c ? json_string(c) : NULL;
+	free(c);
+	return j ? j : json_string("");
+}
+
 /* ---- on the workers ---------------------------------------------------- */
 
 static void addr_of(const struct dp_conn *c, char *buf, size_t len)
@@ -113,7 +165,7 @@ static void watch_json(void *arg, const char *path, size_t len,
 {
 	struct watch_query *q = arg;
 	char key[32];
-	char *p = strndup(path, len);
+	char *p = utf8_clean(path, len);
 	if (!p)
 		return;
 	json_t *list;
@@ -166,7 +218,7 @@ struct dump_query {
 
 static void eph_path(const char *path, size_t len, void *arg)
 {
-	json_array_append_new(arg, json_stringn(path, len));
+	json_array_append_new(arg, jtext(path, len));
 }
 
 /* ZooKeeper's SessionTrackerImpl keeps sessions in buckets of tickTime
@@ -665,8 +717,10 @@ char *dp_admin_command(struct dp_server *d, const char *name,
 		snprintf(msg, sizeof(msg), "Unknown command: %.200s", name);
 		err = msg;
 	}
-	json_object_set_new(r, "command", json_string(cmd ? cmd : name));
-	json_object_set_new(r, "error", err ? json_string(err) : json_null());
+	json_object_set_new(r, "command", cmd ? json_string(cmd)
+					      : jtext(name, strlen(name)));
+	json_object_set_new(r, "error",
+			    err ? jtext(err, strlen(err)) : json_null());
 	char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(r);
 	return text;

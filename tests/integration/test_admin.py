@@ -389,6 +389,33 @@ def test_a_request_with_eof_behind_it_is_answered_and_closed(pair):
         assert time.time() - t0 < 2, path
 
 
+def test_partial_requests_closed_by_their_clients_free_their_slots(pair):
+    """Seventy clients each send part of a request and close: with epoll,
+    libmicrohttpd kept each such connection (CLOSE-WAIT) until its 30 s
+    idle timeout, and once the 64 slots were taken ruok went unanswered
+    (a Kubernetes liveness probe would have failed).  Each must be
+    closed at once, and the AdminServer must answer."""
+    port = pair.admin["paddock"]
+    for _ in range(70):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET /commands/ru")
+        s.shutdown(socket.SHUT_WR)
+        s.close()
+    assert http(port, "/commands/ruok", timeout=5)[0] == 200
+
+
+def test_a_command_name_that_is_not_utf8_gets_a_whole_answer(pair):
+    """/commands/%87x: JSON carries text only, so the bytes that are not
+    UTF-8 come back as U+FFFD (as Java decodes them); the answer was {}
+    (found by tests/fuzz/fuzz_admin)."""
+    port = pair.admin["paddock"]
+    for raw, name in (("%87x", "\ufffdx"), ("%E2%82", "\ufffd\ufffd"),
+                      ("%C3%A9t%C3%A9", "\u00e9t\u00e9")):
+        got = command(port, raw)
+        assert got["command"] == name, got
+        assert got["error"] == "Unknown command: " + name, got
+
+
 def test_admin_port_in_use_is_a_start_error():
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
