@@ -217,6 +217,10 @@ int64_t dp_outstanding(const struct dp_server *d);
  * whose loop has ended is read here, on the caller's thread. */
 void dp_ask(struct dp_server *d, struct dp_worker *self, int i,
 	    void (*fn)(struct dp_worker *w, void *arg), void *arg);
+/* dp_ask of every worker in turn, 0 first: fn(w, arg) runs once per
+ * worker, never two at once.  Same threads as dp_ask. */
+void dp_ask_all(struct dp_server *d, struct dp_worker *self,
+		void (*fn)(struct dp_worker *w, void *arg), void *arg);
 /* A line on stderr, "paddockd: " first. */
 void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Close c now (unsent output is dropped); `why` is logged unless NULL.

@@ -252,8 +252,7 @@ void dp_each_conn(struct dp_server *d, struct dp_worker *self,
 	struct conn_ask q = {each, arg,
 			     zk_clock_ms(CLOCK_REALTIME) -
 				     zk_clock_ms(CLOCK_MONOTONIC)};
-	for (int i = 0; i < d->n; i++)
-		dp_ask(d, self, i, conns_here, &q);
+	dp_ask_all(d, self, conns_here, &q);
 }
 
 static void reset_here(struct dp_worker *w, void *arg)
@@ -271,8 +270,7 @@ static void reset_here(struct dp_worker *w, void *arg)
 
 void dp_conn_stat_reset(struct dp_server *d, struct dp_worker *self)
 {
-	for (int i = 0; i < d->n; i++)
-		dp_ask(d, self, i, reset_here, NULL);
+	dp_ask_all(d, self, reset_here, NULL);
 }
 
 struct watch_ask {
@@ -302,8 +300,7 @@ void dp_each_data_watch(struct dp_server *d, struct dp_worker *self,
 			void *arg)
 {
 	struct watch_ask q = {each, arg};
-	for (int i = 0; i < d->n; i++)
-		dp_ask(d, self, i, watches_here, &q);
+	dp_ask_all(d, self, watches_here, &q);
 }
 
 static void count_here(struct dp_worker *w, void *arg)
@@ -314,8 +311,7 @@ static void count_here(struct dp_worker *w, void *arg)
 int64_t dp_watch_count(struct dp_server *d, struct dp_worker *self)
 {
 	int64_t n = 0;
-	for (int i = 0; i < d->n; i++)
-		dp_ask(d, self, i, count_here, &n);
+	dp_ask_all(d, self, count_here, &n);
 	return n;
 }
 

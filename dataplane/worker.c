@@ -405,6 +405,13 @@ void dp_ask(struct dp_server *d, struct dp_worker *self, int i,
 		fn(w, arg); /* w's loop has ended */
 }
 
+void dp_ask_all(struct dp_server *d, struct dp_worker *self,
+		void (*fn)(struct dp_worker *w, void *arg), void *arg)
+{
+	for (int i = 0; i < d->n; i++)
+		dp_ask(d, self, i, fn, arg);
+}
+
 static void *worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
