@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -419,19 +420,34 @@ struct wpairs {
 	bool oom;
 };
 
+/* An array v of *cap elements of `elem` bytes, with room made for
+ * `need`: v itself, or v moved by realloc to twice its capacity (64 at
+ * first) as often as needed.  NULL if memory is short; v is then left as
+ * it was, still the caller's. */
+static void *grow(void *v, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 64;
+	if (need <= *cap)
+		return v;
+	while (n < need)
+		n *= 2;
+	if (n > SIZE_MAX / elem)
+		return NULL;
+	v = realloc(v, n * elem);
+	if (v)
+		*cap = n;
+	return v;
+}
+
 static void wpair_add(void *arg, const char *path, size_t len, int64_t session)
 {
 	struct wpairs *l = arg;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct wpair *v = realloc(l->v, cap * sizeof(*v));
-		if (!v) {
-			l->oom = true;
-			return;
-		}
-		l->v = v;
-		l->cap = cap;
+	struct wpair *v = grow(l->v, &l->cap, l->n + 1, sizeof(*v));
+	if (!v) {
+		l->oom = true;
+		return;
 	}
+	l->v = v;
 	char *p = strndup(path, len);
 	if (!p) {
 		l->oom = true;
@@ -902,14 +918,10 @@ struct dump_conns {
 static void dump_add(void *arg, const struct dp_conn_view *x)
 {
 	struct dump_conns *l = arg;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct dump_conn *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return; /* listed without it */
-		l->v = v;
-		l->cap = cap;
-	}
+	struct dump_conn *v = grow(l->v, &l->cap, l->n + 1, sizeof(*v));
+	if (!v)
+		return; /* listed without it */
+	l->v = v;
 	struct dump_conn *e = &l->v[l->n++];
 	e->at = x->expire_set;
 	e->session = x->c->session;
