@@ -156,7 +156,7 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 			break; /* ENOMEM: nobody is told rather than anybody */
 		void *arg[3] = {w, m, acl};
 		wt_trigger(w->watches, m->err, (const char *)m->body,
-			   zab_event_path_len(m), m->zxid, notify, arg);
+			   zab_event_path_len(m), m->zxid, notify, arg, NULL);
 		zacl_unref(acl);
 		break;
 	}

@@ -242,33 +242,46 @@ size_t wt_paths(const struct wt *t)
 	return t->npaths;
 }
 
-static bool fired_once(struct wt *t, struct wt_owner *o)
+/* Whether o is in fired[from, to). */
+static bool fired_in(const struct wt *t, size_t from, size_t to,
+		     const struct wt_owner *o)
 {
-	for (size_t i = 0; i < t->nfired; i++)
+	for (size_t i = from; i < to; i++)
 		if (t->fired[i] == o)
 			return true;
+	return false;
+}
+
+/* Add o to the suppression set.  If memory is short it is not added: o
+ * is then told again, and counted again, if it fires again in this
+ * trigger. */
+static void fired_add(struct wt *t, struct wt_owner *o)
+{
 	if (t->nfired == t->capfired) {
 		size_t cap = t->capfired ? t->capfired * 2 : 64;
 		struct wt_owner **f = realloc(t->fired, cap * sizeof(*f));
 		if (!f)
-			return false;
+			return;
 		t->fired = f;
 		t->capfired = cap;
 	}
 	t->fired[t->nfired++] = o;
-	return false;
 }
 
 /*
  * WatchManager.triggerWatch for one table: at the path itself every
  * watch fires (standard ones are removed); at its ancestors only
  * recursive ones; recursive watches never fire NodeChildrenChanged.
+ * Returns the number of owners it reached (its `watchers` set: each
+ * owner once, also one an earlier table of this trigger told already).
+ * The suppression set: fired[0, from) the earlier tables' owners,
+ * fired[from, nfired) this table's so far.
  */
-static void fire_table(struct wt *t, int table, int event, const char *path,
-		       size_t len, zxid_t zxid,
-		       void (*fn)(struct wt_owner *, void *), void *arg)
+static size_t fire_table(struct wt *t, int table, int event, const char *path,
+			 size_t len, zxid_t zxid,
+			 void (*fn)(struct wt_owner *, void *), void *arg)
 {
-	size_t l = len;
+	size_t l = len, from = t->nfired, reached = 0;
 	bool parent = false;
 	for (;;) {
 		struct wpath *wp = *find(t, path, l);
@@ -288,15 +301,20 @@ static void fire_table(struct wt *t, int table, int event, const char *path,
 				bool last = remove && !w->pnext && !w->pprev;
 				if (remove)
 					unlink_watch(t, w); /* may free wp */
-				if (!fired_once(t, o))
-					fn(o, arg);
+				if (!fired_in(t, from, t->nfired, o)) {
+					bool told = fired_in(t, 0, from, o);
+					reached++;
+					fired_add(t, o);
+					if (!told)
+						fn(o, arg);
+				}
 				if (last)
 					break;
 			}
 			w = next;
 		}
 		if (!t->recursive || l <= 1)
-			return;
+			return reached;
 		while (l > 0 && path[l - 1] != '/')
 			l--;
 		l = l > 1 ? l - 1 : 1; /* the parent's length */
@@ -306,21 +324,26 @@ static void fire_table(struct wt *t, int table, int event, const char *path,
 
 void wt_trigger(struct wt *t, int event, const char *path, size_t len,
 		zxid_t zxid, void (*fn)(struct wt_owner *o, void *arg),
-		void *arg)
+		void *arg, size_t reached[2])
 {
+	size_t n[2] = {0, 0};
 	/* One suppression set per DataTree operation. */
 	t->nfired = 0;
 	switch (event) {
 	case ZEV_CHILD_CHANGED:
-		fire_table(t, WT_CHILD, event, path, len, zxid, fn, arg);
+		n[1] = fire_table(t, WT_CHILD, event, path, len, zxid, fn, arg);
 		break;
 	case ZEV_DELETED:
-		fire_table(t, WT_DATA, event, path, len, zxid, fn, arg);
-		fire_table(t, WT_CHILD, event, path, len, zxid, fn, arg);
+		n[0] = fire_table(t, WT_DATA, event, path, len, zxid, fn, arg);
+		n[1] = fire_table(t, WT_CHILD, event, path, len, zxid, fn, arg);
 		break;
 	default:
-		fire_table(t, WT_DATA, event, path, len, zxid, fn, arg);
+		n[0] = fire_table(t, WT_DATA, event, path, len, zxid, fn, arg);
 		break;
+	}
+	if (reached) {
+		reached[0] = n[0];
+		reached[1] = n[1];
 	}
 }
 

@@ -53,10 +53,16 @@ size_t wt_count(const struct wt *t);
 size_t wt_paths(const struct wt *t);
 
 /* Fire the watches a change fires (DataTree.createNode/deleteNode/
- * setData): fn(owner, arg) once per owner; standard watches removed. */
+ * setData): fn(owner, arg) once per owner; standard watches removed.
+ * reached (NULL: not wanted) gets, for each of the tables the event
+ * fires ([0] WT_DATA, [1] WT_CHILD; NodeDeleted fires both, in that
+ * order), how many owners it reached: the size of the `watchers` set of
+ * ZooKeeper's WatchManager.triggerWatch for that table, which counts an
+ * owner the data table told already (the suppression set) once more in
+ * the child table.  0 for a table the event does not fire. */
 void wt_trigger(struct wt *t, int event, const char *path, size_t len,
 		zxid_t zxid, void (*fn)(struct wt_owner *o, void *arg),
-		void *arg);
+		void *arg, size_t reached[2]);
 
 /* Walk every watch: fn(path, len, owner, table, arg). */
 void wt_foreach(const struct wt *t,

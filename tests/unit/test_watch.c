@@ -46,7 +46,7 @@ static int fire(struct wt *t, int event, const char *path, zxid_t zxid,
 		struct rec *r)
 {
 	memset(r, 0, sizeof(*r));
-	wt_trigger(t, event, path, strlen(path), zxid, record, r);
+	wt_trigger(t, event, path, strlen(path), zxid, record, r, NULL);
 	return r->n;
 }
 
@@ -673,10 +673,127 @@ static void test_many_owners_on_one_path_are_each_called_once(void **state)
 	}
 	int calls = 0;
 	struct rec r = {0};
-	wt_trigger(t, ZEV_DELETED, "/a", 2, 10, record, &r);
+	wt_trigger(t, ZEV_DELETED, "/a", 2, 10, record, &r, NULL);
 	calls = r.n;
 	assert_int_equal(calls, N);
 	assert_int_equal(wt_count(t), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* how many watchers each table reached (ServerMetrics' NODE_*_WATCHER) */
+/* ------------------------------------------------------------------ */
+
+/* Trigger; reached[] as wt_trigger reports it, *r the callbacks. */
+static void fire_counted(struct wt *t, int event, const char *path,
+			 struct rec *r, size_t reached[2])
+{
+	memset(r, 0, sizeof(*r));
+	reached[0] = reached[1] = 99;
+	wt_trigger(t, event, path, strlen(path), 10, record, r, reached);
+}
+
+static void test_event_without_watchers_reaches_none(void **state)
+{
+	struct wt *t = *state;
+	struct wt_owner a = {0};
+	struct rec r;
+	size_t n[2];
+	add(t, "/other", &a, WT_DATA, WM_STANDARD);
+	fire_counted(t, ZEV_DATA_CHANGED, "/a", &r, n);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(n[0], 0);
+	assert_int_equal(n[1], 0);
+	fire_counted(t, ZEV_DELETED, "/a", &r, n);
+	assert_int_equal(n[0], 0);
+	assert_int_equal(n[1], 0);
+}
+
+static void test_data_event_reaches_every_owner_of_the_data_table(void **state)
+{
+	struct wt *t = *state;
+	struct wt_owner a = {0}, b = {0}, c = {0};
+	struct rec r;
+	size_t n[2];
+	add(t, "/a", &a, WT_DATA, WM_STANDARD);
+	add(t, "/a", &b, WT_DATA, WM_STANDARD);
+	add(t, "/a", &c, WT_DATA, WM_PERSISTENT);
+	add(t, "/a", &c, WT_CHILD, WM_PERSISTENT);
+	fire_counted(t, ZEV_DATA_CHANGED, "/a", &r, n);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(n[0], 3);
+	assert_int_equal(n[1], 0);
+	fire_counted(t, ZEV_CREATED, "/a", &r, n); /* only c is left */
+	assert_int_equal(n[0], 1);
+	assert_int_equal(n[1], 0);
+}
+
+/* DataTree.deleteNode: the data table, then the child table with the
+ * data table's watchers suppressed; each triggerWatch counts its whole
+ * set, the suppressed ones too. */
+static void test_node_deleted_counts_each_table_suppressed_included(
+	void **state)
+{
+	struct wt *t = *state;
+	struct wt_owner a = {0}, b = {0}, c = {0};
+	struct rec r;
+	size_t n[2];
+	add(t, "/a", &a, WT_DATA, WM_STANDARD);
+	add(t, "/a", &a, WT_CHILD, WM_STANDARD);
+	add(t, "/a", &b, WT_CHILD, WM_STANDARD);
+	add(t, "/a", &c, WT_DATA, WM_STANDARD);
+	fire_counted(t, ZEV_DELETED, "/a", &r, n);
+	assert_int_equal(r.n, 3); /* each told once */
+	assert_int_equal(n[0], 2); /* a, c */
+	assert_int_equal(n[1], 2); /* a (told already), b */
+}
+
+static void test_children_changed_counts_the_child_table_only(void **state)
+{
+	struct wt *t = *state;
+	struct wt_owner a = {0}, b = {0}, c = {0};
+	struct rec r;
+	size_t n[2];
+	add(t, "/p", &a, WT_CHILD, WM_STANDARD);
+	add_watch(t, "/p", &b, WM_PERSISTENT);
+	add_watch(t, "/", &c, WM_RECURSIVE); /* never NodeChildrenChanged */
+	add(t, "/p", &c, WT_DATA, WM_STANDARD);
+	fire_counted(t, ZEV_CHILD_CHANGED, "/p", &r, n);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(n[0], 0);
+	assert_int_equal(n[1], 2);
+}
+
+/* An owner reached at several levels (its own watch and a recursive one
+ * on an ancestor) is one member of triggerWatch's set. */
+static void test_owner_reached_at_two_levels_counts_once(void **state)
+{
+	struct wt *t = *state;
+	struct wt_owner a = {0}, b = {0};
+	struct rec r;
+	size_t n[2];
+	add_watch(t, "/a", &a, WM_RECURSIVE);
+	add(t, "/a/b", &a, WT_DATA, WM_STANDARD);
+	add_watch(t, "/", &b, WM_RECURSIVE);
+	fire_counted(t, ZEV_CREATED, "/a/b", &r, n);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(n[0], 2);
+	assert_int_equal(n[1], 0);
+	/* NodeDeleted: ZooKeeper 3.8 keeps addWatch's recursive watches in
+	 * both tables, and the child table's walk reaches them too */
+	fire_counted(t, ZEV_DELETED, "/a/b", &r, n);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(n[0], 2);
+	assert_int_equal(n[1], 2);
+}
+
+static void test_reached_may_be_null(void **state)
+{
+	struct wt *t = *state;
+	struct wt_owner a = {0};
+	struct rec r = {0};
+	add(t, "/a", &a, WT_DATA, WM_STANDARD);
+	wt_trigger(t, ZEV_DATA_CHANGED, "/a", 2, 10, record, &r, NULL);
+	assert_int_equal(r.n, 1);
 }
 
 int main(void)
@@ -719,6 +836,12 @@ int main(void)
 		T(test_counts_track_watches_and_distinct_paths),
 		T(test_many_paths_grow_the_table_and_stay_reachable),
 		T(test_many_owners_on_one_path_are_each_called_once),
+		T(test_event_without_watchers_reaches_none),
+		T(test_data_event_reaches_every_owner_of_the_data_table),
+		T(test_node_deleted_counts_each_table_suppressed_included),
+		T(test_children_changed_counts_the_child_table_only),
+		T(test_owner_reached_at_two_levels_counts_once),
+		T(test_reached_may_be_null),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
