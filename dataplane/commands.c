@@ -576,7 +576,7 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "stat_reset")) {
-		dp_stat_reset(d);
+		dp_stat_reset(d, NULL);
 		return NULL;
 	}
 	if (!strcmp(cmd, "watch_summary")) {

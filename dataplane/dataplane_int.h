@@ -118,6 +118,10 @@ static inline void dp_hist_add(struct dp_hist *h, int64_t us, int64_t n)
 
 struct dp_server;
 
+/* Watch event types with a watcher-count summary: ZEV_CREATED (1) to
+ * ZEV_CHILD_CHANGED (4) */
+#define DP_WATCH_EVENTS 4
+
 struct dp_worker {
 	struct dp_server *srv;
 	int idx;
@@ -173,6 +177,14 @@ struct dp_worker {
 	_Atomic int64_t conn_requests, conn_drops;
 	/* replies (and watch events) for a connection gone meanwhile */
 	_Atomic int64_t stale_replies;
+	/* ServerMetrics' NODE_CREATED/DELETED/CHANGED/CHILDREN_WATCHER, by
+	 * event type less ZEV_CREATED: one sample per watch table an event
+	 * fires that reaches some of this worker's connections, of how many
+	 * it reached (proto.c's count_watchers).  mntr sums the workers':
+	 * an event reaching watchers on k workers is k samples, where
+	 * ZooKeeper has one of their total (README, mntr).  The owner
+	 * writes (zk_amm_add, zk_amm_reset), any thread reads racily. */
+	struct zk_amm watchers[DP_WATCH_EVENTS];
 	/* a question from another thread (dp_ask), answered in the loop */
 	struct zab_ask *_Atomic query;
 	char pad[64];
@@ -322,8 +334,9 @@ struct dp_totals {
 	int64_t stale_replies;
 };
 void dp_totals(struct dp_server *d, struct dp_totals *t);
-/* srst: zero the server's counters (not the connections') */
-void dp_stat_reset(struct dp_server *d);
+/* srst: zero the server's counters (not the connections'), each
+ * worker's watcher counts on its own thread (dp_ask_all's threads) */
+void dp_stat_reset(struct dp_server *d, struct dp_worker *self);
 
 /* What a worker owns is read on that worker's thread (dp_ask), by both
  * the four-letter words (self: the worker answering) and the AdminServer

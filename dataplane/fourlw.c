@@ -6,10 +6,11 @@
  * answer and is closed; a word not in 4lw.commands.whitelist gets
  * ZooKeeper's refusal line.  Counters of other workers are read racily;
  * their connections and watches (cons, stat, wchs, wchc, wchp, crst, the
- * tail of dump, zk_watch_count) on their own threads, through dp_ask, by
- * the same functions the AdminServer's commands use (dp_each_conn,
- * dp_each_data_watch, dp_conn_stat_reset).  The answering worker serves
- * the others' questions while it waits for theirs.
+ * tail of dump, zk_watch_count, srst's watcher counts) on their own
+ * threads, through dp_ask, by the same functions the AdminServer's
+ * commands use (dp_each_conn, dp_each_data_watch, dp_conn_stat_reset,
+ * dp_stat_reset).  The answering worker serves the others' questions
+ * while it waits for theirs.
  */
 #include <dirent.h>
 #include <pwd.h>
@@ -165,8 +166,19 @@ int64_t dp_summary_quantile(const struct dp_summary *s, double q)
 	return s->max;
 }
 
-void dp_stat_reset(struct dp_server *d)
+static void watchers_reset_here(struct dp_worker *w, void *arg)
 {
+	(void)arg;
+	for (int k = 0; k < DP_WATCH_EVENTS; k++)
+		zk_amm_reset(&w->watchers[k]);
+}
+
+/* ZooKeeper's ServerStats.reset also calls ServerMetrics.resetAll: the
+ * watcher counts go back to none (fsynctime and the other summaries the
+ * log and the sequencer keep do not, yet) */
+void dp_stat_reset(struct dp_server *d, struct dp_worker *self)
+{
+	dp_ask_all(d, self, watchers_reset_here, NULL);
 	for (int i = 0; i < d->n; i++) {
 		struct dp_worker *w = &d->w[i];
 		atomic_store(&w->packets_recv, 0);
@@ -625,6 +637,25 @@ static void amm_keys(struct dp_msink *s, const char *name,
 #undef KEY
 }
 
+/* One event type's watcher counts (dp_worker.watchers), every worker's
+ * summed: counts and sums added, the smallest min, the largest max. */
+static void watchers_of(const struct dp_server *d, int k, struct zk_amm *v)
+{
+	*v = (struct zk_amm){0};
+	for (int i = 0; i < d->n; i++) {
+		struct zk_amm x;
+		zk_amm_read(&d->w[i].watchers[k], &x);
+		if (!x.cnt)
+			continue;
+		if (!v->cnt || x.min < v->min)
+			v->min = x.min;
+		if (!v->cnt || x.max > v->max)
+			v->max = x.max;
+		v->cnt += x.cnt;
+		v->sum += x.sum;
+	}
+}
+
 /* ZooKeeper's AvgMinMaxCounters that paddock has a meaning for */
 static void amm_counters(struct dp_server *d, struct dp_msink *s,
 			 const struct zlog_stats *ls)
@@ -648,6 +679,20 @@ static void amm_counters(struct dp_server *d, struct dp_msink *s,
 		struct zk_amm v;
 		zk_amm_read(c[i].v, &v);
 		amm_keys(s, c[i].name, &v);
+	}
+	/* watchers each watch event reached, by type (proto.c's
+	 * count_watchers; README, mntr: what a sample is with several
+	 * workers) */
+	static const char *const wn[DP_WATCH_EVENTS] = {
+		[ZEV_CREATED - 1] = "node_created_watch_count",
+		[ZEV_DELETED - 1] = "node_deleted_watch_count",
+		[ZEV_DATA_CHANGED - 1] = "node_changed_watch_count",
+		[ZEV_CHILD_CHANGED - 1] = "node_children_watch_count",
+	};
+	for (int k = 0; k < DP_WATCH_EVENTS; k++) {
+		struct zk_amm v;
+		watchers_of(d, k, &v);
+		amm_keys(s, wn[k], &v);
 	}
 }
 
@@ -1077,7 +1122,7 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		dp_conn_stat_reset(d, w);
 		out(o, "Connection stats reset.\n");
 	} else if (!strcmp(cmd, "srst")) {
-		dp_stat_reset(d);
+		dp_stat_reset(d, w);
 		out(o, "Server stats reset.\n");
 	} else if (!strcmp(cmd, "dirs")) {
 		out(o, "datadir_size: %lld\n", (long long)dp_dir_size(cfg->data_dir));

@@ -145,6 +145,34 @@ void dp_watch_disarm_if_idle(struct dp_worker *w)
 	}
 }
 
+/*
+ * ServerMetrics' NODE_*_WATCHER summaries.  WatchManager.triggerWatch,
+ * once per table an event fires (NodeDeleted: the data table, then the
+ * child table), adds the size of its `watchers` set to the event type's
+ * summary after telling them, and adds nothing when the set is empty:
+ *
+ *     if (watchers.isEmpty()) { ... return null; }
+ *     ... case NodeCreated:
+ *         ServerMetrics.getMetrics().NODE_CREATED_WATCHER
+ *             .add(watchers.size());
+ *
+ * The set counts watchers the ACL keeps the event from and, in the child
+ * table, ones the data table told already.  Here `reached` is this
+ * worker's part of that set: per worker, one sample per table when the
+ * worker holds some of the event's watchers (README, mntr).  Owner
+ * thread only: load and store, no locked instruction (zk_amm_add).
+ */
+static void count_watchers(struct dp_worker *w, int event,
+			   const size_t reached[2])
+{
+	if (event < ZEV_CREATED || event > ZEV_CHILD_CHANGED)
+		return;
+	for (int k = 0; k < 2; k++)
+		if (reached[k])
+			zk_amm_add(&w->watchers[event - ZEV_CREATED],
+				   (int64_t)reached[k]);
+}
+
 static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 {
 	struct dp_conn *c;
@@ -155,9 +183,12 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 		if (m->auth_len && !acl)
 			break; /* ENOMEM: nobody is told rather than anybody */
 		void *arg[3] = {w, m, acl};
+		size_t reached[2];
 		wt_trigger(w->watches, m->err, (const char *)m->body,
-			   zab_event_path_len(m), m->zxid, notify, arg, NULL);
+			   zab_event_path_len(m), m->zxid, notify, arg,
+			   reached);
 		zacl_unref(acl);
+		count_watchers(w, m->err, reached);
 		break;
 	}
 	case ZM_APPLIED:

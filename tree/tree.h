@@ -75,6 +75,15 @@ static inline void zk_amm_add(struct zk_amm *a, int64_t v)
 	__atomic_store_n(&a->cnt, n + 1, __ATOMIC_RELAXED);
 }
 
+/* Back to no values (ServerMetrics.resetAll); the writer thread only. */
+static inline void zk_amm_reset(struct zk_amm *a)
+{
+	__atomic_store_n(&a->cnt, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&a->sum, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&a->min, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&a->max, 0, __ATOMIC_RELAXED);
+}
+
 static inline void zk_amm_read(const struct zk_amm *a, struct zk_amm *out)
 {
 	out->cnt = __atomic_load_n(&a->cnt, __ATOMIC_RELAXED);

@@ -51,7 +51,11 @@ MONITOR_KEYS = {
 } | {"%s_%s" % (stat, name)
      for stat in ("avg", "min", "max", "cnt", "sum", "p50", "p95", "p99",
                   "p999")
-     for name in ("readlatency", "updatelatency")}
+     for name in ("readlatency", "updatelatency")} \
+  | {"%s_%s" % (stat, name)
+     for stat in ("avg", "min", "max", "cnt", "sum")
+     for name in ("node_created_watch_count", "node_deleted_watch_count",
+                  "node_changed_watch_count", "node_children_watch_count")}
 
 # Keys ZooKeeper prints that paddockd leaves out, per command.
 NOT_IN_PADDOCK = {
@@ -466,6 +470,13 @@ def test_metrics_endpoint_text_format():
         assert samples['readlatency{quantile="0.99",}'] >= 0
         assert samples["readlatency_count"] >= 1
         assert samples["updatelatency_count"] >= 3
+        # AvgMinMaxCounters: a summary of _count and _sum, no quantiles
+        for name in ("fsynctime", "node_created_watch_count",
+                     "node_deleted_watch_count", "node_changed_watch_count",
+                     "node_children_watch_count"):
+            assert types[name] == "summary", name
+            assert name + "_sum" in samples, name
+        assert samples["node_created_watch_count_count"] == 0
         # each worker's load, labelled; one TYPE line per family
         assert types["paddock_worker_packets_received"] == "counter"
         assert samples['paddock_worker_packets_received{worker="0"}'] >= 3
