@@ -121,7 +121,10 @@ struct dp_backend_ops {
 	void (*interest)(struct dp_backend *b, struct dp_link *l, bool rd,
 			 bool wr);
 	/* Receive up to len bytes: a count, 0 at end of stream, -EAGAIN,
-	 * or another negative errno (the connection is lost). */
+	 * or another negative errno (the connection is lost).  Readiness
+	 * is level-triggered: while bytes (or the end of stream) wait
+	 * after a recv, the link is reported readable again, so a caller
+	 * may stop at a short count instead of reading until -EAGAIN. */
 	ssize_t (*recv)(struct dp_backend *b, struct dp_link *l, void *buf,
 			size_t len);
 	/* Send from iov[0..n-1] (one batch): the count of bytes taken

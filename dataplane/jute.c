@@ -305,6 +305,11 @@ void dp_conn_readable(struct dp_worker *w, struct dp_conn *c)
 				parse_frames(w, c);
 			if (c->state == CS_FREE || c->state == CS_CLOSING)
 				return;
+			/* a short read took what was there: the link is
+			 * reported again if more comes (one recv per
+			 * readiness, not two) */
+			if ((size_t)n < room)
+				return;
 			continue;
 		}
 		if (n == -EAGAIN)
