@@ -1280,26 +1280,24 @@ static void leader_request(struct ens *e, int64_t from, const struct qpkt *q)
 			seq_remote_session(s, r.session, jr_int_at(r.body));
 		return;
 	}
-	struct jw a = {0};
-	zab_auth_write(&a, ids, nids);
+	struct jw *a = &e->auth;
+	a->len = 0;
+	a->err = false;
+	zab_auth_write(a, ids, nids);
 	size_t blen = r.body_len > 0 ? (size_t)r.body_len : 0;
-	struct zmsg *m = a.err ? NULL
-			       : zmsg_new(ZM_REQUEST, (uint32_t)(a.len + blen));
-	if (!m) {
-		jw_free(&a);
+	struct zmsg *m = a->err ? NULL
+				: seq_remote_msg(s, (uint32_t)(a->len + blen));
+	if (!m)
 		return;
-	}
 	m->conn.worker = ENS_REMOTE;
 	m->conn.slot = (uint32_t)from;
 	m->xid = r.cxid;
 	m->op = r.type;
 	m->session = r.session;
-	m->auth_len = (uint32_t)a.len;
-	if (a.len)
-		memcpy(m->body, a.p, a.len);
+	m->auth_len = (uint32_t)a->len;
+	memcpy(m->body, a->p, a->len);
 	if (blen)
-		memcpy(m->body + a.len, r.body, blen);
-	jw_free(&a);
+		memcpy(m->body + a->len, r.body, blen);
 	seq_handle_request(s, m);
 }
 

@@ -535,21 +535,24 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 	rc = zacl_check(parent.acl, ZPERM_CREATE, c->ids, c->nids);
 	if (rc)
 		goto out;
-	char *final = malloc((size_t)plen + 16);
-	rc = ZSYSTEMERROR;
-	if (!final)
-		goto out;
-	memcpy(final, path, (size_t)plen);
+	/* the request's own path, or a sequential one made here */
+	const char *final = plen ? path : "";
 	size_t flen = (size_t)plen;
-	/* ZooKeeper numbers sequential children by the count of child
-	 * creations, while cversion also counts deletions; both start so
-	 * that the creations are (cversion + numChildren) / 2 (tree.c). */
-	if (seq)
+	if (seq) {
+		rc = ZSYSTEMERROR;
+		if (!(st->own = malloc((size_t)plen + 16)))
+			goto out;
+		memcpy(st->own, path, (size_t)plen);
+		/* ZooKeeper numbers sequential children by the count of
+		 * child creations, while cversion also counts deletions;
+		 * both start so that the creations are (cversion +
+		 * numChildren) / 2 (tree.c). */
 		flen += (size_t)sprintf(
-			final + plen, "%010d",
+			st->own + plen, "%010d",
 			(int32_t)(((int64_t)parent.stat.cversion +
 				   parent.stat.num_children) / 2));
-	final[flen] = 0;
+		final = st->own;
+	}
 	st->path = final;
 	st->len = flen;
 	rc = zk_path_validate(final, flen, false);
@@ -600,8 +603,11 @@ static int prep_create(struct pctx *c, int op, struct jr *r, struct step *st)
 		self.stat.ephemeral_owner = st->owner;
 		self.stat.data_length = dlen < 0 ? 0 : dlen;
 		self.acl = st->acl;
-		if (c->s->digest)
+		if (c->s->digest) {
 			self.dcrc = zk_digest_start(final, flen, data, dlen);
+			st->dcrc = self.dcrc;
+			st->has_dcrc = true;
+		}
 		rc = prep_put(c->s, c->t, st->path, st->len, h, &self);
 	}
 out:
@@ -615,9 +621,9 @@ static int prep_path(struct jr *r, struct step *st)
 	const char *path = jr_buf(r, &plen);
 	if (r->err || plen < 0)
 		return ZMARSHALLINGERROR;
-	st->path = jr_dup(path, (size_t)plen);
+	st->path = plen ? path : "";
 	st->len = (size_t)plen;
-	return st->path ? ZOK : ZSYSTEMERROR;
+	return ZOK;
 }
 
 /* DeleteRequest and CheckVersionRequest: {ustring path; int version}. */
@@ -684,8 +690,11 @@ static int prep_setdata(struct pctx *c, struct jr *r, struct step *st)
 	node.stat.mzxid = c->t->zxid;
 	node.stat.mtime = c->t->time;
 	node.stat.data_length = dlen < 0 ? 0 : dlen;
-	if (c->s->digest)
+	if (c->s->digest) {
 		node.dcrc = zk_digest_start(st->path, st->len, data, dlen);
+		st->dcrc = node.dcrc;
+		st->has_dcrc = true;
+	}
 	return prep_put(c->s, c->t, st->path, st->len, h, &node);
 }
 

@@ -55,7 +55,11 @@ enum step_kind { ST_CREATE = 1, ST_DELETE, ST_SETDATA, ST_SETACL, ST_CHECK };
 struct step {
 	int op;              /* request opcode, for the result record */
 	enum step_kind kind;
-	char *path;          /* final path, owned */
+	const char *path;    /* final path, not NUL-terminated: points into
+				the owning request or record, or at `own` */
+	char *own;           /* what path points into when the step owns it
+				(a sequential create's path, a reaper's
+				request); freed with the step */
 	size_t len;
 	const char *data;    /* points into the owning request or record */
 	int32_t data_len;    /* -1: null */
@@ -66,6 +70,8 @@ struct step {
 				this one (CreateTxn.parentCVersion); check:
 				the node's version + 1 (CheckVersionTxn) */
 	int err;             /* prep's verdict (multi) */
+	bool has_dcrc;       /* create, setData: prep's CRC of the new */
+	uint32_t dcrc;       /* node's path and data (tree_digest_hint) */
 };
 
 /* What applying one step changed besides the tree (txn_apply_step fills
@@ -208,6 +214,9 @@ struct zab_seq {
 	uint64_t pdigest;
 	bool digest; /* the tree keeps its digest (digest.enabled) */
 	struct ptxn *ptxn_free; /* recycled transactions (linked by .next) */
+	/* recycled learners' requests (seq_remote_msg, linked by .next) */
+	struct zmsg *remote_free;
+	size_t nremote_free;
 	/* pending transactions, in zxid order */
 	struct ptxn *ph, *pt;
 	size_t npending;
@@ -241,6 +250,12 @@ struct zab_seq {
 	int snap_cancel; /* atomic: zab_seq_stop abandons a snapshot */
 	bool snap_joinable;
 };
+
+/* A message for a request a learner forwarded (ensemble.c): made and,
+ * once applied, freed on the sequencer, so kept there for reuse (one
+ * malloc and free per forwarded write less); zmsg_free is right for it
+ * too. */
+struct zmsg *seq_remote_msg(struct zab_seq *s, uint32_t len);
 
 /* A zab_stats counter, written by the sequencer thread only: a relaxed
  * load and store, not a locked add (a full barrier per write, 3 % of an
@@ -387,7 +402,7 @@ void txn_close_session(struct zab_seq *s, int64_t session, zxid_t zxid,
  * TxnDigest), into s->rec (s->rec.err on ENOMEM). */
 void txn_encode(struct zab_seq *s, const struct ptxn *t);
 /* The transaction a record holds: kind, session, zxid, time, xid, and
- * the steps prep would have made (paths and ACLs owned, data pointing
+ * the steps prep would have made (ACLs owned, paths and data pointing
  * into p, which must outlive t's use); free with ptxn_steps_free.
  * ZMARSHALLINGERROR for a record that does not decode. */
 int txn_decode(struct zab_seq *s, const void *p, size_t len, struct ptxn *t);

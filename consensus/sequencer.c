@@ -661,6 +661,39 @@ void ptxn_steps_free(struct ptxn *t)
 	t->n = 0;
 }
 
+#define REMOTE_KEEP 1024 /* recycled learners' requests kept */
+#define REMOTE_CAP 512   /* body bytes of each */
+
+struct zmsg *seq_remote_msg(struct zab_seq *s, uint32_t len)
+{
+	struct zmsg *m = s->remote_free;
+	if (len > REMOTE_CAP)
+		return zmsg_new(ZM_REQUEST, len);
+	if (m) {
+		s->remote_free = m->next;
+		s->nremote_free--;
+		memset(m, 0, sizeof(*m));
+		m->type = ZM_REQUEST;
+		m->cap = REMOTE_CAP;
+	} else if (!(m = zmsg_new(ZM_REQUEST, REMOTE_CAP))) {
+		return NULL;
+	}
+	m->len = len;
+	return m;
+}
+
+static void msg_release(struct zab_seq *s, struct zmsg *m)
+{
+	if (!m || m->conn.worker != ENS_REMOTE || m->cap != REMOTE_CAP ||
+	    s->nremote_free >= REMOTE_KEEP) {
+		zmsg_free(m);
+		return;
+	}
+	m->next = s->remote_free;
+	s->remote_free = m;
+	s->nremote_free++;
+}
+
 static void ptxn_free(struct zab_seq *s, struct ptxn *t)
 {
 	prep_release(s, t);
@@ -670,7 +703,7 @@ static void ptxn_free(struct zab_seq *s, struct ptxn *t)
 		free(t->closing);
 		t->closing = NULL;
 	}
-	zmsg_free(t->req);
+	msg_release(s, t->req);
 	t->req = NULL;
 	t->next = s->ptxn_free;
 	s->ptxn_free = t;
@@ -1206,9 +1239,9 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 		jw_int(&s->reply, 0);
 		int e = seq_apply_step(s, st, t->zxid, t->time, out, true);
 		if (e)
-			fprintf(stderr, "paddockd: sequencer: multi op on %s "
+			fprintf(stderr, "paddockd: sequencer: multi op on %.*s "
 					"failed after prep: %s\n",
-				st->path, zk_strerror(e));
+				(int)st->len, st->path, zk_strerror(e));
 	}
 	jw_int(&s->reply, -1);
 	jw_bool(&s->reply, true);
@@ -1589,6 +1622,8 @@ static void reap_containers(struct zab_seq *s)
 		t->zxid = ++s->zxid;
 		struct jr jr;
 		jr_init(&jr, body.p, body.len);
+		/* the step's path points into the body: the step keeps it */
+		st->own = (char *)body.p;
 		if (prep_one(s, t, &super, 1, ZOP_DELETE, &jr, st) ||
 		    log_txn(s, t)) {
 			s->zxid--;
@@ -1596,7 +1631,6 @@ static void reap_containers(struct zab_seq *s)
 		} else {
 			enqueue(s, t);
 		}
-		jw_free(&body);
 	}
 	paths_free(&r.x);
 }
@@ -2185,6 +2219,11 @@ void zab_seq_destroy(struct zab_seq *s)
 		struct ptxn *t = s->ptxn_free;
 		s->ptxn_free = t->next;
 		free(t);
+	}
+	while (s->remote_free) {
+		struct zmsg *m = s->remote_free;
+		s->remote_free = m->next;
+		zmsg_free(m);
 	}
 	prep_free_all(s);
 	for (struct zmsg *m; (m = zmsg_list_pop(&s->parked));)

@@ -52,7 +52,7 @@
 
 void step_free(struct step *st)
 {
-	free(st->path);
+	free(st->own);
 	zacl_release(st->acl);
 	memset(st, 0, sizeof(*st));
 }
@@ -73,6 +73,8 @@ int txn_apply_step(struct tree *tree, struct step *st, zxid_t zxid, int64_t now,
 	fx->n = 0;
 	switch (st->kind) {
 	case ST_CREATE:
+		if (st->has_dcrc)
+			tree_digest_hint(tree, st->dcrc);
 		rc = tree_node_create(tree, st->path, st->len, st->data,
 				      st->data_len, st->acl, st->owner, zxid,
 				      now, &stat);
@@ -110,6 +112,8 @@ int txn_apply_step(struct tree *tree, struct step *st, zxid_t zxid, int64_t now,
 		break;
 	}
 	case ST_SETDATA:
+		if (st->has_dcrc)
+			tree_digest_hint(tree, st->dcrc);
 		rc = tree_node_set_data(tree, st->path, st->len, st->data,
 					st->data_len, zxid, now, &stat);
 		if (rc)
@@ -379,9 +383,9 @@ static int body_step(struct zab_seq *s, const struct zk_body *b,
 	}
 	if (path->len < 0)
 		return ZMARSHALLINGERROR;
-	st->path = jr_dup(path->p, (size_t)path->len);
+	st->path = path->len ? path->p : "";
 	st->len = (size_t)path->len;
-	return st->path ? ZOK : ZSYSTEMERROR;
+	return ZOK;
 }
 
 int txn_decode(struct zab_seq *s, const void *p, size_t len, struct ptxn *t)

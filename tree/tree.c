@@ -204,6 +204,8 @@ struct tree {
 	bool digest_on;	       /* tree_digest_start was called */
 	uint64_t digest;       /* sum of node digests, while digest_on */
 	struct dcache *dcache; /* DCACHE_SLOTS, while digest_on */
+	bool hinted;           /* tree_digest_hint, for the next write */
+	uint32_t hint;
 	struct znode *create_parent; /* tree_node_create's last parent */
 	struct znode **rstack;	     /* restore: the last node's ancestors */
 	size_t rs_n, rs_cap;
@@ -705,40 +707,92 @@ static struct dcache *dcache_slot(const struct tree *t, const struct zver *v)
 	return &t->dcache[h >> (64 - 12)]; /* 12 bits: DCACHE_SLOTS */
 }
 
-/* The tree digest gains (sign 1) or loses (-1) n at version v. */
-static void digest_note(struct tree *t, const struct znode *n,
-			const struct zver *v, int sign)
+/* The tree digest loses n at version v; *dcrc gets the CRC of v's path
+ * and data. */
+static void digest_drop(struct tree *t, const struct znode *n,
+			const struct zver *v, uint32_t *dcrc)
 {
-	struct dcache *c;
-	uint64_t d;
-	uint32_t dcrc;
+	struct dcache *c = dcache_slot(t, v);
+	int64_t d;
 
-	if (!t->digest_on)
-		return;
-	c = dcache_slot(t, v);
-	if (sign < 0 && c->v == v) {
-		d = (uint64_t)c->d;
+	if (c->v == v) {
+		d = c->d;
+		*dcrc = c->dcrc;
 		c->v = NULL;
 	} else {
-		d = (uint64_t)ver_digest(n, v, &dcrc);
-		if (sign > 0)
-			*c = (struct dcache){v, (int64_t)d, dcrc};
-		else if (c->v == v)
-			c->v = NULL;
+		d = ver_digest(n, v, dcrc);
 	}
-	TREE_STORE(t->digest, sign > 0 ? t->digest + d : t->digest - d);
+	TREE_STORE(t->digest, t->digest - (uint64_t)d);
 }
 
-/* Publish nv as n's version and retire the old one. */
-static void node_swap_ver(struct tree *t, struct znode *n, struct zver *nv)
+/* The tree digest gains n at version v; `dcrc` is the CRC of v's path
+ * and data if `known`. */
+static void digest_add(struct tree *t, const struct znode *n,
+		       const struct zver *v, bool known, uint32_t dcrc)
+{
+	struct zstat st;
+	int64_t d;
+
+	if (known) {
+		ver_stat(v, &st);
+		st.cversion = zk_cversion_stored(&st);
+		d = zk_digest_end(dcrc, n->path, n->path_len, &st);
+	} else {
+		d = ver_digest(n, v, &dcrc);
+	}
+	*dcache_slot(t, v) = (struct dcache){v, d, dcrc};
+	TREE_STORE(t->digest, t->digest + (uint64_t)d);
+}
+
+/* The digest of a node made with new data: the hint the writer gave for
+ * it (tree_digest_hint), else computed. */
+static void digest_add_new(struct tree *t, const struct znode *n,
+			   const struct zver *v, bool hinted)
+{
+	if (t->digest_on)
+		digest_add(t, n, v, hinted, t->hint);
+}
+
+/* Take the writer's hint for this write (tree_digest_hint): it is for
+ * the one write that follows it, done or not. */
+static bool hint_take(struct tree *t)
+{
+	bool h = t->hinted;
+
+	t->hinted = false;
+	return h;
+}
+
+/* Publish nv as n's version and retire the old one.  `same_data`: nv
+ * has old's data (a stat-only change), so the CRC of path and data
+ * carries over; else `hinted` says whether t->hint is nv's. */
+static void node_swap_ver_as(struct tree *t, struct znode *n, struct zver *nv,
+			     bool same_data, bool hinted)
 {
 	struct zver *old = n->ver;
+	uint32_t dcrc;
 
-	digest_note(t, n, old, -1);
-	digest_note(t, n, nv, 1);
+	if (t->digest_on) {
+		digest_drop(t, n, old, &dcrc);
+		if (same_data)
+			digest_add(t, n, nv, true, dcrc);
+		else
+			digest_add(t, n, nv, hinted, t->hint);
+	}
 	ver_commit(nv);
 	rcu_assign_pointer(n->ver, nv);
 	ver_release(t, old, false);
+}
+
+static void node_swap_ver(struct tree *t, struct znode *n, struct zver *nv)
+{
+	node_swap_ver_as(t, n, nv, false, false);
+}
+
+/* A stat-only change: nv has n's data. */
+static void node_restat(struct tree *t, struct znode *n, struct zver *nv)
+{
+	node_swap_ver_as(t, n, nv, true, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1133,7 +1187,7 @@ static struct znode *sys_node(struct tree *t, struct znode *parent,
 	if (parent)
 		child_add(parent, n);
 	lfht_add(t, n);
-	digest_note(t, n, v, 1);
+	digest_add_new(t, n, v, false);
 	t->node_count++;
 	t->data_bytes += n->path_len;
 	return n;
@@ -1812,7 +1866,7 @@ static int parent_changed(struct tree *t, struct znode *parent, int delta,
 
 	if (!pv)
 		return ZSYSTEMERROR;
-	node_swap_ver(t, parent, pv);
+	node_restat(t, parent, pv);
 	return ZOK;
 }
 
@@ -1826,7 +1880,7 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	struct sess *s = NULL;
 	struct zstat st = {0};
 	size_t plen;
-	bool null_data = data_len < 0;
+	bool null_data = data_len < 0, hinted = hint_take(t);
 
 	if (data_len < 0)
 		data_len = 0;
@@ -1880,8 +1934,8 @@ int tree_node_create(struct tree *t, const char *path, size_t len,
 	}
 	ver_commit(v); /* references; only this thread ever drops them */
 	child_add(parent, n);
-	digest_note(t, n, v, 1);
-	node_swap_ver(t, parent, pv);
+	digest_add_new(t, n, v, hinted);
+	node_restat(t, parent, pv);
 	note_children(parent);
 	owner_link_add(t, n, s);
 	TREE_STORE(t->node_count, t->node_count + 1);
@@ -1930,7 +1984,11 @@ int tree_node_delete(struct tree *t, const char *path, size_t len, zxid_t zxid)
 	TREE_STORE(t->node_count, t->node_count - 1);
 	TREE_STORE(t->data_bytes,
 		   t->data_bytes - n->path_len - (uint64_t)st.data_length);
-	digest_note(t, n, n->ver, -1);
+	if (t->digest_on) {
+		uint32_t dcrc;
+
+		digest_drop(t, n, n->ver, &dcrc);
+	}
 	ver_release(t, n->ver, false);
 	retire(t, node_block(n), node_size(n));
 	quota_deleted(t, t->quota, path, len, st.data_length);
@@ -1945,7 +2003,7 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 	struct zver *v;
 	struct zstat st;
 	int32_t old_len;
-	bool null_data = data_len < 0;
+	bool null_data = data_len < 0, hinted = hint_take(t);
 
 	if (data_len < 0)
 		data_len = 0;
@@ -1963,7 +2021,7 @@ int tree_node_set_data(struct tree *t, const char *path, size_t len,
 	v = ver_new_data(t, &st, ver_acl(n->ver), null_data, data);
 	if (!v)
 		return ZSYSTEMERROR;
-	node_swap_ver(t, n, v);
+	node_swap_ver_as(t, n, v, false, hinted);
 	TREE_STORE(t->data_bytes, t->data_bytes + (uint64_t)data_len -
 					    (uint64_t)old_len);
 	if (stat_out)
@@ -2015,7 +2073,7 @@ int tree_node_set_acl(struct tree *t, const char *path, size_t len,
 	v = ver_restat(t, n->ver, &st, acl);
 	if (!v)
 		return ZSYSTEMERROR;
-	node_swap_ver(t, n, v);
+	node_restat(t, n, v);
 	if (stat_out)
 		*stat_out = st;
 	return ZOK;
@@ -2277,7 +2335,7 @@ int tree_node_restore(struct tree *t, const char *path, size_t len,
 	ver_commit(v);
 	n->ver = v;
 	note_children(n);
-	digest_note(t, n, v, 1);
+	digest_add_new(t, n, v, false);
 	if (!fresh || !restore_defer(t, n))
 		lfht_add(t, n);
 	restore_push(t, parent, n);
@@ -2311,6 +2369,12 @@ int64_t tree_node_digest(struct tree *t, const struct znode *n,
 		return c->d;
 	}
 	return ver_digest(n, v, dcrc);
+}
+
+void tree_digest_hint(struct tree *t, uint32_t dcrc)
+{
+	t->hint = dcrc;
+	t->hinted = true;
 }
 
 void tree_digest_start(struct tree *t)

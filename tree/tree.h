@@ -548,6 +548,11 @@ static inline int32_t zk_cversion_stored(const struct zstat *st)
  * servers leave it off; an ensemble turns it on before loading. */
 void tree_digest_start(struct tree *t);
 bool tree_digest_on(const struct tree *t);
+/* The CRC of path and data (zk_digest_start) of the node the next
+ * tree_node_create or tree_node_set_data makes, which the writer already
+ * has (prep): that call then skips computing it.  For that one call
+ * only, whatever it returns; a wrong hint is a wrong digest. */
+void tree_digest_hint(struct tree *t, uint32_t dcrc);
 /* The tree digest as of the last change (writer thread, or any thread as
  * a racy read for monitoring). */
 uint64_t tree_digest(const struct tree *t);

@@ -1822,11 +1822,52 @@ static void test_digest_follows_every_change(void **state)
 	zacl_unref(a);
 }
 
+/* A writer's CRC hint (tree_digest_hint) is used by the one create or
+ * setData after it, which then sums as if computed; a wrong hint shows,
+ * and one left by a call that failed is not taken by the next. */
+static void test_digest_hint_is_for_the_next_write_only(void **state)
+{
+	struct tree *t = *state;
+	struct zacl *a = zacl_open();
+
+	tree_digest_start(t);
+	tree_write_begin(t);
+	tree_digest_hint(t, zk_digest_start(S("/h"), "one", 3));
+	assert_int_equal(tree_node_create(t, S("/h"), "one", 3, a, 0, 1, 10,
+					  NULL),
+			 ZOK);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	tree_digest_hint(t, zk_digest_start(S("/h"), "two!", 4));
+	assert_int_equal(tree_node_set_data(t, S("/h"), "two!", 4, 2, 11,
+					    NULL),
+			 ZOK);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	/* a failed set takes its hint with it */
+	tree_digest_hint(t, 12345);
+	assert_int_equal(tree_node_set_data(t, S("/nope"), "x", 1, 3, 12,
+					    NULL),
+			 ZNONODE);
+	assert_int_equal(tree_node_set_data(t, S("/h"), "three", 5, 3, 12,
+					    NULL),
+			 ZOK);
+	assert_int_equal(tree_digest(t), ref_digest(t));
+	/* the hint is believed: a wrong one makes a wrong digest */
+	tree_digest_hint(t, 12345);
+	assert_int_equal(tree_node_set_data(t, S("/h"), "four", 4, 4, 13,
+					    NULL),
+			 ZOK);
+	assert_int_not_equal(tree_digest(t), ref_digest(t));
+	tree_write_end(t, 13);
+	rcu_quiescent_state();
+	zacl_unref(a);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_initial_tree_has_zookeeper_nodes),
+	    T(test_digest_hint_is_for_the_next_write_only),
 	    T(test_initial_stats_are_zero_except_zookeeper_offsets),
 	    T(test_config_node_acl_is_world_read),
 	    T(test_create_sets_new_node_stat),
