@@ -19,6 +19,7 @@ from kazoo.retry import KazooRetry
 from kazoo.security import OPEN_ACL_UNSAFE
 
 import jute
+import test_overload as overload
 from conftest import PADDOCK_BUILD
 from ensemble import Ensemble, fill
 from srvutil import four_letter, kv_lines
@@ -920,6 +921,30 @@ def test_c_client_against_a_follower(ens3, zkc_binary):
         assert zk.exists("/cc/eph") is None
         zk.stop()
         zk.close()
+
+
+def test_pipelined_writes_at_a_follower_all_answered(ens3):
+    """The overload rule across the forwarding hop: a session on a
+    follower pipelines N writes (200,000; N/2 creates, then N/2 deletes of
+    the same nodes) without reading, then reads every reply: all OK, in
+    xid order, zxids increasing, while other sessions on that follower
+    are served meanwhile (test_overload's probe); then every member has
+    applied the same last zxid."""
+    follower = [m for m in ens3.members if m.mode() == "follower"][0]
+    got = overload.writes_scenario(follower.hosts, "/rude", "follower")
+    assert got["replies"] == overload.N
+    assert got["errors"] == [(0, overload.N)]
+    assert got["zxids strictly increasing"]
+    assert got["create replies name the node"] == overload.N // 2
+    assert got["delete replies empty"] == overload.N // 2
+    zk = client(follower.hosts)
+    zk.sync("/")
+    zk.stop()
+    zk.close()
+    deadline = time.time() + 10
+    while len({m.zxid() for m in ens3.members}) != 1:
+        assert time.time() < deadline, [m.zxid() for m in ens3.members]
+        time.sleep(0.1)
 
 
 def test_new_leader_applies_its_first_writes_once(ens3):

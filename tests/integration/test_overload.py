@@ -345,7 +345,7 @@ def run_probed(p, mk, root):
     return replies, probe
 
 
-def _writes_scenario(hosts, root, label):
+def writes_scenario(hosts, root, label):
     """N/2 creates then N/2 deletes of the same children, pipelined by one
     session, while a kazoo probe runs."""
     with kazoo_clients(hosts) as mk:
@@ -389,8 +389,8 @@ def test_pipelined_writes_all_answered_in_order(target, root, reference,
     creates, then N/2 deletes of the same nodes — then reads every reply:
     all arrive, in xid order, all OK, zxids increasing; the probe is served
     meanwhile.  Same outcome as ZooKeeper."""
-    got = _writes_scenario(target.hosts, root, "target")
-    want = _writes_scenario(reference.hosts, ref_root, "reference")
+    got = writes_scenario(target.hosts, root, "target")
+    want = writes_scenario(reference.hosts, ref_root, "reference")
     compare(got, want)
     half = N // 2
     assert got["replies"] == N
