@@ -239,6 +239,10 @@ struct zab_stats {
 	 * startup_txns_load_time, startup_txns_loaded */
 	struct zk_amm unavailable_ms, leader_unavailable_ms, snapshot_ms,
 		dbinit_ms, snap_load_ms, txns_load_ms, txns_loaded;
+	/* srst came while a snapshot was being written: its thread, the
+	 * writer of snapshot_ms, resets it before adding; read it as
+	 * empty meanwhile */
+	_Atomic int snapshot_reset;
 };
 
 struct zab_seq;
@@ -303,6 +307,17 @@ void zab_sleep_done(struct zab_seq *s, int w);
  * this flag, so a change the read did not see always sends its event. */
 void zab_watching(struct zab_seq *s, int w, bool on);
 
+/* Any thread but the sequencer's (a worker passes its own question slot
+ * and itself as own/self, as to zab_ask; others NULL): srst's part on
+ * the sequencer's thread, which writes these counters, waited for.
+ * `all`: ServerMetrics.resetAll, every counter and summary of zab_stats
+ * (the gauges stay) and the log's (zlog_stats_reset); `proposals`: the
+ * leader's proposal sizes (BufferStats.reset, read as -1 until the next
+ * proposal).  With the sequencer stopped or not started, done on the
+ * caller's thread. */
+struct zab_ask;
+void zab_seq_stats_reset(struct zab_seq *s, bool all, bool proposals,
+			 struct zab_ask *_Atomic *own, void *self);
 /* Any thread: the log's counters (zeros without a log), for mntr. */
 struct zlog_stats;
 void zab_seq_log_stats(const struct zab_seq *s, struct zlog_stats *out);

@@ -1671,6 +1671,8 @@ static void *snap_main(void *arg)
 			(unsigned long long)j->zxid, strerror(-rc));
 	else {
 		int64_t took = zk_clock_ms(CLOCK_MONOTONIC) - t0;
+		if (atomic_exchange(&s->stats.snapshot_reset, 0))
+			zk_amm_reset(&s->stats.snapshot_ms);
 		zk_amm_add(&s->stats.snapshot_ms, took);
 		fprintf(stderr, "paddockd: snapshot 0x%llx written in %lld ms "
 				"(%llu znodes)\n",
@@ -1881,6 +1883,67 @@ void zab_seq_sessions(struct zab_seq *s,
 	struct zab_ask q = {.fn = sessions_each, .arg = &sq};
 	if (!zab_ask(&s->query, &q, wake_seq, s, NULL, NULL))
 		sessions_each(s, &sq); /* the loop has ended */
+}
+
+struct stats_reset {
+	bool all, proposals;
+};
+
+/* srst on the sequencer's thread: the counters it writes (ensemble.c's
+ * too, all on this thread); snapshot_ms is the snapshot thread's. */
+static void stats_reset_here(void *owner, void *arg)
+{
+	struct zab_seq *s = owner;
+	const struct stats_reset *r = arg;
+	struct zab_stats *st = &s->stats;
+	if (r->proposals) {
+		atomic_store_explicit(&st->prop_last, 0, memory_order_relaxed);
+		atomic_store_explicit(&st->prop_min, 0, memory_order_relaxed);
+		atomic_store_explicit(&st->prop_max, 0, memory_order_relaxed);
+	}
+	if (!r->all)
+		return;
+	_Atomic int64_t *const counters[] = {
+		&st->expired,	    &st->throttled,
+		&st->digest_mismatches, &st->proposals,
+		&st->commits,	    &st->learner_proposals,
+		&st->learner_commits, &st->lookings,
+		&st->diffs,	    &st->snaps,
+		&st->conn_revalidates, &st->revalidates,
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		atomic_store_explicit(counters[i], 0, memory_order_relaxed);
+	/* the startup summaries too: DefaultMetricsProvider resets every
+	 * Summary */
+	struct zk_amm *const amms[] = {
+		&st->unavailable_ms, &st->leader_unavailable_ms,
+		&st->dbinit_ms,	     &st->snap_load_ms,
+		&st->txns_load_ms,   &st->txns_loaded,
+	};
+	for (size_t i = 0; i < sizeof(amms) / sizeof(amms[0]); i++)
+		zk_amm_reset(amms[i]);
+	/* no snapshot thread: none starts but from this thread */
+	if (atomic_load(&s->snap_running)) {
+		atomic_store(&st->snapshot_reset, 1);
+	} else {
+		atomic_store(&st->snapshot_reset, 0);
+		zk_amm_reset(&st->snapshot_ms);
+	}
+	if (s->log)
+		zlog_stats_reset(s->log);
+}
+
+void zab_seq_stats_reset(struct zab_seq *s, bool all, bool proposals,
+			 struct zab_ask *_Atomic *own, void *self)
+{
+	struct stats_reset r = {all, proposals};
+	if (!atomic_load(&s->running)) {
+		stats_reset_here(s, &r);
+		return;
+	}
+	struct zab_ask q = {.fn = stats_reset_here, .arg = &r};
+	if (!zab_ask(&s->query, &q, wake_seq, s, own, self))
+		stats_reset_here(s, &r); /* the loop has ended */
 }
 
 static void *seq_main(void *arg)

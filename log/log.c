@@ -97,6 +97,9 @@ struct zlog {
 	int efd;
 	uint64_t st_batches, st_records, st_bytes, st_flush_ns; /* atomic */
 	struct zk_amm st_fsync_ms, st_batch; /* the writer's */
+	/* srst (zlog_stats_reset): resets asked for, and done by the
+	 * writer, which alone writes the counters above */
+	uint64_t st_reset_asked, st_reset_done; /* atomic */
 	pthread_t th;
 
 	/* writer thread only */
@@ -432,6 +435,23 @@ static inline zxid_t rec_zxid(const uint8_t *r)
 
 /* One round: write and flush the next records of `work`.  0 or -errno;
  * on error nothing of the writer's state has moved. */
+
+/* The writer, before it counts a round: a reset asked for since the last
+ * one (zlog_stats_reset) zeroes the counters here, on the only thread
+ * that writes them. */
+static void stats_reset_if_asked(struct zlog *l)
+{
+	uint64_t asked = __atomic_load_n(&l->st_reset_asked, __ATOMIC_ACQUIRE);
+	if (asked == __atomic_load_n(&l->st_reset_done, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&l->st_batches, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->st_records, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->st_bytes, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->st_flush_ns, 0, __ATOMIC_RELAXED);
+	zk_amm_reset(&l->st_fsync_ms);
+	zk_amm_reset(&l->st_batch);
+	__atomic_store_n(&l->st_reset_done, asked, __ATOMIC_RELEASE);
+}
 static int do_round(struct zlog *l)
 {
 	size_t pos = l->work_pos, bytes = 0, total, padded, sz;
@@ -492,6 +512,7 @@ static int do_round(struct zlog *l)
 	if (rc)
 		return rc;
 	uint64_t took = now_ns() - t0;
+	stats_reset_if_asked(l);
 	__atomic_add_fetch(&l->st_flush_ns, took, __ATOMIC_RELAXED);
 	zk_amm_add(&l->st_fsync_ms, (int64_t)(took / 1000000));
 
@@ -827,8 +848,19 @@ int zlog_event_fd(const struct zlog *l)
 	return l->efd;
 }
 
+void zlog_stats_reset(struct zlog *l)
+{
+	__atomic_add_fetch(&l->st_reset_asked, 1, __ATOMIC_RELEASE);
+}
+
 void zlog_get_stats(const struct zlog *l, struct zlog_stats *out)
 {
+	/* asked, not yet done: what the writer will find is nothing */
+	if (__atomic_load_n(&l->st_reset_asked, __ATOMIC_ACQUIRE) !=
+	    __atomic_load_n(&l->st_reset_done, __ATOMIC_ACQUIRE)) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
 	out->batches = __atomic_load_n(&l->st_batches, __ATOMIC_RELAXED);
 	out->records = __atomic_load_n(&l->st_records, __ATOMIC_RELAXED);
 	out->bytes = __atomic_load_n(&l->st_bytes, __ATOMIC_RELAXED);

@@ -95,7 +95,12 @@ zxid_t zlog_durable(const struct zlog *l);
 int zlog_error(const struct zlog *l);
 /* An eventfd, readable when zlog_durable() or zlog_error() changed. */
 int zlog_event_fd(const struct zlog *l);
+/* Any thread (racy reads); zeros while a reset waits for the writer. */
 void zlog_get_stats(const struct zlog *l, struct zlog_stats *out);
+/* Any thread: every counter of zlog_stats back to 0 (srst).  The writer
+ * does it before it counts its next round; zlog_get_stats shows zeros
+ * meanwhile. */
+void zlog_stats_reset(struct zlog *l);
 
 /*
  * Recovery, before zlog_open: call fn(zxid, payload, len, arg) for every
