@@ -576,7 +576,7 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "stat_reset")) {
-		dp_stat_reset(d, NULL);
+		dp_stat_reset(d, NULL, false);
 		return NULL;
 	}
 	if (!strcmp(cmd, "watch_summary")) {
@@ -758,25 +758,36 @@ static void prom_put(struct dp_msink *s, const char *key, enum dp_mkind k,
 		fprintf(f, "%s %lld\n", key, (long long)i);
 }
 
-/* ZooKeeper's summaries in Prometheus: quantiles 0.5, 0.9 and 0.99 (an
- * ADVANCED summary), _count and _sum, in ms */
+/* ZooKeeper's ADVANCED summaries in Prometheus (PrometheusMetricsProvider
+ * .PrometheusSummary: the Java client's Summary with quantiles 0.5, 0.9
+ * and 0.99): each quantile over the client's time window (hist.c), NaN
+ * when the window holds no sample (CKMSQuantiles.get); _count and _sum
+ * since start; in ms */
 static void prom_summary(struct dp_msink *s, const char *name,
-			 const struct dp_summary *v)
+			 const struct dp_summary *all,
+			 const struct dp_summary *window)
 {
 	FILE *f = ((struct prom_sink *)s)->f;
 	((struct prom_sink *)s)->family[0] = 0;
 	static const char *const q[] = {"0.5", "0.9", "0.99"};
 	fprintf(f, "# HELP %s %s\n# TYPE %s summary\n", name, name, name);
-	for (int i = 0; i < 3; i++)
-		fprintf(f, "%s{quantile=\"%s\",} %.3f\n", name, q[i],
-			(double)dp_summary_quantile(v, strtod(q[i], NULL)) /
-				1000.0);
-	fprintf(f, "%s_count %lld\n%s_sum %.3f\n", name, (long long)v->n,
-		name, (double)v->sum / 1000.0);
+	for (int i = 0; i < 3; i++) {
+		if (!window->n)
+			fprintf(f, "%s{quantile=\"%s\",} NaN\n", name, q[i]);
+		else
+			fprintf(f, "%s{quantile=\"%s\",} %.3f\n", name, q[i],
+				(double)dp_summary_quantile(
+					window, strtod(q[i], NULL)) /
+					1000.0);
+	}
+	fprintf(f, "%s_count %lld\n%s_sum %.3f\n", name, (long long)all->n,
+		name, (double)all->sum / 1000.0);
 }
 
-/* ZooKeeper's Prometheus provider: an AvgMinMaxCounter (a BASIC
- * summary) has no quantiles, its count and sum only */
+/* An AvgMinMaxCounter (a BASIC summary): _count and _sum.  ZooKeeper's
+ * provider builds a BASIC summary with a windowed 0.5 quantile too
+ * (PrometheusSummary: .quantile(0.5, 0.05)); these counters keep no
+ * histogram to compute one from. */
 static void prom_amm(struct dp_msink *s, const char *name,
 		     const struct zk_amm *v)
 {

@@ -78,13 +78,33 @@ struct dp_conn {
  * A latency histogram (µs), written by one worker, read racily by any
  * thread: log-linear buckets, four per power of two (values below 4 µs
  * exact), so a percentile read from it is within 25 % of the true one.
- * ZooKeeper's readlatency and updatelatency summaries (mntr's avg_,
- * min_, max_, cnt_, sum_, p50_ .. p999_, in ms) come from these.
+ * ZooKeeper's readlatency and updatelatency summaries come from these:
+ * mntr's avg_, min_, max_, cnt_, sum_, p50_ .. p999_ (in ms) over every
+ * sample since start or srst, Prometheus' quantiles over a time window.
+ *
+ * The window is the Prometheus Java client's (Summary's
+ * TimeWindowQuantiles, maxAgeSeconds 600 and ageBuckets 5 by default): a
+ * quantile covers the samples of the current period and the
+ * DP_WIN_SLOTS - 1 before it, a period being max age / DP_WIN_SLOTS long
+ * and counted from dp_hist_init's origin.  Where the client adds each
+ * sample to all five of its buckets, a sample here is counted once, in
+ * the slot of its period (dp_hist_add: one bucket increment), and a
+ * reader adds up the slots whose period is in the window
+ * (dp_summary_window).  When the writer reuses a slot for a new period
+ * it first moves the slot's counts to `old`, so old plus every slot is
+ * everything since start or srst (dp_summary_of).
  */
 #define DP_HIST_BUCKETS 120 /* up to 2^31 µs */
+#define DP_WIN_SLOTS 5      /* the client's default ageBuckets */
 struct dp_hist {
-	_Atomic uint64_t b[DP_HIST_BUCKETS];
-	_Atomic int64_t n, sum, min, max; /* samples; µs */
+	_Atomic int64_t n, sum, min, max; /* samples; µs; since srst */
+	/* the writer's: the slot of the current period, when it ends;
+	 * the periods' origin and length (dp_hist_init) */
+	int cur;
+	int64_t next_ms, origin_ms, period_ms;
+	_Atomic int64_t period[DP_WIN_SLOTS]; /* slot i's period, -1: none */
+	_Atomic uint64_t b[DP_WIN_SLOTS][DP_HIST_BUCKETS];
+	_Atomic uint64_t old[DP_HIST_BUCKETS]; /* periods left behind */
 };
 enum { DP_LAT_READ, DP_LAT_UPDATE, DP_LAT_KINDS };
 
@@ -98,11 +118,22 @@ static inline unsigned dp_hist_bucket(int64_t us)
 }
 
 #define DP_RLX memory_order_relaxed
-/* n samples of us µs; only the owning worker calls it (load + store,
- * no locked instruction) */
-static inline void dp_hist_add(struct dp_hist *h, int64_t us, int64_t n)
+/* Any thread, before the writer starts: empty, with periods of
+ * period_ms (> 0) counted from origin_ms (monotonic ms). */
+void dp_hist_init(struct dp_hist *h, int64_t origin_ms, int64_t period_ms);
+/* The writer: everything back to empty (srst), periods unchanged. */
+void dp_hist_reset(struct dp_hist *h);
+/* The writer, at the first sample of a new period (dp_hist_add). */
+void dp_hist_rotate(struct dp_hist *h, int64_t now_ms);
+/* n samples of us µs at now_ms (monotonic ms, not before the last
+ * call's); only the owning worker calls it (loads and stores, no locked
+ * instruction; one bucket increment) */
+static inline void dp_hist_add(struct dp_hist *h, int64_t us, int64_t n,
+			       int64_t now_ms)
 {
-	_Atomic uint64_t *b = &h->b[dp_hist_bucket(us)];
+	if (now_ms >= h->next_ms)
+		dp_hist_rotate(h, now_ms);
+	_Atomic uint64_t *b = &h->b[h->cur][dp_hist_bucket(us)];
 	atomic_store_explicit(b, atomic_load_explicit(b, DP_RLX) +
 					 (uint64_t)n, DP_RLX);
 	atomic_store_explicit(&h->n, atomic_load_explicit(&h->n, DP_RLX) + n,
@@ -114,6 +145,27 @@ static inline void dp_hist_add(struct dp_hist *h, int64_t us, int64_t n)
 		atomic_store_explicit(&h->min, us, DP_RLX);
 	if (us > atomic_load_explicit(&h->max, DP_RLX))
 		atomic_store_explicit(&h->max, us, DP_RLX);
+}
+
+/* ZooKeeper's ServerStats request latency (srvr's and mntr's
+ * min/avg/max latency), every request, µs: apart from the summaries
+ * because srst resets it even where it leaves them (the Prometheus
+ * provider).  The owning worker writes, any thread reads racily. */
+struct dp_lat {
+	_Atomic int64_t n, sum, min, max;
+};
+
+static inline void dp_lat_add(struct dp_lat *l, int64_t us, int64_t n)
+{
+	atomic_store_explicit(&l->n, atomic_load_explicit(&l->n, DP_RLX) + n,
+			      DP_RLX);
+	atomic_store_explicit(&l->sum,
+			      atomic_load_explicit(&l->sum, DP_RLX) + us * n,
+			      DP_RLX);
+	if (us < atomic_load_explicit(&l->min, DP_RLX))
+		atomic_store_explicit(&l->min, us, DP_RLX);
+	if (us > atomic_load_explicit(&l->max, DP_RLX))
+		atomic_store_explicit(&l->max, us, DP_RLX);
 }
 
 struct dp_server;
@@ -161,6 +213,7 @@ struct dp_worker {
 	/* statistics */
 	_Atomic int64_t packets_recv, packets_sent, nconn_open;
 	struct dp_hist lat[DP_LAT_KINDS]; /* request latency, by kind */
+	struct dp_lat srv_lat; /* every request's (ServerStats) */
 	int64_t burst_reads; /* reads answered in this parse_frames pass */
 	_Atomic int64_t throttled_ops; /* frames held back by a limit */
 	_Atomic int64_t cnxn_rejected; /* maxCnxns, maxClientCnxns */
@@ -198,6 +251,9 @@ struct dp_server {
 	struct dp_worker *w;
 	_Atomic int running;
 	int64_t start_ms;
+	/* Prometheus' summary window: max age and DP_WIN_SLOTS periods
+	 * (PADDOCK_SUMMARY_MAX_AGE_MS, default 600000) */
+	int64_t win_ms;
 	pthread_mutex_t ip_lock;
 	struct ipcount *ips;
 	_Atomic int nconns; /* open client connections, for maxCnxns */
@@ -334,9 +390,14 @@ struct dp_totals {
 	int64_t stale_replies;
 };
 void dp_totals(struct dp_server *d, struct dp_totals *t);
-/* srst: zero the server's counters (not the connections'), each
- * worker's watcher counts on its own thread (dp_ask_all's threads) */
-void dp_stat_reset(struct dp_server *d, struct dp_worker *self);
+/* srst / stat_reset: ZooKeeper's ServerStats.reset, each part on the
+ * thread that writes it (dp_ask_all's threads, the sequencer's, the log
+ * writer's at its next round): request latency, packets, response
+ * sizes; then ServerMetrics.resetAll, every counter and summary (not the
+ * gauges), unless the Prometheus provider is on (its resetAllValues does
+ * nothing).  `fourlw`: the four-letter word, which on a leader also
+ * resets the proposal sizes (StatResetCommand). */
+void dp_stat_reset(struct dp_server *d, struct dp_worker *self, bool fourlw);
 
 /* What a worker owns is read on that worker's thread (dp_ask), by both
  * the four-letter words (self: the worker answering) and the AdminServer
@@ -388,6 +449,15 @@ static inline void dp_count_reply(struct dp_worker *w, int64_t size,
 		atomic_store_explicit(&w->resp_max, size,
 				      memory_order_relaxed);
 }
+/* A four-letter word's answer of len bytes was queued: ZooKeeper's
+ * NIOServerCnxn sends it through a PrintWriter over a BufferedWriter
+ * (8192 chars) over SendBufferWriter, one packetSent() per buffer it
+ * hands on, so a packet per 8192 bytes begun.  (The word itself is a
+ * packet received: checkFourLetterWord's packetReceived(4).) */
+static inline void dp_count_4lw_reply(struct dp_worker *w, size_t len)
+{
+	atomic_fetch_add(&w->packets_sent, (int64_t)((len + 8191) / 8192));
+}
 /* Request.op2String's abbreviation of op ("GETD"), as cons prints it */
 const char *dp_op_name(int op);
 /* Bytes in the regular files of a directory; open descriptors */
@@ -399,16 +469,28 @@ void dp_environment(void (*put)(void *arg, const char *key,
 				const char *value),
 		    void *arg);
 
-/* Every worker's histograms of one kind, merged (racily). */
+/* Histograms merged (racily): every worker's of one kind. */
 struct dp_summary {
 	int64_t n, sum, min, max; /* µs */
 	uint64_t b[DP_HIST_BUCKETS];
 };
+/* hist.c, any thread: add h's buckets since start or srst to b; h's
+ * window at now_ms (the periods now_ms's and the DP_WIN_SLOTS - 1 before
+ * it) to b, returning how many samples that is */
+void dp_hist_all(const struct dp_hist *h, uint64_t b[DP_HIST_BUCKETS]);
+uint64_t dp_hist_window(const struct dp_hist *h, int64_t now_ms,
+			uint64_t b[DP_HIST_BUCKETS]);
+/* Merge h into s (s->min starts at INT64_MAX, the rest at 0). */
+void dp_summary_add(struct dp_summary *s, const struct dp_hist *h);
+/* fourlw.c: since start or srst (min 0 with no samples) */
 void dp_summary_of(struct dp_server *d, int kind, struct dp_summary *s);
+/* fourlw.c: the window at now_ms: b and n only (sum 0, min 0, max
+ * INT64_MAX: no bound) */
+void dp_summary_window(struct dp_server *d, int kind, int64_t now_ms,
+		       struct dp_summary *s);
 /* The q-quantile (0 < q < 1) in µs: the middle of the bucket it falls
  * in, within [min, max]; 0 with no samples */
 int64_t dp_summary_quantile(const struct dp_summary *s, double q);
-void dp_hist_reset(struct dp_hist *h);
 
 /* mntr's values, one put() each, for mntr, the AdminServer's monitor and
  * Prometheus' /metrics: key as mntr prints it ("zk_znode_count",
@@ -418,9 +500,11 @@ struct dp_msink {
 	void (*put)(struct dp_msink *s, const char *key, enum dp_mkind k,
 		    int64_t i, double d, const char *str);
 	/* a summary (ZooKeeper's AvgMinMaxPercentileCounter): name as
-	 * "readlatency", values in µs; NULL: put() gets mntr's keys */
+	 * "readlatency", values in µs, since start or srst and in the
+	 * window (dp_summary_window); NULL: put() gets mntr's keys */
 	void (*summary)(struct dp_msink *s, const char *name,
-			const struct dp_summary *v);
+			const struct dp_summary *all,
+			const struct dp_summary *window);
 	/* an AvgMinMaxCounter ("fsynctime"); NULL: put() gets mntr's
 	 * five keys */
 	void (*amm)(struct dp_msink *s, const char *name,

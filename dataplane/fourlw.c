@@ -6,11 +6,11 @@
  * answer and is closed; a word not in 4lw.commands.whitelist gets
  * ZooKeeper's refusal line.  Counters of other workers are read racily;
  * their connections and watches (cons, stat, wchs, wchc, wchp, crst, the
- * tail of dump, zk_watch_count, srst's watcher counts) on their own
- * threads, through dp_ask, by the same functions the AdminServer's
- * commands use (dp_each_conn, dp_each_data_watch, dp_conn_stat_reset,
- * dp_stat_reset).  The answering worker serves the others' questions
- * while it waits for theirs.
+ * tail of dump, zk_watch_count) and srst's resets on their own threads,
+ * through dp_ask, by the same functions the AdminServer's commands use
+ * (dp_each_conn, dp_each_data_watch, dp_conn_stat_reset, dp_stat_reset;
+ * srst asks the sequencer too, zab_seq_stats_reset).  The answering
+ * worker serves the others' questions while it waits for theirs.
  */
 #include <dirent.h>
 #include <pwd.h>
@@ -86,16 +86,18 @@ void dp_totals(struct dp_server *d, struct dp_totals *t)
 		t->conn_drops += atomic_load(&w->conn_drops);
 		t->stale_replies += atomic_load(&w->stale_replies);
 	}
-	/* every request, reads and writes: the two summaries together */
-	for (int k = 0; k < DP_LAT_KINDS; k++) {
-		struct dp_summary v;
-		dp_summary_of(d, k, &v);
-		if (v.n && v.min < t->lat_min)
-			t->lat_min = v.min;
-		if (v.max > t->lat_max)
-			t->lat_max = v.max;
-		t->lat_sum += v.sum;
-		t->lat_n += v.n;
+	/* every request, reads and writes (ServerStats' request latency) */
+	for (int i = 0; i < d->n; i++) {
+		const struct dp_lat *l = &d->w[i].srv_lat;
+		int64_t n = atomic_load_explicit(&l->n, DP_RLX);
+		int64_t v = atomic_load_explicit(&l->min, DP_RLX);
+		if (n && v < t->lat_min)
+			t->lat_min = v;
+		v = atomic_load_explicit(&l->max, DP_RLX);
+		if (v > t->lat_max)
+			t->lat_max = v;
+		t->lat_sum += atomic_load_explicit(&l->sum, DP_RLX);
+		t->lat_n += n;
 	}
 	if (t->lat_min == INT64_MAX)
 		t->lat_min = 0;
@@ -110,85 +112,78 @@ void dp_totals(struct dp_server *d, struct dp_totals *t)
 	t->lat_max = (t->lat_max + 999) / 1000;
 }
 
-void dp_hist_reset(struct dp_hist *h)
-{
-	for (int i = 0; i < DP_HIST_BUCKETS; i++)
-		atomic_store_explicit(&h->b[i], 0, DP_RLX);
-	atomic_store_explicit(&h->n, 0, DP_RLX);
-	atomic_store_explicit(&h->sum, 0, DP_RLX);
-	atomic_store_explicit(&h->min, INT64_MAX, DP_RLX);
-	atomic_store_explicit(&h->max, 0, DP_RLX);
-}
-
 void dp_summary_of(struct dp_server *d, int kind, struct dp_summary *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->min = INT64_MAX;
-	for (int i = 0; i < d->n; i++) {
-		const struct dp_hist *h = &d->w[i].lat[kind];
-		s->n += atomic_load_explicit(&h->n, DP_RLX);
-		s->sum += atomic_load_explicit(&h->sum, DP_RLX);
-		int64_t v = atomic_load_explicit(&h->min, DP_RLX);
-		if (v < s->min)
-			s->min = v;
-		v = atomic_load_explicit(&h->max, DP_RLX);
-		if (v > s->max)
-			s->max = v;
-		for (int k = 0; k < DP_HIST_BUCKETS; k++)
-			s->b[k] += atomic_load_explicit(&h->b[k], DP_RLX);
-	}
+	for (int i = 0; i < d->n; i++)
+		dp_summary_add(s, &d->w[i].lat[kind]);
 	if (s->min == INT64_MAX)
 		s->min = 0;
 }
 
-int64_t dp_summary_quantile(const struct dp_summary *s, double q)
+void dp_summary_window(struct dp_server *d, int kind, int64_t now_ms,
+		       struct dp_summary *s)
 {
-	uint64_t total = 0, seen = 0;
-	for (int k = 0; k < DP_HIST_BUCKETS; k++)
-		total += s->b[k];
-	if (!total)
-		return 0;
-	uint64_t rank = (uint64_t)(q * (double)total);
-	if (rank >= total)
-		rank = total - 1;
-	for (int k = 0; k < DP_HIST_BUCKETS; k++) {
-		seen += s->b[k];
-		if (seen <= rank)
-			continue;
-		if (k < 4)
-			return k;
-		int e = k / 4 + 1, sub = k % 4;
-		int64_t lo = (int64_t)(4 + sub) << (e - 2);
-		int64_t hi = (int64_t)(5 + sub) << (e - 2);
-		int64_t v = (lo + hi) / 2;
-		return v < s->min ? s->min : v > s->max ? s->max : v;
-	}
-	return s->max;
+	memset(s, 0, sizeof(*s));
+	s->max = INT64_MAX;
+	for (int i = 0; i < d->n; i++)
+		s->n += (int64_t)dp_hist_window(&d->w[i].lat[kind], now_ms,
+						s->b);
 }
 
-static void watchers_reset_here(struct dp_worker *w, void *arg)
+/* What srst resets on each worker (dp_stat_reset): the worker writes
+ * every one of these, so only it may store a 0 (a store from another
+ * thread between its load and its store would be lost). */
+static void stats_reset_here(struct dp_worker *w, void *arg)
 {
-	(void)arg;
+	bool all = *(const bool *)arg;
+	/* ServerStats: latency, packets, response sizes */
+	atomic_store_explicit(&w->srv_lat.n, 0, DP_RLX);
+	atomic_store_explicit(&w->srv_lat.sum, 0, DP_RLX);
+	atomic_store_explicit(&w->srv_lat.min, INT64_MAX, DP_RLX);
+	atomic_store_explicit(&w->srv_lat.max, 0, DP_RLX);
+	atomic_store(&w->packets_recv, 0);
+	atomic_store(&w->packets_sent, 0);
+	atomic_store(&w->resp_last, 0);
+	atomic_store(&w->resp_min, INT64_MAX);
+	atomic_store(&w->resp_max, 0);
+	if (!all)
+		return;
+	/* ServerMetrics' counters and summaries, and paddock's own
+	 * counter beside them */
+	for (int k = 0; k < DP_LAT_KINDS; k++)
+		dp_hist_reset(&w->lat[k]);
 	for (int k = 0; k < DP_WATCH_EVENTS; k++)
 		zk_amm_reset(&w->watchers[k]);
+	_Atomic int64_t *const counters[] = {
+		&w->bytes_in,	      &w->resp_bytes,	 &w->watch_bytes,
+		&w->conn_requests,    &w->conn_drops,	 &w->stale_replies,
+		&w->cnxn_rejected,    &w->sessionless_expired,
+		&w->throttled_ops,
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		atomic_store_explicit(counters[i], 0, DP_RLX);
 }
 
-/* ZooKeeper's ServerStats.reset also calls ServerMetrics.resetAll: the
- * watcher counts go back to none (fsynctime and the other summaries the
- * log and the sequencer keep do not, yet) */
-void dp_stat_reset(struct dp_server *d, struct dp_worker *self)
+/* ZooKeeper 3.8's ServerStats.reset: resetLatency, resetRequestCounters
+ * (packets), clientResponseStats.reset, ServerMetrics.getMetrics()
+ * .resetAll() (the provider's resetAllValues: DefaultMetricsProvider
+ * resets every Counter, Summary and SummarySet, the startup summaries
+ * too, and no Gauge; PrometheusMetricsProvider nothing).  The four-letter
+ * word then resets a leader's proposal sizes; the AdminServer's
+ * stat_reset does not. */
+void dp_stat_reset(struct dp_server *d, struct dp_worker *self, bool fourlw)
 {
-	dp_ask_all(d, self, watchers_reset_here, NULL);
-	for (int i = 0; i < d->n; i++) {
-		struct dp_worker *w = &d->w[i];
-		atomic_store(&w->packets_recv, 0);
-		atomic_store(&w->packets_sent, 0);
-		for (int k = 0; k < DP_LAT_KINDS; k++)
-			dp_hist_reset(&w->lat[k]);
-		atomic_store(&w->resp_last, 0);
-		atomic_store(&w->resp_min, INT64_MAX);
-		atomic_store(&w->resp_max, 0);
-	}
+	bool all = !d->cfg->prometheus;
+	dp_ask_all(d, self, stats_reset_here, &all);
+	const char *mode = zab_seq_mode(d->seq);
+	bool leader = fourlw && mode && !strcmp(mode, "leader");
+	if (all || leader)
+		zab_seq_stats_reset(d->seq, all, leader,
+				    self ? &self->query : NULL, self);
+	if (all)
+		tls_stats_reset();
 }
 
 const char *dp_op_name(int op)
@@ -676,8 +671,11 @@ static void amm_counters(struct dp_server *d, struct dp_msink *s,
 		{"leader_unavailable_time", &zs->leader_unavailable_ms},
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		struct zk_amm v;
-		zk_amm_read(c[i].v, &v);
+		struct zk_amm v = {0};
+		/* srst came while a snapshot was written: none since */
+		if (c[i].v != &zs->snapshot_ms ||
+		    !atomic_load(&zs->snapshot_reset))
+			zk_amm_read(c[i].v, &v);
 		amm_keys(s, c[i].name, &v);
 	}
 	/* watchers each watch event reached, by type (proto.c's
@@ -709,21 +707,24 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 	m_dbl(s, "zk_avg_latency", t.lat_avg);
 	m_int(s, DP_M_GAUGE, "zk_max_latency", t.lat_max);
 	m_int(s, DP_M_GAUGE, "zk_min_latency", t.lat_min);
-	/* ServerMetrics' readlatency and updatelatency (ADVANCED summaries;
-	 * cumulative since start or srst, where ZooKeeper's Prometheus
-	 * provider keeps a 10-minute window) */
+	/* ServerMetrics' readlatency and updatelatency (ADVANCED summaries):
+	 * mntr's since start or srst, Prometheus' quantiles over its time
+	 * window (hist.c) */
 	static const char *const kinds[DP_LAT_KINDS] = {
 		[DP_LAT_READ] = "readlatency",
 		[DP_LAT_UPDATE] = "updatelatency"};
+	int64_t now_ms = zk_clock_ms(CLOCK_MONOTONIC);
 	for (int k = 0; k < DP_LAT_KINDS; k++) {
-		struct dp_summary *v = malloc(sizeof(*v));
+		struct dp_summary *v = malloc(2 * sizeof(*v));
 		if (!v)
 			continue;
 		dp_summary_of(d, k, v);
-		if (s->summary)
-			s->summary(s, kinds[k], v);
-		else
+		if (s->summary) {
+			dp_summary_window(d, k, now_ms, v + 1);
+			s->summary(s, kinds[k], v, v + 1);
+		} else {
 			summary_keys(s, kinds[k], v);
+		}
 		free(v);
 	}
 	m_int(s, DP_M_COUNTER, "zk_packets_received", t.recv);
@@ -828,12 +829,16 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 		int64_t since = atomic_load(&zs->leading_since);
 		m_int(s, DP_M_GAUGE, "zk_leader_uptime",
 		      since ? now - since : 0);
+		/* the Leader's BufferStats: -1 before the first proposal
+		 * (since start or the four-letter srst); a proposal is
+		 * never 0 bytes, so 0 here means none */
+		bool none = !atomic_load(&zs->prop_max);
 		m_int(s, DP_M_GAUGE, "zk_last_proposal_size",
-		      atomic_load(&zs->prop_last));
+		      none ? -1 : atomic_load(&zs->prop_last));
 		m_int(s, DP_M_GAUGE, "zk_min_proposal_size",
-		      atomic_load(&zs->prop_min));
+		      none ? -1 : atomic_load(&zs->prop_min));
 		m_int(s, DP_M_GAUGE, "zk_max_proposal_size",
-		      atomic_load(&zs->prop_max));
+		      none ? -1 : atomic_load(&zs->prop_max));
 	}
 	/* Flow control.  paddock never fails a request for being throttled
 	 * (ZooKeeper's THROTTLEDOP, zookeeper.throttled_op_wait_time), so
@@ -1122,7 +1127,7 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		dp_conn_stat_reset(d, w);
 		out(o, "Connection stats reset.\n");
 	} else if (!strcmp(cmd, "srst")) {
-		dp_stat_reset(d, w);
+		dp_stat_reset(d, w, true);
 		out(o, "Server stats reset.\n");
 	} else if (!strcmp(cmd, "dirs")) {
 		out(o, "datadir_size: %lld\n", (long long)dp_dir_size(cfg->data_dir));

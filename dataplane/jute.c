@@ -193,9 +193,11 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 	parse_burst(w, c);
 	if (w->burst_reads) {
 		int64_t us = zk_clock_us(CLOCK_MONOTONIC) - w->rx_us;
-		if (c->state == CS_FREE)
-			dp_hist_add(&w->lat[DP_LAT_READ], us, w->burst_reads);
-		else
+		if (c->state == CS_FREE) {
+			dp_hist_add(&w->lat[DP_LAT_READ], us, w->burst_reads,
+				    w->now_ms);
+			dp_lat_add(&w->srv_lat, us, w->burst_reads);
+		} else
 			dp_record_latency(w, c, us, w->burst_reads,
 					  DP_LAT_READ);
 	}
@@ -213,7 +215,10 @@ static void parse_burst(struct dp_worker *w, struct dp_conn *c)
 			break;
 		if (c->state == CS_NEW && c->in_off == 0 && dp_4lw_known(p)) {
 			c->in_off = c->in.len; /* ignore what follows */
+			atomic_fetch_add(&w->packets_recv, 1);
+			size_t before = c->out.len;
 			if (dp_4lw(w, p, &c->out)) {
+				dp_count_4lw_reply(w, c->out.len - before);
 				c->state = CS_CLOSING;
 				dp_mark_dirty(w, c);
 			} else {

@@ -39,7 +39,8 @@ void dp_record_latency(struct dp_worker *w, struct dp_conn *c, int64_t us,
 {
 	if (us < 0)
 		us = 0;
-	dp_hist_add(&w->lat[kind], us, n);
+	dp_hist_add(&w->lat[kind], us, n, w->now_ms);
+	dp_lat_add(&w->srv_lat, us, n);
 	if (us < c->lat_min)
 		c->lat_min = us;
 	if (us > c->lat_max)
@@ -202,8 +203,10 @@ static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)
 			break;
 		}
 		if (m->op == ZAB_OP_DUMP) { /* text of "dump" */
+			size_t before = c->out.len;
 			jw_bytes(&c->out, m->body, m->len);
 			each_conn_dump(w, c);
+			dp_count_4lw_reply(w, c->out.len - before);
 			c->state = CS_CLOSING;
 			dp_mark_dirty(w, c);
 			break;
@@ -966,6 +969,10 @@ void dp_handle_connect(struct dp_worker *w, struct dp_conn *c, const uint8_t *p,
 		dp_conn_close(w, c, "malformed ConnectRequest");
 		return;
 	}
+	/* ZooKeeperServer.processConnectRequest counts a ConnectRequest
+	 * read (connection_request_count); a connection that never sends
+	 * one (a four-letter word) is not counted */
+	dp_stat_add(&w->conn_requests, 1);
 	bool readonly = false;
 	if (jr_left(&r) >= 1) {
 		readonly = jr_bool(&r);

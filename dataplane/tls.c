@@ -275,6 +275,11 @@ void tls_stats(int64_t *outstanding, int64_t *failed)
 	*failed = __atomic_load_n(&handshakes_failed, __ATOMIC_RELAXED);
 }
 
+void tls_stats_reset(void)
+{
+	__atomic_store_n(&handshakes_failed, 0, __ATOMIC_RELAXED);
+}
+
 void tls_conn_free(struct tls_conn *c)
 {
 	if (!c)

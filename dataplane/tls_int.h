@@ -56,7 +56,10 @@ bool tls_wants_out(const struct tls_conn *c);
  * names it; its length, or 0 when there is no verified certificate. */
 size_t tls_peer_id(const struct tls_conn *c, char *buf, size_t len);
 /* mntr's outstanding_tls_handshake (now) and unsuccessful_handshake
- * (since start, protocol errors), over every worker */
+ * (since start or srst: protocol errors), over every worker */
 void tls_stats(int64_t *outstanding, int64_t *failed);
+/* srst: the failed handshakes (a Counter) back to 0; any thread (the
+ * workers add to it with an atomic read-modify-write). */
+void tls_stats_reset(void);
 
 #endif

@@ -292,7 +292,6 @@ static void accept_all(struct dp_worker *w)
 				dp_log("accept: %s", strerror(-rc));
 			return;
 		}
-		dp_stat_add(&w->conn_requests, 1);
 		int max = d->cfg->max_cnxns;
 		if (max > 0 && atomic_load(&d->nconns) >= max) {
 			/* NIOServerCnxnFactory.AcceptThread: close it */
@@ -516,6 +515,19 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		return NULL;
 	}
 	d->start_ms = zk_clock_ms(CLOCK_MONOTONIC);
+	/* Prometheus' summary window (hist.c): the Java client's default
+	 * maxAgeSeconds, 600; PADDOCK_SUMMARY_MAX_AGE_MS for tests */
+	d->win_ms = 600000;
+	const char *age = getenv("PADDOCK_SUMMARY_MAX_AGE_MS");
+	if (age && *age) {
+		char *end;
+		long long v = strtoll(age, &end, 10);
+		if (!*end && v >= DP_WIN_SLOTS)
+			d->win_ms = v;
+		else
+			dp_log("PADDOCK_SUMMARY_MAX_AGE_MS=%s: not a number of "
+			       "ms >= %d, using 600000", age, DP_WIN_SLOTS);
+	}
 	d->tokens = cfg->conn_throttle_tokens;
 	d->fill_ms = d->start_ms;
 	pthread_mutex_init(&d->ip_lock, NULL);
@@ -543,7 +555,9 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		}
 		w->mq_cap = MSG_BURST;
 		for (int k = 0; k < DP_LAT_KINDS; k++)
-			dp_hist_reset(&w->lat[k]);
+			dp_hist_init(&w->lat[k], d->start_ms,
+				     d->win_ms / DP_WIN_SLOTS);
+		w->srv_lat.min = INT64_MAX;
 		w->resp_min = INT64_MAX;
 		/* recovered state: no events will come for what is already
 		 * in the tree */
