@@ -494,6 +494,73 @@ def test_metrics_endpoint_text_format():
         s.cleanup()
 
 
+def prom_samples(port):
+    _, _, body = http(port, "/metrics")
+    out = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def test_prometheus_quantiles_cover_a_sliding_window(monkeypatch):
+    """The Java client's Summary (PrometheusMetricsProvider's): quantiles
+    over the last maxAgeSeconds (600 s in five 120 s buckets; 2 s here,
+    PADDOCK_SUMMARY_MAX_AGE_MS), NaN once no sample is left in it;
+    _count and _sum since start."""
+    monkeypatch.setenv("PADDOCK_SUMMARY_MAX_AGE_MS", "2000")
+    mport = free_port()
+    s = Server("paddock", {"metricsProvider.className": PROM,
+                           "metricsProvider.httpHost": "127.0.0.1",
+                           "metricsProvider.httpPort": mport},
+               name="window").start()
+    try:
+        c = new_client(s.hosts)
+        c.create("/w")
+        for _ in range(20):
+            c.get("/w")
+        c.stop()  # no pings from here on
+        c.close()
+        t0 = time.monotonic()
+        m = prom_samples(mport)
+        for q in ("0.5", "0.9", "0.99"):
+            for name in ("readlatency", "updatelatency"):
+                v = m['%s{quantile="%s",}' % (name, q)]
+                assert v == v and v >= 0, (name, q, v)  # not NaN
+        n, total = m["readlatency_count"], m["readlatency_sum"]
+        assert n >= 20
+        # 2 s: every sample is older than the window (the last read may
+        # still count until 2 s after its 400 ms period began)
+        time.sleep(max(0.0, t0 + 2.5 - time.monotonic()))
+        m = prom_samples(mport)
+        for q in ("0.5", "0.9", "0.99"):
+            for name in ("readlatency", "updatelatency"):
+                v = m['%s{quantile="%s",}' % (name, q)]
+                assert v != v, (name, q, v)  # NaN
+        assert m["readlatency_count"] == n
+        assert m["readlatency_sum"] == total
+        # mntr's summary is since start: still every sample
+        assert int(command_free_key(s.hosts, "zk_cnt_readlatency")) == n
+        c = new_client(s.hosts)
+        c.set("/w", b"1")
+        m = prom_samples(mport)
+        v = m['updatelatency{quantile="0.5",}']
+        assert v == v and v >= 0
+        c.stop()
+        c.close()
+    finally:
+        s.cleanup()
+
+
+def command_free_key(hosts, key):
+    for line in four_letter(hosts, "mntr").splitlines():
+        k, v = line.split("\t")
+        if k == key:
+            return v
+    return None
+
+
 def command_free_znode_count(hosts):
     for line in four_letter(hosts, "mntr").splitlines():
         k, v = line.split("\t")
