@@ -576,6 +576,9 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "stat_reset")) {
+		if (!mode) /* Commands.runCommand: isServerRequired */
+			return "This ZooKeeper instance is not currently "
+			       "serving requests";
 		dp_stat_reset(d, NULL, false);
 		return NULL;
 	}

@@ -1074,7 +1074,8 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 	if (!strcmp(cmd, "ruok")) {
 		out(o, "imok");
 	} else if ((!strcmp(cmd, "srvr") || !strcmp(cmd, "stat") ||
-		    !strcmp(cmd, "mntr")) &&
+		    !strcmp(cmd, "mntr") || !strcmp(cmd, "srst") ||
+		    !strcmp(cmd, "crst")) &&
 		   !zab_seq_mode(w->srv->seq)) {
 		/* an ensemble member between leaders (ZooKeeper's
 		 * ZK_NOT_SERVING) */

@@ -18,11 +18,13 @@ ZooKeeper has no Prometheus provider).
 import json
 import os
 import queue
+import time
 import urllib.request
 
 import pytest
 
 from conftest import JAVA, TARGET, ZK_JAR, Server, new_client
+from ensemble import Ensemble
 from srvutil import four_letter, free_port, kv_lines
 
 ADMIN = {"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1"}
@@ -149,3 +151,33 @@ def test_stat_reset_with_prometheus_resets_server_stats_only():
             c.close()
     finally:
         srv.cleanup()
+
+
+@pytest.mark.compare
+@pytest.mark.parametrize("kind", ["paddock", "zookeeper"])
+def test_srst_and_crst_on_a_member_not_serving(kind):
+    """One member of three, alone: LOOKING.  StatResetCommand and
+    CnxnStatResetCommand answer ZK_NOT_SERVING and reset nothing."""
+    if kind == "zookeeper" and not (os.path.exists(ZK_JAR) and
+                                    os.path.exists(JAVA)):
+        pytest.skip("reference Apache ZooKeeper not installed")
+    if kind == "paddock" and TARGET != "paddock":
+        pytest.skip("compares paddockd")
+    ens = Ensemble(voters=3, kind=kind)
+    try:
+        ens[0].start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if four_letter(ens[0].hosts, "ruok") == "imok":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, ens[0].log_tail()
+            time.sleep(0.1)
+        for word in ("srst", "crst"):
+            assert four_letter(ens[0].hosts, word) == \
+                "This ZooKeeper instance is not currently serving " \
+                "requests\n", word
+    finally:
+        ens.close()
