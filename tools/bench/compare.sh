@@ -137,19 +137,9 @@ echo
 # standalone zoo.cfg plus them, and its myid; then the matrix over all
 # three (--servers)
 run_ensemble() {
-	local label=$1 start=$2 members= servers= i port p ready=1
-	for i in 1 2 3; do
-		members="${members}server.$i=127.0.0.1:$(free_port):$(free_port)
-"
-	done
-	for i in 1 2 3; do
-		port=$(free_port)
-		servers="$servers${servers:+,}127.0.0.1:$port"
-		write_cfg "$WORK/$label$i" "$port"
-		printf 'initLimit=10\nsyncLimit=5\n%s' "$members" >>"$WORK/$label$i/zoo.cfg"
-		echo "$i" >"$WORK/$label$i/data/myid"
-		"$start" "$WORK/$label$i"
-	done
+	local label=$1 start=$2 servers p ready=1
+	start_ensemble "$WORK" "$label" "$start"
+	servers=$ENS_SERVERS
 	for p in ${servers//,/ }; do wait_ready "${p##*:}" || ready=0; done
 	if [ "$ready" = 1 ]; then
 		run_matrix "$label" "--servers $servers"

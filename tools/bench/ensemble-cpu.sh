@@ -33,22 +33,12 @@ zxid_of() {
 
 # $1 build: one measurement on a fresh ensemble, one line out
 measure() {
-	local build=$1 members= servers= i port p leader= z0 z1 n pids
+	local build=$1 servers p leader= z0 z1 n pids
 	PADDOCKD=$build/tools/paddockd
 	BENCH=$build/tools/bench/paddock-bench
 	rm -rf "$WORK"/pd?
-	for i in 1 2 3; do
-		members="${members}server.$i=127.0.0.1:$(free_port):$(free_port)
-"
-	done
-	for i in 1 2 3; do
-		port=$(free_port)
-		servers="$servers${servers:+,}127.0.0.1:$port"
-		write_cfg "$WORK/pd$i" "$port"
-		printf 'initLimit=10\nsyncLimit=5\n%s' "$members" >>"$WORK/pd$i/zoo.cfg"
-		echo "$i" >"$WORK/pd$i/data/myid"
-		start_paddockd "$WORK/pd$i"
-	done
+	start_ensemble "$WORK" pd start_paddockd
+	servers=$ENS_SERVERS
 	for p in ${servers//,/ }; do
 		wait_ready "${p##*:}" || { echo "$build: the ensemble did not form"; stop_server; return; }
 		echo srvr | timeout 5 nc -q1 127.0.0.1 "${p##*:}" | grep -q '^Mode: leader' && leader=${p##*:}

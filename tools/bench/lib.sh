@@ -67,6 +67,28 @@ stop_server() {
 	SRV_PIDS=
 }
 
+# $1 work dir, $2 label, $3 start function (start_zk, start_paddockd): a
+# 3-server ensemble on loopback in $1/<label>1..3, server.N lines with
+# fresh quorum and election ports, each member the standalone zoo.cfg
+# plus them and its myid.  ENS_SERVERS gets their client addresses
+# (host:port,...), as paddock-bench --servers takes them.
+start_ensemble() {
+	local work=$1 label=$2 start=$3 members= i port
+	ENS_SERVERS=
+	for i in 1 2 3; do
+		members="${members}server.$i=127.0.0.1:$(free_port):$(free_port)
+"
+	done
+	for i in 1 2 3; do
+		port=$(free_port)
+		ENS_SERVERS="$ENS_SERVERS${ENS_SERVERS:+,}127.0.0.1:$port"
+		write_cfg "$work/$label$i" "$port"
+		printf 'initLimit=10\nsyncLimit=5\n%s' "$members" >>"$work/$label$i/zoo.cfg"
+		echo "$i" >"$work/$label$i/data/myid"
+		"$start" "$work/$label$i"
+	done
+}
+
 # $1 port: waits until every server runs and the port answers a session
 # (paddock-bench's own setup path; an ensemble member answers only once
 # it is in a quorum), at most about 30 s
