@@ -74,78 +74,11 @@ struct dp_conn {
 	int64_t lat_min, lat_max, lat_sum, lat_n;
 };
 
-/*
- * A latency histogram (µs), written by one worker, read racily by any
- * thread: log-linear buckets, four per power of two (values below 4 µs
- * exact), so a percentile read from it is within 25 % of the true one.
- * ZooKeeper's readlatency and updatelatency summaries come from these:
- * mntr's avg_, min_, max_, cnt_, sum_, p50_ .. p999_ (in ms) over every
- * sample since start or srst, Prometheus' quantiles over a time window.
- *
- * The window is the Prometheus Java client's (Summary's
- * TimeWindowQuantiles, maxAgeSeconds 600 and ageBuckets 5 by default): a
- * quantile covers the samples of the current period and the
- * DP_WIN_SLOTS - 1 before it, a period being max age / DP_WIN_SLOTS long
- * and counted from dp_hist_init's origin.  Where the client adds each
- * sample to all five of its buckets, a sample here is counted once, in
- * the slot of its period (dp_hist_add: one bucket increment), and a
- * reader adds up the slots whose period is in the window
- * (dp_summary_window).  When the writer reuses a slot for a new period
- * it first moves the slot's counts to `old`, so old plus every slot is
- * everything since start or srst (dp_summary_of).
- */
-#define DP_HIST_BUCKETS 120 /* up to 2^31 µs */
-#define DP_WIN_SLOTS 5      /* the client's default ageBuckets */
-struct dp_hist {
-	_Atomic int64_t n, sum, min, max; /* samples; µs; since srst */
-	/* the writer's: the slot of the current period, when it ends;
-	 * the periods' origin and length (dp_hist_init) */
-	int cur;
-	int64_t next_ms, origin_ms, period_ms;
-	_Atomic int64_t period[DP_WIN_SLOTS]; /* slot i's period, -1: none */
-	_Atomic uint64_t b[DP_WIN_SLOTS][DP_HIST_BUCKETS];
-	_Atomic uint64_t old[DP_HIST_BUCKETS]; /* periods left behind */
-};
+/* The workers' request latency histograms (tree.h, struct zk_hist), by
+ * kind: ZooKeeper's readlatency and updatelatency summaries. */
 enum { DP_LAT_READ, DP_LAT_UPDATE, DP_LAT_KINDS };
 
-static inline unsigned dp_hist_bucket(int64_t us)
-{
-	if (us < 4)
-		return us < 0 ? 0 : (unsigned)us;
-	unsigned e = 63u - (unsigned)__builtin_clzll((uint64_t)us);
-	unsigned i = 4 * (e - 1) + (unsigned)((us >> (e - 2)) & 3);
-	return i < DP_HIST_BUCKETS ? i : DP_HIST_BUCKETS - 1;
-}
-
 #define DP_RLX memory_order_relaxed
-/* Any thread, before the writer starts: empty, with periods of
- * period_ms (> 0) counted from origin_ms (monotonic ms). */
-void dp_hist_init(struct dp_hist *h, int64_t origin_ms, int64_t period_ms);
-/* The writer: everything back to empty (srst), periods unchanged. */
-void dp_hist_reset(struct dp_hist *h);
-/* The writer, at the first sample of a new period (dp_hist_add). */
-void dp_hist_rotate(struct dp_hist *h, int64_t now_ms);
-/* n samples of us µs at now_ms (monotonic ms, not before the last
- * call's); only the owning worker calls it (loads and stores, no locked
- * instruction; one bucket increment) */
-static inline void dp_hist_add(struct dp_hist *h, int64_t us, int64_t n,
-			       int64_t now_ms)
-{
-	if (now_ms >= h->next_ms)
-		dp_hist_rotate(h, now_ms);
-	_Atomic uint64_t *b = &h->b[h->cur][dp_hist_bucket(us)];
-	atomic_store_explicit(b, atomic_load_explicit(b, DP_RLX) +
-					 (uint64_t)n, DP_RLX);
-	atomic_store_explicit(&h->n, atomic_load_explicit(&h->n, DP_RLX) + n,
-			      DP_RLX);
-	atomic_store_explicit(&h->sum,
-			      atomic_load_explicit(&h->sum, DP_RLX) + us * n,
-			      DP_RLX);
-	if (us < atomic_load_explicit(&h->min, DP_RLX))
-		atomic_store_explicit(&h->min, us, DP_RLX);
-	if (us > atomic_load_explicit(&h->max, DP_RLX))
-		atomic_store_explicit(&h->max, us, DP_RLX);
-}
 
 /* ZooKeeper's ServerStats request latency (srvr's and mntr's
  * min/avg/max latency), every request, µs: apart from the summaries
@@ -212,7 +145,7 @@ struct dp_worker {
 	int64_t mq_us;	/* monotonic, when the messages in mq were dequeued */
 	/* statistics */
 	_Atomic int64_t packets_recv, packets_sent, nconn_open;
-	struct dp_hist lat[DP_LAT_KINDS]; /* request latency, by kind */
+	struct zk_hist lat[DP_LAT_KINDS]; /* request latency, by kind */
 	struct dp_lat srv_lat; /* every request's (ServerStats) */
 	int64_t burst_reads; /* reads answered in this parse_frames pass */
 	_Atomic int64_t throttled_ops; /* frames held back by a limit */
@@ -251,7 +184,7 @@ struct dp_server {
 	struct dp_worker *w;
 	_Atomic int running;
 	int64_t start_ms;
-	/* Prometheus' summary window: max age and DP_WIN_SLOTS periods
+	/* Prometheus' summary window: max age and ZK_HIST_SLOTS periods
 	 * (PADDOCK_SUMMARY_MAX_AGE_MS, default 600000) */
 	int64_t win_ms;
 	pthread_mutex_t ip_lock;
@@ -472,16 +405,10 @@ void dp_environment(void (*put)(void *arg, const char *key,
 /* Histograms merged (racily): every worker's of one kind. */
 struct dp_summary {
 	int64_t n, sum, min, max; /* µs */
-	uint64_t b[DP_HIST_BUCKETS];
+	uint64_t b[ZK_HIST_BUCKETS];
 };
-/* hist.c, any thread: add h's buckets since start or srst to b; h's
- * window at now_ms (the periods now_ms's and the DP_WIN_SLOTS - 1 before
- * it) to b, returning how many samples that is */
-void dp_hist_all(const struct dp_hist *h, uint64_t b[DP_HIST_BUCKETS]);
-uint64_t dp_hist_window(const struct dp_hist *h, int64_t now_ms,
-			uint64_t b[DP_HIST_BUCKETS]);
 /* Merge h into s (s->min starts at INT64_MAX, the rest at 0). */
-void dp_summary_add(struct dp_summary *s, const struct dp_hist *h);
+void dp_summary_add(struct dp_summary *s, const struct zk_hist *h);
 /* fourlw.c: since start or srst (min 0 with no samples) */
 void dp_summary_of(struct dp_server *d, int kind, struct dp_summary *s);
 /* fourlw.c: the window at now_ms: b and n only (sum 0, min 0, max

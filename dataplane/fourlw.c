@@ -128,7 +128,7 @@ void dp_summary_window(struct dp_server *d, int kind, int64_t now_ms,
 	memset(s, 0, sizeof(*s));
 	s->max = INT64_MAX;
 	for (int i = 0; i < d->n; i++)
-		s->n += (int64_t)dp_hist_window(&d->w[i].lat[kind], now_ms,
+		s->n += (int64_t)zk_hist_window(&d->w[i].lat[kind], now_ms,
 						s->b);
 }
 
@@ -153,7 +153,7 @@ static void stats_reset_here(struct dp_worker *w, void *arg)
 	/* ServerMetrics' counters and summaries, and paddock's own
 	 * counter beside them */
 	for (int k = 0; k < DP_LAT_KINDS; k++)
-		dp_hist_reset(&w->lat[k]);
+		zk_hist_reset(&w->lat[k]);
 	for (int k = 0; k < DP_WATCH_EVENTS; k++)
 		zk_amm_reset(&w->watchers[k]);
 	_Atomic int64_t *const counters[] = {

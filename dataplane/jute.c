@@ -194,7 +194,7 @@ static void parse_frames(struct dp_worker *w, struct dp_conn *c)
 	if (w->burst_reads) {
 		int64_t us = zk_clock_us(CLOCK_MONOTONIC) - w->rx_us;
 		if (c->state == CS_FREE) {
-			dp_hist_add(&w->lat[DP_LAT_READ], us, w->burst_reads,
+			zk_hist_add(&w->lat[DP_LAT_READ], us, w->burst_reads,
 				    w->now_ms);
 			dp_lat_add(&w->srv_lat, us, w->burst_reads);
 		} else

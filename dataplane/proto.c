@@ -39,7 +39,7 @@ void dp_record_latency(struct dp_worker *w, struct dp_conn *c, int64_t us,
 {
 	if (us < 0)
 		us = 0;
-	dp_hist_add(&w->lat[kind], us, n, w->now_ms);
+	zk_hist_add(&w->lat[kind], us, n, w->now_ms);
 	dp_lat_add(&w->srv_lat, us, n);
 	if (us < c->lat_min)
 		c->lat_min = us;

@@ -522,11 +522,11 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 	if (age && *age) {
 		char *end;
 		long long v = strtoll(age, &end, 10);
-		if (!*end && v >= DP_WIN_SLOTS)
+		if (!*end && v >= ZK_HIST_SLOTS)
 			d->win_ms = v;
 		else
 			dp_log("PADDOCK_SUMMARY_MAX_AGE_MS=%s: not a number of "
-			       "ms >= %d, using 600000", age, DP_WIN_SLOTS);
+			       "ms >= %d, using 600000", age, ZK_HIST_SLOTS);
 	}
 	d->tokens = cfg->conn_throttle_tokens;
 	d->fill_ms = d->start_ms;
@@ -555,8 +555,8 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		}
 		w->mq_cap = MSG_BURST;
 		for (int k = 0; k < DP_LAT_KINDS; k++)
-			dp_hist_init(&w->lat[k], d->start_ms,
-				     d->win_ms / DP_WIN_SLOTS);
+			zk_hist_init(&w->lat[k], d->start_ms,
+				     d->win_ms / ZK_HIST_SLOTS);
 		w->srv_lat.min = INT64_MAX;
 		w->resp_min = INT64_MAX;
 		/* recovered state: no events will come for what is already

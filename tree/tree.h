@@ -29,6 +29,7 @@
 #ifndef PADDOCK_TREE_H
 #define PADDOCK_TREE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -91,6 +92,86 @@ static inline void zk_amm_read(const struct zk_amm *a, struct zk_amm *out)
 	out->min = __atomic_load_n(&a->min, __ATOMIC_RELAXED);
 	out->max = __atomic_load_n(&a->max, __ATOMIC_RELAXED);
 }
+
+/*
+ * A latency histogram (µs), written by one thread (a worker, the
+ * sequencer), read racily by any: log-linear buckets, four per power of
+ * two (values below 4 µs exact), so a percentile read from it is within
+ * 25 % of the true one.  ZooKeeper's AvgMinMaxPercentileCounters come
+ * from these (readlatency and updatelatency from the workers', the ZAB
+ * latencies from the sequencer's): mntr's avg_, min_, max_, cnt_, sum_,
+ * p50_ .. p999_ (in ms) over every sample since start or srst,
+ * Prometheus' quantiles over a time window (dataplane/hist.c).
+ *
+ * The window is the Prometheus Java client's (Summary's
+ * TimeWindowQuantiles, maxAgeSeconds 600 and ageBuckets 5 by default): a
+ * quantile covers the samples of the current period and the
+ * ZK_HIST_SLOTS - 1 before it, a period being max age / ZK_HIST_SLOTS long
+ * and counted from zk_hist_init's origin.  Where the client adds each
+ * sample to all five of its buckets, a sample here is counted once, in
+ * the slot of its period (zk_hist_add: one bucket increment), and a
+ * reader adds up the slots whose period is in the window
+ * (zk_hist_window).  When the writer reuses a slot for a new period
+ * it first moves the slot's counts to `old`, so old plus every slot is
+ * everything since start or srst (zk_hist_all).
+ */
+#define ZK_HIST_BUCKETS 120 /* up to 2^31 µs */
+#define ZK_HIST_SLOTS 5      /* the client's default ageBuckets */
+struct zk_hist {
+	_Atomic int64_t n, sum, min, max; /* samples; µs; since srst */
+	/* the writer's: the slot of the current period, when it ends;
+	 * the periods' origin and length (zk_hist_init) */
+	int cur;
+	int64_t next_ms, origin_ms, period_ms;
+	_Atomic int64_t period[ZK_HIST_SLOTS]; /* slot i's period, -1: none */
+	_Atomic uint64_t b[ZK_HIST_SLOTS][ZK_HIST_BUCKETS];
+	_Atomic uint64_t old[ZK_HIST_BUCKETS]; /* periods left behind */
+};
+
+static inline unsigned zk_hist_bucket(int64_t us)
+{
+	if (us < 4)
+		return us < 0 ? 0 : (unsigned)us;
+	unsigned e = 63u - (unsigned)__builtin_clzll((uint64_t)us);
+	unsigned i = 4 * (e - 1) + (unsigned)((us >> (e - 2)) & 3);
+	return i < ZK_HIST_BUCKETS ? i : ZK_HIST_BUCKETS - 1;
+}
+
+/* Any thread, before the writer starts: empty, with periods of
+ * period_ms (> 0) counted from origin_ms (monotonic ms). */
+void zk_hist_init(struct zk_hist *h, int64_t origin_ms, int64_t period_ms);
+/* The writer: everything back to empty (srst), periods unchanged. */
+void zk_hist_reset(struct zk_hist *h);
+/* The writer, at the first sample of a new period (zk_hist_add). */
+void zk_hist_rotate(struct zk_hist *h, int64_t now_ms);
+/* n samples of us µs at now_ms (monotonic ms, not before the last
+ * call's); only the writer calls it (loads and stores, no locked
+ * instruction; one bucket increment) */
+static inline void zk_hist_add(struct zk_hist *h, int64_t us, int64_t n,
+			       int64_t now_ms)
+{
+	if (now_ms >= h->next_ms)
+		zk_hist_rotate(h, now_ms);
+	_Atomic uint64_t *b = &h->b[h->cur][zk_hist_bucket(us)];
+	atomic_store_explicit(b, atomic_load_explicit(b, memory_order_relaxed) +
+					 (uint64_t)n, memory_order_relaxed);
+	atomic_store_explicit(&h->n, atomic_load_explicit(&h->n, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+	atomic_store_explicit(&h->sum,
+			      atomic_load_explicit(&h->sum, memory_order_relaxed) + us * n,
+			      memory_order_relaxed);
+	if (us < atomic_load_explicit(&h->min, memory_order_relaxed))
+		atomic_store_explicit(&h->min, us, memory_order_relaxed);
+	if (us > atomic_load_explicit(&h->max, memory_order_relaxed))
+		atomic_store_explicit(&h->max, us, memory_order_relaxed);
+}
+
+/* Any thread: add h's buckets since start or srst to b; h's window at
+ * now_ms (the periods now_ms's and the ZK_HIST_SLOTS - 1 before it) to
+ * b, returning how many samples that is */
+void zk_hist_all(const struct zk_hist *h, uint64_t b[ZK_HIST_BUCKETS]);
+uint64_t zk_hist_window(const struct zk_hist *h, int64_t now_ms,
+			uint64_t b[ZK_HIST_BUCKETS]);
 
 /* A wall-clock time in ms as Java's Date.toString prints it ("Mon Dec 07
  * 05:00:53 UTC 2026"), as four-letter words show expiry times. */

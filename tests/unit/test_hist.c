@@ -19,25 +19,25 @@
 #define PERIOD 100 /* ms: a 500 ms window */
 #define ORIGIN 1000
 
-static struct dp_hist *new_hist(void)
+static struct zk_hist *new_hist(void)
 {
-	struct dp_hist *h = calloc(1, sizeof(*h));
+	struct zk_hist *h = calloc(1, sizeof(*h));
 	assert_non_null(h);
-	dp_hist_init(h, ORIGIN, PERIOD);
+	zk_hist_init(h, ORIGIN, PERIOD);
 	return h;
 }
 
-static uint64_t in_window(const struct dp_hist *h, int64_t now)
+static uint64_t in_window(const struct zk_hist *h, int64_t now)
 {
-	uint64_t b[DP_HIST_BUCKETS] = {0};
-	return dp_hist_window(h, now, b);
+	uint64_t b[ZK_HIST_BUCKETS] = {0};
+	return zk_hist_window(h, now, b);
 }
 
-static uint64_t in_all(const struct dp_hist *h)
+static uint64_t in_all(const struct zk_hist *h)
 {
-	uint64_t b[DP_HIST_BUCKETS] = {0}, n = 0;
-	dp_hist_all(h, b);
-	for (int i = 0; i < DP_HIST_BUCKETS; i++)
+	uint64_t b[ZK_HIST_BUCKETS] = {0}, n = 0;
+	zk_hist_all(h, b);
+	for (int i = 0; i < ZK_HIST_BUCKETS; i++)
 		n += b[i];
 	return n;
 }
@@ -45,9 +45,9 @@ static uint64_t in_all(const struct dp_hist *h)
 static void test_sample_stays_in_window_five_periods_then_leaves(void **st)
 {
 	(void)st;
-	struct dp_hist *h = new_hist();
+	struct zk_hist *h = new_hist();
 	assert_int_equal(in_window(h, ORIGIN), 0);
-	dp_hist_add(h, 10, 3, ORIGIN + 50); /* period 0 */
+	zk_hist_add(h, 10, 3, ORIGIN + 50); /* period 0 */
 	assert_int_equal(in_window(h, ORIGIN + 50), 3);
 	/* the client's bucket read in period 4 was emptied at the start
 	 * of period 0: it has the sample */
@@ -62,11 +62,11 @@ static void test_sample_stays_in_window_five_periods_then_leaves(void **st)
 static void test_window_slides_one_period_at_a_time(void **st)
 {
 	(void)st;
-	struct dp_hist *h = new_hist();
+	struct zk_hist *h = new_hist();
 	/* period k gets k + 1 samples, for k = 0 .. 11 */
 	uint64_t total = 0;
 	for (int k = 0; k < 12; k++) {
-		dp_hist_add(h, 100 * (k + 1), k + 1, ORIGIN + k * PERIOD + 7);
+		zk_hist_add(h, 100 * (k + 1), k + 1, ORIGIN + k * PERIOD + 7);
 		total += (uint64_t)k + 1;
 		uint64_t want = 0;
 		for (int j = k - 4 < 0 ? 0 : k - 4; j <= k; j++)
@@ -81,9 +81,9 @@ static void test_window_slides_one_period_at_a_time(void **st)
 static void test_idle_writer_window_empties_on_reader_clock(void **st)
 {
 	(void)st;
-	struct dp_hist *h = new_hist();
-	dp_hist_add(h, 5, 1, ORIGIN);
-	dp_hist_add(h, 5, 1, ORIGIN + 2 * PERIOD);
+	struct zk_hist *h = new_hist();
+	zk_hist_add(h, 5, 1, ORIGIN);
+	zk_hist_add(h, 5, 1, ORIGIN + 2 * PERIOD);
 	/* nothing written since: the reader's clock alone moves the
 	 * window */
 	assert_int_equal(in_window(h, ORIGIN + 4 * PERIOD), 2);
@@ -92,7 +92,7 @@ static void test_idle_writer_window_empties_on_reader_clock(void **st)
 	assert_int_equal(in_window(h, ORIGIN + 1000 * PERIOD), 0);
 	assert_int_equal(in_all(h), 2);
 	/* a writer back after a long pause: old slots move to the totals */
-	dp_hist_add(h, 5, 4, ORIGIN + 1000 * PERIOD + 1);
+	zk_hist_add(h, 5, 4, ORIGIN + 1000 * PERIOD + 1);
 	assert_int_equal(in_window(h, ORIGIN + 1000 * PERIOD + 2), 4);
 	assert_int_equal(in_all(h), 6);
 	free(h);
@@ -101,18 +101,18 @@ static void test_idle_writer_window_empties_on_reader_clock(void **st)
 static void test_quantiles_of_window_forget_old_samples(void **st)
 {
 	(void)st;
-	struct dp_hist *h = new_hist();
+	struct zk_hist *h = new_hist();
 	struct dp_summary *all = calloc(1, sizeof(*all));
 	struct dp_summary *win = calloc(1, sizeof(*win));
 	assert_non_null(all);
 	assert_non_null(win);
-	dp_hist_add(h, 50000, 100, ORIGIN);		/* 50 ms, slow */
-	dp_hist_add(h, 1000, 300, ORIGIN + 6 * PERIOD); /* 1 ms, later */
+	zk_hist_add(h, 50000, 100, ORIGIN);		/* 50 ms, slow */
+	zk_hist_add(h, 1000, 300, ORIGIN + 6 * PERIOD); /* 1 ms, later */
 	int64_t now = ORIGIN + 6 * PERIOD + 1;
 	all->min = INT64_MAX;
 	dp_summary_add(all, h);
 	win->max = INT64_MAX;
-	win->n = (int64_t)dp_hist_window(h, now, win->b);
+	win->n = (int64_t)zk_hist_window(h, now, win->b);
 	assert_int_equal(all->n, 400);
 	assert_int_equal(all->sum, 50000 * 100 + 1000 * 300);
 	assert_int_equal(win->n, 300);
@@ -130,17 +130,17 @@ static void test_quantiles_of_window_forget_old_samples(void **st)
 static void test_reset_empties_everything_and_periods_go_on(void **st)
 {
 	(void)st;
-	struct dp_hist *h = new_hist();
-	dp_hist_add(h, 20, 2, ORIGIN + 10);
-	dp_hist_add(h, 30, 2, ORIGIN + 3 * PERIOD);
-	dp_hist_reset(h);
+	struct zk_hist *h = new_hist();
+	zk_hist_add(h, 20, 2, ORIGIN + 10);
+	zk_hist_add(h, 30, 2, ORIGIN + 3 * PERIOD);
+	zk_hist_reset(h);
 	assert_int_equal(in_window(h, ORIGIN + 3 * PERIOD + 1), 0);
 	assert_int_equal(in_all(h), 0);
 	assert_int_equal(atomic_load(&h->n), 0);
 	assert_int_equal(atomic_load(&h->sum), 0);
 	assert_int_equal(atomic_load(&h->min), INT64_MAX);
 	assert_int_equal(atomic_load(&h->max), 0);
-	dp_hist_add(h, 40, 1, ORIGIN + 3 * PERIOD + 2);
+	zk_hist_add(h, 40, 1, ORIGIN + 3 * PERIOD + 2);
 	assert_int_equal(in_window(h, ORIGIN + 7 * PERIOD + 99), 1);
 	assert_int_equal(in_window(h, ORIGIN + 8 * PERIOD), 0);
 	assert_int_equal(in_all(h), 1);
@@ -151,8 +151,8 @@ static void test_reset_empties_everything_and_periods_go_on(void **st)
 static void test_before_origin_counts_as_first_period(void **st)
 {
 	(void)st;
-	struct dp_hist *h = new_hist();
-	dp_hist_add(h, 1, 1, ORIGIN - 500);
+	struct zk_hist *h = new_hist();
+	zk_hist_add(h, 1, 1, ORIGIN - 500);
 	assert_int_equal(in_window(h, ORIGIN - 400), 1);
 	assert_int_equal(in_window(h, ORIGIN + 4 * PERIOD), 1);
 	assert_int_equal(in_window(h, ORIGIN + 5 * PERIOD), 0);
