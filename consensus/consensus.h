@@ -202,6 +202,15 @@ struct zab_seq_config {
 };
 
 /* Counters, read racily by four-letter words. */
+enum zab_lat {
+	ZAB_LAT_PROPOSAL,
+	ZAB_LAT_ACK_CREATION,
+	ZAB_LAT_QUORUM_ACK,
+	ZAB_LAT_COMMIT_PROPAGATION,
+	ZAB_LAT_PROPAGATION,
+	ZAB_LAT_KINDS
+};
+
 struct zab_stats {
 	_Atomic int64_t sessions;
 	_Atomic int64_t ephemerals;
@@ -239,6 +248,22 @@ struct zab_stats {
 	 * startup_txns_load_time, startup_txns_loaded */
 	struct zk_amm unavailable_ms, leader_unavailable_ms, snapshot_ms,
 		dbinit_ms, snap_load_ms, txns_load_ms, txns_loaded;
+	/* ZooKeeper 3.8's ZAB latencies (ADVANCED AvgMinMaxPercentileCounters,
+	 * Request.logLatency: this member's wall clock minus the TxnHeader
+	 * time the leader gave the transaction, in ms, kept when >= 0; held
+	 * in µs as the workers' histograms), one sample per transaction:
+	 * proposal_latency (a follower receives the PROPOSAL,
+	 * Follower.processPacket), proposal_ack_creation_latency (the
+	 * leader's own ACK, AckRequestProcessor, or a follower's,
+	 * SendAckRequestProcessor, once the transaction is durable; one per
+	 * transaction also where one cumulative ACK covers several),
+	 * quorum_ack_latency (the leader commits it, Leader.tryToCommit),
+	 * commit_propagation_latency (a follower's COMMIT,
+	 * FollowerZooKeeperServer.commit, an observer's INFORM) and
+	 * propagation_latency (any member applies it while serving,
+	 * FinalRequestProcessor.applyRequest).  Written by the sequencer
+	 * only (ensemble.c), reset by zab_seq_stats_reset. */
+	struct zk_hist lat[ZAB_LAT_KINDS];
 	/* srst came while a snapshot was being written: its thread, the
 	 * writer of snapshot_ms, resets it before adding; read it as
 	 * empty meanwhile */
@@ -315,6 +340,11 @@ void zab_watching(struct zab_seq *s, int w, bool on);
  * leader's proposal sizes (BufferStats.reset, read as -1 until the next
  * proposal).  With the sequencer stopped or not started, done on the
  * caller's thread. */
+/* Before zab_seq_start: the periods of the ZAB latency histograms'
+ * Prometheus window (struct zk_hist; zab_seq_create sets the Java
+ * client's 600 s in five periods from its own start), the dataplane's. */
+void zab_seq_summary_window(struct zab_seq *s, int64_t origin_ms,
+			    int64_t period_ms);
 struct zab_ask;
 void zab_seq_stats_reset(struct zab_seq *s, bool all, bool proposals,
 			 struct zab_ask *_Atomic *own, void *self);

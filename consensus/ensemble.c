@@ -289,6 +289,28 @@ static void io_close(struct zab_io *io, int64_t peer)
 }
 
 /* ------------------------------------------------------------------ */
+/* ZAB latencies (struct zab_stats.lat)                                 */
+/* ------------------------------------------------------------------ */
+/* Request.logLatency: this pass's wall clock minus the record's
+ * TxnHeader time (the leader's clock as it prepared the transaction), in
+ * ms, kept only when >= 0; stored in µs as the workers' histograms. */
+static void lat_add(struct ens *e, enum zab_lat k, const void *p, size_t len)
+{
+	int64_t t;
+	if (!zk_txn_time(p, len, &t) || e->s->wall_ms < t)
+		return;
+	zk_hist_add(&e->s->stats.lat[k], (e->s->wall_ms - t) * 1000, 1,
+		    e->s->now);
+}
+
+/* The core's own ACK of a durable proposal (AckRequestProcessor on the
+ * leader, SendAckRequestProcessor on a follower): one per transaction */
+static void io_acked(struct zab_io *io, zxid_t zxid, const void *p, size_t len)
+{
+	lat_add(ens_of(io), ZAB_LAT_ACK_CREATION, p, len);
+}
+
+/* ------------------------------------------------------------------ */
 /* Log                                                                  */
 /* ------------------------------------------------------------------ */
 static void io_log_append(struct zab_io *io, zxid_t zxid, const void *p,
@@ -298,6 +320,11 @@ static void io_log_append(struct zab_io *io, zxid_t zxid, const void *p,
 	stat_add(e->role == ZR_LEADING ? &e->s->stats.proposals
 				       : &e->s->stats.learner_proposals,
 		 1);
+	/* a following member's PROPOSAL (Follower.processPacket); while
+	 * syncing the role is still LOOKING, as ZooKeeper's syncWithLeader
+	 * counts none */
+	if (e->role == ZR_FOLLOWING)
+		lat_add(e, ZAB_LAT_PROPOSAL, p, len);
 	if (!e->s->log)
 		return;
 	if (zlog_append(e->s->log, zxid, p, len))
@@ -1165,8 +1192,19 @@ static void io_apply(struct zab_io *io, zxid_t zxid, const void *p,
 {
 	struct ens *e = ens_of(io);
 	struct zab_seq *s = e->s;
-	if (e->role == ZR_LEADING)
+	if (e->role == ZR_LEADING) {
 		stat_add(&s->stats.commits, 1);
+		/* a quorum acked: Leader.tryToCommit */
+		lat_add(e, ZAB_LAT_QUORUM_ACK, p, len);
+	} else if (e->role != ZR_LOOKING) {
+		/* a follower's COMMIT (FollowerZooKeeperServer.commit), an
+		 * observer's INFORM */
+		lat_add(e, ZAB_LAT_COMMIT_PROPAGATION, p, len);
+	}
+	/* FinalRequestProcessor.applyRequest, on every member serving (not
+	 * what a member fast-forwards or syncs while LOOKING) */
+	if (e->role != ZR_LOOKING)
+		lat_add(e, ZAB_LAT_PROPAGATION, p, len);
 	/* the leader's own transaction (the first pending one that is not a
 	 * read waiting its turn): seq_drain applies it from prep's steps */
 	const struct ptxn *t = s->ph;
@@ -1565,7 +1603,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 		.log_append = io_log_append, .log_truncate = io_log_truncate,
 		.reset = io_reset, .epochs_save = io_epochs_save,
 		.apply = io_apply, .snap_send = io_snap_send,
-		.request = io_request, .role = io_role,
+		.request = io_request, .role = io_role, .acked = io_acked,
 	};
 	e->z = zab_create(&zc, &e->io, &d);
 	if (!e->z) {

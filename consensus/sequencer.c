@@ -1922,6 +1922,8 @@ static void stats_reset_here(void *owner, void *arg)
 	};
 	for (size_t i = 0; i < sizeof(amms) / sizeof(amms[0]); i++)
 		zk_amm_reset(amms[i]);
+	for (int k = 0; k < ZAB_LAT_KINDS; k++)
+		zk_hist_reset(&st->lat[k]);
 	/* no snapshot thread: none starts but from this thread */
 	if (atomic_load(&s->snap_running)) {
 		atomic_store(&st->snapshot_reset, 1);
@@ -1931,6 +1933,13 @@ static void stats_reset_here(void *owner, void *arg)
 	}
 	if (s->log)
 		zlog_stats_reset(s->log);
+}
+
+void zab_seq_summary_window(struct zab_seq *s, int64_t origin_ms,
+			    int64_t period_ms)
+{
+	for (int k = 0; k < ZAB_LAT_KINDS; k++)
+		zk_hist_init(&s->stats.lat[k], origin_ms, period_ms);
 }
 
 void zab_seq_stats_reset(struct zab_seq *s, bool all, bool proposals,
@@ -2066,6 +2075,8 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 	if (!s)
 		return NULL;
 	s->cfg = *cfg;
+	zab_seq_summary_window(s, zk_clock_ms(CLOCK_MONOTONIC),
+			       600000 / ZK_HIST_SLOTS);
 	if (!s->cfg.ring_size)
 		s->cfg.ring_size = RING_SIZE;
 	if (s->cfg.ring_size & (s->cfg.ring_size - 1) ||

@@ -1043,6 +1043,19 @@ static bool learn_commit(struct zab *z, zxid_t zxid)
 	return true;
 }
 
+/* io->acked for each transaction of the window in (from, to]. */
+static void report_acks(struct zab *z, zxid_t from, zxid_t to)
+{
+	if (!z->io->acked)
+		return;
+	for (uint32_t k = hist_after(z, from); k < z->hn; k++) {
+		const struct htx *t = hat(z, k);
+		if (t->zxid > to)
+			break;
+		z->io->acked(z->io, t->zxid, t->data, t->len);
+	}
+}
+
 static void learn_ack_durable(struct zab *z)
 {
 	if (z->nl_pending && z->durable >= z->logged) {
@@ -1058,6 +1071,7 @@ static void learn_ack_durable(struct zab *z)
 	}
 	if (!i_vote(z))
 		return;
+	zxid_t was = z->acked;
 	if (z->lead_cumulative) {
 		/* one ACK for every proposal now durable */
 		uint32_t k = hist_after(z, z->durable);
@@ -1068,17 +1082,20 @@ static void learn_ack_durable(struct zab *z)
 			send_pkt(z, z->lead_sid, ZP_ACK, top, NULL, 0);
 		if (top > z->acked)
 			z->acked = top;
-		return;
+	} else {
+		/* SendAckRequestProcessor: one ACK per durable proposal */
+		for (uint32_t k = hist_after(z, z->acked); k < z->hn; k++) {
+			struct htx *t = hat(z, k);
+			if (t->zxid > z->durable)
+				break;
+			if (t->zxid > z->applied)
+				send_pkt(z, z->lead_sid, ZP_ACK, t->zxid, NULL,
+					 0);
+			z->acked = t->zxid;
+		}
 	}
-	/* SendAckRequestProcessor: one ACK per durable proposal */
-	for (uint32_t k = hist_after(z, z->acked); k < z->hn; k++) {
-		struct htx *t = hat(z, k);
-		if (t->zxid > z->durable)
-			break;
-		if (t->zxid > z->applied)
-			send_pkt(z, z->lead_sid, ZP_ACK, t->zxid, NULL, 0);
-		z->acked = t->zxid;
-	}
+	if (z->ph == PH_LEARN_SERVING)
+		report_acks(z, was, z->acked);
 }
 
 static void learn_leaderinfo(struct zab *z, const struct zab_pkt *p)
@@ -1265,15 +1282,18 @@ void zab_durable(struct zab *z, int64_t now, zxid_t zxid)
 		zxid = z->logged; /* a completion from before a TRUNC */
 	if (zxid <= z->durable)
 		return;
+	zxid_t was = z->durable;
 	z->durable = zxid;
-	if (z->ph == PH_LEADING)
+	if (z->ph == PH_LEADING) {
+		report_acks(z, was, zxid); /* AckRequestProcessor */
 		try_commit(z);
-	else if (z->ph == PH_LEAD_NEWLEADER)
+	} else if (z->ph == PH_LEAD_NEWLEADER) {
 		try_establish(z);
-	else if (z->ph == PH_LEAD_EPOCH && z->epoch_wait)
+	} else if (z->ph == PH_LEAD_EPOCH && z->epoch_wait) {
 		lead_epoch_quorum(z);
-	else if (z->ph == PH_LEARN_SYNC || z->ph == PH_LEARN_SERVING)
+	} else if (z->ph == PH_LEARN_SYNC || z->ph == PH_LEARN_SERVING) {
 		learn_ack_durable(z);
+	}
 }
 
 void zab_tick(struct zab *z, int64_t now)

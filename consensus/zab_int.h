@@ -225,6 +225,14 @@ struct zab_io {
 			size_t len);
 	/* The role changed (leader: the leader's sid, 0 while LOOKING). */
 	void (*role)(struct zab_io *io, enum zab_role role, int64_t leader);
+	/* Optional (NULL: not told).  This member's own ACK of a durable
+	 * proposal while broadcasting, once per transaction, in zxid order,
+	 * with its record (valid during the call): the leader's, counted
+	 * before the commit it may complete (AckRequestProcessor), and a
+	 * following voter's (SendAckRequestProcessor), also where one
+	 * cumulative ACK covers several transactions. */
+	void (*acked)(struct zab_io *io, zxid_t zxid, const void *p,
+		      size_t len);
 };
 
 struct zab;

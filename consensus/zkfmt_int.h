@@ -295,6 +295,22 @@ struct zk_txn {
 int zk_txn_decode(const void *p, size_t len, struct zk_txn *out);
 
 /*
+ * The TxnHeader's time of the record at p (len bytes): the leader's wall
+ * clock in ms when it prepared the transaction, as Request.logLatency
+ * reads it.  false when the record is too short for a header.  Reads in
+ * place, decodes nothing else.
+ */
+static inline bool zk_txn_time(const void *p, size_t len, int64_t *time)
+{
+	if (len < 28) /* clientId, cxid, zxid, time */
+		return false;
+	const uint8_t *b = (const uint8_t *)p + 20;
+	*time = (int64_t)((uint64_t)(uint32_t)jr_int_at(b) << 32 |
+			  (uint32_t)jr_int_at(b + 4));
+	return true;
+}
+
+/*
  * Append the encoding of t to w.  Returns 0, ZKF_BADTYPE if body.rec
  * does not fit hdr.type (or body.type differs from it), ZKF_BADSUB for a
  * multi sub-txn likewise, ZKF_NOMEM if w ran out of memory.  A decoded

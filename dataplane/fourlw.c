@@ -727,6 +727,33 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 		}
 		free(v);
 	}
+	/* ServerMetrics' ZAB latencies (ADVANCED summaries, on every member
+	 * as in ZooKeeper, zero where the role takes no samples): the
+	 * sequencer's histograms (struct zab_stats.lat) */
+	static const char *const zab_lat[ZAB_LAT_KINDS] = {
+		[ZAB_LAT_PROPOSAL] = "proposal_latency",
+		[ZAB_LAT_ACK_CREATION] = "proposal_ack_creation_latency",
+		[ZAB_LAT_QUORUM_ACK] = "quorum_ack_latency",
+		[ZAB_LAT_COMMIT_PROPAGATION] = "commit_propagation_latency",
+		[ZAB_LAT_PROPAGATION] = "propagation_latency"};
+	for (int k = 0; k < ZAB_LAT_KINDS; k++) {
+		struct dp_summary *v = calloc(2, sizeof(*v));
+		if (!v)
+			continue;
+		v->min = INT64_MAX;
+		dp_summary_add(v, &zs->lat[k]);
+		if (v->min == INT64_MAX)
+			v->min = 0;
+		if (s->summary) {
+			v[1].max = INT64_MAX;
+			v[1].n = (int64_t)zk_hist_window(&zs->lat[k], now_ms,
+							 v[1].b);
+			s->summary(s, zab_lat[k], v, v + 1);
+		} else {
+			summary_keys(s, zab_lat[k], v);
+		}
+		free(v);
+	}
 	m_int(s, DP_M_COUNTER, "zk_packets_received", t.recv);
 	m_int(s, DP_M_COUNTER, "zk_packets_sent", t.sent);
 	m_int(s, DP_M_GAUGE, "zk_num_alive_connections", t.conns);

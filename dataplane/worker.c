@@ -528,6 +528,8 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 			dp_log("PADDOCK_SUMMARY_MAX_AGE_MS=%s: not a number of "
 			       "ms >= %d, using 600000", age, ZK_HIST_SLOTS);
 	}
+	/* the sequencer's ZAB latencies in the same window */
+	zab_seq_summary_window(seq, d->start_ms, d->win_ms / ZK_HIST_SLOTS);
 	d->tokens = cfg->conn_throttle_tokens;
 	d->fill_ms = d->start_ms;
 	pthread_mutex_init(&d->ip_lock, NULL);
