@@ -29,6 +29,13 @@ import pytest
 from conftest import Server, ServerError, new_client
 from srvutil import free_port, four_letter
 
+# ServerMetrics' ZAB latencies (ADVANCED summaries): ZooKeeper prints
+# them on every member, standalone too, zero where the role takes no
+# samples
+ZAB_LATENCIES = ("proposal_latency", "proposal_ack_creation_latency",
+                 "quorum_ack_latency", "commit_propagation_latency",
+                 "propagation_latency")
+
 # monitor: ZooKeeper 3.8 prints ~495 metrics; paddockd prints these of
 # them.  Every key paddockd prints must be one of ZooKeeper's, with its
 # type; this list is what the comparison requires of paddockd.
@@ -51,7 +58,7 @@ MONITOR_KEYS = {
 } | {"%s_%s" % (stat, name)
      for stat in ("avg", "min", "max", "cnt", "sum", "p50", "p95", "p99",
                   "p999")
-     for name in ("readlatency", "updatelatency")} \
+     for name in ("readlatency", "updatelatency") + ZAB_LATENCIES} \
   | {"%s_%s" % (stat, name)
      for stat in ("avg", "min", "max", "cnt", "sum")
      for name in ("node_created_watch_count", "node_deleted_watch_count",

@@ -384,6 +384,46 @@ def test_monitor(sides, role):
             assert jtype(doc[k]) == "int", (kind, k, doc[k])
 
 
+# The ZAB latencies' samples per transaction, as ZooKeeper 3.8 takes
+# them: which summaries count on which role
+ZAB_LATENCY_ROLES = {
+    "proposal_latency": {"follower"},                # Follower.processPacket
+    "proposal_ack_creation_latency": {"leader", "follower"},  # own ACKs
+    "quorum_ack_latency": {"leader"},                # Leader.tryToCommit
+    "commit_propagation_latency": {"follower"},      # FollowerZKS.commit
+    "propagation_latency": {"leader", "follower"},   # FinalRequestProcessor
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_zab_latency_summaries(sides, role):
+    """ServerMetrics' ZAB latencies count one sample per transaction where
+    ZooKeeper takes them: the same keys and the same counts on both
+    ensembles after the same traffic (every transaction since the
+    ensemble started, the session's createSession included), 0 on the
+    roles that take none; min >= 0 and p50 <= p99 <= max."""
+    pd, zk = both(sides, role, "monitor")
+    for kind, doc in (("paddock", pd), ("zookeeper", zk)):
+        keys = {k for k in doc if k.endswith("latency") and
+                any(k.endswith("_" + n) for n in ZAB_LATENCY_ROLES)}
+        want = {"%s_%s" % (stat, n) for n in ZAB_LATENCY_ROLES
+                for stat in ("avg", "min", "max", "cnt", "sum", "p50",
+                             "p95", "p99", "p999")}
+        assert keys == want, (kind, sorted(keys ^ want))
+        txns = doc["proposal_count"] if role == "leader" else \
+            doc["learner_proposal_received_count"]
+        assert txns >= 11, (kind, txns)
+        for n, roles in ZAB_LATENCY_ROLES.items():
+            cnt = doc["cnt_" + n]
+            assert cnt == (txns if role in roles else 0), (kind, n, cnt, txns)
+            assert 0 <= doc["min_" + n] <= doc["p50_" + n] <= \
+                doc["p99_" + n] <= doc["max_" + n], (kind, n, doc)
+            assert doc["sum_" + n] >= doc["min_" + n] * cnt, (kind, n)
+    for n in ZAB_LATENCY_ROLES:
+        assert pd["cnt_" + n] == zk["cnt_" + n], (n, pd["cnt_" + n],
+                                                  zk["cnt_" + n])
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_observers(sides, role):
     pd, zk = both(sides, role, "observers")
