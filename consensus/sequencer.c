@@ -1201,15 +1201,19 @@ static void apply_read(struct zab_seq *s, struct ptxn *t)
 	send_reply(s, m, ZOK, s->applied);
 }
 
-/* t->req is NULL for a commit this member holds no request of (a
- * follower applying another member's client's write): no reply is
- * built for it. */
+/* No reply is built for a commit this member holds no request of (a
+ * follower applying another member's client's write: t->req is NULL),
+ * nor on the leader for a learner's write, which the learner answers
+ * when the commit reaches it (ens_remote_out would drop the reply; the
+ * request goes back to seq_remote_msg's list instead). */
 static void apply_request(struct zab_seq *s, struct ptxn *t)
 {
-	struct zmsg *m = t->req;
+	struct zmsg *m = t->req && t->req->conn.worker != ENS_REMOTE
+				 ? t->req
+				 : NULL;
 	struct jw *out = m ? &s->reply : NULL;
 	s->reply.len = 0;
-	if ((m ? m->op : t->op) != ZOP_MULTI || t->err) {
+	if ((t->req ? t->req->op : t->op) != ZOP_MULTI || t->err) {
 		int rc = t->err;
 		if (!rc && t->n)
 			rc = seq_apply_step(s, &t->st[0], t->zxid, t->time,
