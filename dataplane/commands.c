@@ -33,6 +33,16 @@
  * trace log, but the mask is remembered as set_trace_mask sets it. */
 static _Atomic int64_t trace_mask = 306; /* ZooTrace's default */
 
+int64_t dp_trace_mask(void)
+{
+	return atomic_load(&trace_mask);
+}
+
+void dp_trace_mask_set(int64_t mask)
+{
+	atomic_store(&trace_mask, mask);
+}
+
 /* ZooKeeper's averages: rounded to 4 decimal places */
 static double round4(double v)
 {
@@ -435,7 +445,12 @@ static void zabstate(struct dp_server *d, json_t *r)
 {
 	const char *mode = zab_seq_mode(d->seq);
 	int64_t lid = zab_seq_leader_id(d->seq);
-	if (!strcmp(mode ? mode : "", "standalone")) {
+	/* ZabStateCommand's answer for a server that is no
+	 * QuorumZooKeeperServer: ZooKeeperServerMain's, a read-only
+	 * member's (ReadOnlyZooKeeperServer), and none at all (null on a
+	 * member that looks for a leader) */
+	if ((!mode && lid <= 0) || !strcmp(mode ? mode : "", "standalone") ||
+	    !strcmp(mode ? mode : "", "read-only")) {
 		json_object_set_new(r, "voting", json_false());
 		json_object_set_new(r, "zabstate", json_string(""));
 		return;
@@ -542,9 +557,6 @@ static const char *run(struct dp_server *d, const char *cmd,
 	if (!strcmp(cmd, "ruok"))
 		return NULL;
 	if (!strcmp(cmd, "server_stats") || !strcmp(cmd, "stats")) {
-		if (!mode)
-			return "This ZooKeeper instance is not currently "
-			       "serving requests";
 		server_stats(d, r);
 		if (!strcmp(cmd, "stats")) {
 			json_object_set_new(r, "connections",
@@ -555,9 +567,6 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "monitor")) {
-		if (!mode)
-			return "This ZooKeeper instance is not currently "
-			       "serving requests";
 		struct json_sink s = {{json_put, NULL}, r};
 		metrics(d, &s.s);
 		return NULL;
@@ -576,9 +585,6 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "stat_reset")) {
-		if (!mode) /* Commands.runCommand: isServerRequired */
-			return "This ZooKeeper instance is not currently "
-			       "serving requests";
 		dp_stat_reset(d, NULL, false);
 		return NULL;
 	}
@@ -631,7 +637,7 @@ static const char *run(struct dp_server *d, const char *cmd,
 	}
 	if (!strcmp(cmd, "get_trace_mask")) {
 		json_object_set_new(r, "tracemask",
-				    json_integer(atomic_load(&trace_mask)));
+				    json_integer(dp_trace_mask()));
 		return NULL;
 	}
 	if (!strcmp(cmd, "set_trace_mask")) {
@@ -645,7 +651,7 @@ static const char *run(struct dp_server *d, const char *cmd,
 				 "argument, got %.200s", arg);
 			return bad;
 		}
-		atomic_store(&trace_mask, v);
+		dp_trace_mask_set(v);
 		json_object_set_new(r, "tracemask", json_integer(v));
 		return NULL;
 	}
@@ -709,19 +715,46 @@ static const char *run(struct dp_server *d, const char *cmd,
 	return "unknown";
 }
 
+/* Whether command `cmd` (a primary name) needs a running server:
+ * CommandBase's serverRequired, true but for the six commands ZooKeeper
+ * 3.8.0 constructs with `false`.  ZooKeeper's MonitorCommand is one of
+ * them, and on a member that is not serving it dereferences the null
+ * server: Jetty answers 500 with a NullPointerException page.  paddock
+ * answers it as a command that needs the server instead. */
+static bool server_required(const char *cmd)
+{
+	static const char *const free_cmds[] = {
+	    "environment",	 "get_trace_mask", "set_trace_mask",
+	    "system_properties", "zabstate",	   NULL};
+	for (int i = 0; free_cmds[i]; i++)
+		if (!strcmp(free_cmds[i], cmd))
+			return false;
+	return true;
+}
+
 char *dp_admin_command(struct dp_server *d, const char *name,
 		       const char *arg)
 {
 	const char *cmd = primary(name);
 	json_t *r = json_object();
 	char msg[300];
-	const char *err = cmd ? run(d, cmd, arg, r, msg, sizeof(msg)) : NULL;
+	const char *err = NULL;
+	bool as_named = !cmd;
 	if (!cmd) {
 		snprintf(msg, sizeof(msg), "Unknown command: %.200s", name);
 		err = msg;
+	} else if (server_required(cmd) && !zab_seq_mode(d->seq)) {
+		/* Commands.runCommand: new CommandResponse(cmdName, ...),
+		 * with the name as asked ("srvr"), no other key */
+		err = "This ZooKeeper instance is not currently serving "
+		      "requests";
+		as_named = true;
+	} else {
+		err = run(d, cmd, arg, r, msg, sizeof(msg));
 	}
-	json_object_set_new(r, "command", cmd ? json_string(cmd)
-					      : jtext(name, strlen(name)));
+	json_object_set_new(r, "command",
+			    !as_named ? json_string(cmd)
+				      : jtext(name, strlen(name)));
 	json_object_set_new(r, "error",
 			    err ? jtext(err, strlen(err)) : json_null());
 	char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -443,10 +443,18 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches);
 /* ---- commands.c: the AdminServer's commands, Prometheus' text ---- */
 /* (declared in dataplane.h) */
 
+/* Any thread: ZooKeeper's text trace mask (ZooTrace), 306 until set by
+ * set_trace_mask or stmk.  paddock keeps no trace log. */
+int64_t dp_trace_mask(void);
+void dp_trace_mask_set(int64_t mask);
+
 /* fourlw.c: answer the four-letter word `cmd` (dp_4lw_known) into `out`
  * and return true (the caller closes after sending); false for "dump",
- * whose session part the sequencer writes (then call each_conn_dump). */
-bool dp_4lw(struct dp_worker *w, const uint8_t cmd[4], struct jw *out);
+ * whose session part the sequencer writes (then call each_conn_dump).
+ * `more` is what the client sent after the word, `more_len` bytes of it
+ * (stmk's 8-byte mask; not kept). */
+bool dp_4lw(struct dp_worker *w, const uint8_t cmd[4], const uint8_t *more,
+	    size_t more_len, struct jw *out);
 /* The "Connections dump" tail of "dump", appended to c's output (w is
  * c's worker, on its thread). */
 void each_conn_dump(struct dp_worker *w, struct dp_conn *c);

@@ -31,7 +31,7 @@
 static const char *const words[] = {"ruok", "srvr", "stat", "mntr", "conf",
 				    "cons", "envi", "wchs", "wchc", "wchp",
 				    "dump", "isro", "crst", "srst", "dirs",
-				    "gtmk", "stmk", NULL};
+				    "gtmk", "stmk", "hash", NULL};
 
 bool dp_4lw_known(const uint8_t cmd[4])
 {
@@ -1083,7 +1083,26 @@ static void envi_line(void *arg, const char *key, const char *value)
 	out(arg, "%s=%s\n", key, value);
 }
 
-bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
+/* The words whose command checks isZKServerRunning() first and prints
+ * ZK_NOT_SERVING with println (ZooKeeper 3.8.0's server/command/:
+ * StatCommand, MonitorCommand, ConfCommand, ConsCommand, WatchCommand,
+ * DumpCommand, CnxnStatResetCommand, StatResetCommand, DirsCommand).
+ * DigestCommand (hash) prints it without the newline, IsroCommand
+ * prints "null"; RuokCommand, EnvCommand, TraceMaskCommand and
+ * SetTraceMaskCommand answer whatever the state. */
+static bool needs_server(const char *cmd)
+{
+	static const char *const w[] = {"srvr", "stat", "mntr", "conf", "cons",
+					"wchs", "wchc", "wchp", "dump", "crst",
+					"srst", "dirs", NULL};
+	for (int i = 0; w[i]; i++)
+		if (!strcmp(w[i], cmd))
+			return true;
+	return false;
+}
+
+bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], const uint8_t *more,
+	    size_t more_len, struct jw *o)
 {
 	struct dp_server *d = w->srv;
 	const struct zcfg *cfg = d->cfg;
@@ -1098,16 +1117,38 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		    cmd);
 		return true;
 	}
+	const char *mode = zab_seq_mode(d->seq);
 	if (!strcmp(cmd, "ruok")) {
 		out(o, "imok");
-	} else if ((!strcmp(cmd, "srvr") || !strcmp(cmd, "stat") ||
-		    !strcmp(cmd, "mntr") || !strcmp(cmd, "srst") ||
-		    !strcmp(cmd, "crst")) &&
-		   !zab_seq_mode(w->srv->seq)) {
+	} else if (!mode && needs_server(cmd)) {
 		/* an ensemble member between leaders (ZooKeeper's
 		 * ZK_NOT_SERVING) */
 		out(o, "This ZooKeeper instance is not currently serving "
 		       "requests\n");
+	} else if (!strcmp(cmd, "hash")) {
+		/* DigestCommand: one "zxid: digest" line per digest kept;
+		 * paddock keeps none (the AdminServer's "digests": []) */
+		if (!mode)
+			out(o, "This ZooKeeper instance is not currently "
+			       "serving requests");
+	} else if (!strcmp(cmd, "isro")) {
+		out(o, "%s",
+		    !mode			 ? "null"
+		    : !strcmp(mode, "read-only") ? "ro"
+						 : "rw");
+	} else if (!strcmp(cmd, "gtmk")) {
+		out(o, "%lld", (long long)dp_trace_mask());
+	} else if (!strcmp(cmd, "stmk")) {
+		/* NIOServerCnxn reads the 8-byte mask from what follows
+		 * the word; short of 8 bytes, getLong throws and the
+		 * connection closes with no answer */
+		if (more_len >= 8) {
+			int64_t m = 0;
+			for (int i = 0; i < 8; i++)
+				m = (int64_t)((uint64_t)m << 8 | more[i]);
+			dp_trace_mask_set(m);
+			out(o, "%lld", (long long)m);
+		}
 	} else if (!strcmp(cmd, "srvr")) {
 		srvr(w, o, false);
 	} else if (!strcmp(cmd, "stat")) {
@@ -1149,8 +1190,6 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		out(o, "\n"); /* WatchCommand's println */
 	} else if (!strcmp(cmd, "dump")) {
 		return false;
-	} else if (!strcmp(cmd, "isro")) {
-		out(o, "rw");
 	} else if (!strcmp(cmd, "crst")) {
 		dp_conn_stat_reset(d, w);
 		out(o, "Connection stats reset.\n");
@@ -1161,8 +1200,6 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], struct jw *o)
 		out(o, "datadir_size: %lld\n", (long long)dp_dir_size(cfg->data_dir));
 		out(o, "logdir_size: %lld\n",
 		    (long long)dp_dir_size(cfg->data_log_dir));
-	} else if (!strcmp(cmd, "gtmk")) {
-		out(o, "0\n");
 	} else {
 		out(o, "%s is not executed because it is not supported.\n",
 		    cmd);

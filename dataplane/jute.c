@@ -217,7 +217,7 @@ static void parse_burst(struct dp_worker *w, struct dp_conn *c)
 			c->in_off = c->in.len; /* ignore what follows */
 			atomic_fetch_add(&w->packets_recv, 1);
 			size_t before = c->out.len;
-			if (dp_4lw(w, p, &c->out)) {
+			if (dp_4lw(w, p, p + 4, avail - 4, &c->out)) {
 				dp_count_4lw_reply(w, c->out.len - before);
 				c->state = CS_CLOSING;
 				dp_mark_dirty(w, c);
