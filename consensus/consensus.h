@@ -211,6 +211,8 @@ enum zab_lat {
 	ZAB_LAT_KINDS
 };
 
+#define ZAB_ACK_SIDS 32 /* ack_latency's keys: an ensemble's members */
+
 struct zab_stats {
 	_Atomic int64_t sessions;
 	_Atomic int64_t ephemerals;
@@ -264,6 +266,17 @@ struct zab_stats {
 	 * FinalRequestProcessor.applyRequest).  Written by the sequencer
 	 * only (ensemble.c), reset by zab_seq_stats_reset. */
 	struct zk_hist lat[ZAB_LAT_KINDS];
+	/* The leader's ack_latency SummarySet (ADVANCED
+	 * AvgMinMaxPercentileCounterSet keyed by the acking server's sid,
+	 * Leader.processAck): for a zxid that is a multiple of
+	 * ackLoggingFrequency (1000) and not yet committed, each voter's
+	 * ACK of it (its own included), Request.logLatency as above.
+	 * ack_sid[i] is the sid whose samples ack_lat[i] holds, 0 for an
+	 * unused slot; a slot, once taken, stays (as ZooKeeper's set keeps
+	 * a key through a reset).  Written by the sequencer only
+	 * (ensemble.c), reset by zab_seq_stats_reset. */
+	_Atomic int64_t ack_sid[ZAB_ACK_SIDS];
+	struct zk_hist ack_lat[ZAB_ACK_SIDS];
 	/* srst came while a snapshot was being written: its thread, the
 	 * writer of snapshot_ms, resets it before adding; read it as
 	 * empty meanwhile */

@@ -310,6 +310,33 @@ static void io_acked(struct zab_io *io, zxid_t zxid, const void *p, size_t len)
 	lat_add(ens_of(io), ZAB_LAT_ACK_CREATION, p, len);
 }
 
+/* Leader.processAck's ACK_LATENCY sample (zab_io.ack_sampled): voter
+ * sid's ACK of a zxid that is a multiple of ackLoggingFrequency, in the
+ * histogram of its slot (the first with its sid, else the first free) */
+static void io_ack_sampled(struct zab_io *io, int64_t sid, zxid_t zxid,
+			   const void *p, size_t len)
+{
+	(void)zxid;
+	struct zab_seq *s = ens_of(io)->s;
+	struct zab_stats *st = &s->stats;
+	int64_t t;
+	/* Request.logLatency: a sample < 0 adds no key either */
+	if (!zk_txn_time(p, len, &t) || s->wall_ms < t)
+		return;
+	for (int k = 0; k < ZAB_ACK_SIDS; k++) {
+		int64_t v = atomic_load_explicit(&st->ack_sid[k],
+						 memory_order_relaxed);
+		if (v && v != sid)
+			continue;
+		zk_hist_add(&st->ack_lat[k], (s->wall_ms - t) * 1000, 1,
+			    s->now);
+		if (!v) /* after its first sample: a reader sees one */
+			atomic_store_explicit(&st->ack_sid[k], sid,
+					      memory_order_release);
+		return;
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Log                                                                  */
 /* ------------------------------------------------------------------ */
@@ -1565,6 +1592,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 		.connect_retry_ms = 5,
 		.hist_max = (uint32_t)e->hist_max,
 		.cumulative = c->cumulative_acks,
+		.ack_log_freq = 1000, /* ZooKeeper's default */
 	};
 	struct peer_config pc = {.sid = c->myid, .n = c->n, .qv = e->qv,
 				 .max_queue = c->peer_queue};
@@ -1604,6 +1632,7 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 		.reset = io_reset, .epochs_save = io_epochs_save,
 		.apply = io_apply, .snap_send = io_snap_send,
 		.request = io_request, .role = io_role, .acked = io_acked,
+		.ack_sampled = io_ack_sampled,
 	};
 	e->z = zab_create(&zc, &e->io, &d);
 	if (!e->z) {

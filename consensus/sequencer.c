@@ -1928,6 +1928,8 @@ static void stats_reset_here(void *owner, void *arg)
 		zk_amm_reset(amms[i]);
 	for (int k = 0; k < ZAB_LAT_KINDS; k++)
 		zk_hist_reset(&st->lat[k]);
+	for (int k = 0; k < ZAB_ACK_SIDS; k++)
+		zk_hist_reset(&st->ack_lat[k]);
 	/* no snapshot thread: none starts but from this thread */
 	if (atomic_load(&s->snap_running)) {
 		atomic_store(&st->snapshot_reset, 1);
@@ -1944,6 +1946,8 @@ void zab_seq_summary_window(struct zab_seq *s, int64_t origin_ms,
 {
 	for (int k = 0; k < ZAB_LAT_KINDS; k++)
 		zk_hist_init(&s->stats.lat[k], origin_ms, period_ms);
+	for (int k = 0; k < ZAB_ACK_SIDS; k++)
+		zk_hist_init(&s->stats.ack_lat[k], origin_ms, period_ms);
 }
 
 void zab_seq_stats_reset(struct zab_seq *s, bool all, bool proposals,

@@ -851,6 +851,30 @@ static void lead_ackepoch(struct zab *z, int i, const struct zab_pkt *p)
 	}
 }
 
+/* Leader.processAck's ACK_LATENCY sample: member i's ACK covers the
+ * transactions in (from, to]; io->ack_sampled for each one still
+ * uncommitted whose zxid is a multiple of cfg.ack_log_freq.  Steps from
+ * multiple to multiple, not through the window. */
+static void sample_acks(struct zab *z, int i, zxid_t from, zxid_t to)
+{
+	int64_t f = z->cfg.ack_log_freq;
+	if (!z->io->ack_sampled || f <= 0 || z->ph != PH_LEADING)
+		return;
+	if (from < z->committed)
+		from = z->committed;
+	if (from < 0)
+		from = 0;
+	for (zxid_t m = from - from % f + f; m <= to && m > from; m += f) {
+		uint32_t k = hist_after(z, m - 1);
+		if (k >= z->hn)
+			break;
+		const struct htx *t = hat(z, k);
+		if (t->zxid == m)
+			z->io->ack_sampled(z->io, z->cfg.m[i].sid, m, t->data,
+					   t->len);
+	}
+}
+
 static void lead_ack(struct zab *z, int i, zxid_t zxid)
 {
 	struct lh *l = &z->lh[i];
@@ -873,6 +897,7 @@ static void lead_ack(struct zab *z, int i, zxid_t zxid)
 		return;
 	if (l->cumulative) {
 		if (zxid > l->acked && zxid <= z->logged) {
+			sample_acks(z, i, l->acked, zxid);
 			l->acked = zxid;
 			try_commit(z);
 		}
@@ -880,6 +905,7 @@ static void lead_ack(struct zab *z, int i, zxid_t zxid)
 	}
 	uint32_t k = hist_after(z, zxid - 1);
 	if (k < z->hn && hat(z, k)->zxid == zxid) {
+		sample_acks(z, i, zxid - 1, zxid);
 		hat(z, k)->acks |= 1ull << i;
 		try_commit(z);
 	}
@@ -1286,6 +1312,7 @@ void zab_durable(struct zab *z, int64_t now, zxid_t zxid)
 	z->durable = zxid;
 	if (z->ph == PH_LEADING) {
 		report_acks(z, was, zxid); /* AckRequestProcessor */
+		sample_acks(z, z->self, was, zxid); /* its processAck */
 		try_commit(z);
 	} else if (z->ph == PH_LEAD_NEWLEADER) {
 		try_establish(z);

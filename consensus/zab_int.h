@@ -162,6 +162,11 @@ struct zab_config {
 	uint32_t max_counter;        /* a leader gives up at this counter
 					(0: 0xffffffff, as ZooKeeper) */
 	bool cumulative;             /* announce ZAB_PADDOCK_VERSION */
+	int ack_log_freq;            /* leader: io->ack_sampled for zxids
+					that are a multiple of this
+					(zookeeper.leader.
+					ackLoggingFrequency, 1000 in
+					ZooKeeper); <= 0: never */
 };
 
 /* What the io has on disk at start: the epoch files and the last
@@ -233,6 +238,16 @@ struct zab_io {
 	 * cumulative ACK covers several transactions. */
 	void (*acked)(struct zab_io *io, zxid_t zxid, const void *p,
 		      size_t len);
+	/* Optional (NULL: not told).  Leader while broadcasting: voter
+	 * `sid` (this member's own sid included) acked transaction `zxid`,
+	 * a multiple of cfg.ack_log_freq, before it was committed
+	 * (Leader.processAck's ACK_LATENCY sample), with its record (valid
+	 * during the call).  Once per ACK packet and transaction: a
+	 * cumulative ACK reports each such zxid it covers that is still
+	 * uncommitted; the leader's own as it becomes durable, before the
+	 * commit it may complete. */
+	void (*ack_sampled)(struct zab_io *io, int64_t sid, zxid_t zxid,
+			    const void *p, size_t len);
 };
 
 struct zab;

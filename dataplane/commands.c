@@ -798,26 +798,51 @@ static void prom_put(struct dp_msink *s, const char *key, enum dp_mkind k,
  * .PrometheusSummary: the Java client's Summary with quantiles 0.5, 0.9
  * and 0.99): each quantile over the client's time window (hist.c), NaN
  * when the window holds no sample (CKMSQuantiles.get); _count and _sum
- * since start; in ms */
+ * since start; in ms.  A SummarySet's summary comes as
+ * name{key="..."} (PrometheusLabelledSummary): one HELP and TYPE for
+ * the family, its label ahead of quantile's, as the client prints them. */
 static void prom_summary(struct dp_msink *s, const char *name,
 			 const struct dp_summary *all,
 			 const struct dp_summary *window)
 {
-	FILE *f = ((struct prom_sink *)s)->f;
-	((struct prom_sink *)s)->family[0] = 0;
+	struct prom_sink *ps = (struct prom_sink *)s;
+	FILE *f = ps->f;
+	int n = (int)strcspn(name, "{");
+	char lab[64] = ""; /* `key="1",` */
+	if (name[n]) {
+		snprintf(lab, sizeof(lab), "%s", name + n + 1);
+		size_t l = strcspn(lab, "}");
+		if (l + 1 < sizeof(lab)) {
+			lab[l] = ',';
+			lab[l + 1] = 0;
+		}
+	}
+	if (!name[n] || strlen(ps->family) != (size_t)n ||
+	    strncmp(ps->family, name, (size_t)n))
+		fprintf(f, "# HELP %.*s %.*s\n# TYPE %.*s summary\n", n, name,
+			n, name, n, name);
+	/* a labelled family goes on over its keys; a plain one ends here */
+	snprintf(ps->family, sizeof(ps->family), "%.*s", name[n] ? n : 0,
+		 name);
 	static const char *const q[] = {"0.5", "0.9", "0.99"};
-	fprintf(f, "# HELP %s %s\n# TYPE %s summary\n", name, name, name);
 	for (int i = 0; i < 3; i++) {
 		if (!window->n)
-			fprintf(f, "%s{quantile=\"%s\",} NaN\n", name, q[i]);
+			fprintf(f, "%.*s{%squantile=\"%s\",} NaN\n", n, name,
+				lab, q[i]);
 		else
-			fprintf(f, "%s{quantile=\"%s\",} %.3f\n", name, q[i],
+			fprintf(f, "%.*s{%squantile=\"%s\",} %.3f\n", n, name,
+				lab, q[i],
 				(double)dp_summary_quantile(
 					window, strtod(q[i], NULL)) /
 					1000.0);
 	}
-	fprintf(f, "%s_count %lld\n%s_sum %.3f\n", name, (long long)all->n,
-		name, (double)all->sum / 1000.0);
+	if (lab[0])
+		fprintf(f, "%.*s_count{%s} %lld\n%.*s_sum{%s} %.3f\n", n, name,
+			lab, (long long)all->n, n, name, lab,
+			(double)all->sum / 1000.0);
+	else
+		fprintf(f, "%s_count %lld\n%s_sum %.3f\n", name,
+			(long long)all->n, name, (double)all->sum / 1000.0);
 }
 
 /* An AvgMinMaxCounter (a BASIC summary): _count and _sum.  ZooKeeper's

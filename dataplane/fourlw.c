@@ -614,6 +614,30 @@ static void summary_keys(struct dp_msink *s, const char *name,
 #undef KEY
 }
 
+/* A summary kept in one zk_hist (the sequencer's): mntr's keys under
+ * `name`, or the sink's summary as `prom` (a name, with its labels in
+ * braces for a SummarySet's key) */
+static void hist_summary(struct dp_msink *s, const char *name,
+			 const char *prom, const struct zk_hist *h,
+			 int64_t now_ms)
+{
+	struct dp_summary *v = calloc(2, sizeof(*v));
+	if (!v)
+		return;
+	v->min = INT64_MAX;
+	dp_summary_add(v, h);
+	if (v->min == INT64_MAX)
+		v->min = 0;
+	if (s->summary) {
+		v[1].max = INT64_MAX;
+		v[1].n = (int64_t)zk_hist_window(h, now_ms, v[1].b);
+		s->summary(s, prom, v, v + 1);
+	} else {
+		summary_keys(s, name, v);
+	}
+	free(v);
+}
+
 /* An AvgMinMaxCounter as mntr prints it (avg to 4 places) */
 static void amm_keys(struct dp_msink *s, const char *name,
 		     const struct zk_amm *v)
@@ -736,23 +760,34 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 		[ZAB_LAT_QUORUM_ACK] = "quorum_ack_latency",
 		[ZAB_LAT_COMMIT_PROPAGATION] = "commit_propagation_latency",
 		[ZAB_LAT_PROPAGATION] = "propagation_latency"};
-	for (int k = 0; k < ZAB_LAT_KINDS; k++) {
-		struct dp_summary *v = calloc(2, sizeof(*v));
-		if (!v)
-			continue;
-		v->min = INT64_MAX;
-		dp_summary_add(v, &zs->lat[k]);
-		if (v->min == INT64_MAX)
-			v->min = 0;
-		if (s->summary) {
-			v[1].max = INT64_MAX;
-			v[1].n = (int64_t)zk_hist_window(&zs->lat[k], now_ms,
-							 v[1].b);
-			s->summary(s, zab_lat[k], v, v + 1);
-		} else {
-			summary_keys(s, zab_lat[k], v);
+	for (int k = 0; k < ZAB_LAT_KINDS; k++)
+		hist_summary(s, zab_lat[k], zab_lat[k], &zs->lat[k], now_ms);
+	/* The leader's ack_latency SummarySet, one summary per acking sid
+	 * once it has a sample (AvgMinMaxPercentileCounterSet: mntr's
+	 * zk_avg_<sid>_ack_latency ..., the counter's name being key + "_"
+	 * + the set's), in sid order; Prometheus' labelled summary
+	 * (PrometheusLabelledSummary, label "key") */
+	int64_t sids[ZAB_ACK_SIDS];
+	int slot[ZAB_ACK_SIDS], ns = 0;
+	for (int k = 0; k < ZAB_ACK_SIDS; k++) {
+		int64_t sid = atomic_load_explicit(&zs->ack_sid[k],
+						   memory_order_acquire);
+		if (!sid)
+			break;
+		int j = ns++;
+		for (; j > 0 && sids[j - 1] > sid; j--) {
+			sids[j] = sids[j - 1];
+			slot[j] = slot[j - 1];
 		}
-		free(v);
+		sids[j] = sid;
+		slot[j] = k;
+	}
+	for (int j = 0; j < ns; j++) {
+		char mk[48], pk[48];
+		snprintf(mk, sizeof(mk), "%lld_ack_latency", (long long)sids[j]);
+		snprintf(pk, sizeof(pk), "ack_latency{key=\"%lld\"}",
+			 (long long)sids[j]);
+		hist_summary(s, mk, pk, &zs->ack_lat[slot[j]], now_ms);
 	}
 	m_int(s, DP_M_COUNTER, "zk_packets_received", t.recv);
 	m_int(s, DP_M_COUNTER, "zk_packets_sent", t.sent);
