@@ -14,6 +14,7 @@ with its reason; anything else missing fails.
 """
 
 import json
+import re
 import os
 import subprocess
 import time
@@ -442,3 +443,59 @@ def test_initial_configuration_is_null_on_a_quorum_member(sides, role):
     assert set(pd) == set(zk), (pd, zk)
     assert zk["error"] is None and zk["initial_configuration"] is None, zk
     assert pd["error"] is None and pd["initial_configuration"] is None, pd
+
+
+ACK_STATS = ("avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999")
+
+
+def ack_latency(doc):
+    """monitor's ack_latency keys, {sid: {stat: value}}"""
+    out = {}
+    for k, v in doc.items():
+        m = re.fullmatch(r"(%s)_(\d+)_ack_latency" % "|".join(ACK_STATS), k)
+        if m:
+            out.setdefault(int(m.group(2)), {})[m.group(1)] = v
+    return out
+
+
+def test_ack_latency_per_sid_on_the_leader(sides):
+    """The leader's ack_latency SummarySet (Leader.processAck): one
+    sample per voter's ACK (the leader's own included) of a zxid that is
+    a multiple of ackLoggingFrequency (1000) while it is uncommitted, so
+    after 1100 more writes each sid has at most one per multiple, and the
+    ACKs that made each quorum (2 of 3) all count; keyed by sid, printed
+    once a sid has a sample, by the leader only.  Last in the module: its
+    writes would change the other tests' counts."""
+    for kind, side in sides.items():
+        c = side.client
+        pending = [c.create_async("/adm-ens/ack-", b"", sequence=True)
+                   for _ in range(1100)]
+        for r in pending:
+            r.get(timeout=30)
+        c.sync("/adm-ens")
+
+        def same_zxid():
+            z = {command(m.admin_port, "zabstate")["last_zxid"]
+                 for m in side.ens.members}
+            return z.pop() if len(z) == 1 else None
+        last = wait_for(same_zxid)
+        assert last, "%s: members' last_zxid differ" % kind
+        last = int(last, 16)
+        start = last >> 32 << 32  # the epoch's NEWLEADER zxid
+        multiples = last // 1000 - start // 1000
+        assert multiples >= 1, (kind, hex(last))
+        sids = {m.sid for m in side.ens.members}
+        leader = ack_latency(side.admin("leader", "monitor"))
+        assert set(leader) <= sids and len(leader) >= 2, (kind, leader)
+        total = 0
+        for sid, st in leader.items():
+            assert set(st) == set(ACK_STATS), (kind, sid, st)
+            assert 1 <= st["cnt"] <= multiples, (kind, sid, st, multiples)
+            assert 0 <= st["min"] <= st["p50"] <= st["p99"] <= \
+                st["max"], (kind, sid, st)
+            total += st["cnt"]
+        assert total >= 2 * multiples, (kind, leader, multiples)
+        for m in side.ens.members:
+            if m is not side.role["leader"]:
+                doc = command(m.admin_port, "monitor")
+                assert not ack_latency(doc), (kind, m.sid)
