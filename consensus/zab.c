@@ -851,10 +851,18 @@ static void lead_ackepoch(struct zab *z, int i, const struct zab_pkt *p)
 	}
 }
 
+/* The first multiple of f at or after x (x >= 0). */
+static zxid_t multiple_from(zxid_t x, int64_t f)
+{
+	return x % f ? x - x % f + f : x;
+}
+
 /* Leader.processAck's ACK_LATENCY sample: member i's ACK covers the
  * transactions in (from, to]; io->ack_sampled for each one still
  * uncommitted whose zxid is a multiple of cfg.ack_log_freq.  Steps from
- * multiple to multiple, not through the window. */
+ * multiple to multiple, and over the zxids the window does not hold
+ * (an epoch's start is 2^32 past the last one's end: stepping through
+ * that gap was millions of lookups for a new leader's first ACKs). */
 static void sample_acks(struct zab *z, int i, zxid_t from, zxid_t to)
 {
 	int64_t f = z->cfg.ack_log_freq;
@@ -864,14 +872,18 @@ static void sample_acks(struct zab *z, int i, zxid_t from, zxid_t to)
 		from = z->committed;
 	if (from < 0)
 		from = 0;
-	for (zxid_t m = from - from % f + f; m <= to && m > from; m += f) {
+	zxid_t m = multiple_from(from + 1, f);
+	while (m <= to) {
 		uint32_t k = hist_after(z, m - 1);
 		if (k >= z->hn)
 			break;
 		const struct htx *t = hat(z, k);
-		if (t->zxid == m)
-			z->io->ack_sampled(z->io, z->cfg.m[i].sid, m, t->data,
-					   t->len);
+		if (t->zxid != m) {
+			m = multiple_from(t->zxid, f); /* t->zxid > m */
+			continue;
+		}
+		z->io->ack_sampled(z->io, z->cfg.m[i].sid, m, t->data, t->len);
+		m += f;
 	}
 }
 

@@ -767,8 +767,8 @@ void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)
 	 * zk_avg_<sid>_ack_latency ..., the counter's name being key + "_"
 	 * + the set's), in sid order; Prometheus' labelled summary
 	 * (PrometheusLabelledSummary, label "key") */
-	int64_t sids[ZAB_ACK_SIDS];
-	int slot[ZAB_ACK_SIDS], ns = 0;
+	int64_t sids[ZAB_ACK_SIDS] = {0};
+	int slot[ZAB_ACK_SIDS] = {0}, ns = 0;
 	for (int k = 0; k < ZAB_ACK_SIDS; k++) {
 		int64_t sid = atomic_load_explicit(&zs->ack_sid[k],
 						   memory_order_acquire);
