@@ -367,6 +367,20 @@ def reference(ref_server):
     return ref_server
 
 
+PROM = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+
+
+def prom_server(name):
+    """A started paddockd with ZooKeeper's Prometheus provider serving
+    /metrics on 127.0.0.1 at a free port: (the Server, that port)."""
+    port = free_port()
+    s = Server("paddock", {"metricsProvider.className": PROM,
+                           "metricsProvider.httpHost": "127.0.0.1",
+                           "metricsProvider.httpPort": port},
+               name=name).start()
+    return s, port
+
+
 def new_client(hosts, timeout=10.0, **kw):
     c = KazooClient(hosts=hosts, timeout=timeout, **kw)
     c.start(timeout=10)

@@ -26,7 +26,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Server, ServerError, new_client
+from conftest import Server, ServerError, new_client, prom_server
 from srvutil import free_port, four_letter
 
 # ServerMetrics' ZAB latencies (ADVANCED summaries): ZooKeeper prints
@@ -446,15 +446,8 @@ def test_admin_port_in_use_is_a_start_error():
 
 # ---- Prometheus ---------------------------------------------------------
 
-PROM = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
-
-
 def test_metrics_endpoint_text_format():
-    mport = free_port()
-    s = Server("paddock", {"metricsProvider.className": PROM,
-                           "metricsProvider.httpHost": "127.0.0.1",
-                           "metricsProvider.httpPort": mport},
-               name="prom").start()
+    s, mport = prom_server("prom")
     try:
         c = new_client(s.hosts)
         c.ensure_path("/m/a/b")
@@ -517,11 +510,7 @@ def test_prometheus_quantiles_cover_a_sliding_window(monkeypatch):
     PADDOCK_SUMMARY_MAX_AGE_MS), NaN once no sample is left in it;
     _count and _sum since start."""
     monkeypatch.setenv("PADDOCK_SUMMARY_MAX_AGE_MS", "2000")
-    mport = free_port()
-    s = Server("paddock", {"metricsProvider.className": PROM,
-                           "metricsProvider.httpHost": "127.0.0.1",
-                           "metricsProvider.httpPort": mport},
-               name="window").start()
+    s, mport = prom_server("window")
     try:
         c = new_client(s.hosts)
         c.create("/w")
@@ -580,11 +569,7 @@ def test_a_real_prometheus_scrapes_paddockd(tmp_path):
     prom = "/usr/bin/prometheus"
     if not os.path.exists(prom):
         pytest.skip("prometheus not installed (tools/deps.sh installs it)")
-    mport = free_port()
-    s = Server("paddock", {"metricsProvider.className": PROM,
-                           "metricsProvider.httpHost": "127.0.0.1",
-                           "metricsProvider.httpPort": mport},
-               name="scraped").start()
+    s, mport = prom_server("scraped")
     pport = free_port()
     cfg = tmp_path / "prometheus.yml"
     cfg.write_text("global:\n  scrape_interval: 1s\n"

@@ -23,12 +23,11 @@ import urllib.request
 
 import pytest
 
-from conftest import JAVA, TARGET, ZK_JAR, Server, new_client
+from conftest import JAVA, TARGET, ZK_JAR, Server, new_client, prom_server
 from ensemble import Ensemble
 from srvutil import four_letter, free_port, kv_lines
 
 ADMIN = {"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1"}
-PROM = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 
 # keys the traffic below makes non-zero on both servers, all of which a
 # reset must zero (counters and summaries of ServerMetrics, and
@@ -129,11 +128,7 @@ def test_stat_reset_with_prometheus_resets_server_stats_only():
     """PrometheusMetricsProvider.resetAllValues is empty ("not supported
     on Prometheus"): counters and summaries go on, ServerStats' latency,
     packets and response sizes reset."""
-    mport = free_port()
-    srv = Server("paddock", {"metricsProvider.className": PROM,
-                             "metricsProvider.httpHost": "127.0.0.1",
-                             "metricsProvider.httpPort": mport},
-                 name="srst-prom").start()
+    srv, mport = prom_server("srst-prom")
     try:
         clients = traffic(srv.hosts)
         before = kv_lines(four_letter(srv.hosts, "mntr"))
