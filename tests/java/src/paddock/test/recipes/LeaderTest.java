@@ -162,8 +162,10 @@ class LeaderTest extends Zk {
         log("alpha leads %b", la.await(5, TimeUnit.SECONDS));
         LeaderLatch lb = closeLater(new LeaderLatch(b, p, "beta"));
         lb.start();
-        log("beta registered %b", Rx.until(() -> lb.getParticipants().size() == 2,
-                                           5000));
+        // LeaderLatch sets its path in the create's background callback,
+        // which may run after the node shows among the participants
+        log("beta registered %b", Rx.until(() -> lb.getParticipants().size() == 2
+                                           && lb.getOurPath() != null, 5000));
         log("beta leads %b", lb.hasLeadership());
         log("our path alpha %s", Rx.unprotect(Rx.rel(root, la.getOurPath())));
         log("our path beta %s", Rx.unprotect(Rx.rel(root, lb.getOurPath())));
