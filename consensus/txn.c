@@ -39,7 +39,14 @@
  *     reads each node inside the tree's seqcount, so a node never shows
  *     half a multi.)  Otherwise, if the
  *     child is already there (create) or already gone or re-created
- *     (delete), only the parent's side is applied; else the whole change.
+ *     (delete), only the parent's side is applied
+ *     (tree_node_child_replayed: its count of creates, and numChildren
+ *     counted, since the snapshot's may or may not include a child the
+ *     walk missed); else the whole change.
+ *   closeSession: each path its record lists (paths2Delete) as a
+ *     delete, so a parent whose ephemeral the walk missed still gets its
+ *     side; a record without the list (ZooKeeper's with
+ *     closeSessionTxn disabled) deletes the ephemerals the tree has.
  *   setData: skip if the node is missing or its mzxid >= Z.
  *   setACL: skip if the node is missing or its aversion >= the new one.
  */
@@ -493,11 +500,11 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		if (!touched_here(here, st->path, pl))
 			paths_add(here, st->path, pl);
 		if (st->kind == ST_CREATE && node)
-			return tree_node_child_changed(s->tree, st->path, pl, 1,
-						       zxid);
+			return tree_node_child_replayed(s->tree, st->path, pl,
+							true, zxid);
 		if (st->kind == ST_DELETE && (!node || node->czxid > zxid))
-			return tree_node_child_changed(s->tree, st->path, pl, -1,
-						       zxid);
+			return tree_node_child_replayed(s->tree, st->path, pl,
+							false, zxid);
 		break;
 	case ST_SETDATA:
 		if (!node || node->mzxid >= zxid)
@@ -511,6 +518,35 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		return ZOK;
 	}
 	return seq_apply_step(s, st, zxid, time, NULL, false);
+}
+
+/* A closeSession over a fuzzy snapshot: each ephemeral its record lists
+ * is a delete under replay_step's rules. */
+static int replay_close(struct zab_seq *s, zxid_t zxid, const void *p,
+			size_t len)
+{
+	struct zk_txn z;
+	if (zk_txn_decode(p, len, &z))
+		return ZMARSHALLINGERROR;
+	if (z.body.rec != ZK_REC_CLOSE_SESSION) {
+		txn_close_session(s, z.hdr.client_id, zxid, false);
+		return ZOK;
+	}
+	struct paths here = {0};
+	struct zk_iter it;
+	struct zk_buf b;
+	int rc = ZOK, more;
+	zk_strv_iter(&it, &z.body.close_session.paths);
+	while ((more = zk_strv_next(&it, &b)) == 1) {
+		struct step st = {.op = ZOP_DELETE, .kind = ST_DELETE,
+				  .path = b.p, .len = b.len < 0 ? 0 : (size_t)b.len};
+		int e = b.len > 0 ? replay_step(s, &st, zxid, z.hdr.time, &here)
+				  : ZMARSHALLINGERROR;
+		if (e)
+			rc = e;
+	}
+	paths_free(&here);
+	return more < 0 ? ZMARSHALLINGERROR : rc;
 }
 
 int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
@@ -539,7 +575,7 @@ int txn_replay(struct zab_seq *s, zxid_t zxid, const void *p, size_t len)
 		seq_session_seen(s, t.session);
 		break;
 	case PT_SESSION_CLOSE: {
-		txn_close_session(s, t.session, zxid, false);
+		rc = replay_close(s, zxid, p, len);
 		struct zsession *z = seq_sess_find(s, t.session);
 		if (z)
 			seq_sess_remove(s, z);

@@ -2089,18 +2089,33 @@ void tree_reserve(struct tree *t, uint64_t nodes)
 	cds_lfht_resize(t->ht, want);
 }
 
-int tree_node_child_changed(struct tree *t, const char *path, size_t len,
-			    int delta, zxid_t zxid)
+int tree_node_child_replayed(struct tree *t, const char *path, size_t len,
+			     bool created, zxid_t zxid)
 {
 	struct znode *n = path ? lookup(t, path, len) : NULL;
-	int rc;
+	const struct znode *c;
+	struct zstat st;
+	struct zver *pv;
+	int32_t kids = 0;
 
 	if (!n)
 		return ZNONODE;
-	rc = parent_changed(t, n, delta, zxid);
-	if (!rc && delta > 0)
+	for (c = n->child; c; c = c->next)
+		kids++;
+	ver_stat(n->ver, &st);
+	/* creates = (cversion + numChildren) / 2 (the Stat rules above) */
+	st.cversion = (int32_t)(2 * ((int64_t)zk_cversion_stored(&st) +
+				     (created ? 1 : 0)) -
+				kids);
+	st.num_children = kids;
+	st.pzxid = zxid;
+	pv = ver_restat(t, n->ver, &st, ver_acl(n->ver));
+	if (!pv)
+		return ZSYSTEMERROR;
+	node_restat(t, n, pv);
+	if (created)
 		note_children(n);
-	return rc;
+	return ZOK;
 }
 
 struct eph_ent {

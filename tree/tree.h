@@ -535,12 +535,20 @@ void tree_reserve(struct tree *t, uint64_t nodes);
  * other use of the tree, insert the deferred nodes into the hash table. */
 void tree_restore_done(struct tree *t);
 
-/* Recovery (writer): a child was created (delta +1) or deleted (-1) by
- * transaction `zxid` while the snapshot holds the child's own state
- * already: apply only the parent's side (cversion++, numChildren += delta,
- * pzxid = zxid).  ZNONODE if the parent is missing. */
-int tree_node_child_changed(struct tree *t, const char *path, size_t len,
-			    int delta, zxid_t zxid);
+/* Recovery (writer): a child was created (`created`) or deleted by
+ * transaction `zxid` while the tree holds the child's own side already
+ * (a fuzzy snapshot's walk reached the child after the change): apply
+ * only the parent's side.  The parent's count of creates (ZooKeeper's
+ * stored cversion) grows by one for a create; numChildren becomes the
+ * number of children it has now; cversion follows from both; pzxid =
+ * zxid.  Counting, not adding one, makes this right whichever way the
+ * snapshot's numChildren was taken: at the parent's own visit (paddock's
+ * snapshots, which count children the walk then missed) or from the
+ * children loaded (ZooKeeper's format, which has no numChildren).
+ * O(children); it happens only for changes that raced the walk.
+ * ZNONODE if the parent is missing. */
+int tree_node_child_replayed(struct tree *t, const char *path, size_t len,
+			     bool created, zxid_t zxid);
 
 /* Writer-side helpers for sessions, containers and TTL nodes. */
 

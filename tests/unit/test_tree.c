@@ -1777,8 +1777,8 @@ static void test_digest_follows_every_change(void **state)
 	assert_int_equal(tree_node_delete(t, S("/a/e"), 8), ZOK);
 	assert_int_equal(tree_node_delete(t, S("/c"), 9), ZOK);
 	assert_int_equal(tree_digest(t), ref_digest(t));
-	assert_int_equal(tree_node_child_changed(t, S("/a"), 1, 10), ZOK);
-	assert_int_equal(tree_node_child_changed(t, S("/a"), -1, 11), ZOK);
+	assert_int_equal(tree_node_child_replayed(t, S("/a"), true, 10), ZOK);
+	assert_int_equal(tree_node_child_replayed(t, S("/a"), false, 11), ZOK);
 	assert_int_equal(tree_digest(t), ref_digest(t));
 	/* a restore over an existing node and of a new one */
 	assert_int_equal(tree_node_restore(t, S("/a"), &rs, "r", 1, a, false),
