@@ -678,17 +678,25 @@ static void sync_learner(struct zab *z, int i)
 		zxid_t at = z->io->snap_send(z->io, sid);
 		from = hist_after(z, at);
 	}
-	for (uint32_t k = from; k < z->hn; k++) {
+	uint32_t k = from;
+	for (; k < z->hn && hat(z, k)->zxid <= c; k++) {
 		struct htx *t = hat(z, k);
-		bool done = t->zxid <= c;
-		if (!done && l->observer)
-			break; /* INFORM brings it once committed */
 		send_pkt(z, sid, ZP_PROPOSAL, t->zxid, t->data, t->len);
-		if (done)
-			send_pkt(z, sid, ZP_COMMIT, t->zxid, NULL, 0);
+		send_pkt(z, sid, ZP_COMMIT, t->zxid, NULL, 0);
 	}
 	send_pkt(z, sid, ZP_NEWLEADER, zab_zxid((uint32_t)z->new_epoch, 0),
 		 NULL, 0);
+	/* The proposals not committed yet follow NEWLEADER (ZooKeeper's
+	 * leader sends them before it).  ZooKeeper 3.8.0's Learner logs
+	 * and forgets the proposals it holds at NEWLEADER, and then throws
+	 * on a COMMIT for one of them (ZOOKEEPER-4394, fixed in 3.8.1),
+	 * dropping the link; after NEWLEADER it keeps them, as any
+	 * learner, until their COMMITs.  An observer gets them as INFORMs
+	 * once committed. */
+	for (; k < z->hn && !l->observer; k++) {
+		struct htx *t = hat(z, k);
+		send_pkt(z, sid, ZP_PROPOSAL, t->zxid, t->data, t->len);
+	}
 	l->stage = LH_SYNCED;
 }
 
