@@ -34,7 +34,8 @@
  * children, and pzxid / mzxid / aversion only grow, so for a transaction
  * at zxid Z:
  *   create, delete: if the parent's pzxid > Z, or == Z without an
- *     earlier step of the same multi having set it, the snapshot saw the
+ *     earlier step of the same multi having set it (by changing its
+ *     children or by creating it), the snapshot saw the
  *     parent after Z (and the child after that): skip.  (The snapshot
  *     reads each node inside the tree's seqcount, so a node never shows
  *     half a multi.)  Otherwise, if the
@@ -47,7 +48,9 @@
  *     delete, so a parent whose ephemeral the walk missed still gets its
  *     side; a record without the list (ZooKeeper's with
  *     closeSessionTxn disabled) deletes the ephemerals the tree has.
- *   setData: skip if the node is missing or its mzxid >= Z.
+ *   setData: skip if the node is missing or its mzxid > Z, or == Z
+ *     without an earlier step of the same multi having set it (a create
+ *     or a setData of the same node).
  *   setACL: skip if the node is missing or its aversion >= the new one.
  */
 #include <stdio.h>
@@ -469,8 +472,10 @@ static const struct zstat *stat_of(struct zab_seq *s, const char *path,
 }
 
 /* Did an earlier step of this same transaction change `path`'s
- * children?  Then its pzxid == zxid comes from the replay, not from the
- * snapshot. */
+ * children, create `path` or set its data?  Then its pzxid or mzxid ==
+ * zxid comes from the replay, not from the snapshot.  (A node the
+ * snapshot shows after zxid is never also one the replay changed at
+ * zxid: both need the walk to have seen it before.) */
 static bool touched_here(const struct paths *here, const char *path,
 			 size_t len)
 {
@@ -482,7 +487,7 @@ static bool touched_here(const struct paths *here, const char *path,
 
 /* Apply one logged change exactly once over a fuzzy snapshot (see the
  * rules at the top of this file).  `here`: parents this transaction's
- * earlier steps changed. */
+ * earlier steps changed, and nodes they created or set. */
 static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		       int64_t time, struct paths *here)
 {
@@ -507,7 +512,8 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 							false, zxid);
 		break;
 	case ST_SETDATA:
-		if (!node || node->mzxid >= zxid)
+		if (!node || node->mzxid > zxid ||
+		    (node->mzxid == zxid && !touched_here(here, st->path, st->len)))
 			return ZOK;
 		break;
 	case ST_SETACL:
@@ -517,7 +523,14 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 	case ST_CHECK:
 		return ZOK;
 	}
-	return seq_apply_step(s, st, zxid, time, NULL, false);
+	int rc = seq_apply_step(s, st, zxid, time, NULL, false);
+	/* a node this transaction creates or sets has mzxid (and, created,
+	 * pzxid) == zxid from the replay: later steps may still set it or
+	 * create its children */
+	if (!rc && (st->kind == ST_CREATE || st->kind == ST_SETDATA) &&
+	    !touched_here(here, st->path, st->len))
+		paths_add(here, st->path, st->len);
+	return rc;
 }
 
 /* A closeSession over a fuzzy snapshot: each ephemeral its record lists

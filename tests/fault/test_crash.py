@@ -601,6 +601,51 @@ def test_first_request_after_restart_is_a_read(paddock_factory, stop_with):
     assert ruok == "imok"
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("stop_with", ["term", "kill9"])
+def test_multi_creating_a_parent_and_its_children_survives_restart(
+        paddock_factory, stop_with):
+    """A multi that creates a node and then children under it, and sets
+    nodes it created or set, replayed from the log after the restart:
+    every step comes back (the replay once took the pzxid or mzxid that
+    an earlier step of the same multi had set for a sign that the
+    snapshot already held the change, and skipped the later steps)."""
+    from kazoo.client import KazooClient
+    srv = paddock_factory().start()
+    zk = KazooClient(hosts=srv.hosts, timeout=10.0)
+    zk.start(timeout=20)
+    zk.create("/s", b"s0")
+    t = zk.transaction()
+    t.create("/m", b"parent")
+    t.create("/m/a", b"a")
+    t.create("/m/a/b", b"b")
+    t.set_data("/m/a", b"a set")
+    t.create("/m/c", b"c")
+    t.set_data("/s", b"s1")
+    t.set_data("/s", b"s2")
+    res = t.commit()
+    assert res[:3] + res[4:5] == ["/m", "/m/a", "/m/a/b", "/m/c"], res
+    paths = ("/m", "/m/a", "/m/a/b", "/m/c", "/s")
+    before = {p: zk.get(p) for p in paths}
+    assert before["/m/a"][0] == b"a set" and before["/s"][0] == b"s2"
+    zk.stop()
+    zk.close()
+    if stop_with == "term":
+        assert srv.term() == 0
+    else:
+        srv.kill9()
+    srv.start()
+    zk = KazooClient(hosts=srv.hosts, timeout=10.0)
+    zk.start(timeout=20)
+    after = {p: zk.get(p) if zk.exists(p) else None for p in before}
+    say("multi-created and set %s after %s + restart: %s" %
+        (", ".join(paths), stop_with,
+         sorted(p for p, v in after.items() if v)))
+    zk.stop()
+    zk.close()
+    assert after == before
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("stop_with", ["term", "kill9"])
 def test_containers_and_ttls_survive_restart(paddock_factory, stop_with):

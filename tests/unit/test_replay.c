@@ -283,6 +283,76 @@ static void test_close_session_deletes_an_ephemeral_the_walk_missed(
 	done(s, t);
 }
 
+/* A multi (+ 1) creates /x and /x/y under "/", which the walk saw
+ * before it: /x is new, so its pzxid is + 1 from this very multi, and
+ * /x/y must still be created. */
+static void test_multi_creates_a_parent_and_its_child(void **state)
+{
+	struct tree *t = tree_create();
+	struct zab_seq *s;
+
+	assert_non_null(t);
+	snapshot(t);
+	struct zk_txn x = create(SNAP_ZXID + 1, "/x", 0);
+	struct zk_txn y = create(SNAP_ZXID + 1, "/x/y", 1);
+	struct zk_body subs[] = {x.body, y.body};
+	struct zk_txn z = txn(SNAP_ZXID + 1, ZOP_MULTI, ZK_REC_MULTI);
+	z.body.multi.n = 2;
+	z.body.multi.subs = subs;
+	log_txns(&z, 1);
+	t = recover(&s);
+	assert_non_null(tree_lookup(t, S("/x")));
+	assert_non_null(tree_lookup(t, S("/x/y")));
+	struct zstat st = stat_of(t, "/x");
+	assert_int_equal(st.num_children, 1);
+	assert_int_equal(st.cversion, 1);
+	assert_int_equal(st.pzxid, SNAP_ZXID + 1);
+	done(s, t);
+}
+
+static struct zk_txn set(zxid_t zxid, const char *path, const char *data,
+			 int32_t version)
+{
+	struct zk_txn z = txn(zxid, ZOP_SETDATA, ZK_REC_SET_DATA);
+
+	z.body.set_data.path = (struct zk_buf){path, (int32_t)strlen(path)};
+	z.body.set_data.data = (struct zk_buf){data, (int32_t)strlen(data)};
+	z.body.set_data.version = version;
+	return z;
+}
+
+/* A multi (+ 1) creates /x and sets it, then sets /k (version 0 in the
+ * snapshot) twice: every step applies, though each leaves mzxid == + 1
+ * for the next. */
+static void test_multi_sets_what_it_created_and_sets_twice(void **state)
+{
+	struct tree *t = tree_create();
+	struct zab_seq *s;
+
+	assert_non_null(t);
+	put(t, "/k", 0x10000000fLL, 0, 0, 0);
+	snapshot(t);
+	struct zk_body subs[] = {create(SNAP_ZXID + 1, "/x", 1).body,
+				 set(SNAP_ZXID + 1, "/x", "x1", 1).body,
+				 set(SNAP_ZXID + 1, "/k", "k1", 1).body,
+				 set(SNAP_ZXID + 1, "/k", "k2", 2).body};
+	struct zk_txn z = txn(SNAP_ZXID + 1, ZOP_MULTI, ZK_REC_MULTI);
+	z.body.multi.n = 4;
+	z.body.multi.subs = subs;
+	log_txns(&z, 1);
+	t = recover(&s);
+	struct zview v;
+	znode_view(tree_lookup(t, S("/x")), &v);
+	assert_int_equal(v.stat.version, 1);
+	assert_int_equal(v.stat.data_length, 2);
+	assert_memory_equal(v.data, "x1", 2);
+	znode_view(tree_lookup(t, S("/k")), &v);
+	assert_int_equal(v.stat.version, 2);
+	assert_int_equal(v.stat.mzxid, SNAP_ZXID + 1);
+	assert_memory_equal(v.data, "k2", 2);
+	done(s, t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -291,6 +361,8 @@ int main(void)
 	    T(test_delete_the_walk_missed_counted),
 	    T(test_child_deleted_and_created_again),
 	    T(test_close_session_deletes_an_ephemeral_the_walk_missed),
+	    T(test_multi_creates_a_parent_and_its_child),
+	    T(test_multi_sets_what_it_created_and_sets_twice),
 	};
 	int rc;
 
