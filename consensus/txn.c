@@ -51,7 +51,9 @@
  *   setData: skip if the node is missing or its mzxid > Z, or == Z
  *     without an earlier step of the same multi having set it (a create
  *     or a setData of the same node).
- *   setACL: skip if the node is missing or its aversion >= the new one.
+ *   setACL: skip if the node is missing, was created after Z (the
+ *     snapshot holds a later node of that name, whose aversion started
+ *     again from 0) or its aversion >= the new one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -517,7 +519,8 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 			return ZOK;
 		break;
 	case ST_SETACL:
-		if (!node || node->aversion >= st->version)
+		if (!node || node->czxid > zxid ||
+		    node->aversion >= st->version)
 			return ZOK;
 		break;
 	case ST_CHECK:

@@ -353,6 +353,47 @@ static void test_multi_sets_what_it_created_and_sets_twice(void **state)
 	done(s, t);
 }
 
+/* setACL on /a (+ 1, aversion 1), then /a deleted (+ 2) and created
+ * again (+ 3) before the walk reached it: the snapshot's /a is the new
+ * node, aversion 0, which the setACL must leave alone. */
+static void test_set_acl_skips_a_node_created_again_later(void **state)
+{
+	struct tree *t = tree_create();
+	struct zab_seq *s;
+	static const char id[] = "anyone";
+
+	assert_non_null(t);
+	put(t, "/w", 0x10000000fLL, 1, 1, 0);
+	struct zstat a = {.czxid = SNAP_ZXID + 3, .mzxid = SNAP_ZXID + 3,
+			  .pzxid = SNAP_ZXID + 3};
+	struct zacl *open = zacl_open();
+	assert_int_equal(tree_node_restore(t, S("/w/a"), &a, "n", 1, open,
+					   true),
+			 ZOK);
+	zacl_unref(open);
+	snapshot(t);
+	/* world:anyone READ only: perms, scheme, id */
+	struct jw acl = {0};
+	jw_int(&acl, 1);
+	jw_str(&acl, "world");
+	jw_str(&acl, id);
+	assert_false(acl.err);
+	struct zk_txn z[] = {txn(SNAP_ZXID + 1, ZOP_SETACL, ZK_REC_SET_ACL),
+			     del(SNAP_ZXID + 2, "/w/a"),
+			     create(SNAP_ZXID + 3, "/w/a", 2)};
+	z[0].body.set_acl.path = (struct zk_buf){"/w/a", 4};
+	z[0].body.set_acl.acl = (struct zk_acls){.n = 1, .raw = acl.p,
+						 .raw_len = acl.len};
+	z[0].body.set_acl.version = 1;
+	log_txns(z, 3);
+	jw_free(&acl);
+	t = recover(&s);
+	struct zstat st = stat_of(t, "/w/a");
+	assert_int_equal(st.aversion, 0);
+	assert_int_equal(st.czxid, SNAP_ZXID + 3);
+	done(s, t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -363,6 +404,7 @@ int main(void)
 	    T(test_close_session_deletes_an_ephemeral_the_walk_missed),
 	    T(test_multi_creates_a_parent_and_its_child),
 	    T(test_multi_sets_what_it_created_and_sets_twice),
+	    T(test_set_acl_skips_a_node_created_again_later),
 	};
 	int rc;
 
