@@ -2202,6 +2202,7 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	tree_write_begin(s->tree);
 	tree_quota_setup(s->tree);
 	tree_write_end(s->tree, last > snap ? last : snap);
+	tree_digest_log_start(s->tree); /* "hash": transactions from here on */
 	int64_t t2 = zk_clock_us(CLOCK_MONOTONIC);
 	zk_amm_add(&s->stats.snap_load_ms, (t1 - t0) / 1000);
 	zk_amm_add(&s->stats.txns_load_ms, (t2 - t1) / 1000);

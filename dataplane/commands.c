@@ -705,7 +705,23 @@ static const char *run(struct dp_server *d, const char *cmd,
 		return NULL;
 	}
 	if (!strcmp(cmd, "hash")) {
-		json_object_set_new(r, "digests", json_array());
+		/* Commands.DigestCommand: DataTree.getDigestLog, each
+		 * ZxidDigest by its getters in snake case */
+		json_t *a = json_array();
+		struct tree_zxid_digest *l =
+		    malloc(TREE_DIGEST_LOG_LIMIT * sizeof(*l));
+		size_t n = l ? tree_digest_log(d->tree, l) : 0;
+		for (size_t i = 0; i < n; i++) {
+			json_t *e = json_object();
+			json_object_set_new(e, "zxid", json_integer(l[i].zxid));
+			json_object_set_new(e, "digest",
+					    json_integer(l[i].digest));
+			json_object_set_new(e, "digest_version",
+					    json_integer(ZK_DIGEST_VERSION));
+			json_array_append_new(a, e);
+		}
+		free(l);
+		json_object_set_new(r, "digests", a);
 		return NULL;
 	}
 	if (!strcmp(cmd, "system_properties")) {

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -1161,11 +1162,22 @@ bool dp_4lw(struct dp_worker *w, const uint8_t cmd4[4], const uint8_t *more,
 		out(o, "This ZooKeeper instance is not currently serving "
 		       "requests\n");
 	} else if (!strcmp(cmd, "hash")) {
-		/* DigestCommand: one "zxid: digest" line per digest kept;
-		 * paddock keeps none (the AdminServer's "digests": []) */
-		if (!mode)
+		/* DigestCommand: a line per entry of the digest log,
+		 * Long.toHexString(zxid) + ": " + digest, println'd; none
+		 * where the tree keeps no digest (standalone) */
+		if (!mode) {
 			out(o, "This ZooKeeper instance is not currently "
 			       "serving requests");
+		} else {
+			struct tree_zxid_digest *l =
+			    malloc(TREE_DIGEST_LOG_LIMIT * sizeof(*l));
+			size_t n = l ? tree_digest_log(d->tree, l) : 0;
+			for (size_t i = 0; i < n; i++)
+				out(o, "%llx: %lld\n",
+				    (unsigned long long)l[i].zxid,
+				    (long long)l[i].digest);
+			free(l);
+		}
 	} else if (!strcmp(cmd, "isro")) {
 		out(o, "%s",
 		    !mode			 ? "null"

@@ -56,6 +56,11 @@
  * counts), with smp_wmb on the writer and smp_rmb on readers, as Linux's
  * seqcount_t.
  *
+ * Digest log ("hash"): tree_write_end keeps (zxid, tree digest) for each
+ * zxid that is a multiple of 128, the last 1024 in a ring, as ZooKeeper's
+ * DataTree.logZxidDigest; readers copy it under a per-entry seqcount
+ * (tree_digest_log).
+ *
  *
  * Stat rules (Apache ZooKeeper 3.8 DataTree / PrepRequestProcessor):
  *  - create: czxid = mzxid = pzxid = zxid, ctime = mtime = time, versions
@@ -206,6 +211,14 @@ struct tree {
 	struct dcache *dcache; /* DCACHE_SLOTS, while digest_on */
 	bool hinted;           /* tree_digest_hint, for the next write */
 	uint32_t hint;
+	/* digest log (tree_digest_log): entry j is in dlog[j % LIMIT];
+	 * dlog_begun / dlog_done count the entries whose writing began /
+	 * ended; dlog_seen (writer only) is the highest zxid of any
+	 * tree_write_end, dlog_on (writer only) tree_digest_log_start */
+	struct tree_zxid_digest dlog[TREE_DIGEST_LOG_LIMIT];
+	uint64_t dlog_begun, dlog_done;
+	zxid_t dlog_seen;
+	bool dlog_on;
 	struct znode *create_parent; /* tree_node_create's last parent */
 	struct znode **rstack;	     /* restore: the last node's ancestors */
 	size_t rs_n, rs_cap;
@@ -1794,8 +1807,15 @@ void zacl_release(struct zacl *a)
 	call_rcu(&d->rcu, acl_defer_cb);
 }
 
+static void dlog_add(struct tree *t, zxid_t zxid);
+
 void tree_write_end(struct tree *t, zxid_t zxid)
 {
+	if (zxid > t->dlog_seen) {
+		t->dlog_seen = zxid;
+		if (!((uint64_t)zxid % TREE_DIGEST_LOG_INTERVAL))
+			dlog_add(t, zxid);
+	}
 	if (t->write_depth > 1) {
 		t->write_depth--;
 		return;
@@ -2420,4 +2440,53 @@ bool tree_digest_on(const struct tree *t)
 uint64_t tree_digest(const struct tree *t)
 {
 	return TREE_LOAD(t->digest);
+}
+
+/* Digest log.  A seqcount per entry, as the tree's own: the writer
+ * counts an entry begun, writes it, counts it done; a reader copies the
+ * entries done and takes the copy again if the writer began overwriting
+ * one of them meanwhile.  Every field is a C11 atomic, so a torn copy
+ * is a retry, never a data race. */
+static void dlog_add(struct tree *t, zxid_t zxid)
+{
+	uint64_t j = t->dlog_done; /* written by this thread only */
+	struct tree_zxid_digest *e = &t->dlog[j % TREE_DIGEST_LOG_LIMIT];
+
+	if (!t->dlog_on || !t->digest_on)
+		return;
+	TREE_STORE(t->dlog_begun, j + 1);
+	cmm_smp_wmb();
+	TREE_STORE(e->zxid, zxid);
+	TREE_STORE(e->digest, (int64_t)t->digest);
+	cmm_smp_wmb();
+	TREE_STORE(t->dlog_done, j + 1);
+}
+
+void tree_digest_log_start(struct tree *t)
+{
+	t->dlog_on = true;
+}
+
+size_t tree_digest_log(const struct tree *t, struct tree_zxid_digest *out)
+{
+	for (;;) {
+		uint64_t done = TREE_LOAD(t->dlog_done), first, j;
+		size_t n = 0;
+
+		cmm_smp_rmb();
+		first = done > TREE_DIGEST_LOG_LIMIT
+			    ? done - TREE_DIGEST_LOG_LIMIT
+			    : 0;
+		for (j = first; j < done; j++, n++) {
+			const struct tree_zxid_digest *e =
+			    &t->dlog[j % TREE_DIGEST_LOG_LIMIT];
+
+			out[n].zxid = TREE_LOAD(e->zxid);
+			out[n].digest = TREE_LOAD(e->digest);
+		}
+		cmm_smp_rmb();
+		/* entry j's slot is rewritten by entry j + LIMIT */
+		if (TREE_LOAD(t->dlog_begun) <= first + TREE_DIGEST_LOG_LIMIT)
+			return n;
+	}
 }

@@ -650,4 +650,34 @@ uint64_t tree_digest(const struct tree *t);
 int64_t tree_node_digest(struct tree *t, const struct znode *n,
 			 uint32_t *dcrc);
 
+/* ------------------------------------------------------------------ */
+/* Digest log (ZooKeeper's DataTree.digestLog, the "hash" command)      */
+/* ------------------------------------------------------------------ */
+/*
+ * As DataTree.logZxidDigest: after each transaction whose zxid is a
+ * multiple of TREE_DIGEST_LOG_INTERVAL, the tree keeps (zxid, tree
+ * digest), the last TREE_DIGEST_LOG_LIMIT of them, oldest dropped.
+ * tree_write_end is the point: it logs `zxid` when it is above every
+ * zxid it was given before (a re-publish of the applied zxid is not a
+ * transaction) and the tree keeps its digest (tree_digest_start) and
+ * logs (tree_digest_log_start).
+ */
+#define TREE_DIGEST_LOG_LIMIT 1024   /* DataTree.DIGEST_LOG_LIMIT */
+#define TREE_DIGEST_LOG_INTERVAL 128 /* DataTree.DIGEST_LOG_INTERVAL */
+
+struct tree_zxid_digest {
+	zxid_t zxid;
+	int64_t digest; /* tree_digest() after transaction zxid */
+};
+
+/* Writer: log from the next tree_write_end on (off at tree_create).
+ * Call it once the tree's digest is right: a recovery's replay over a
+ * fuzzy snapshot passes through trees no server had. */
+void tree_digest_log_start(struct tree *t);
+/* Any thread (no RCU read side needed): copy the log, oldest first,
+ * into out[TREE_DIGEST_LOG_LIMIT]; returns the number of entries.  A
+ * copy that the writer overwrote meanwhile is taken again (the log
+ * changes once per TREE_DIGEST_LOG_INTERVAL transactions). */
+size_t tree_digest_log(const struct tree *t, struct tree_zxid_digest *out);
+
 #endif

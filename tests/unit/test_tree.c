@@ -1723,6 +1723,162 @@ static uint64_t ref_digest(struct tree *t)
 	return w.sum;
 }
 
+/* ---- digest log (DataTree.logZxidDigest / getDigestLog) ---- */
+
+/* One transaction: a setData of "/d" (the digest changes each time),
+ * applied as the sequencer does, between write_begin and write_end. */
+static void dlog_txn(struct tree *t, zxid_t zxid)
+{
+	char data[24];
+
+	snprintf(data, sizeof(data), "%lld", (long long)zxid);
+	tree_write_begin(t);
+	assert_int_equal(tree_node_set_data(t, S("/d"), data,
+					    (int32_t)strlen(data), zxid,
+					    1000 + zxid, NULL),
+			 ZOK);
+	tree_write_end(t, zxid);
+}
+
+static void test_digest_log_keeps_the_last_1024_multiples_of_128(void **state)
+{
+	struct tree *t = *state;
+	/* 1030 multiples of 128 and 50 more: the log wraps by 6 */
+	const zxid_t last = 1030 * TREE_DIGEST_LOG_INTERVAL + 50;
+	struct tree_zxid_digest *l = malloc(TREE_DIGEST_LOG_LIMIT * sizeof(*l));
+	int64_t *want = calloc(1031, sizeof(*want));
+
+	assert_non_null(l);
+	assert_non_null(want);
+	tree_write_begin(t);
+	assert_int_equal(mk(t, "/d", "0", 1), ZOK);
+	tree_write_end(t, 1);
+	/* neither without the tree digest nor before the log starts */
+	tree_digest_log_start(t);
+	for (zxid_t z = 2; z <= 128; z++)
+		dlog_txn(t, z);
+	assert_int_equal(tree_digest_log(t, l), 0);
+	tree_digest_start(t);
+	tree_digest_log_start(t);
+	for (zxid_t z = 129; z <= 255; z++)
+		dlog_txn(t, z);
+	assert_int_equal(tree_digest_log(t, l), 0);
+	dlog_txn(t, 256);
+	want[2] = (int64_t)tree_digest(t);
+	assert_int_equal(tree_digest_log(t, l), 1);
+	assert_int_equal(l[0].zxid, 256);
+	assert_int_equal(l[0].digest, want[2]);
+	/* a re-publish of the applied zxid is no transaction */
+	tree_write_begin(t);
+	tree_write_end(t, 256);
+	assert_int_equal(tree_digest_log(t, l), 1);
+	for (zxid_t z = 257; z <= last; z++) {
+		dlog_txn(t, z);
+		if (z % TREE_DIGEST_LOG_INTERVAL == 0)
+			want[z / TREE_DIGEST_LOG_INTERVAL] =
+			    (int64_t)tree_digest(t);
+	}
+	assert_int_equal(tree_digest_log(t, l), TREE_DIGEST_LOG_LIMIT);
+	/* oldest first: 7 * 128 ... 1030 * 128 */
+	for (size_t i = 0; i < TREE_DIGEST_LOG_LIMIT; i++) {
+		zxid_t k = (zxid_t)i + 1030 - TREE_DIGEST_LOG_LIMIT + 1;
+		assert_int_equal(l[i].zxid, k * TREE_DIGEST_LOG_INTERVAL);
+		assert_int_equal(l[i].digest, want[k]);
+	}
+	/* the newest entry is the digest after its transaction */
+	assert_int_not_equal(l[TREE_DIGEST_LOG_LIMIT - 1].digest,
+			     (int64_t)tree_digest(t));
+	free(want);
+	free(l);
+}
+
+#define DLOG_RACE_ENTRIES 600
+
+struct dlog_race {
+	struct tree *t;
+	const int64_t *want; /* the digest logged at zxid k * 128 */
+	int stop, ready;
+	long copies, errors;
+};
+
+/* The writer's run: a setData of "/d" at each multiple of 128, an empty
+ * transaction at every other zxid; into want[k], the digest at k * 128. */
+static void dlog_race_run(struct tree *t, int64_t *want)
+{
+	tree_write_begin(t);
+	assert_int_equal(mk(t, "/d", "0", 1), ZOK);
+	tree_write_end(t, 1);
+	tree_digest_start(t);
+	tree_digest_log_start(t);
+	for (zxid_t z = 2; z <= DLOG_RACE_ENTRIES * TREE_DIGEST_LOG_INTERVAL;
+	     z++) {
+		if (z % TREE_DIGEST_LOG_INTERVAL == 0) {
+			dlog_txn(t, z);
+			if (want)
+				want[z / TREE_DIGEST_LOG_INTERVAL] =
+				    (int64_t)tree_digest(t);
+		} else {
+			tree_write_begin(t);
+			tree_write_end(t, z);
+		}
+	}
+}
+
+/* A reader copying the log while the writer appends: every copy is a
+ * run of consecutive multiples of 128, at most 1024 long, each with the
+ * digest its zxid had. */
+static void *dlog_reader(void *arg)
+{
+	struct dlog_race *r = arg;
+	struct tree_zxid_digest *l = malloc(TREE_DIGEST_LOG_LIMIT * sizeof(*l));
+
+	__atomic_add_fetch(&r->ready, 1, __ATOMIC_SEQ_CST);
+	while (l && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		size_t n = tree_digest_log(r->t, l);
+
+		r->copies++;
+		if (n > TREE_DIGEST_LOG_LIMIT)
+			r->errors++;
+		for (size_t i = 0; i < n; i++) {
+			zxid_t z = l[i].zxid;
+
+			if (z <= 0 || z % TREE_DIGEST_LOG_INTERVAL ||
+			    z > DLOG_RACE_ENTRIES * TREE_DIGEST_LOG_INTERVAL ||
+			    (i &&
+			     z != l[i - 1].zxid + TREE_DIGEST_LOG_INTERVAL) ||
+			    l[i].digest !=
+				r->want[z / TREE_DIGEST_LOG_INTERVAL])
+				r->errors++;
+		}
+	}
+	free(l);
+	return NULL;
+}
+
+static void test_digest_log_copies_are_whole_while_written(void **state)
+{
+	struct tree *t = *state, *ref = tree_create();
+	int64_t *want = calloc(DLOG_RACE_ENTRIES + 1, sizeof(*want));
+	struct dlog_race r = {.t = t, .want = want};
+	pthread_t th;
+
+	assert_non_null(ref);
+	assert_non_null(want);
+	/* the same run on a tree of its own gives the digests to expect */
+	dlog_race_run(ref, want);
+	tree_destroy(ref);
+	rcu_quiescent_state();
+	assert_int_equal(pthread_create(&th, NULL, dlog_reader, &r), 0);
+	while (!__atomic_load_n(&r.ready, __ATOMIC_SEQ_CST))
+		;
+	dlog_race_run(t, NULL);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	assert_true(r.copies > 0);
+	assert_int_equal(r.errors, 0);
+	free(want);
+}
+
 static void test_digest_matches_zookeepers_values(void **state)
 {
 	struct tree *t = *state;
@@ -1922,6 +2078,8 @@ int main(void)
 	    T(test_ephemerals_come_in_zookeepers_order),
 	    T(test_digest_matches_zookeepers_values),
 	    T(test_digest_follows_every_change),
+	    T(test_digest_log_keeps_the_last_1024_multiples_of_128),
+	    T(test_digest_log_copies_are_whole_while_written),
 	};
 	int rc;
 
