@@ -39,8 +39,9 @@
  *     parent after Z (and the child after that): skip.  (The snapshot
  *     reads each node inside the tree's seqcount, so a node never shows
  *     half a multi.)  Otherwise, if the
- *     child is already there (create) or already gone or re-created
- *     (delete), only the parent's side is applied
+ *     child is already there (create) or already gone or re-created,
+ *     at Z too when not by an earlier step (delete), only the parent's
+ *     side is applied
  *     (tree_node_child_replayed: its count of creates, and numChildren
  *     counted, since the snapshot's may or may not include a child the
  *     walk missed); else the whole change.
@@ -509,7 +510,10 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		if (st->kind == ST_CREATE && node)
 			return tree_node_child_replayed(s->tree, st->path, pl,
 							true, zxid);
-		if (st->kind == ST_DELETE && (!node || node->czxid > zxid))
+		if (st->kind == ST_DELETE &&
+		    (!node || node->czxid > zxid ||
+		     (node->czxid == zxid &&
+		      !touched_here(here, st->path, st->len))))
 			return tree_node_child_replayed(s->tree, st->path, pl,
 							false, zxid);
 		break;

@@ -24,6 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <urcu-qsbr.h>
@@ -394,6 +398,505 @@ static void test_set_acl_skips_a_node_created_again_later(void **state)
 	done(s, t);
 }
 
+/* ---- random writes racing the walk ----
+ *
+ * A seeded generator applies random transactions to a live tree (the
+ * leader's, the truth: straight through the tree's own calls) and logs
+ * their records, while log/snap.c walks that tree for a snapshot.  The
+ * walk hands over at each buffer flush (the pwrite hook) to the
+ * generator, which applies a few more transactions there, so the races
+ * are the seed's and replay exactly.  Then the snapshot plus the log
+ * are recovered, once as written and once with numChildren counted as
+ * a SNAP install counts it, and every node (data, Stat, ACL) must equal
+ * the live tree's.  Paths come from a few names three levels deep, so
+ * transactions keep hitting the same nodes; some data is 70 kB, so the
+ * buffer fills (and the generator runs) inside subtrees. */
+#define RW_NAMES "abcd"
+#define RW_BIG 70000
+
+struct rw {
+	struct tree *t;
+	struct zlog *log;
+	uint64_t rng;
+	zxid_t zxid;
+	int64_t session;
+	int cxid;
+	/* the current transaction's records (a closeSession's paths, up to
+	 * every node there can be) */
+	struct zk_body b[96];
+	char path[96][16];
+	int n;
+	/* the walk's hand-over */
+	int want;   /* __atomic: transactions the walk asks for */
+	bool in_walk;
+	struct jw acl_open, acl_read;
+};
+
+static struct rw *rw_now;
+static __thread bool rw_walker;
+static char rw_data[RW_BIG];
+
+static uint32_t rw_rand(struct rw *g, uint32_t n)
+{
+	g->rng = g->rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(g->rng >> 33) % n;
+}
+
+static void rw_path(struct rw *g, char *p)
+{
+	int depth = 1 + (int)rw_rand(g, 3), k = 0;
+	for (int i = 0; i < depth; i++) {
+		p[k++] = '/';
+		p[k++] = RW_NAMES[rw_rand(g, sizeof(RW_NAMES) - 1)];
+	}
+	p[k] = 0;
+}
+
+static int32_t rw_dlen(struct rw *g)
+{
+	static const int32_t len[] = {0, 1, 9, 100, RW_BIG};
+	return len[rw_rand(g, 5)];
+}
+
+static const struct zstat *rw_stat(struct rw *g, const char *p,
+				   struct zstat *st)
+{
+	const struct znode *n = tree_lookup(g->t, p, strlen(p));
+	struct zview v;
+	if (!n)
+		return NULL;
+	znode_view(n, &v);
+	*st = v.stat;
+	return st;
+}
+
+/* One op on `p` applied to the live tree and recorded as b[n]; false if
+ * it does not apply there (nothing changed). */
+static bool rw_op(struct rw *g, int kind, const char *p)
+{
+	struct zk_body *b = &g->b[g->n];
+	char *path = g->path[g->n];
+	size_t len = strlen(p);
+	struct zstat st, ps;
+	const struct zstat *node = rw_stat(g, p, &st);
+	char parent[16];
+	size_t pl = zk_parent_len(p, len);
+	memcpy(parent, p, pl);
+	parent[pl] = 0;
+	const struct zstat *par = rw_stat(g, parent, &ps);
+	int32_t dlen = rw_dlen(g);
+	rw_data[0] = (char)g->zxid; /* the same for a multi's ops */
+	memset(b, 0, sizeof(*b));
+	snprintf(path, 16, "%s", p);
+	struct zk_buf zp = {path, (int32_t)len};
+	switch (kind) {
+	case 0: { /* create, an ephemeral one time in four */
+		bool eph = rw_rand(g, 4) == 0;
+		if (node || !par || par->ephemeral_owner)
+			return false;
+		struct zacl *a = zacl_open();
+		int rc = tree_node_create(g->t, p, len, rw_data, dlen, a,
+					  eph ? g->session : 0, g->zxid, 3000,
+					  NULL);
+		zacl_unref(a);
+		assert_int_equal(rc, ZOK);
+		rw_stat(g, parent, &ps);
+		*b = (struct zk_body){.type = ZOP_CREATE, .rec = ZK_REC_CREATE};
+		b->create.path = zp;
+		b->create.data = (struct zk_buf){rw_data, dlen};
+		b->create.acl = (struct zk_acls){.n = 1, .raw = g->acl_open.p,
+						 .raw_len = g->acl_open.len};
+		b->create.ephemeral = eph;
+		b->create.parent_cversion = zk_cversion_stored(&ps);
+		break;
+	}
+	case 1: /* delete */
+		if (!node || node->num_children)
+			return false;
+		assert_int_equal(tree_node_delete(g->t, p, len, g->zxid), ZOK);
+		*b = (struct zk_body){.type = ZOP_DELETE, .rec = ZK_REC_DELETE};
+		b->del.path = zp;
+		break;
+	case 2: /* setData */
+		if (!node)
+			return false;
+		assert_int_equal(tree_node_set_data(g->t, p, len, rw_data, dlen,
+						    g->zxid, 3000, NULL),
+				 ZOK);
+		*b = (struct zk_body){.type = ZOP_SETDATA,
+				      .rec = ZK_REC_SET_DATA};
+		b->set_data.path = zp;
+		b->set_data.data = (struct zk_buf){rw_data, dlen};
+		b->set_data.version = node->version + 1;
+		break;
+	default: { /* setACL: read-only or open, in turn */
+		if (!node)
+			return false;
+		bool ro = node->aversion % 2 == 0;
+		struct jw *raw = ro ? &g->acl_read : &g->acl_open;
+		struct zacl *a = ro ? zacl_new(1, (int32_t[]){ZPERM_READ},
+					       (const char *[]){"world"},
+					       (const char *[]){"anyone"})
+				    : zacl_open();
+		assert_int_equal(tree_node_set_acl(g->t, p, len, a, g->zxid,
+						   NULL),
+				 ZOK);
+		zacl_unref(a);
+		*b = (struct zk_body){.type = ZOP_SETACL, .rec = ZK_REC_SET_ACL};
+		b->set_acl.path = zp;
+		b->set_acl.acl = (struct zk_acls){.n = 1, .raw = raw->p,
+						  .raw_len = raw->len};
+		b->set_acl.version = node->aversion + 1;
+		break;
+	}
+	}
+	g->n++;
+	return true;
+}
+
+static void rw_log(struct rw *g, struct zk_txn *z)
+{
+	struct jw w = {0};
+	if (!g->log)
+		return; /* before the snapshot */
+	assert_int_equal(zk_txn_encode(&w, z), 0);
+	assert_int_equal(zlog_append(g->log, g->zxid, w.p, w.len), 0);
+	jw_free(&w);
+}
+
+static void rw_ephemeral(const char *path, size_t len, void *arg)
+{
+	struct rw *g = arg;
+	snprintf(g->path[g->n], 16, "%.*s", (int)len, path);
+	g->b[g->n].del.path = (struct zk_buf){g->path[g->n], (int32_t)len};
+	g->n++;
+}
+
+/* One transaction: a single op, a multi of up to four (each on the
+ * last one's path, a child or the parent of it, or anywhere), or the
+ * session's close and a new session. */
+static void rw_txn(struct rw *g)
+{
+	uint32_t what = rw_rand(g, 20);
+	struct zk_txn z;
+	memset(&z, 0, sizeof(z));
+	g->n = 0;
+	g->zxid++;
+	z.hdr = (struct zk_txnhdr){.client_id = g->session, .cxid = ++g->cxid,
+				   .zxid = g->zxid, .time = 3000};
+	tree_write_begin(g->t);
+	if (what == 0) {
+		/* closeSession: the session's ephemerals, as prep found
+		 * them (paths2Delete), deleted here */
+		tree_ephemerals(g->t, g->session, rw_ephemeral, g);
+		struct zk_buf v[96];
+		for (int i = 0; i < g->n; i++) {
+			v[i] = g->b[i].del.path;
+			assert_int_equal(tree_node_delete(g->t, v[i].p, (size_t)v[i].len,
+							  g->zxid),
+					 ZOK);
+		}
+		z.hdr.type = z.body.type = ZOP_CLOSESESSION;
+		z.body.rec = ZK_REC_CLOSE_SESSION;
+		z.body.close_session.paths.n = g->n;
+		z.body.close_session.paths.v = v;
+		tree_write_end(g->t, g->zxid);
+		rw_log(g, &z);
+		/* and the next session */
+		g->session++;
+		g->zxid++;
+		z = (struct zk_txn){0};
+		z.hdr = (struct zk_txnhdr){.client_id = g->session, .cxid = 0,
+					   .zxid = g->zxid, .time = 3000,
+					   .type = ZOP_CREATESESSION};
+		z.body.type = ZOP_CREATESESSION;
+		z.body.rec = ZK_REC_CREATE_SESSION;
+		z.body.create_session.timeout = 30000;
+		tree_write_begin(g->t);
+		tree_write_end(g->t, g->zxid);
+		rw_log(g, &z);
+		return;
+	}
+	char p[16];
+	rw_path(g, p);
+	if (what < 8) {
+		for (int tries = 0; tries < 50 && !g->n; tries++) {
+			rw_op(g, (int)rw_rand(g, 4), p);
+			rw_path(g, p);
+		}
+	} else {
+		int want = 2 + (int)rw_rand(g, 3);
+		for (int tries = 0; tries < 50 && g->n < want; tries++) {
+			if (g->n && rw_rand(g, 4)) {
+				char *last = g->path[g->n - 1];
+				size_t l = strlen(last);
+				int how = (int)rw_rand(g, 3);
+				if (how == 0)
+					snprintf(p, sizeof(p), "%s", last);
+				else if (how == 1 && l < 6)
+					snprintf(p, sizeof(p), "%s/%c", last,
+						 RW_NAMES[rw_rand(g, 4)]);
+				else if (l > 2)
+					snprintf(p, sizeof(p), "%.*s",
+						 (int)zk_parent_len(last, l),
+						 last);
+			}
+			if (!rw_op(g, (int)rw_rand(g, 3), p))
+				rw_path(g, p);
+		}
+	}
+	tree_write_end(g->t, g->zxid);
+	if (!g->n) {
+		g->zxid--; /* nothing applied: no transaction */
+		return;
+	}
+	if (g->n == 1) {
+		z.body = g->b[0];
+	} else {
+		z.body.type = ZOP_MULTI;
+		z.body.rec = ZK_REC_MULTI;
+		z.body.multi.n = g->n;
+		z.body.multi.subs = g->b;
+	}
+	z.hdr.type = z.body.type;
+	rw_log(g, &z);
+}
+
+/* The walk's pwrite: first the generator's turn, then the write. */
+static ssize_t rw_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	struct rw *g = rw_now;
+	if (rw_walker && g) {
+		__atomic_store_n(&g->want, 1 + (int)rw_rand(g, 8),
+				 __ATOMIC_RELEASE);
+		while (__atomic_load_n(&g->want, __ATOMIC_ACQUIRE))
+			sched_yield();
+	}
+	return pwrite(fd, buf, n, off);
+}
+
+struct rw_walk {
+	struct tree *t;
+	zxid_t zxid;
+	struct jw blob;
+	bool done; /* __atomic */
+	int rc;
+};
+
+static void *rw_walk_main(void *arg)
+{
+	struct rw_walk *w = arg;
+	rcu_register_thread();
+	rw_walker = true;
+	w->rc = zsnap_write(dir, w->t, w->zxid, w->blob.p, w->blob.len, NULL);
+	rcu_unregister_thread();
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Every node of a under path equals b's; the number compared. */
+static int rw_same(struct tree *a, struct tree *b, const char *path,
+		   uint64_t seed, const char *how)
+{
+	const struct znode *na = tree_lookup(a, path, strlen(path));
+	const struct znode *nb = tree_lookup(b, path, strlen(path));
+	struct zview va, vb;
+	if (!nb)
+		fail_msg("seed %llu (%s): %s missing", (unsigned long long)seed,
+			 how, path);
+	znode_view(na, &va);
+	znode_view(nb, &vb);
+	const struct zstat *x = &va.stat, *y = &vb.stat;
+	if (x->czxid != y->czxid || x->mzxid != y->mzxid ||
+	    x->ctime != y->ctime || x->mtime != y->mtime ||
+	    x->version != y->version || x->cversion != y->cversion ||
+	    x->aversion != y->aversion ||
+	    x->ephemeral_owner != y->ephemeral_owner ||
+	    x->data_length != y->data_length ||
+	    x->num_children != y->num_children || x->pzxid != y->pzxid ||
+	    va.data_null != vb.data_null ||
+	    (va.stat.data_length &&
+	     memcmp(va.data, vb.data, (size_t)va.stat.data_length)) ||
+	    va.acl->n != vb.acl->n || va.acl->e[0].perms != vb.acl->e[0].perms)
+		fail_msg("seed %llu (%s): %s differs: cversion %d/%d "
+			 "numChildren %d/%d pzxid %llx/%llx version %d/%d "
+			 "mzxid %llx/%llx aversion %d/%d czxid %llx/%llx "
+			 "times %lld/%lld %lld/%lld owner %llx/%llx "
+			 "length %d/%d",
+			 (unsigned long long)seed, how, path, va.stat.cversion,
+			 vb.stat.cversion, va.stat.num_children,
+			 vb.stat.num_children, (unsigned long long)va.stat.pzxid,
+			 (unsigned long long)vb.stat.pzxid, va.stat.version,
+			 vb.stat.version, (unsigned long long)va.stat.mzxid,
+			 (unsigned long long)vb.stat.mzxid, va.stat.aversion,
+			 vb.stat.aversion, (unsigned long long)va.stat.czxid,
+			 (unsigned long long)vb.stat.czxid,
+			 (long long)va.stat.ctime, (long long)vb.stat.ctime,
+			 (long long)va.stat.mtime, (long long)vb.stat.mtime,
+			 (unsigned long long)va.stat.ephemeral_owner,
+			 (unsigned long long)vb.stat.ephemeral_owner,
+			 va.stat.data_length, vb.stat.data_length);
+	int n = 1;
+	char kids[4 * 4][16];
+	int nk = 0;
+	for (const char *c = RW_NAMES; *c; c++) {
+		snprintf(kids[nk], 16, "%s/%c", strcmp(path, "/") ? path : "",
+			 *c);
+		if (tree_lookup(a, kids[nk], strlen(kids[nk])))
+			nk++;
+		else if (tree_lookup(b, kids[nk], strlen(kids[nk])))
+			fail_msg("seed %llu (%s): %s should not be there",
+				 (unsigned long long)seed, how, kids[nk]);
+	}
+	for (int i = 0; i < nk; i++)
+		n += rw_same(a, b, kids[i], seed, how);
+	return n;
+}
+
+/* A SNAP install's numChildren: counted from the children loaded, and
+ * cversion from the creates the walk recorded (ensemble.c,
+ * fix_cversion). */
+static int rw_count_kid(const char *name, size_t len, void *arg)
+{
+	(*(int32_t *)arg)++;
+	return 0;
+}
+
+static void rw_recount(struct tree *t, const char *path)
+{
+	const struct znode *n = tree_lookup(t, path, strlen(path));
+	struct zview v;
+	int32_t kids = 0;
+	znode_view(n, &v);
+	znode_children(n, rw_count_kid, &kids);
+	struct zstat st = v.stat;
+	st.cversion = 2 * zk_cversion_stored(&v.stat) - kids;
+	st.num_children = kids;
+	assert_int_equal(tree_node_restore(t, path, strlen(path), &st, v.data,
+					   v.data_null ? -1 : v.stat.data_length,
+					   (struct zacl *)v.acl, false),
+			 ZOK);
+	for (const char *c = RW_NAMES; *c; c++) {
+		char k[16];
+		snprintf(k, sizeof(k), "%s/%c", strcmp(path, "/") ? path : "",
+			 *c);
+		if (tree_lookup(t, k, strlen(k)))
+			rw_recount(t, k);
+	}
+}
+
+static void rw_check(struct tree *live, const char *snap_dir, uint64_t seed,
+		     const char *how)
+{
+	struct tree *r = tree_create();
+	struct zab_seq_config cfg = {.tree = r, .n_workers = 1,
+				     .snap_dir = snap_dir, .log_dir = dir};
+	char err[256] = "";
+	struct zab_seq *s = zab_seq_create(&cfg);
+	assert_non_null(s);
+	if (zab_seq_recover(s, err, sizeof(err)))
+		fail_msg("seed %llu (%s): %s", (unsigned long long)seed, how,
+			 err);
+	int n = rw_same(live, r, "/", seed, how);
+	/* the tree holds "/zookeeper" and its two children besides */
+	assert_int_equal(tree_node_count(r), (uint64_t)n + 3);
+	done(s, r);
+}
+
+static void rw_seed(uint64_t seed)
+{
+	struct rw g = {.t = tree_create(), .rng = seed, .zxid = 0x100000000ull,
+		       .session = SESSION};
+	char sdir[300];
+	jw_int(&g.acl_open, ZPERM_ALL);
+	jw_str(&g.acl_open, "world");
+	jw_str(&g.acl_open, "anyone");
+	jw_int(&g.acl_read, ZPERM_READ);
+	jw_str(&g.acl_read, "world");
+	jw_str(&g.acl_read, "anyone");
+	for (int i = 0; i < 300; i++)
+		rw_txn(&g); /* before the snapshot: not logged */
+	rm_dir(dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	struct zlog_config c = {dir, dir, 1 << 20, true};
+	char err[256] = "";
+	struct rw_walk w = {.t = g.t, .zxid = g.zxid};
+	/* the hook before the log's writer thread starts, back after it
+	 * ends: it reads the hook too */
+	rw_now = &g;
+	zlog_pwrite_hook = rw_pwrite;
+	g.log = zlog_open(&c, g.zxid, err, sizeof(err));
+	if (!g.log)
+		fail_msg("zlog_open: %s", err);
+	uint8_t pw[ZK_PASSWD_LEN] = {0};
+	jw_int(&w.blob, 1);
+	jw_long(&w.blob, g.session);
+	jw_int(&w.blob, 30000);
+	jw_buf(&w.blob, pw, ZK_PASSWD_LEN);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, rw_walk_main, &w), 0);
+	/* the generator's turns while the walk goes on */
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		int k = __atomic_load_n(&g.want, __ATOMIC_ACQUIRE);
+		if (!k) {
+			rcu_quiescent_state();
+			sched_yield();
+			continue;
+		}
+		while (k--)
+			rw_txn(&g);
+		rcu_quiescent_state();
+		__atomic_store_n(&g.want, 0, __ATOMIC_RELEASE);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, 0);
+	for (int i = 0; i < 50; i++)
+		rw_txn(&g);
+	zlog_kick(g.log);
+	for (int i = 0; i < 2000 && zlog_durable(g.log) < g.zxid; i++)
+		poll(NULL, 0, 5);
+	assert_int_equal(zlog_durable(g.log), g.zxid);
+	zlog_close(g.log);
+	zlog_pwrite_hook = pwrite;
+	rw_now = NULL;
+	rw_check(g.t, dir, seed, "paddock's snapshot");
+	/* the same snapshot as a learner installs a SNAP: numChildren
+	 * counted, in a directory of its own, the same log */
+	struct tree *u = tree_create();
+	zxid_t sz;
+	void *blob;
+	size_t blen;
+	assert_int_equal(zsnap_load(dir, u, &sz, &blob, &blen, NULL, NULL, err,
+				    sizeof(err)),
+			 ZOK);
+	tree_restore_done(u);
+	tree_write_begin(u);
+	rw_recount(u, "/");
+	tree_write_end(u, sz);
+	snprintf(sdir, sizeof(sdir), "%s/snap", dir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	assert_int_equal(zsnap_write(sdir, u, sz, blob, blen, NULL), 0);
+	free(blob);
+	tree_destroy(u);
+	rw_check(g.t, sdir, seed, "counted as a SNAP install");
+	rm_dir(sdir);
+	tree_destroy(g.t);
+	jw_free(&g.acl_open);
+	jw_free(&g.acl_read);
+	jw_free(&w.blob);
+}
+
+static void test_random_writes_racing_the_walk_recover_exactly(void **state)
+{
+	const char *env = getenv("PADDOCK_REPLAY_SEEDS");
+	uint64_t first = 1, n = env ? strtoull(env, NULL, 10) : 40;
+	const char *one = getenv("PADDOCK_REPLAY_SEED");
+	if (one)
+		first = strtoull(one, NULL, 10), n = 1;
+	for (uint64_t seed = first; seed < first + n; seed++)
+		rw_seed(seed);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -405,6 +908,7 @@ int main(void)
 	    T(test_multi_creates_a_parent_and_its_child),
 	    T(test_multi_sets_what_it_created_and_sets_twice),
 	    T(test_set_acl_skips_a_node_created_again_later),
+	    T(test_random_writes_racing_the_walk_recover_exactly),
 	};
 	int rc;
 
