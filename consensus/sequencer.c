@@ -1206,6 +1206,14 @@ static void apply_read(struct zab_seq *s, struct ptxn *t)
  * nor on the leader for a learner's write, which the learner answers
  * when the commit reaches it (ens_remote_out would drop the reply; the
  * request goes back to seq_remote_msg's list instead). */
+/* A multi reply's MultiHeader {type, done, err}. */
+static void multi_head(struct jw *out, int type, bool done, int err)
+{
+	jw_int(out, type);
+	jw_bool(out, done);
+	jw_int(out, err);
+}
+
 static void apply_request(struct zab_seq *s, struct ptxn *t)
 {
 	struct zmsg *m = t->req && t->req->conn.worker != ENS_REMOTE
@@ -1224,32 +1232,32 @@ static void apply_request(struct zab_seq *s, struct ptxn *t)
 			send_reply_in_place(s, t, rc, t->zxid);
 		return;
 	}
+	/* the reply's MultiHeaders, for a client of this member only (a
+	 * learner's write is answered by the learner) */
 	for (int i = 0; i < t->n; i++) {
 		struct step *st = &t->st[i];
 		if (t->failed >= 0) {
 			int e = i < t->failed ? ZOK
 				: i == t->failed ? st->err
 						 : ZRUNTIMEINCONSISTENCY;
-			jw_int(&s->reply, ZOP_ERROR);
-			jw_bool(&s->reply, false);
-			jw_int(&s->reply, e);
-			jw_int(&s->reply, e);
+			if (out) {
+				multi_head(out, ZOP_ERROR, false, e);
+				jw_int(out, e); /* ErrorResult */
+			}
 			continue;
 		}
 		if (st->op == ZOP_CREATECONTAINER || st->op == ZOP_CREATETTL)
 			st->op = ZOP_CREATE2; /* Create2Result */
-		jw_int(&s->reply, st->op);
-		jw_bool(&s->reply, false);
-		jw_int(&s->reply, 0);
+		if (out)
+			multi_head(out, st->op, false, 0);
 		int e = seq_apply_step(s, st, t->zxid, t->time, out, true);
 		if (e)
 			fprintf(stderr, "paddockd: sequencer: multi op on %.*s "
 					"failed after prep: %s\n",
 				(int)st->len, st->path, zk_strerror(e));
 	}
-	jw_int(&s->reply, -1);
-	jw_bool(&s->reply, true);
-	jw_int(&s->reply, -1);
+	if (out)
+		multi_head(out, -1, true, -1);
 	if (t->failed < 0)
 		stat_add(&s->stats.writes, 1);
 	if (m)
@@ -1875,18 +1883,28 @@ static void wake_seq(void *arg)
 	wake(((struct zab_seq *)arg)->efd);
 }
 
+/* Run fn(s, arg) on the sequencer's thread, which owns what it reads
+ * or writes, and wait for it; here when that thread's loop is not
+ * running (not started, or ended).  own/self: zab_ask's, for a caller
+ * that answers asks of its own meanwhile. */
+static void seq_run_owned(struct zab_seq *s, void (*fn)(void *, void *),
+			  void *arg, struct zab_ask *_Atomic *own, void *self)
+{
+	if (!atomic_load(&s->running)) {
+		fn(s, arg);
+		return;
+	}
+	struct zab_ask q = {.fn = fn, .arg = arg};
+	if (!zab_ask(&s->query, &q, wake_seq, s, own, self))
+		fn(s, arg); /* the loop has ended */
+}
+
 void zab_seq_sessions(struct zab_seq *s,
 		      void (*fn)(void *arg, const struct zab_session_info *i),
 		      void *arg)
 {
 	struct sessions_query sq = {fn, arg};
-	if (!atomic_load(&s->running)) {
-		sessions_each(s, &sq);
-		return;
-	}
-	struct zab_ask q = {.fn = sessions_each, .arg = &sq};
-	if (!zab_ask(&s->query, &q, wake_seq, s, NULL, NULL))
-		sessions_each(s, &sq); /* the loop has ended */
+	seq_run_owned(s, sessions_each, &sq, NULL, NULL);
 }
 
 struct stats_reset {
@@ -1954,13 +1972,7 @@ void zab_seq_stats_reset(struct zab_seq *s, bool all, bool proposals,
 			 struct zab_ask *_Atomic *own, void *self)
 {
 	struct stats_reset r = {all, proposals};
-	if (!atomic_load(&s->running)) {
-		stats_reset_here(s, &r);
-		return;
-	}
-	struct zab_ask q = {.fn = stats_reset_here, .arg = &r};
-	if (!zab_ask(&s->query, &q, wake_seq, s, own, self))
-		stats_reset_here(s, &r); /* the loop has ended */
+	seq_run_owned(s, stats_reset_here, &r, own, self);
 }
 
 static void *seq_main(void *arg)
