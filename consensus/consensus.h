@@ -242,13 +242,16 @@ struct zab_stats {
 	 * reconnecting client (connection_revalidate_count), answered by
 	 * this leader to its learners (revalidate_count) */
 	_Atomic int64_t conn_revalidates, revalidates;
-	/* ZooKeeper's AvgMinMaxCounters, in ms but for the count of
-	 * transactions replayed: unavailable_time (LOOKING until serving
-	 * again, election and sync), leader_unavailable_time (the same,
-	 * ending in leading), snapshottime (a snapshot written), dbinittime
-	 * (recovery at start), startup_snap_load_time,
-	 * startup_txns_load_time, startup_txns_loaded */
-	struct zk_amm unavailable_ms, leader_unavailable_ms, snapshot_ms,
+	/* ZooKeeper's AvgMinMaxCounters (BASIC summaries, struct
+	 * zk_basic: mntr's keys and Prometheus' windowed 0.5 quantile), in
+	 * ms but for the count of transactions replayed: unavailable_time
+	 * (LOOKING until serving again, election and sync),
+	 * leader_unavailable_time (the same, ending in leading),
+	 * snapshottime (a snapshot written), dbinittime (recovery at
+	 * start), startup_snap_load_time, startup_txns_load_time,
+	 * startup_txns_loaded.  Written by the sequencer (snapshot_ms by
+	 * the snapshot thread), reset by zab_seq_stats_reset. */
+	struct zk_basic unavailable_ms, leader_unavailable_ms, snapshot_ms,
 		dbinit_ms, snap_load_ms, txns_load_ms, txns_loaded;
 	/* ZooKeeper 3.8's ZAB latencies (ADVANCED AvgMinMaxPercentileCounters,
 	 * Request.logLatency: this member's wall clock minus the TxnHeader
@@ -353,9 +356,11 @@ void zab_watching(struct zab_seq *s, int w, bool on);
  * leader's proposal sizes (BufferStats.reset, read as -1 until the next
  * proposal).  With the sequencer stopped or not started, done on the
  * caller's thread. */
-/* Before zab_seq_start: the periods of the ZAB latency histograms'
- * Prometheus window (struct zk_hist; zab_seq_create sets the Java
- * client's 600 s in five periods from its own start), the dataplane's. */
+/* Before zab_seq_start: the periods of the Prometheus window (struct
+ * zk_hist; zab_seq_create sets the Java client's 600 s in five periods
+ * from its own start), the dataplane's, for the ZAB latency histograms
+ * and the BASIC summaries' (zab_stats, the log's: zlog_summary_window,
+ * now or at zab_seq_set_log); recovery's samples stay in the window. */
 void zab_seq_summary_window(struct zab_seq *s, int64_t origin_ms,
 			    int64_t period_ms);
 struct zab_ask;

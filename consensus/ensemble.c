@@ -1272,9 +1272,10 @@ static void io_role(struct zab_io *io, enum zab_role role, int64_t leader)
 		/* serving again: io_role comes at UPTODATE (a learner) or
 		 * once a quorum acked NEWLEADER (the leader) */
 		int64_t down = s->now - e->looking_since;
-		zk_amm_add(&s->stats.unavailable_ms, down);
+		zk_basic_add(&s->stats.unavailable_ms, down, s->now);
 		if (role == ZR_LEADING)
-			zk_amm_add(&s->stats.leader_unavailable_ms, down);
+			zk_basic_add(&s->stats.leader_unavailable_ms, down,
+				     s->now);
 		e->looking_since = 0;
 	}
 	if (e->ro) {

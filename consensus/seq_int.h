@@ -234,6 +234,8 @@ struct zab_seq {
 	struct zacl *acl_raw_acl;
 	/* durability */
 	struct zlog *log;
+	/* zab_seq_summary_window's periods, for a log set after it */
+	int64_t win_origin_ms, win_period_ms;
 	/* ensemble (ensemble.c), NULL when standalone */
 	struct ens *ens;
 	zxid_t committed;  /* ensemble: last committed (what may apply) */

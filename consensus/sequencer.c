@@ -1682,10 +1682,10 @@ static void *snap_main(void *arg)
 		fprintf(stderr, "paddockd: snapshot 0x%llx failed: %s\n",
 			(unsigned long long)j->zxid, strerror(-rc));
 	else {
-		int64_t took = zk_clock_ms(CLOCK_MONOTONIC) - t0;
+		int64_t t1 = zk_clock_ms(CLOCK_MONOTONIC), took = t1 - t0;
 		if (atomic_exchange(&s->stats.snapshot_reset, 0))
-			zk_amm_reset(&s->stats.snapshot_ms);
-		zk_amm_add(&s->stats.snapshot_ms, took);
+			zk_basic_reset(&s->stats.snapshot_ms);
+		zk_basic_add(&s->stats.snapshot_ms, took, t1);
 		fprintf(stderr, "paddockd: snapshot 0x%llx written in %lld ms "
 				"(%llu znodes)\n",
 			(unsigned long long)j->zxid, (long long)took,
@@ -1937,13 +1937,13 @@ static void stats_reset_here(void *owner, void *arg)
 		atomic_store_explicit(counters[i], 0, memory_order_relaxed);
 	/* the startup summaries too: DefaultMetricsProvider resets every
 	 * Summary */
-	struct zk_amm *const amms[] = {
+	struct zk_basic *const amms[] = {
 		&st->unavailable_ms, &st->leader_unavailable_ms,
 		&st->dbinit_ms,	     &st->snap_load_ms,
 		&st->txns_load_ms,   &st->txns_loaded,
 	};
 	for (size_t i = 0; i < sizeof(amms) / sizeof(amms[0]); i++)
-		zk_amm_reset(amms[i]);
+		zk_basic_reset(amms[i]);
 	for (int k = 0; k < ZAB_LAT_KINDS; k++)
 		zk_hist_reset(&st->lat[k]);
 	for (int k = 0; k < ZAB_ACK_SIDS; k++)
@@ -1953,10 +1953,23 @@ static void stats_reset_here(void *owner, void *arg)
 		atomic_store(&st->snapshot_reset, 1);
 	} else {
 		atomic_store(&st->snapshot_reset, 0);
-		zk_amm_reset(&st->snapshot_ms);
+		zk_basic_reset(&st->snapshot_ms);
 	}
 	if (s->log)
 		zlog_stats_reset(s->log);
+}
+
+/* The BASIC summaries' histograms (zab_stats), for their window */
+static void basic_hists(struct zab_stats *st, struct zk_hist *h[7])
+{
+	struct zk_basic *const b[] = {
+		&st->unavailable_ms, &st->leader_unavailable_ms,
+		&st->snapshot_ms,    &st->dbinit_ms,
+		&st->snap_load_ms,   &st->txns_load_ms,
+		&st->txns_loaded,
+	};
+	for (int i = 0; i < 7; i++)
+		h[i] = &b[i]->h;
 }
 
 void zab_seq_summary_window(struct zab_seq *s, int64_t origin_ms,
@@ -1966,6 +1979,16 @@ void zab_seq_summary_window(struct zab_seq *s, int64_t origin_ms,
 		zk_hist_init(&s->stats.lat[k], origin_ms, period_ms);
 	for (int k = 0; k < ZAB_ACK_SIDS; k++)
 		zk_hist_init(&s->stats.ack_lat[k], origin_ms, period_ms);
+	/* recovery's samples (dbinittime, startup_*) came before: kept */
+	struct zk_hist *h[7];
+	basic_hists(&s->stats, h);
+	int64_t now_ms = zk_clock_ms(CLOCK_MONOTONIC);
+	for (int i = 0; i < 7; i++)
+		zk_hist_retime(h[i], origin_ms, period_ms, now_ms);
+	s->win_origin_ms = origin_ms;
+	s->win_period_ms = period_ms;
+	if (s->log)
+		zlog_summary_window(s->log, origin_ms, period_ms);
 }
 
 void zab_seq_stats_reset(struct zab_seq *s, bool all, bool proposals,
@@ -2095,6 +2118,10 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 	if (!s)
 		return NULL;
 	s->cfg = *cfg;
+	struct zk_hist *h[7];
+	basic_hists(&s->stats, h);
+	for (int i = 0; i < 7; i++)
+		zk_hist_init(h[i], 0, 1); /* periods: just below */
 	zab_seq_summary_window(s, zk_clock_ms(CLOCK_MONOTONIC),
 			       600000 / ZK_HIST_SLOTS);
 	if (!s->cfg.ring_size)
@@ -2216,10 +2243,10 @@ int zab_seq_recover(struct zab_seq *s, char *err, size_t err_len)
 	tree_write_end(s->tree, last > snap ? last : snap);
 	tree_digest_log_start(s->tree); /* "hash": transactions from here on */
 	int64_t t2 = zk_clock_us(CLOCK_MONOTONIC);
-	zk_amm_add(&s->stats.snap_load_ms, (t1 - t0) / 1000);
-	zk_amm_add(&s->stats.txns_load_ms, (t2 - t1) / 1000);
-	zk_amm_add(&s->stats.txns_loaded, s->replayed);
-	zk_amm_add(&s->stats.dbinit_ms, (t2 - t0) / 1000);
+	zk_basic_add(&s->stats.snap_load_ms, (t1 - t0) / 1000, t2 / 1000);
+	zk_basic_add(&s->stats.txns_load_ms, (t2 - t1) / 1000, t2 / 1000);
+	zk_basic_add(&s->stats.txns_loaded, s->replayed, t2 / 1000);
+	zk_basic_add(&s->stats.dbinit_ms, (t2 - t0) / 1000, t2 / 1000);
 	fprintf(stderr,
 		"paddockd: loaded snapshot 0x%llx in %lld ms, replayed the "
 		"log to 0x%llx in %lld ms\n",
@@ -2263,6 +2290,8 @@ zxid_t zab_seq_last_zxid(const struct zab_seq *s)
 void zab_seq_set_log(struct zab_seq *s, struct zlog *log)
 {
 	s->log = log;
+	if (log)
+		zlog_summary_window(log, s->win_origin_ms, s->win_period_ms);
 }
 
 int zab_seq_start(struct zab_seq *s)

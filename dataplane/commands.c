@@ -861,19 +861,27 @@ static void prom_summary(struct dp_msink *s, const char *name,
 			(long long)all->n, name, (double)all->sum / 1000.0);
 }
 
-/* An AvgMinMaxCounter (a BASIC summary): _count and _sum.  ZooKeeper's
- * provider builds a BASIC summary with a windowed 0.5 quantile too
- * (PrometheusSummary: .quantile(0.5, 0.05)); these counters keep no
- * histogram to compute one from. */
+/* An AvgMinMaxCounter (a BASIC summary: PrometheusSummary with only
+ * .quantile(0.5, 0.05)): the 0.5 quantile over the same time window as
+ * prom_summary's, NaN when the window is empty, then _count and _sum
+ * since start, in the counter's own unit (ms, or a count), as
+ * Summary.observe(delta) took the values ZooKeeper adds.  The quantile
+ * is read from a zk_hist (the middle of its bucket, within the values'
+ * min and max: within 25 %, where CKMS keeps 5 % of rank), printed as
+ * Java prints a double that is a whole number ("3.0"). */
 static void prom_amm(struct dp_msink *s, const char *name,
-		     const struct zk_amm *v)
+		     const struct zk_amm *v, const struct dp_summary *window)
 {
 	FILE *f = ((struct prom_sink *)s)->f;
 	((struct prom_sink *)s)->family[0] = 0;
-	fprintf(f, "# HELP %s %s\n# TYPE %s summary\n%s_count %lld\n"
-		   "%s_sum %lld\n",
-		name, name, name, name, (long long)v->cnt, name,
-		(long long)v->sum);
+	fprintf(f, "# HELP %s %s\n# TYPE %s summary\n", name, name, name);
+	if (!window->n)
+		fprintf(f, "%s{quantile=\"0.5\",} NaN\n", name);
+	else
+		fprintf(f, "%s{quantile=\"0.5\",} %.1f\n", name,
+			(double)dp_summary_quantile(window, 0.5));
+	fprintf(f, "%s_count %lld\n%s_sum %lld\n", name, (long long)v->cnt,
+		name, (long long)v->sum);
 }
 
 char *dp_metrics_text(struct dp_server *d)

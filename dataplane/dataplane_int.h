@@ -169,8 +169,9 @@ struct dp_worker {
 	 * it reached (proto.c's count_watchers).  mntr sums the workers':
 	 * an event reaching watchers on k workers is k samples, where
 	 * ZooKeeper has one of their total (README, mntr).  The owner
-	 * writes (zk_amm_add, zk_amm_reset), any thread reads racily. */
-	struct zk_amm watchers[DP_WATCH_EVENTS];
+	 * writes (zk_basic_add, zk_basic_reset), any thread reads racily;
+	 * the histograms' periods are the latency ones'. */
+	struct zk_basic watchers[DP_WATCH_EVENTS];
 	/* a question from another thread (dp_ask), answered in the loop */
 	struct zab_ask *_Atomic query;
 	char pad[64];
@@ -432,10 +433,11 @@ struct dp_msink {
 	void (*summary)(struct dp_msink *s, const char *name,
 			const struct dp_summary *all,
 			const struct dp_summary *window);
-	/* an AvgMinMaxCounter ("fsynctime"); NULL: put() gets mntr's
-	 * five keys */
+	/* an AvgMinMaxCounter ("fsynctime", a BASIC summary) since start
+	 * or srst, and the histogram of its values in the window (b and n;
+	 * min and max v's); NULL: put() gets mntr's five keys */
 	void (*amm)(struct dp_msink *s, const char *name,
-		    const struct zk_amm *v);
+		    const struct zk_amm *v, const struct dp_summary *window);
 };
 /* Any thread (counters are read racily); `watches`: dp_watch_count. */
 void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches);

@@ -156,7 +156,7 @@ static void stats_reset_here(struct dp_worker *w, void *arg)
 	for (int k = 0; k < DP_LAT_KINDS; k++)
 		zk_hist_reset(&w->lat[k]);
 	for (int k = 0; k < DP_WATCH_EVENTS; k++)
-		zk_amm_reset(&w->watchers[k]);
+		zk_basic_reset(&w->watchers[k]);
 	_Atomic int64_t *const counters[] = {
 		&w->bytes_in,	      &w->resp_bytes,	 &w->watch_bytes,
 		&w->conn_requests,    &w->conn_drops,	 &w->stale_replies,
@@ -639,12 +639,16 @@ static void hist_summary(struct dp_msink *s, const char *name,
 	free(v);
 }
 
-/* An AvgMinMaxCounter as mntr prints it (avg to 4 places) */
+/* An AvgMinMaxCounter as mntr prints it (avg to 4 places), or the
+ * sink's BASIC summary with `w`, its window (b and n; min and max set
+ * here to v's: the window's samples are among v's) */
 static void amm_keys(struct dp_msink *s, const char *name,
-		     const struct zk_amm *v)
+		     const struct zk_amm *v, struct dp_summary *w)
 {
 	if (s->amm) {
-		s->amm(s, name, v);
+		w->min = v->min;
+		w->max = v->max;
+		s->amm(s, name, v, w);
 		return;
 	}
 	char key[128];
@@ -658,13 +662,20 @@ static void amm_keys(struct dp_msink *s, const char *name,
 }
 
 /* One event type's watcher counts (dp_worker.watchers), every worker's
- * summed: counts and sums added, the smallest min, the largest max. */
-static void watchers_of(const struct dp_server *d, int k, struct zk_amm *v)
+ * summed: counts and sums added, the smallest min, the largest max; and
+ * with w, their windows at now_ms merged into w (zeroed first). */
+static void watchers_of(const struct dp_server *d, int k, struct zk_amm *v,
+			struct dp_summary *w, int64_t now_ms)
 {
 	*v = (struct zk_amm){0};
+	if (w)
+		memset(w, 0, sizeof(*w));
 	for (int i = 0; i < d->n; i++) {
 		struct zk_amm x;
-		zk_amm_read(&d->w[i].watchers[k], &x);
+		if (w)
+			w->n += (int64_t)zk_hist_window(&d->w[i].watchers[k].h,
+							now_ms, w->b);
+		zk_amm_read(&d->w[i].watchers[k].a, &x);
 		if (!x.cnt)
 			continue;
 		if (!v->cnt || x.min < v->min)
@@ -676,7 +687,9 @@ static void watchers_of(const struct dp_server *d, int k, struct zk_amm *v)
 	}
 }
 
-/* ZooKeeper's AvgMinMaxCounters that paddock has a meaning for */
+/* ZooKeeper's AvgMinMaxCounters that paddock has a meaning for (BASIC
+ * summaries: mntr's five keys from the zk_amm, Prometheus' windowed 0.5
+ * quantile from the zk_hist beside it, struct zk_basic) */
 static void amm_counters(struct dp_server *d, struct dp_msink *s,
 			 const struct zlog_stats *ls)
 {
@@ -684,24 +697,40 @@ static void amm_counters(struct dp_server *d, struct dp_msink *s,
 	const struct {
 		const char *name;
 		const struct zk_amm *v;
+		const struct zk_hist *h; /* NULL: an empty window */
 	} c[] = {
-		{"fsynctime", &ls->fsync_ms},
-		{"sync_processor_batch_size", &ls->batch},
-		{"snapshottime", &zs->snapshot_ms},
-		{"dbinittime", &zs->dbinit_ms},
-		{"startup_snap_load_time", &zs->snap_load_ms},
-		{"startup_txns_load_time", &zs->txns_load_ms},
-		{"startup_txns_loaded", &zs->txns_loaded},
-		{"unavailable_time", &zs->unavailable_ms},
-		{"leader_unavailable_time", &zs->leader_unavailable_ms},
+		{"fsynctime", &ls->fsync_ms, ls->fsync_hist},
+		{"sync_processor_batch_size", &ls->batch, ls->batch_hist},
+		{"snapshottime", &zs->snapshot_ms.a, &zs->snapshot_ms.h},
+		{"dbinittime", &zs->dbinit_ms.a, &zs->dbinit_ms.h},
+		{"startup_snap_load_time", &zs->snap_load_ms.a,
+		 &zs->snap_load_ms.h},
+		{"startup_txns_load_time", &zs->txns_load_ms.a,
+		 &zs->txns_load_ms.h},
+		{"startup_txns_loaded", &zs->txns_loaded.a, &zs->txns_loaded.h},
+		{"unavailable_time", &zs->unavailable_ms.a,
+		 &zs->unavailable_ms.h},
+		{"leader_unavailable_time", &zs->leader_unavailable_ms.a,
+		 &zs->leader_unavailable_ms.h},
 	};
+	/* the sink's summaries' window (Prometheus) */
+	struct dp_summary *w = NULL;
+	int64_t now_ms = zk_clock_ms(CLOCK_MONOTONIC);
+	if (s->amm && !(w = malloc(sizeof(*w))))
+		return;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct zk_amm v = {0};
+		if (w)
+			memset(w, 0, sizeof(*w));
 		/* srst came while a snapshot was written: none since */
-		if (c[i].v != &zs->snapshot_ms ||
-		    !atomic_load(&zs->snapshot_reset))
+		if (c[i].v != &zs->snapshot_ms.a ||
+		    !atomic_load(&zs->snapshot_reset)) {
 			zk_amm_read(c[i].v, &v);
-		amm_keys(s, c[i].name, &v);
+			if (w && c[i].h)
+				w->n = (int64_t)zk_hist_window(c[i].h, now_ms,
+							       w->b);
+		}
+		amm_keys(s, c[i].name, &v, w);
 	}
 	/* watchers each watch event reached, by type (proto.c's
 	 * count_watchers; README, mntr: what a sample is with several
@@ -714,9 +743,10 @@ static void amm_counters(struct dp_server *d, struct dp_msink *s,
 	};
 	for (int k = 0; k < DP_WATCH_EVENTS; k++) {
 		struct zk_amm v;
-		watchers_of(d, k, &v);
-		amm_keys(s, wn[k], &v);
+		watchers_of(d, k, &v, w, now_ms);
+		amm_keys(s, wn[k], &v, w);
 	}
+	free(w);
 }
 
 void dp_metrics(struct dp_server *d, struct dp_msink *s, int64_t watches)

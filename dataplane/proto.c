@@ -161,7 +161,7 @@ void dp_watch_disarm_if_idle(struct dp_worker *w)
  * table, ones the data table told already.  Here `reached` is this
  * worker's part of that set: per worker, one sample per table when the
  * worker holds some of the event's watchers (README, mntr).  Owner
- * thread only: load and store, no locked instruction (zk_amm_add).
+ * thread only: load and store, no locked instruction (zk_basic_add).
  */
 static void count_watchers(struct dp_worker *w, int event,
 			   const size_t reached[2])
@@ -170,8 +170,8 @@ static void count_watchers(struct dp_worker *w, int event,
 		return;
 	for (int k = 0; k < 2; k++)
 		if (reached[k])
-			zk_amm_add(&w->watchers[event - ZEV_CREATED],
-				   (int64_t)reached[k]);
+			zk_basic_add(&w->watchers[event - ZEV_CREATED],
+				     (int64_t)reached[k], w->now_ms);
 }
 
 static void handle_seq_msg(struct dp_worker *w, struct zmsg *m)

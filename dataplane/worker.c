@@ -528,7 +528,8 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 			dp_log("PADDOCK_SUMMARY_MAX_AGE_MS=%s: not a number of "
 			       "ms >= %d, using 600000", age, ZK_HIST_SLOTS);
 	}
-	/* the sequencer's ZAB latencies in the same window */
+	/* the sequencer's ZAB latencies and BASIC summaries (the log's
+	 * too) in the same window */
 	zab_seq_summary_window(seq, d->start_ms, d->win_ms / ZK_HIST_SLOTS);
 	d->tokens = cfg->conn_throttle_tokens;
 	d->fill_ms = d->start_ms;
@@ -558,6 +559,9 @@ struct dp_server *dp_server_create(const struct zcfg *cfg, struct tree *tree,
 		w->mq_cap = MSG_BURST;
 		for (int k = 0; k < DP_LAT_KINDS; k++)
 			zk_hist_init(&w->lat[k], d->start_ms,
+				     d->win_ms / ZK_HIST_SLOTS);
+		for (int k = 0; k < DP_WATCH_EVENTS; k++)
+			zk_hist_init(&w->watchers[k].h, d->start_ms,
 				     d->win_ms / ZK_HIST_SLOTS);
 		w->srv_lat.min = INT64_MAX;
 		w->resp_min = INT64_MAX;

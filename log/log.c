@@ -96,7 +96,7 @@ struct zlog {
 	int error;	/* atomic */
 	int efd;
 	uint64_t st_batches, st_records, st_bytes, st_flush_ns; /* atomic */
-	struct zk_amm st_fsync_ms, st_batch; /* the writer's */
+	struct zk_basic st_fsync_ms, st_batch; /* the writer's */
 	/* srst (zlog_stats_reset): resets asked for, and done by the
 	 * writer, which alone writes the counters above */
 	uint64_t st_reset_asked, st_reset_done; /* atomic */
@@ -448,8 +448,8 @@ static void stats_reset_if_asked(struct zlog *l)
 	__atomic_store_n(&l->st_records, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->st_bytes, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->st_flush_ns, 0, __ATOMIC_RELAXED);
-	zk_amm_reset(&l->st_fsync_ms);
-	zk_amm_reset(&l->st_batch);
+	zk_basic_reset(&l->st_fsync_ms);
+	zk_basic_reset(&l->st_batch);
 	__atomic_store_n(&l->st_reset_done, asked, __ATOMIC_RELEASE);
 }
 static int do_round(struct zlog *l)
@@ -511,10 +511,11 @@ static int do_round(struct zlog *l)
 		rc = -errno;
 	if (rc)
 		return rc;
-	uint64_t took = now_ns() - t0;
+	uint64_t t1 = now_ns(), took = t1 - t0;
 	stats_reset_if_asked(l);
 	__atomic_add_fetch(&l->st_flush_ns, took, __ATOMIC_RELAXED);
-	zk_amm_add(&l->st_fsync_ms, (int64_t)(took / 1000000));
+	zk_basic_add(&l->st_fsync_ms, (int64_t)(took / 1000000),
+		     (int64_t)(t1 / 1000000));
 
 	/* success: keep the partial last block as the new tail */
 	l->seg_off += (int64_t)bytes;
@@ -525,7 +526,7 @@ static int do_round(struct zlog *l)
 	__atomic_add_fetch(&l->st_batches, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&l->st_records, nrec, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&l->st_bytes, bytes, __ATOMIC_RELAXED);
-	zk_amm_add(&l->st_batch, (int64_t)nrec);
+	zk_basic_add(&l->st_batch, (int64_t)nrec, (int64_t)(t1 / 1000000));
 	__atomic_store_n(&l->durable, last, __ATOMIC_RELEASE);
 	signal_event(l);
 	return 0;
@@ -684,6 +685,10 @@ struct zlog *zlog_open(const struct zlog_config *cfg, zxid_t last_zxid,
 	l->roll_at = SIZE_MAX;
 	l->work_roll_at = SIZE_MAX;
 	l->force_sync = cfg->force_sync;
+	zk_hist_init(&l->st_fsync_ms.h, (int64_t)(now_ns() / 1000000),
+		     600000 / ZK_HIST_SLOTS);
+	zk_hist_init(&l->st_batch.h, l->st_fsync_ms.h.origin_ms,
+		     600000 / ZK_HIST_SLOTS);
 	sz =
 	    cfg->prealloc_size > 0 ? cfg->prealloc_size : ZLOG_DEFAULT_PREALLOC;
 	if (sz < ZLOG_MIN_PREALLOC)
@@ -865,8 +870,17 @@ void zlog_get_stats(const struct zlog *l, struct zlog_stats *out)
 	out->records = __atomic_load_n(&l->st_records, __ATOMIC_RELAXED);
 	out->bytes = __atomic_load_n(&l->st_bytes, __ATOMIC_RELAXED);
 	out->flush_ns = __atomic_load_n(&l->st_flush_ns, __ATOMIC_RELAXED);
-	zk_amm_read(&l->st_fsync_ms, &out->fsync_ms);
-	zk_amm_read(&l->st_batch, &out->batch);
+	zk_amm_read(&l->st_fsync_ms.a, &out->fsync_ms);
+	zk_amm_read(&l->st_batch.a, &out->batch);
+	out->fsync_hist = &l->st_fsync_ms.h;
+	out->batch_hist = &l->st_batch.h;
+}
+
+void zlog_summary_window(struct zlog *l, int64_t origin_ms, int64_t period_ms)
+{
+	int64_t now_ms = (int64_t)(now_ns() / 1000000);
+	zk_hist_retime(&l->st_fsync_ms.h, origin_ms, period_ms, now_ms);
+	zk_hist_retime(&l->st_batch.h, origin_ms, period_ms, now_ms);
 }
 
 /* ------------------------------------------------------------------ */

@@ -73,6 +73,10 @@ struct zlog_stats {
 	/* per write+flush round: its ms (ZooKeeper's fsynctime) and its
 	 * records (sync_processor_batch_size) */
 	struct zk_amm fsync_ms, batch;
+	/* the same values' histograms (struct zk_basic), for Prometheus'
+	 * windowed 0.5 quantile: the writer's, read racily (zk_hist_window),
+	 * valid while the log is open; NULL while a reset is pending */
+	const struct zk_hist *fsync_hist, *batch_hist;
 };
 
 /* Open the log for appending after recovery has run; the next record's
@@ -101,6 +105,11 @@ void zlog_get_stats(const struct zlog *l, struct zlog_stats *out);
  * does it before it counts its next round; zlog_get_stats shows zeros
  * meanwhile. */
 void zlog_stats_reset(struct zlog *l);
+/* Before the first zlog_append (the writer takes no sample before one):
+ * the Prometheus window's periods for fsync_hist and batch_hist
+ * (zk_hist_retime; zlog_open sets the Java client's 600 s in five
+ * periods from its own time). */
+void zlog_summary_window(struct zlog *l, int64_t origin_ms, int64_t period_ms);
 
 /*
  * Recovery, before zlog_open: call fn(zxid, payload, len, arg) for every

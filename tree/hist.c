@@ -93,3 +93,25 @@ void zk_hist_all(const struct zk_hist *h, uint64_t b[ZK_HIST_BUCKETS])
 	}
 }
 
+
+void zk_hist_retime(struct zk_hist *h, int64_t origin_ms, int64_t period_ms,
+		    int64_t now_ms)
+{
+	uint64_t win[ZK_HIST_BUCKETS] = {0}, all[ZK_HIST_BUCKETS] = {0};
+	zk_hist_window(h, now_ms, win);
+	zk_hist_all(h, all);
+	for (int s = 0; s < ZK_HIST_SLOTS; s++) {
+		for (int i = 0; i < ZK_HIST_BUCKETS; i++)
+			atomic_store_explicit(&h->b[s][i], 0, memory_order_relaxed);
+		atomic_store_explicit(&h->period[s], -1, memory_order_relaxed);
+	}
+	for (int i = 0; i < ZK_HIST_BUCKETS; i++)
+		atomic_store_explicit(&h->old[i], all[i] - win[i],
+				      memory_order_relaxed);
+	h->origin_ms = origin_ms;
+	h->period_ms = period_ms > 0 ? period_ms : 1;
+	zk_hist_rotate(h, now_ms); /* now_ms's slot, empty */
+	for (int i = 0; i < ZK_HIST_BUCKETS; i++)
+		atomic_store_explicit(&h->b[h->cur][i], win[i],
+				      memory_order_relaxed);
+}

@@ -54,8 +54,8 @@ static inline int64_t zk_clock_us(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* ZooKeeper's AvgMinMaxCounter (mntr's zk_avg_/min_/max_/cnt_/sum_<name>,
- * a summary without quantiles in Prometheus): one writer thread, read
+/* ZooKeeper's AvgMinMaxCounter (mntr's zk_avg_/min_/max_/cnt_/sum_<name>;
+ * struct zk_basic adds Prometheus' 0.5 quantile): one writer thread, read
  * racily by any (relaxed atomics: no locked instruction on the writer's
  * path).  min is 0 until the first value, as ZooKeeper prints it. */
 struct zk_amm {
@@ -172,6 +172,43 @@ static inline void zk_hist_add(struct zk_hist *h, int64_t us, int64_t n,
 void zk_hist_all(const struct zk_hist *h, uint64_t b[ZK_HIST_BUCKETS]);
 uint64_t zk_hist_window(const struct zk_hist *h, int64_t now_ms,
 			uint64_t b[ZK_HIST_BUCKETS]);
+/* The writer, or any thread before the writer starts: periods of
+ * period_ms (> 0) from origin_ms from now on.  The samples of the
+ * window at now_ms (under the old periods) move to now_ms's period under
+ * the new ones, the rest stay in zk_hist_all; n, sum, min, max stay. */
+void zk_hist_retime(struct zk_hist *h, int64_t origin_ms, int64_t period_ms,
+		    int64_t now_ms);
+
+/*
+ * ZooKeeper's BASIC summaries (AvgMinMaxCounters: fsynctime,
+ * node_created_watch_count, ...): mntr's avg/min/max/cnt/sum from the
+ * zk_amm, exactly as before; Prometheus' windowed 0.5 quantile
+ * (PrometheusMetricsProvider.PrometheusSummary builds a BASIC summary
+ * with .quantile(0.5, 0.05)) from a zk_hist of the same values, in the
+ * counter's own unit (ms, a count: the buckets hold any int64, not only
+ * µs), so within 25 % (the bucket) where the Java client's CKMS sketch
+ * is within 5 % of rank.  One writer; zk_basic_add is a few plain loads
+ * and stores, no locked instruction.  zk_hist_init the histogram before
+ * the first sample (a zeroed zk_amm is empty).
+ */
+struct zk_basic {
+	struct zk_amm a;
+	struct zk_hist h;
+};
+
+/* The writer: v at now_ms (monotonic ms, not before the last call's) */
+static inline void zk_basic_add(struct zk_basic *b, int64_t v, int64_t now_ms)
+{
+	zk_amm_add(&b->a, v);
+	zk_hist_add(&b->h, v, 1, now_ms);
+}
+
+/* The writer: back to no values (srst), the histogram's periods kept */
+static inline void zk_basic_reset(struct zk_basic *b)
+{
+	zk_amm_reset(&b->a);
+	zk_hist_reset(&b->h);
+}
 
 /* A wall-clock time in ms as Java's Date.toString prints it ("Mon Dec 07
  * 05:00:53 UTC 2026"), as four-letter words show expiry times. */

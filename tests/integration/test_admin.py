@@ -36,6 +36,15 @@ ZAB_LATENCIES = ("proposal_latency", "proposal_ack_creation_latency",
                  "quorum_ack_latency", "commit_propagation_latency",
                  "propagation_latency")
 
+# ServerMetrics' AvgMinMaxCounters that paddockd prints (BASIC
+# summaries: in Prometheus a windowed 0.5 quantile, _count and _sum)
+BASIC_SUMMARIES = ("fsynctime", "sync_processor_batch_size", "snapshottime",
+                   "dbinittime", "startup_snap_load_time",
+                   "startup_txns_load_time", "startup_txns_loaded",
+                   "unavailable_time", "leader_unavailable_time",
+                   "node_created_watch_count", "node_deleted_watch_count",
+                   "node_changed_watch_count", "node_children_watch_count")
+
 # monitor: ZooKeeper 3.8 prints ~495 metrics; paddockd prints these of
 # them.  Every key paddockd prints must be one of ZooKeeper's, with its
 # type; this list is what the comparison requires of paddockd.
@@ -470,13 +479,25 @@ def test_metrics_endpoint_text_format():
         assert samples['readlatency{quantile="0.99",}'] >= 0
         assert samples["readlatency_count"] >= 1
         assert samples["updatelatency_count"] >= 3
-        # AvgMinMaxCounters: a summary of _count and _sum, no quantiles
-        for name in ("fsynctime", "node_created_watch_count",
-                     "node_deleted_watch_count", "node_changed_watch_count",
-                     "node_children_watch_count"):
+        # AvgMinMaxCounters (BASIC summaries, PrometheusSummary with
+        # .quantile(0.5, 0.05)): the windowed median, _count, _sum
+        for name in BASIC_SUMMARIES:
             assert types[name] == "summary", name
-            assert name + "_sum" in samples, name
+            assert re.search(r'^%s\{quantile="0\.5",\} \S+\n%s_count \d+\n'
+                             r'%s_sum -?\d+$' % (name, name, name), text,
+                             re.M), name
+            assert '%s{quantile="0.9",}' % name not in samples, name
         assert samples["node_created_watch_count_count"] == 0
+        q = samples['node_created_watch_count{quantile="0.5",}']
+        assert q != q  # NaN: no sample in the window
+        # ensure_path's creates went through the log; recovery's samples
+        # are in the window (one each: the median is the value)
+        assert samples['fsynctime{quantile="0.5",}'] >= 0
+        assert samples['sync_processor_batch_size{quantile="0.5",}'] >= 1
+        assert samples['startup_txns_loaded{quantile="0.5",}'] == 0
+        assert samples['dbinittime{quantile="0.5",}'] == \
+            int(command_free_key(s.hosts, "zk_max_dbinittime"))
+        assert samples["dbinittime_count"] == 1
         # each worker's load, labelled; one TYPE line per family
         assert types["paddock_worker_packets_received"] == "counter"
         assert samples['paddock_worker_packets_received{worker="0"}'] >= 3
@@ -545,6 +566,58 @@ def test_prometheus_quantiles_cover_a_sliding_window(monkeypatch):
         assert v == v and v >= 0
         c.stop()
         c.close()
+    finally:
+        s.cleanup()
+
+
+def test_prometheus_basic_summaries_have_a_windowed_median(monkeypatch):
+    """ZooKeeper's BASIC summaries (AvgMinMaxCounters: fsynctime, the
+    watch counts, ...) are the Java client's Summary with the 0.5
+    quantile only: over the same window as the ADVANCED ones (2 s here),
+    NaN once no sample is left in it, in the counter's unit."""
+    monkeypatch.setenv("PADDOCK_SUMMARY_MAX_AGE_MS", "2000")
+    s, mport = prom_server("basic-window")
+    try:
+        c = new_client(s.hosts)
+        m = prom_samples(mport)
+        v = m['node_changed_watch_count{quantile="0.5",}']
+        assert v != v, v  # NaN
+        fired = []
+        c.create("/bw", b"0")
+        c.get("/bw", watch=fired.append)
+        c.set("/bw", b"1")  # one watcher told: a sample of 1
+        for _ in range(5):
+            c.set("/bw", b"2")
+        deadline = time.monotonic() + 10
+        while not fired and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fired
+        c.stop()
+        c.close()
+        t0 = time.monotonic()
+        m = prom_samples(mport)
+        assert m['node_changed_watch_count{quantile="0.5",}'] == 1.0
+        assert m["node_changed_watch_count_count"] == 1
+        assert m["node_changed_watch_count_sum"] == 1
+        v = m['fsynctime{quantile="0.5",}']
+        assert v == v and 0 <= v <= m["fsynctime_sum"] + 1000, v
+        assert m["fsynctime_count"] >= 7
+        v = m['sync_processor_batch_size{quantile="0.5",}']
+        assert v == v and v >= 1, v
+        n = {k: m[k + "_count"] for k in BASIC_SUMMARIES}
+        # every sample is older than the window (2 s and its last 400 ms
+        # period)
+        time.sleep(max(0.0, t0 + 2.5 - time.monotonic()))
+        m = prom_samples(mport)
+        for name in BASIC_SUMMARIES:
+            v = m['%s{quantile="0.5",}' % name]
+            assert v != v, (name, v)  # NaN
+            assert m[name + "_count"] == n[name], name
+        # mntr's summaries are since start
+        assert command_free_key(s.hosts, "zk_cnt_node_changed_watch_count") \
+            == "1"
+        assert int(command_free_key(s.hosts, "zk_cnt_fsynctime")) == \
+            n["fsynctime"]
     finally:
         s.cleanup()
 

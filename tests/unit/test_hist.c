@@ -159,6 +159,63 @@ static void test_before_origin_counts_as_first_period(void **st)
 	free(h);
 }
 
+/* zk_hist_retime (recovery's BASIC summaries, taken under the
+ * sequencer's default periods before the dataplane's window is known):
+ * what is in the window now stays in it, in now's period under the new
+ * periods; what had left it stays in the totals only */
+static void test_retime_keeps_window_samples_in_the_new_periods(void **st)
+{
+	(void)st;
+	struct zk_hist *h = new_hist();
+	zk_hist_add(h, 7, 1, ORIGIN + 10);		/* leaves the window */
+	zk_hist_add(h, 9, 2, ORIGIN + 6 * PERIOD + 10); /* in it */
+	int64_t now = ORIGIN + 6 * PERIOD + 20;
+	assert_int_equal(in_window(h, now), 2);
+	zk_hist_retime(h, 5000, 10, now); /* now is before the new origin */
+	assert_int_equal(in_window(h, now), 2);
+	assert_int_equal(in_all(h), 3);
+	assert_int_equal(atomic_load(&h->n), 3);
+	assert_int_equal(atomic_load(&h->min), 7);
+	assert_int_equal(atomic_load(&h->max), 9);
+	/* the new periods: 10 ms, period 0 from 5000 */
+	zk_hist_add(h, 9, 1, 5000 + 2 * 10);
+	assert_int_equal(in_window(h, 5000 + 4 * 10 + 9), 3);
+	assert_int_equal(in_window(h, 5000 + 5 * 10), 1);
+	assert_int_equal(in_window(h, 5000 + 7 * 10), 0);
+	assert_int_equal(in_all(h), 4);
+	free(h);
+}
+
+/* struct zk_basic: mntr's zk_amm as before, the same values in the
+ * histogram; a reset empties both */
+static void test_basic_summary_keeps_amm_and_histogram_together(void **st)
+{
+	(void)st;
+	struct zk_basic *b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	zk_hist_init(&b->h, ORIGIN, PERIOD);
+	zk_basic_add(b, 3, ORIGIN);
+	zk_basic_add(b, 0, ORIGIN + 1);
+	zk_basic_add(b, 12, ORIGIN + 2);
+	assert_int_equal(b->a.cnt, 3);
+	assert_int_equal(b->a.sum, 15);
+	assert_int_equal(b->a.min, 0);
+	assert_int_equal(b->a.max, 12);
+	struct dp_summary *w = calloc(1, sizeof(*w));
+	assert_non_null(w);
+	w->n = (int64_t)zk_hist_window(&b->h, ORIGIN + 3, w->b);
+	w->min = b->a.min;
+	w->max = b->a.max;
+	assert_int_equal(w->n, 3);
+	assert_int_equal(dp_summary_quantile(w, 0.5), 3); /* exact below 4 */
+	zk_basic_reset(b);
+	assert_int_equal(b->a.cnt, 0);
+	assert_int_equal(b->a.min, 0);
+	assert_int_equal(in_window(&b->h, ORIGIN + 3), 0);
+	free(w);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +226,10 @@ int main(void)
 	    cmocka_unit_test(test_quantiles_of_window_forget_old_samples),
 	    cmocka_unit_test(test_reset_empties_everything_and_periods_go_on),
 	    cmocka_unit_test(test_before_origin_counts_as_first_period),
+	    cmocka_unit_test(
+		test_retime_keeps_window_samples_in_the_new_periods),
+	    cmocka_unit_test(
+		test_basic_summary_keeps_amm_and_histogram_together),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
