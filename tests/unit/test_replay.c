@@ -424,8 +424,9 @@ struct rw {
 	/* the current transaction's records (a closeSession's paths, up to
 	 * every node there can be) */
 	struct zk_body b[96];
-	char path[96][16];
+	char path[96][32];
 	int n;
+	bool single; /* the transaction is one op (a reaper's may be) */
 	/* the walk's hand-over */
 	int want;   /* __atomic: transactions the walk asks for */
 	bool in_walk;
@@ -479,7 +480,7 @@ static bool rw_op(struct rw *g, int kind, const char *p)
 	size_t len = strlen(p);
 	struct zstat st, ps;
 	const struct zstat *node = rw_stat(g, p, &st);
-	char parent[16];
+	char parent[32];
 	size_t pl = zk_parent_len(p, len);
 	memcpy(parent, p, pl);
 	parent[pl] = 0;
@@ -487,34 +488,68 @@ static bool rw_op(struct rw *g, int kind, const char *p)
 	int32_t dlen = rw_dlen(g);
 	rw_data[0] = (char)g->zxid; /* the same for a multi's ops */
 	memset(b, 0, sizeof(*b));
-	snprintf(path, 16, "%s", p);
+	snprintf(path, 32, "%s", p);
 	struct zk_buf zp = {path, (int32_t)len};
 	switch (kind) {
-	case 0: { /* create, an ephemeral one time in four */
-		bool eph = rw_rand(g, 4) == 0;
-		if (node || !par || par->ephemeral_owner)
+	case 0: { /* create: persistent, ephemeral (1 in 4), container or
+		   * TTL (1 in 8 each); sequential 1 time in 4 */
+		uint32_t how = rw_rand(g, 8);
+		int64_t owner = how < 2    ? g->session
+				: how == 2 ? ZK_CONTAINER_OWNER
+				: how == 3 ? zk_ttl_owner(5000)
+					   : 0;
+		if (!par || zk_owner_is_session(par->ephemeral_owner))
 			return false;
+		if (rw_rand(g, 4) == 0) {
+			/* PrepRequestProcessor: the parent's count of
+			 * creates, %010d */
+			snprintf(path, 32, "%s%010d", p,
+				 zk_cversion_stored(par));
+			len = strlen(path);
+			zp.len = (int32_t)len;
+			if (rw_stat(g, path, &st))
+				return false;
+		} else if (node) {
+			return false;
+		}
 		struct zacl *a = zacl_open();
-		int rc = tree_node_create(g->t, p, len, rw_data, dlen, a,
-					  eph ? g->session : 0, g->zxid, 3000,
-					  NULL);
+		int rc = tree_node_create(g->t, path, len, rw_data, dlen, a,
+					  owner, g->zxid, 3000, NULL);
 		zacl_unref(a);
 		assert_int_equal(rc, ZOK);
 		rw_stat(g, parent, &ps);
 		*b = (struct zk_body){.type = ZOP_CREATE, .rec = ZK_REC_CREATE};
+		if (owner == ZK_CONTAINER_OWNER)
+			*b = (struct zk_body){.type = ZOP_CREATECONTAINER,
+					      .rec = ZK_REC_CREATE_CONTAINER};
+		else if (zk_owner_is_ttl(owner))
+			*b = (struct zk_body){.type = ZOP_CREATETTL,
+					      .rec = ZK_REC_CREATE_TTL};
 		b->create.path = zp;
 		b->create.data = (struct zk_buf){rw_data, dlen};
 		b->create.acl = (struct zk_acls){.n = 1, .raw = g->acl_open.p,
 						 .raw_len = g->acl_open.len};
-		b->create.ephemeral = eph;
+		b->create.ephemeral = zk_owner_is_session(owner);
 		b->create.parent_cversion = zk_cversion_stored(&ps);
+		b->create.ttl = zk_owner_is_ttl(owner) ? 5000 : 0;
 		break;
 	}
+	case 4: /* check (a multi's) */
+		if (!node)
+			return false;
+		*b = (struct zk_body){.type = ZOP_CHECK, .rec = ZK_REC_CHECK};
+		b->check.path = zp;
+		b->check.version = node->version;
+		break;
 	case 1: /* delete */
 		if (!node || node->num_children)
 			return false;
 		assert_int_equal(tree_node_delete(g->t, p, len, g->zxid), ZOK);
 		*b = (struct zk_body){.type = ZOP_DELETE, .rec = ZK_REC_DELETE};
+		/* the reaper's deleteContainer, alone in its transaction */
+		if (g->single && node->ephemeral_owner &&
+		    !zk_owner_is_session(node->ephemeral_owner))
+			b->type = ZOP_DELETECONTAINER;
 		b->del.path = zp;
 		break;
 	case 2: /* setData */
@@ -567,7 +602,7 @@ static void rw_log(struct rw *g, struct zk_txn *z)
 static void rw_ephemeral(const char *path, size_t len, void *arg)
 {
 	struct rw *g = arg;
-	snprintf(g->path[g->n], 16, "%.*s", (int)len, path);
+	snprintf(g->path[g->n], 32, "%.*s", (int)len, path);
 	g->b[g->n].del.path = (struct zk_buf){g->path[g->n], (int32_t)len};
 	g->n++;
 }
@@ -617,9 +652,30 @@ static void rw_txn(struct rw *g)
 		rw_log(g, &z);
 		return;
 	}
-	char p[16];
+	if (what <= 2) {
+		/* an ErrorTxn, or a failed multi (ErrorTxns): a zxid and
+		 * no change */
+		struct zk_body e[2] = {
+		    {.type = ZOP_ERROR, .rec = ZK_REC_ERROR, .error = {ZOK}},
+		    {.type = ZOP_ERROR, .rec = ZK_REC_ERROR,
+		     .error = {ZNONODE}}};
+		if (what == 1) {
+			z.body = e[1];
+		} else {
+			z.body.type = ZOP_MULTI;
+			z.body.rec = ZK_REC_MULTI;
+			z.body.multi.n = 2;
+			z.body.multi.subs = e;
+		}
+		z.hdr.type = z.body.type;
+		tree_write_end(g->t, g->zxid);
+		rw_log(g, &z);
+		return;
+	}
+	char p[32];
 	rw_path(g, p);
-	if (what < 8) {
+	g->single = what < 10;
+	if (g->single) {
 		for (int tries = 0; tries < 50 && !g->n; tries++) {
 			rw_op(g, (int)rw_rand(g, 4), p);
 			rw_path(g, p);
@@ -633,15 +689,17 @@ static void rw_txn(struct rw *g)
 				int how = (int)rw_rand(g, 3);
 				if (how == 0)
 					snprintf(p, sizeof(p), "%s", last);
-				else if (how == 1 && l < 6)
-					snprintf(p, sizeof(p), "%s/%c", last,
+				else if (how == 1 && l < 20)
+					snprintf(p, sizeof(p), "%s/%c",
+						 l > 1 ? last : "",
 						 RW_NAMES[rw_rand(g, 4)]);
 				else if (l > 2)
 					snprintf(p, sizeof(p), "%.*s",
 						 (int)zk_parent_len(last, l),
 						 last);
 			}
-			if (!rw_op(g, (int)rw_rand(g, 3), p))
+			uint32_t k = rw_rand(g, 4); /* no setACL in a multi */
+			if (!rw_op(g, k == 3 ? 4 : (int)k, p))
 				rw_path(g, p);
 		}
 	}
@@ -694,6 +752,33 @@ static void *rw_walk_main(void *arg)
 	return NULL;
 }
 
+/* The paths of a node's children ("/zookeeper" left out). */
+struct rw_kids {
+	char (*p)[32];
+	int n;
+	const char *parent;
+};
+
+static int rw_kid(const char *name, size_t len, void *arg)
+{
+	struct rw_kids *k = arg;
+	if (!strcmp(k->parent, "/") && len == 9 && !memcmp(name, "zookeeper", 9))
+		return 0; /* the system nodes: not the generator's */
+	char (*np)[32] = realloc(k->p, (size_t)(k->n + 1) * sizeof(*np));
+	assert_non_null(np);
+	k->p = np;
+	snprintf(k->p[k->n++], 32, "%s/%.*s",
+		 strcmp(k->parent, "/") ? k->parent : "", (int)len, name);
+	return 0;
+}
+
+static struct rw_kids rw_kids(struct tree *t, const char *path)
+{
+	struct rw_kids k = {NULL, 0, path};
+	znode_children(tree_lookup(t, path, strlen(path)), rw_kid, &k);
+	return k;
+}
+
 /* Every node of a under path equals b's; the number compared. */
 static int rw_same(struct tree *a, struct tree *b, const char *path,
 		   uint64_t seed, const char *how)
@@ -736,20 +821,15 @@ static int rw_same(struct tree *a, struct tree *b, const char *path,
 			 (unsigned long long)va.stat.ephemeral_owner,
 			 (unsigned long long)vb.stat.ephemeral_owner,
 			 va.stat.data_length, vb.stat.data_length);
+	struct rw_kids k = rw_kids(a, path), kb = rw_kids(b, path);
+	if (k.n != kb.n)
+		fail_msg("seed %llu (%s): %s has %d children, not %d",
+			 (unsigned long long)seed, how, path, kb.n, k.n);
 	int n = 1;
-	char kids[4 * 4][16];
-	int nk = 0;
-	for (const char *c = RW_NAMES; *c; c++) {
-		snprintf(kids[nk], 16, "%s/%c", strcmp(path, "/") ? path : "",
-			 *c);
-		if (tree_lookup(a, kids[nk], strlen(kids[nk])))
-			nk++;
-		else if (tree_lookup(b, kids[nk], strlen(kids[nk])))
-			fail_msg("seed %llu (%s): %s should not be there",
-				 (unsigned long long)seed, how, kids[nk]);
-	}
-	for (int i = 0; i < nk; i++)
-		n += rw_same(a, b, kids[i], seed, how);
+	for (int i = 0; i < k.n; i++)
+		n += rw_same(a, b, k.p[i], seed, how);
+	free(k.p);
+	free(kb.p);
 	return n;
 }
 
@@ -776,13 +856,10 @@ static void rw_recount(struct tree *t, const char *path)
 					   v.data_null ? -1 : v.stat.data_length,
 					   (struct zacl *)v.acl, false),
 			 ZOK);
-	for (const char *c = RW_NAMES; *c; c++) {
-		char k[16];
-		snprintf(k, sizeof(k), "%s/%c", strcmp(path, "/") ? path : "",
-			 *c);
-		if (tree_lookup(t, k, strlen(k)))
-			rw_recount(t, k);
-	}
+	struct rw_kids k = rw_kids(t, path);
+	for (int i = 0; i < k.n; i++)
+		rw_recount(t, k.p[i]);
+	free(k.p);
 }
 
 static void rw_check(struct tree *live, const char *snap_dir, uint64_t seed,
