@@ -645,7 +645,7 @@ static void hist_summary(struct dp_msink *s, const char *name,
 static void amm_keys(struct dp_msink *s, const char *name,
 		     const struct zk_amm *v, struct dp_summary *w)
 {
-	if (s->amm) {
+	if (s->amm && w) {
 		w->min = v->min;
 		w->max = v->max;
 		s->amm(s, name, v, w);
