@@ -997,3 +997,40 @@ def test_new_leader_applies_its_first_writes_once(ens3):
         assert stat_tuple(c.get("/once")[1]) == want, "server %d" % m.sid
         c.stop()
         c.close()
+
+
+def test_member_behind_replays_multis_it_missed(ens3):
+    # A member that was down while multis created nodes with children
+    # under them, and set what they had just created, syncs by DIFF: it
+    # replays those transactions (txn.c's rules, as recovery does) and
+    # must end with every node and Stat the others have.  (Those rules
+    # once skipped a multi's later steps on a node an earlier one had
+    # created or set, so the member lacked the children.)
+    late = [m for m in ens3.members if m.mode() != "leader"][0]
+    zk = client(ens3.hosts([m for m in ens3.members if m is not late]))
+    zk.create("/mx", b"")
+    lz = client(late.hosts)
+    lz.sync("/")
+    assert lz.exists("/mx")  # the late member has it: DIFF, not SNAP
+    lz.stop()
+    lz.close()
+    late.kill9()
+    for i in range(5):
+        t = zk.transaction()
+        t.create("/mx/p%d" % i, b"p")
+        t.create("/mx/p%d/c" % i, b"c")
+        t.create("/mx/p%d/c/g" % i, b"g")
+        t.set_data("/mx/p%d/c" % i, b"c set")
+        t.set_data("/mx/p%d/c" % i, b"c set again")
+        t.delete("/mx/p%d/c/g" % i)
+        t.commit()
+    late.start()
+    ens3.wait_serving(timeout=30)
+    lz = client(late.hosts)
+    lz.sync("/")
+    assert "installing it" not in late.log_tail(60)
+    assert _tree(lz, "/mx") == _tree(zk, "/mx")
+    assert lz.get("/mx/p3/c")[0] == b"c set again"
+    for c in (lz, zk):
+        c.stop()
+        c.close()
