@@ -293,14 +293,21 @@ static void io_close(struct zab_io *io, int64_t peer)
 /* ------------------------------------------------------------------ */
 /* Request.logLatency: this pass's wall clock minus the record's
  * TxnHeader time (the leader's clock as it prepared the transaction), in
- * ms, kept only when >= 0; stored in µs as the workers' histograms. */
-static void lat_add(struct ens *e, enum zab_lat k, const void *p, size_t len)
+ * ms, into h; kept only when >= 0 (false: no sample); stored in µs as
+ * the workers' histograms. */
+static bool hist_add_age(struct zab_seq *s, struct zk_hist *h, const void *p,
+			 size_t len)
 {
 	int64_t t;
-	if (!zk_txn_time(p, len, &t) || e->s->wall_ms < t)
-		return;
-	zk_hist_add(&e->s->stats.lat[k], (e->s->wall_ms - t) * 1000, 1,
-		    e->s->now);
+	if (!zk_txn_time(p, len, &t) || s->wall_ms < t)
+		return false;
+	zk_hist_add(h, (s->wall_ms - t) * 1000, 1, s->now);
+	return true;
+}
+
+static void lat_add(struct ens *e, enum zab_lat k, const void *p, size_t len)
+{
+	hist_add_age(e->s, &e->s->stats.lat[k], p, len);
 }
 
 /* The core's own ACK of a durable proposal (AckRequestProcessor on the
@@ -319,18 +326,14 @@ static void io_ack_sampled(struct zab_io *io, int64_t sid, zxid_t zxid,
 	(void)zxid;
 	struct zab_seq *s = ens_of(io)->s;
 	struct zab_stats *st = &s->stats;
-	int64_t t;
-	/* Request.logLatency: a sample < 0 adds no key either */
-	if (!zk_txn_time(p, len, &t) || s->wall_ms < t)
-		return;
 	for (int k = 0; k < ZAB_ACK_SIDS; k++) {
 		int64_t v = atomic_load_explicit(&st->ack_sid[k],
 						 memory_order_relaxed);
 		if (v && v != sid)
 			continue;
-		zk_hist_add(&st->ack_lat[k], (s->wall_ms - t) * 1000, 1,
-			    s->now);
-		if (!v) /* after its first sample: a reader sees one */
+		/* a sample < 0 adds no key either (Request.logLatency);
+		 * the sid after its first sample: a reader sees one */
+		if (hist_add_age(s, &st->ack_lat[k], p, len) && !v)
 			atomic_store_explicit(&st->ack_sid[k], sid,
 					      memory_order_release);
 		return;

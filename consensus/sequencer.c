@@ -1960,15 +1960,16 @@ static void stats_reset_here(void *owner, void *arg)
 }
 
 /* The BASIC summaries' histograms (zab_stats), for their window */
-static void basic_hists(struct zab_stats *st, struct zk_hist *h[7])
+#define SEQ_BASICS 7
+static void basic_hists(struct zab_stats *st, struct zk_hist *h[SEQ_BASICS])
 {
-	struct zk_basic *const b[] = {
+	struct zk_basic *const b[SEQ_BASICS] = {
 		&st->unavailable_ms, &st->leader_unavailable_ms,
 		&st->snapshot_ms,    &st->dbinit_ms,
 		&st->snap_load_ms,   &st->txns_load_ms,
 		&st->txns_loaded,
 	};
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < SEQ_BASICS; i++)
 		h[i] = &b[i]->h;
 }
 
@@ -1980,10 +1981,10 @@ void zab_seq_summary_window(struct zab_seq *s, int64_t origin_ms,
 	for (int k = 0; k < ZAB_ACK_SIDS; k++)
 		zk_hist_init(&s->stats.ack_lat[k], origin_ms, period_ms);
 	/* recovery's samples (dbinittime, startup_*) came before: kept */
-	struct zk_hist *h[7];
+	struct zk_hist *h[SEQ_BASICS];
 	basic_hists(&s->stats, h);
 	int64_t now_ms = zk_clock_ms(CLOCK_MONOTONIC);
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < SEQ_BASICS; i++)
 		zk_hist_retime(h[i], origin_ms, period_ms, now_ms);
 	s->win_origin_ms = origin_ms;
 	s->win_period_ms = period_ms;
@@ -2118,9 +2119,9 @@ struct zab_seq *zab_seq_create(const struct zab_seq_config *cfg)
 	if (!s)
 		return NULL;
 	s->cfg = *cfg;
-	struct zk_hist *h[7];
+	struct zk_hist *h[SEQ_BASICS];
 	basic_hists(&s->stats, h);
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < SEQ_BASICS; i++)
 		zk_hist_init(h[i], 0, 1); /* periods: just below */
 	zab_seq_summary_window(s, zk_clock_ms(CLOCK_MONOTONIC),
 			       600000 / ZK_HIST_SLOTS);

@@ -488,6 +488,13 @@ static bool touched_here(const struct paths *here, const char *path,
 	return false;
 }
 
+/* Note that this transaction changed `path` (touched_here). */
+static void here_add(struct paths *here, const char *path, size_t len)
+{
+	if (!touched_here(here, path, len))
+		paths_add(here, path, len);
+}
+
 /* Apply one logged change exactly once over a fuzzy snapshot (see the
  * rules at the top of this file).  `here`: parents this transaction's
  * earlier steps changed, and nodes they created or set. */
@@ -505,8 +512,7 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 		if (!parent || parent->pzxid > zxid ||
 		    (parent->pzxid == zxid && !touched_here(here, st->path, pl)))
 			return ZOK;
-		if (!touched_here(here, st->path, pl))
-			paths_add(here, st->path, pl);
+		here_add(here, st->path, pl);
 		if (st->kind == ST_CREATE && node)
 			return tree_node_child_replayed(s->tree, st->path, pl,
 							true, zxid);
@@ -534,9 +540,8 @@ static int replay_step(struct zab_seq *s, struct step *st, zxid_t zxid,
 	/* a node this transaction creates or sets has mzxid (and, created,
 	 * pzxid) == zxid from the replay: later steps may still set it or
 	 * create its children */
-	if (!rc && (st->kind == ST_CREATE || st->kind == ST_SETDATA) &&
-	    !touched_here(here, st->path, st->len))
-		paths_add(here, st->path, st->len);
+	if (!rc && (st->kind == ST_CREATE || st->kind == ST_SETDATA))
+		here_add(here, st->path, st->len);
 	return rc;
 }
 
@@ -558,10 +563,13 @@ static int replay_close(struct zab_seq *s, zxid_t zxid, const void *p,
 	int rc = ZOK, more;
 	zk_strv_iter(&it, &z.body.close_session.paths);
 	while ((more = zk_strv_next(&it, &b)) == 1) {
+		if (b.len <= 0) {
+			rc = ZMARSHALLINGERROR;
+			continue;
+		}
 		struct step st = {.op = ZOP_DELETE, .kind = ST_DELETE,
-				  .path = b.p, .len = b.len < 0 ? 0 : (size_t)b.len};
-		int e = b.len > 0 ? replay_step(s, &st, zxid, z.hdr.time, &here)
-				  : ZMARSHALLINGERROR;
+				  .path = b.p, .len = (size_t)b.len};
+		int e = replay_step(s, &st, zxid, z.hdr.time, &here);
 		if (e)
 			rc = e;
 	}
