@@ -15,7 +15,8 @@ paddockd reads them; the JVM's own (logging, file encoding) are dropped.
 The kazoo suite reads ZOOKEEPER_VERSION to pick its 3.5+ behaviour; this
 plugin sets it to the version paddockd answers as (3.8.0).  The harness
 uses client ports 20000, 20010, 20020 and the three after each.
-PADDOCK_KAZOO_LOGS=DIR keeps each member's log there (by client port).
+PADDOCK_KAZOO_LOGS=DIR keeps each member's log there (by client port); a
+failed case's report shows what each member logged during it.
 
 On this machine: 473 passed, 3 skipped (GSSAPI without a KDC, a Travis
 check), 3 xfailed (reconfig) in 110 s.  ZooKeeper 3.8 itself, under the
@@ -70,9 +71,51 @@ class _Launch:
         os.makedirs(logs, exist_ok=True)
         port = [l for l in open(cfg) if l.startswith("clientPort=")]
         name = "paddockd-%s.log" % port[0].split("=")[1].strip()
-        log = open(os.path.join(logs, name), "ab")
+        path = os.path.join(logs, name)
+        log = open(path, "ab")
+        LOGS.setdefault(path, 0)
         return subprocess.Popen([PADDOCKD, cfg], stdout=log, stderr=log,
                                 **kw)
+
+
+# each member's log: path -> its size when the current test started
+LOGS = {}
+LOG_TAIL = 80
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    for path in LOGS:
+        LOGS[path] = _size(path)
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed case's report gets what each member logged during it (its
+    last LOG_TAIL lines), so that a failure in CI shows what the servers
+    did: the harness removes its directories at exit."""
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.failed or getattr(rep, "wasxfail", None):
+        return
+    for path, start in sorted(LOGS.items()):
+        try:
+            with open(path, "rb") as f:
+                f.seek(start)
+                text = f.read().decode("utf-8", "replace")
+        except OSError as e:
+            text = "(unreadable: %s)\n" % e
+        lines = text.splitlines()[-LOG_TAIL:]
+        rep.sections.append(("paddockd log %s (this test, last %d lines)"
+                             % (os.path.basename(path), LOG_TAIL),
+                             "\n".join(lines)))
 
 
 def pytest_configure(config):
