@@ -366,6 +366,14 @@ int zk_body_decode(int32_t type, bool sub, const void *p, size_t len,
 	rd_body(&d, out);
 	if (d.r.err)
 		return rd_result(&d);
+	/* A failed multi from a ZooKeeper leader's committed log (the
+	 * proposals a DIFF sends): DataTree.processTxn turns every sub-txn
+	 * of a failed multi into type error in place, keeping its body, and
+	 * ZKDatabase.addCommittedProposal serializes the request after that.
+	 * ZooKeeper reads such a sub-txn as ErrorTxn, its first four bytes
+	 * as the code, and ignores the rest; so do we. */
+	if (sub && out->rec == ZK_REC_ERROR)
+		return 0;
 	return jr_left(&d.r) ? ZKF_TRAILING : 0;
 }
 

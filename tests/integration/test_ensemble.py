@@ -14,7 +14,7 @@ import time
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import (ConnectionLoss, NodeExistsError,
-                              SessionExpiredError)
+                              NotEmptyError, SessionExpiredError)
 from kazoo.retry import KazooRetry
 from kazoo.security import OPEN_ACL_UNSAFE
 
@@ -690,6 +690,25 @@ def test_zookeeper_follower_takes_a_fuzzy_snap_from_paddock():
         e.close()
 
 
+def _start_mixed(e, zk_leads):
+    """Start e (one ZooKeeper member); with zk_leads, see that the
+    ZooKeeper member (sid 3) leads.  Returns the leader."""
+    e.start(timeout=60)
+    leader = e.leader()
+    if zk_leads and leader.kind != "zookeeper":
+        # the two paddockd elected one of them before the JVM was up:
+        # without it, the ZooKeeper server (highest sid, same zxid) wins,
+        # and the paddockd rejoins as its follower
+        leader.kill9()
+        e.wait_serving(members=[m for m in e.members if m.alive()],
+                       timeout=60)
+        leader.start()
+        e.wait_serving(timeout=60)
+        leader = e.leader()
+    assert (leader.kind == "zookeeper") == zk_leads
+    return leader
+
+
 @pytest.mark.timeout(180)  # JVM or several restarts, on 2 cores
 @pytest.mark.parametrize("zk_leads", [False, True], ids=["paddock-leads",
                                                           "zookeeper-leads"])
@@ -701,19 +720,7 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
     zsid = 3 if zk_leads else 1
     e = Ensemble(voters=3, kinds={zsid: "zookeeper"})
     try:
-        e.start(timeout=60)
-        leader = e.leader()
-        if zk_leads and leader.kind != "zookeeper":
-            # the two paddockd elected one of them before the JVM was up:
-            # without it, the ZooKeeper server (highest sid, same zxid)
-            # wins, and the paddockd rejoins as its follower
-            leader.kill9()
-            e.wait_serving(members=[m for m in e.members if m.alive()],
-                           timeout=60)
-            leader.start()
-            e.wait_serving(timeout=60)
-            leader = e.leader()
-        assert (leader.kind == "zookeeper") == zk_leads
+        _start_mixed(e, zk_leads)
         zks = [client(m.hosts) for m in e.members]
         for i, zk in enumerate(zks):
             zk.create("/mixed%d" % i, b"via %d" % e[i].sid)
@@ -837,6 +844,54 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
         for zk in zks[1:]:
             zk.stop()
             zk.close()
+    finally:
+        e.close()
+
+
+@pytest.mark.timeout(180)  # JVM and restarts, on 2 cores
+def test_paddock_follower_takes_failed_multis_in_a_zookeeper_diff():
+    # A ZooKeeper leader syncs a learner by DIFF from its committed log,
+    # which holds a failed multi as DataTree.processTxn left it: every
+    # sub-txn type error, the bodies those of the original ops.  A
+    # paddockd follower once refused such a txn ("marshalling error"),
+    # wrote it to its log anyway and then could not even restart.
+    e = Ensemble(voters=3, kinds={3: "zookeeper"})
+    try:
+        leader = _start_mixed(e, True)
+        late = e[0]
+        zk = client(leader.hosts)
+        zk.create("/fm", b"0")
+        zk.create("/fm/full", b"")
+        zk.create("/fm/full/c", b"")
+        late.kill9()
+        for i in range(3):
+            tx = zk.transaction()
+            tx.set_data("/fm", b"%d" % i)
+            tx.create("/fm/new%d" % i, b"n")
+            tx.delete("/fm/full")                  # not empty: fails
+            res = tx.commit()
+            assert isinstance(res[2], NotEmptyError), res
+            zk.set("/fm", b"ok %d" % i)
+        late.start()
+        e.wait_serving(timeout=60)
+        assert late.mode() == "follower"
+        lz = client(late.hosts)
+        lz.sync("/")
+        assert "does not replay" not in late.log_tail(200)
+        assert _tree(lz, "/fm") == _tree(zk, "/fm")
+        assert lz.get("/fm")[0] == b"ok 2"
+        # and what it logged replays at a restart
+        late.kill9()
+        late.start()
+        e.wait_serving(timeout=60)
+        lz.stop()
+        lz.close()
+        lz = client(late.hosts)
+        lz.sync("/")
+        assert _tree(lz, "/fm") == _tree(zk, "/fm")
+        for c in (lz, zk):
+            c.stop()
+            c.close()
     finally:
         e.close()
 

@@ -538,6 +538,61 @@ static void test_multi_sub_txns_decode_and_iterate(void **state)
 	assert_int_equal(zk_multi_next(&it, &sub), 0);
 }
 
+/* A failed multi as a ZooKeeper leader's committed log holds it, and so
+ * as its DIFF sends it: DataTree.processTxn made every sub-txn type
+ * error in place and kept its body, and the proposal was serialized
+ * after that.  Each sub-txn reads as ErrorTxn, its first four bytes the
+ * code, as ZooKeeper reads it. */
+static void test_failed_multi_from_a_zookeeper_committed_log(void **state)
+{
+	(void)state;
+	struct bb b = {.n = 0}, s = {.n = 0};
+	struct zk_txn t;
+	struct zk_iter it;
+	struct zk_body sub;
+
+	bhdr(&b, 0x21, ZOP_MULTI);
+	b32(&b, 3);
+	b32(&b, ZOP_ERROR); /* was a setData of /churn/b */
+	bstr(&s, "/churn/b");
+	bbuf(&s, "\xb0", 1);
+	b32(&s, 0x6d);
+	bbuf(&b, s.p, (int32_t)s.n);
+	s.n = 0;
+	b32(&b, ZOP_ERROR); /* was a create of /churn/b/q */
+	bstr(&s, "/churn/b/q");
+	bbuf(&s, "x", 1);
+	b32(&s, 1);
+	bacl(&s, 31, "world", "anyone");
+	b8(&s, 0);
+	b32(&s, 0x14f);
+	bbuf(&b, s.p, (int32_t)s.n);
+	s.n = 0;
+	b32(&b, ZOP_ERROR); /* the op that failed */
+	b32(&s, ZNOTEMPTY);
+	bbuf(&b, s.p, (int32_t)s.n);
+	bdigest(&b, 78);
+	assert_int_equal(zk_txn_decode(b.p, b.n, &t), 0);
+	assert_int_equal(t.body.multi.n, 3);
+	zk_multi_iter(&it, &t.body.multi);
+	assert_int_equal(zk_multi_next(&it, &sub), 1);
+	assert_int_equal(sub.rec, ZK_REC_ERROR);
+	assert_int_equal(sub.error.err, 8); /* the path's length */
+	assert_int_equal(zk_multi_next(&it, &sub), 1);
+	assert_int_equal(sub.rec, ZK_REC_ERROR);
+	assert_int_equal(sub.error.err, 10);
+	assert_int_equal(zk_multi_next(&it, &sub), 1);
+	assert_int_equal(sub.error.err, ZNOTEMPTY);
+	assert_int_equal(zk_multi_next(&it, &sub), 0);
+	/* an ErrorTxn too short for its code is still an error */
+	b.n = 0;
+	bhdr(&b, 1, ZOP_MULTI);
+	b32(&b, 1);
+	b32(&b, ZOP_ERROR);
+	bbuf(&b, "\0\0", 2);
+	assert_int_equal(zk_txn_decode(b.p, b.n, &t), ZKF_TRUNCATED);
+}
+
 static void test_encode_from_structured_fields(void **state)
 {
 	(void)state;
@@ -700,7 +755,7 @@ static void test_malformed_records_name_the_problem(void **state)
 	b.n = 0; /* a sub-record with bytes after it */
 	bhdr(&b, 1, ZOP_MULTI);
 	b32(&b, 1);
-	b32(&b, ZOP_ERROR);
+	b32(&b, ZOP_DELETE);
 	bbuf(&b, "\0\0\0\0\0", 5);
 	assert_int_equal(zk_txn_decode(b.p, b.n, &t), ZKF_TRAILING);
 
@@ -1628,6 +1683,7 @@ int main(void)
 	    cmocka_unit_test(test_close_session_with_and_without_body),
 	    cmocka_unit_test(test_create_v0_is_read_when_create_txn_runs_out),
 	    cmocka_unit_test(test_multi_sub_txns_decode_and_iterate),
+	    cmocka_unit_test(test_failed_multi_from_a_zookeeper_committed_log),
 	    cmocka_unit_test(test_encode_from_structured_fields),
 	    cmocka_unit_test(test_encode_rejects_records_that_do_not_fit),
 	    cmocka_unit_test(test_malformed_records_name_the_problem),
