@@ -74,8 +74,9 @@ class Member:
         else:
             cmd = ["java", "-Xshare:auto", "-XX:+UseSerialGC", "-Xmx256m",
                    "-cp", ZK_CP, "-Dzookeeper.admin.enableServer=false",
-                   "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-                   "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg]
+                   "-Dorg.slf4j.simpleLogger.defaultLogLevel=info"] + \
+                list(self.ens.jvm) + \
+                ["org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                      cwd=self.dir, start_new_session=True)
@@ -137,12 +138,15 @@ class Member:
 
 class Ensemble:
     def __init__(self, voters=3, observers=0, kind="paddock", kinds=None,
-                 tick=500, extra=()):
+                 tick=500, extra=(), jvm=()):
+        """extra: zoo.cfg lines; jvm: system properties (-Dkey=value) for
+        the ZooKeeper members, for what ZooKeeper reads only there."""
         self.dir = tempfile.mkdtemp(prefix="paddock-ens-")
         self.kind = kind
         self.kinds = kinds or {}
         self.tick = tick
         self.extra = list(extra)
+        self.jvm = list(jvm)
         self.members = []
         self.used = set()
         for i in range(voters + observers):
