@@ -1,15 +1,18 @@
-"""Churn: a 3-member ensemble takes every kind of write from several
-sessions while its members are killed (-9, or SIGTERM) and restarted one
-at a time, with a small snapCount so that fuzzy snapshots race the writes
-all along.  Every member must then hold the same tree, node by node: data,
-every Stat field (numChildren, cversion and pzxid too, which ZooKeeper's
-digest leaves out) and ACL.  Then all three are killed at once and
-restarted: recovery (the newest fuzzy snapshot plus the log after it)
-must give back exactly that tree.
+"""Churn: a 3-voter ensemble (plus a paddockd observer, or with Apache
+ZooKeeper 3.8 as one or two of the voters) takes every kind of write from
+several sessions while its members are killed (-9, SIGTERM, or -9 with
+their disk wiped) and restarted one at a time, with a small snapCount so
+that fuzzy snapshots race the writes all along.  Every member must then
+hold the same tree, node by node: data, every Stat field (numChildren,
+cversion and pzxid too, which ZooKeeper's digest leaves out) and ACL.
+Then all members are killed at once and restarted: recovery (the newest
+fuzzy snapshot plus the log after it) must give back exactly that tree.
 
-This is what caught recovery's replay skipping a multi's later steps in
-a real process, and what a learner's DIFF, TRUNC and SNAP syncs, the
-leader's session expiry and the container reaper are held to here.
+A learner's DIFF, TRUNC and SNAP syncs, recovery's replay, the leader's
+session expiry and the container reaper are held to that here, in real
+processes (tests/unit/test_replay.c holds recovery's replay to it in one
+process, seeded).  It found a paddockd learner refusing the failed
+multis in a ZooKeeper leader's DIFF.
 
     PADDOCK_CHURN_SECONDS   load time (default 12)
     PADDOCK_FAULT_SEED      the seed (default random, always printed);
@@ -22,13 +25,14 @@ import random
 import threading
 import time
 
+import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import ACL, Id, OPEN_ACL_UNSAFE, Permissions
 
 import jute
-from conftest import SEED, say
+from paddock_fault import SEED, say
 from ensemble import Ensemble
 from srvutil import four_letter
 
@@ -73,9 +77,11 @@ def value(rng):
 class Load:
     """Writers and the member killer, until `stop` is set."""
 
-    def __init__(self, ens, seed):
+    def __init__(self, ens, seed, wipes):
         self.ens = ens
         self.seed = seed
+        self.wipes = wipes
+        self.wiped = 0
         self.stop = threading.Event()
         self.ops = [0] * 5
         self.acked = [0] * 5
@@ -225,7 +231,13 @@ class Load:
             # not committed), and a restarted one often by SNAP
             m = self.ens.leader() if rng.random() < 0.5 else None
             m = m or rng.choice(self.ens.members)
-            if rng.random() < 0.8:
+            k = rng.random()
+            if k < 0.25 and self.wipes:
+                # its disk lost: it comes back empty and is sent the
+                # whole tree (SNAP) while the writes go on
+                m.wipe()
+                self.wiped += 1
+            elif k < 0.8:
                 m.kill9()
             else:
                 m.stop()  # SIGTERM
@@ -348,7 +360,7 @@ def same_everywhere(ens, trees, when):
                 differences(t, trees[0])))
 
 
-def churn(ens, seconds):
+def churn(ens, seconds, wipes=False):
     """Ballast (so that a snapshot walk takes long enough to race
     writes), the load, then the two comparisons."""
     say("churn: seed %d, %.0f s, %s, dir %s" % (
@@ -367,10 +379,11 @@ def churn(ens, seconds):
     c.stop()
     c.close()
 
-    load = Load(ens, SEED)
+    load = Load(ens, SEED, wipes)
     load.run(seconds)
-    say("churn: %d ops, %d acknowledged (by writer: %s), %d kills" % (
-        sum(load.ops), sum(load.acked), load.acked, load.kills))
+    say("churn: %d ops, %d acknowledged (by writer: %s), %d kills "
+        "(%d wiped)" % (sum(load.ops), sum(load.acked), load.acked,
+                        load.kills, load.wiped))
     assert min(load.acked) > 50, "a writer got almost nothing done"
 
     trees = settled(ens)
@@ -396,24 +409,32 @@ def churn(ens, seconds):
 
 
 def test_members_agree_node_by_node_after_churn_and_recover_it_exactly():
-    ens = Ensemble(voters=3, tick=200, extra=EXTRA)
+    """Three paddockd voters and a paddockd observer; a killed member
+    loses its disk now and then."""
+    ens = Ensemble(voters=3, observers=1, tick=200, extra=EXTRA)
     try:
-        churn(ens, SECONDS)
+        churn(ens, SECONDS, wipes=True)
     finally:
         ens.close()
 
 
-def test_a_zookeeper_member_agrees_node_by_node_after_churn():
-    """The same with Apache ZooKeeper 3.8 as the third member: it applies
-    what paddockd leaders send it, leads in turn when the kills make it
-    win, and its tree must be paddockd's, node by node (the strongest
-    check here of how paddock applies each transaction)."""
-    ens = Ensemble(voters=3, tick=200, extra=EXTRA,
-                   kinds={3: "zookeeper"},
-                   # ContainerManager reads its interval from a system
-                   # property of its own name only
-                   jvm=["-Dznode.container.checkIntervalMs=100"])
+# ContainerManager reads its interval from a system property of its own
+# name only
+ZK_JVM = ["-Dznode.container.checkIntervalMs=100"]
+
+
+@pytest.mark.parametrize("zookeepers", [[3], [1, 2]],
+                         ids=["one-zookeeper", "two-zookeepers"])
+def test_zookeeper_members_agree_node_by_node_after_churn(zookeepers):
+    """The same with Apache ZooKeeper 3.8 as one or two of the three
+    members: it applies what paddockd leaders send it, it leads when the
+    kills make it win and paddockd learns from it (DIFF, TRUNC, SNAP from
+    ZooKeeper's own committed log and snapshots), and its tree must be
+    paddockd's, node by node: the strongest check here of how paddock
+    applies each transaction."""
+    ens = Ensemble(voters=3, tick=200, extra=EXTRA, jvm=ZK_JVM,
+                   kinds={sid: "zookeeper" for sid in zookeepers})
     try:
-        churn(ens, SECONDS)
+        churn(ens, SECONDS, wipes=len(zookeepers) == 2)
     finally:
         ens.close()
