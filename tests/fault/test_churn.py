@@ -14,7 +14,7 @@ processes (tests/unit/test_replay.c holds recovery's replay to it in one
 process, seeded).  It found a paddockd learner refusing the failed
 multis in a ZooKeeper leader's DIFF.
 
-    PADDOCK_CHURN_SECONDS   load time (default 12)
+    PADDOCK_CHURN_SECONDS   load time (default 10)
     PADDOCK_FAULT_SEED      the seed (default random, always printed);
                             the load and the kills follow it, the
                             interleaving is the machine's
@@ -36,7 +36,7 @@ from paddock_fault import SEED, say
 from ensemble import Ensemble
 from srvutil import four_letter
 
-SECONDS = float(os.environ.get("PADDOCK_CHURN_SECONDS", "12"))
+SECONDS = float(os.environ.get("PADDOCK_CHURN_SECONDS", "10"))
 # 1 KiB znodes that make each snapshot walk long enough to race writes
 BALLAST = 3000
 # a snapshot every ~300 transactions; the reaper every 100 ms; TTL nodes
