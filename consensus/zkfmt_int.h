@@ -54,8 +54,12 @@
  * sub-txns are the real records of the ops before the failing one, then
  * ErrorTxn(code) for the failing op, then ErrorTxn(-2,
  * RUNTIMEINCONSISTENCY) for each op after it (DataTree applies none of
- * them).  A multi's sub-txn types are the create family, delete(Container),
- * setData, check and error.
+ * them).  A ZooKeeper leader's DIFF sends such a multi from its committed
+ * log, serialized after DataTree.processTxn set every sub-txn's type to
+ * error in place: each body is still the op's own record, so an ErrorTxn
+ * inside a multi is read for its first four bytes only, as ZooKeeper
+ * reads it.  A multi's sub-txn types are the create family,
+ * delete(Container), setData, check and error.
  *
  * Txn log file log.<hex zxid of its first txn> (FileTxnLog.append):
  *

@@ -6,13 +6,12 @@ kazoo's own SASL tests run too: tests/kazoo runs kazoo's whole suite.
 """
 
 import logging
-import os
 import threading
 import time
 
 import pytest
 from kazoo.client import KazooClient
-from kazoo.exceptions import AuthFailedError, NoAuthError
+from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl
 
 import zkcli as cli
