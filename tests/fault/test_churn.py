@@ -1,7 +1,8 @@
 """Churn: a 3-voter ensemble (plus a paddockd observer, or with Apache
 ZooKeeper 3.8 as one or two of the voters) takes every kind of write from
 several sessions while its members are killed (-9, SIGTERM, or -9 with
-their disk wiped) and restarted one at a time, with a small snapCount so
+their disk wiped) and restarted, or frozen (SIGSTOP) for up to 2.5 s and
+woken, one at a time, with a small snapCount so
 that fuzzy snapshots race the writes all along.  Every member must then
 hold the same tree, node by node: data, every Stat field (numChildren,
 cversion and pzxid too, which ZooKeeper's digest leaves out) and ACL.
@@ -22,6 +23,7 @@ multis in a ZooKeeper leader's DIFF.
 
 import os
 import random
+import signal
 import threading
 import time
 
@@ -82,6 +84,7 @@ class Load:
         self.seed = seed
         self.wipes = wipes
         self.wiped = 0
+        self.paused = 0
         self.stop = threading.Event()
         self.ops = [0] * 5
         self.acked = [0] * 5
@@ -232,18 +235,27 @@ class Load:
             m = self.ens.leader() if rng.random() < 0.5 else None
             m = m or rng.choice(self.ens.members)
             k = rng.random()
-            if k < 0.25 and self.wipes:
-                # its disk lost: it comes back empty and is sent the
-                # whole tree (SNAP) while the writes go on
-                m.wipe()
-                self.wiped += 1
-            elif k < 0.8:
-                m.kill9()
+            if k < 0.15:
+                # frozen, as by a long GC pause or a stalled VM: past
+                # syncLimit the others go on without it, and then it
+                # wakes up still believing what it believed
+                os.killpg(m.proc.pid, signal.SIGSTOP)
+                self.paused += 1
+                time.sleep(rng.uniform(0.5, 2.5))
+                os.killpg(m.proc.pid, signal.SIGCONT)
             else:
-                m.stop()  # SIGTERM
-            self.kills += 1
-            time.sleep(rng.uniform(0.2, 1.2))
-            m.start()
+                if k < 0.35 and self.wipes:
+                    # its disk lost: it comes back empty and is sent
+                    # the whole tree (SNAP) while the writes go on
+                    m.wipe()
+                    self.wiped += 1
+                elif k < 0.85:
+                    m.kill9()
+                else:
+                    m.stop()  # SIGTERM
+                self.kills += 1
+                time.sleep(rng.uniform(0.2, 1.2))
+                m.start()
             try:
                 self.ens.wait_serving(timeout=30)
             except AssertionError as e:
@@ -382,8 +394,9 @@ def churn(ens, seconds, wipes=False):
     load = Load(ens, SEED, wipes)
     load.run(seconds)
     say("churn: %d ops, %d acknowledged (by writer: %s), %d kills "
-        "(%d wiped)" % (sum(load.ops), sum(load.acked), load.acked,
-                        load.kills, load.wiped))
+        "(%d wiped), %d pauses" % (sum(load.ops), sum(load.acked),
+                                   load.acked, load.kills, load.wiped,
+                                   load.paused))
     assert min(load.acked) > 50, "a writer got almost nothing done"
 
     trees = settled(ens)
