@@ -152,11 +152,12 @@ class Load:
                 return False
         return True
 
-    def writer(self, i):
+    def guarded(self, loop, i):
+        """loop(i); what it raises stops the load, and run() reports it."""
         try:
-            self.writer_loop(i)
+            loop(i)
         except BaseException as e:  # noqa: BLE001 - reported by run()
-            self.failures.append("writer %d: %r" % (i, e))
+            self.failures.append("%s(%d): %r" % (loop.__name__, i, e))
             self.stop.set()
 
     def writer_loop(self, i):
@@ -182,13 +183,6 @@ class Load:
         finally:
             c.stop()
             c.close()
-
-    def raw_writer(self, i):
-        try:
-            self.raw_loop(i)
-        except BaseException as e:  # noqa: BLE001 - reported by run()
-            self.failures.append("raw writer %d: %r" % (i, e))
-            self.stop.set()
 
     def raw_loop(self, i):
         """Containers and TTL nodes (kazoo has neither), each session on
@@ -263,9 +257,11 @@ class Load:
                 self.stop.set()
 
     def run(self, seconds):
-        threads = [threading.Thread(target=self.writer, args=(i,))
+        threads = [threading.Thread(target=self.guarded,
+                                    args=(self.writer_loop, i))
                    for i in range(4)]
-        threads.append(threading.Thread(target=self.raw_writer, args=(4,)))
+        threads.append(threading.Thread(target=self.guarded,
+                                        args=(self.raw_loop, 4)))
         killer = threading.Thread(target=self.killer)
         for t in threads + [killer]:
             t.start()
