@@ -41,9 +41,6 @@ from srvutil import four_letter
 SECONDS = float(os.environ.get("PADDOCK_CHURN_SECONDS", "10"))
 # 1 KiB znodes that make each snapshot walk long enough to race writes
 BALLAST = 3000
-# a snapshot every ~300 transactions; the reaper every 100 ms; TTL nodes
-# on (paddockd has them on always; ZooKeeper reads zookeeper.* system
-# properties from unknown zoo.cfg keys)
 # what a paddockd logs when it cannot apply what it was sent
 BAD_LINES = ("does not replay", "recovery failed")
 # Reported, not yet failed on: once in about 50 runs with a ZooKeeper
@@ -52,6 +49,9 @@ BAD_LINES = ("does not replay", "recovery failed")
 # the first transactions of an epoch on, while every member's tree was
 # the same node by node (outside /zookeeper).  Not yet explained.
 DIGEST_LINE = "digest mismatch"
+# a snapshot every ~300 transactions; the reaper every 100 ms; TTL nodes
+# on (paddockd has them on always; ZooKeeper reads zookeeper.* system
+# properties from unknown zoo.cfg keys)
 EXTRA = ["snapCount=300", "znode.container.checkIntervalMs=100",
          "extendedTypesEnabled=true"]
 ROOT = "/churn"
@@ -326,21 +326,17 @@ def settled(ens, timeout=60):
             c = KazooClient(m.hosts, timeout=10.0)
             clients.append(c)
             c.start(timeout=15)
-        return settle_loop(ens, clients, deadline)
+        while True:
+            got = settle_once(ens, clients)
+            if not isinstance(got, str):
+                return got
+            if time.time() > deadline:
+                raise AssertionError("members did not settle: " + got)
+            time.sleep(0.5)
     finally:
         for c in clients:
             c.stop()
             c.close()
-
-
-def settle_loop(ens, clients, deadline):
-    while True:
-        got = settle_once(ens, clients)
-        if not isinstance(got, str):
-            return got
-        if time.time() > deadline:
-            raise AssertionError("members did not settle: " + got)
-        time.sleep(0.5)
 
 
 def settle_once(ens, clients):
@@ -419,10 +415,10 @@ def churn(ens, seconds, wipes=False):
     for m in ens.members:
         if m.kind == "paddock":
             with open(m.log_path, errors="replace") as f:
-                bad = [ln for ln in f if any(x in ln for x in BAD_LINES)]
+                lines = f.readlines()
+            bad = [ln for ln in lines if any(x in ln for x in BAD_LINES)]
             assert not bad, "s%d logged:\n%s" % (m.sid, "".join(bad[:5]))
-            with open(m.log_path, errors="replace") as f:
-                digest = [ln for ln in f if DIGEST_LINE in ln]
+            digest = [ln for ln in lines if DIGEST_LINE in ln]
             if digest:
                 say("churn: s%d: %d digest mismatch lines, the first: %s" %
                     (m.sid, len(digest), digest[0].strip()))
