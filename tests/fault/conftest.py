@@ -34,6 +34,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import ensemble  # noqa: E402
 import jute  # noqa: E402
 from jute import Op, Err, Reader, p_int, p_bool, p_buffer, \
     p_string, p_vector, p_acl, OPEN_ACL  # noqa: E402
@@ -562,6 +563,13 @@ def read_states(hosts, paths, window=256, session=None, timeout=60):
 
 
 # ------------------------------------------------------------------ pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report gets what its ensembles' members logged."""
+    outcome = yield
+    ensemble.add_logs(outcome.get_result())
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "fault: fault-injection test with a "

@@ -29,6 +29,7 @@ from kazoo.client import KazooClient
 from kazoo.security import make_digest_acl_credential
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ensemble  # noqa: E402
 import jute  # noqa: E402
 from srvutil import free_port, four_letter, serves  # noqa: E402,F401
 
@@ -282,6 +283,14 @@ class ExternalServer:
 
 
 # ------------------------------------------------------------------ pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report gets what the members of its ensembles
+    (ensemble.py) logged: in CI their directories are gone afterwards."""
+    outcome = yield
+    ensemble.add_logs(outcome.get_result())
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "compare: runs the same operations "

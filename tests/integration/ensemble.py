@@ -18,6 +18,14 @@ PADDOCKD = os.environ.get("PADDOCKD",
 ZK_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
 KEEP = os.environ.get("PADDOCK_KEEP_TMP")
 
+# What the members of this test's ensembles logged, for a failed test's
+# report (conftest.py's pytest_runtest_makereport): the live ensembles,
+# and the last LOG_TAIL lines of each member of one closed meanwhile
+# (close() removes its directory).
+LOG_TAIL = 80
+_OPEN = []
+_CLOSED = []
+
 
 class Member:
     def __init__(self, ens, sid, observer):
@@ -151,6 +159,7 @@ class Ensemble:
         self.used = set()
         for i in range(voters + observers):
             self.members.append(Member(self, i + 1, i >= voters))
+        _OPEN.append(self)
 
     def port(self):
         """A free loopback port no other member of this ensemble got."""
@@ -200,8 +209,31 @@ class Ensemble:
     def close(self):
         for m in self.members:
             m.kill9()
+        if self in _OPEN:
+            _OPEN.remove(self)
+            _CLOSED.extend(self.log_sections())
         if not KEEP:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_sections(self):
+        return [("s%d (%s) log, last %d lines" % (m.sid, m.kind, LOG_TAIL),
+                 m.log_tail(LOG_TAIL)) for m in self.members]
+
+
+def add_logs(rep):
+    """For conftest.py's pytest_runtest_makereport: a failed report gets
+    each member's log tail, of the ensembles closed since the last
+    report and of those open now (once, though both tests/integration's
+    and tests/fault's conftest.py call this)."""
+    if getattr(rep, "ensemble_logs", False):
+        return
+    rep.ensemble_logs = True
+    closed = list(_CLOSED)
+    del _CLOSED[:]
+    if rep.failed and not getattr(rep, "wasxfail", None):
+        for e in _OPEN:
+            closed += e.log_sections()
+        rep.sections += closed
 
 
 def fill(zk, parent, n, value, batch=500):
