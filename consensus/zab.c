@@ -122,6 +122,7 @@ struct zab {
 	bool nl_pending;           /* NEWLEADER ack waits for durability */
 	zxid_t nl_zxid;
 	zxid_t acked;              /* follower: last proposal acked */
+	zxid_t ack_floor;          /* follower: committed at NEWLEADER */
 	bool lead_cumulative;      /* learner: the leader announced it too */
 };
 
@@ -1128,13 +1129,22 @@ static void learn_ack_durable(struct zab *z)
 			send_pkt(z, z->lead_sid, ZP_ACK, top, NULL, 0);
 		if (top > z->acked)
 			z->acked = top;
-	} else {
-		/* SendAckRequestProcessor: one ACK per durable proposal */
+	} else if (z->nl_got && !z->nl_pending) {
+		/*
+		 * SendAckRequestProcessor: one ACK per durable proposal,
+		 * from NEWLEADER's own ACK on (a ZooKeeper leader takes the
+		 * first ACK it reads for that one), for every proposal not
+		 * committed by NEWLEADER -- committed since or not: a
+		 * ZooKeeper leader's LearnerHandler.SyncLimitCheck waits for
+		 * the ACK of the oldest proposal it tracks, and drops a
+		 * learner that never sends it ("transaction timeout") once
+		 * syncLimit has passed.
+		 */
 		for (uint32_t k = hist_after(z, z->acked); k < z->hn; k++) {
 			struct htx *t = hat(z, k);
 			if (t->zxid > z->durable)
 				break;
-			if (t->zxid > z->applied)
+			if (t->zxid > z->ack_floor)
 				send_pkt(z, z->lead_sid, ZP_ACK, t->zxid, NULL,
 					 0);
 			z->acked = t->zxid;
@@ -1231,6 +1241,7 @@ static void learn_recv(struct zab *z, const struct zab_pkt *p)
 		z->nl_zxid = p->zxid;
 		z->nl_got = true;
 		z->nl_pending = true;
+		z->ack_floor = z->applied; /* the DIFF's commits */
 		learn_ack_durable(z);
 		return;
 	case ZP_UPTODATE:

@@ -218,6 +218,14 @@ def test_hash_is_zookeepers_in_a_mixed_ensemble(zk_leads):
         # and the same JSON document (keys, types, values)
         docs = {m.sid: command(m.admin_port, "hash") for m in e.members}
         assert all(d == docs[zsid] for d in docs.values()), docs
+        if zk_leads:
+            # every proposal ACKed by every follower, in order: a
+            # ZooKeeper leader's SyncLimitCheck says when one is missing,
+            # and drops the follower syncLimit later
+            with open(zk.log_path, errors="replace") as f:
+                log = f.read()
+            for bad in ("received before ACK for", "transaction timeout"):
+                assert bad not in log, zk.log_tail(20)
     finally:
         e.close()
 
