@@ -365,20 +365,19 @@ static void io_log_append(struct zab_io *io, zxid_t zxid, const void *p,
 		e->s->zxid = zxid;
 }
 
-/* TRUNC (and reset, to zxid 0).  ZooKeeper truncates its log and
- * reloads its database in place (ZKDatabase.truncateLog); paddock
- * truncates the files and restarts the process, whose recovery rebuilds
- * exactly the state up to zxid (a syncing member has no clients). */
+/* TRUNC (and reset, to zxid 0), and ens_start's drop of what lies past
+ * currentEpoch.  ZooKeeper truncates its log and reloads its database in
+ * place (ZKDatabase.truncateLog); paddock truncates the files and
+ * restarts the process, whose recovery rebuilds exactly the state up to
+ * zxid (a syncing member has no clients).  Where the log cannot be cut
+ * there (no snapshot kept before it), it empties the data: the leader
+ * then sends its whole state (SNAP). */
 static int truncate_and_restart(struct ens *e, zxid_t zxid)
 {
 	struct zab_seq *s = e->s;
 	char err[1024];
 	if (!s->cfg.restart)
 		return -1;
-	fprintf(stderr, "paddockd: ensemble: the leader drops this member's "
-			"transactions after 0x%" PRIx64 ": truncating the log "
-			"and restarting to rebuild the state\n",
-		(uint64_t)zxid);
 	if (s->log) {
 		zlog_close(s->log); /* flushed, its writer joined */
 		s->log = NULL;
@@ -389,9 +388,14 @@ static int truncate_and_restart(struct ens *e, zxid_t zxid)
 		fprintf(stderr, "paddockd: ensemble: %s\n", err);
 		if (rc != ZBADARGUMENTS || zxid == 0 ||
 		    zlog_truncate(s->cfg.log_dir, s->cfg.snap_dir, 0, err,
-				  sizeof(err)))
+				  sizeof(err))) {
+			/* a restart would find the same disk (ens_start's
+			 * truncation: again and again) */
 			fprintf(stderr, "paddockd: ensemble: cannot reset the "
-					"data: %s\n", err);
+					"data: %s; exiting\n", err);
+			fflush(stderr);
+			_exit(1);
+		}
 	}
 	s->cfg.restart(); /* does not return */
 	return -1;
@@ -399,11 +403,17 @@ static int truncate_and_restart(struct ens *e, zxid_t zxid)
 
 static int io_log_truncate(struct zab_io *io, zxid_t zxid)
 {
+	fprintf(stderr, "paddockd: ensemble: the leader drops this member's "
+			"transactions after 0x%" PRIx64 ": truncating the log "
+			"and restarting to rebuild the state\n",
+		(uint64_t)zxid);
 	return truncate_and_restart(ens_of(io), zxid);
 }
 
 static int io_reset(struct zab_io *io)
 {
+	fprintf(stderr, "paddockd: ensemble: the leader sends its whole "
+			"state: emptying the data and restarting\n");
 	return truncate_and_restart(ens_of(io), 0);
 }
 
@@ -1621,11 +1631,33 @@ int ens_start(struct zab_seq *s, char *err, size_t err_len)
 		return -1;
 	}
 	if (cur < zab_epoch(last)) {
-		/* ZooKeeper refuses this too ("The current epoch ... is
-		 * older than the last zxid") */
-		snprintf(err, err_len, "%s: currentEpoch %" PRId64 " is older "
-				       "than the last zxid 0x%" PRIx64,
-			 s->cfg.snap_dir, cur, (uint64_t)last);
+		/*
+		 * ZooKeeper refuses to start here ("The current epoch ... is
+		 * older than the last zxid"): its learner logs nothing of a
+		 * sync before NEWLEADER.  paddock's logs a DIFF as it comes
+		 * and writes currentEpoch once all of it is durable, so a
+		 * sync cut short (a crash, or a TRUNC from the next leader
+		 * that keeps part of it) leaves transactions past
+		 * currentEpoch.  None of them was ACKed (zab.c: nothing
+		 * before NEWLEADER's ACK): drop them, as unflushed writes,
+		 * and start again from what is left.
+		 */
+		zxid_t keep = zab_zxid((uint32_t)cur, UINT32_MAX);
+		if (!s->cfg.restart || acc < zab_epoch(last)) {
+			snprintf(err, err_len, "%s: currentEpoch %" PRId64
+					       " (acceptedEpoch %" PRId64
+					       ") is older than the last "
+					       "zxid 0x%" PRIx64,
+				 s->cfg.snap_dir, cur, acc, (uint64_t)last);
+			return -1;
+		}
+		fprintf(stderr, "paddockd: ensemble: the log holds "
+				"transactions up to 0x%" PRIx64 ", past "
+				"currentEpoch %" PRId64 " (a sync cut short): "
+				"dropping those after epoch %" PRId64 "\n",
+			(uint64_t)last, cur, cur);
+		truncate_and_restart(e, keep); /* returns only on failure */
+		snprintf(err, err_len, "%s: cannot restart", s->cfg.snap_dir);
 		return -1;
 	}
 	struct zab_disk d = {(uint32_t)acc, (uint32_t)cur, last};

@@ -1119,7 +1119,12 @@ static void learn_ack_durable(struct zab *z)
 	if (!i_vote(z))
 		return;
 	zxid_t was = z->acked;
-	if (z->lead_cumulative) {
+	if (!z->nl_got || z->nl_pending) {
+		/* nothing before NEWLEADER's ACK, which follows currentEpoch
+		 * on disk: so whatever this member logged past currentEpoch
+		 * (a sync cut short) was never ACKed, and a restart may drop
+		 * it (ens_start) */
+	} else if (z->lead_cumulative) {
 		/* one ACK for every proposal now durable */
 		uint32_t k = hist_after(z, z->durable);
 		if (k == 0)
@@ -1129,7 +1134,7 @@ static void learn_ack_durable(struct zab *z)
 			send_pkt(z, z->lead_sid, ZP_ACK, top, NULL, 0);
 		if (top > z->acked)
 			z->acked = top;
-	} else if (z->nl_got && !z->nl_pending) {
+	} else {
 		/*
 		 * SendAckRequestProcessor: one ACK per durable proposal,
 		 * from NEWLEADER's own ACK on (a ZooKeeper leader takes the

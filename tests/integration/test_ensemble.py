@@ -896,6 +896,59 @@ def test_paddock_follower_takes_failed_multis_in_a_zookeeper_diff():
         e.close()
 
 
+def _epoch_file(m, name):
+    with open(os.path.join(m.data, name)) as f:
+        return int(f.read())
+
+
+def test_member_whose_sync_was_cut_short_drops_what_is_past_its_epoch():
+    # A learner logs a DIFF as it comes and writes currentEpoch once all
+    # of it is durable, before NEWLEADER's ACK.  A sync cut short there
+    # (kill -9, or a TRUNC from the next leader keeping part of it: the
+    # churn test met that) leaves transactions past currentEpoch on
+    # disk.  ZooKeeper refuses to start on such a disk; paddockd did too
+    # ("currentEpoch 1 is older than the last zxid"), on every restart.
+    # None of them was ACKed (nothing is before NEWLEADER's ACK): now it
+    # drops them and syncs again.  The disk is made here by setting a
+    # member's currentEpoch back one epoch under its log.
+    e = Ensemble(voters=3)
+    try:
+        e.start()
+        first = e.leader()
+        zk = client(e.hosts())
+        zk.create("/cut")
+        for i in range(20):
+            zk.create("/cut/a%d" % i)
+        first.kill9()
+        leader = e.wait_serving(timeout=30)
+        for i in range(20):
+            zk.create("/cut/b%d" % i)
+        first.start()   # so that the quorum outlives the next kill
+        assert e.wait_serving(timeout=30) is leader
+        f = next(m for m in e.members if m is not leader and m is not first)
+        epoch = _epoch_file(f, "currentEpoch")
+        assert epoch >= 2 and f.zxid() >> 32 == epoch
+        f.kill9()
+        with open(os.path.join(f.data, "currentEpoch"), "w") as fh:
+            fh.write("%d\n" % (epoch - 1))
+        f.start()
+        assert e.wait_serving(timeout=30) is leader
+        log = f.log_tail(40)
+        assert "past currentEpoch %d" % (epoch - 1) in log, log
+        assert "older than the last zxid" not in log, log
+        assert _epoch_file(f, "currentEpoch") == epoch
+        fz = client(f.hosts)
+        fz.sync("/")
+        assert sorted(fz.get_children("/cut")) == sorted(
+            zk.get_children("/cut"))
+        assert len(fz.get_children("/cut")) == 40
+        for c in (fz, zk):
+            c.stop()
+            c.close()
+    finally:
+        e.close()
+
+
 def test_configs_ensemble_3_runs_as_documented(tmp_path):
     # configs/ensemble-3.cfg as its comment says: one copy per server with
     # its own dataDir, and dataDir/myid
