@@ -412,8 +412,8 @@ static int io_log_truncate(struct zab_io *io, zxid_t zxid)
 
 static int io_reset(struct zab_io *io)
 {
-	fprintf(stderr, "paddockd: ensemble: the leader sends its whole "
-			"state: emptying the data and restarting\n");
+	fprintf(stderr, "paddockd: ensemble: emptying the data and "
+			"restarting (the leader then sends its whole state)\n");
 	return truncate_and_restart(ens_of(io), 0);
 }
 
