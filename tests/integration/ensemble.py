@@ -18,6 +18,11 @@ PADDOCKD = os.environ.get("PADDOCKD",
 ZK_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
 KEEP = os.environ.get("PADDOCK_KEEP_TMP")
 
+# What a ZooKeeper leader logs when a learner skipped the ACK of a
+# proposal (LearnerHandler.SyncLimitCheck tracks the oldest one it sent),
+# and then, syncLimit later, when it drops that learner for it
+ZK_ACK_COMPLAINTS = ("received before ACK for", "transaction timeout")
+
 # What the members of this test's ensembles logged, for a failed test's
 # report (conftest.py's pytest_runtest_makereport): the live ensembles,
 # and the last LOG_TAIL lines of each member of one closed meanwhile
@@ -134,6 +139,14 @@ class Member:
         out = four_letter(self.hosts, "srvr", timeout=2.0)
         m = re.search(r"^Zxid: (0x[0-9a-f]+)", out, re.M)
         return int(m.group(1), 16) if m else None
+
+    def log_lines(self, needles):
+        """The lines of the member's log that hold any of `needles`."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return [ln for ln in f if any(x in ln for x in needles)]
+        except OSError:
+            return []
 
     def log_tail(self, n=30):
         try:

@@ -21,7 +21,7 @@ from kazoo.security import OPEN_ACL_UNSAFE
 import jute
 import test_overload as overload
 from conftest import PADDOCK_BUILD
-from ensemble import Ensemble, fill
+from ensemble import ZK_ACK_COMPLAINTS, Ensemble, fill
 from srvutil import four_letter, kv_lines
 
 ZKFMT = os.path.join(PADDOCK_BUILD, "tools", "zkfmt-check")
@@ -821,6 +821,8 @@ def test_mixed_ensemble_with_apache_zookeeper(zk_leads):
             mn = kv_lines(four_letter(m.hosts, "mntr"))
             assert mn.get("zk_digest_mismatches_count") == "0", \
                 (m.sid, m.kind, mn.get("zk_digest_mismatches_count"))
+        # a ZooKeeper leader had each proposal's ACK from each paddockd
+        assert not e[zsid - 1].log_lines(ZK_ACK_COMPLAINTS)
         if not zk_leads:
             # and what the ZooKeeper follower logged from the paddock
             # leader carries a TxnDigest on every txn but error txns
