@@ -50,8 +50,15 @@ ZK_BAD_LINES = ZK_ACK_COMPLAINTS[:1]
 # member (seed 847594379, one-zookeeper), a paddockd follower's tree
 # digest was off from its leader's by one constant (1021491056) from
 # the first transactions of an epoch on, while every member's tree was
-# the same node by node (outside /zookeeper).  Not yet explained.
+# the same node by node (outside /zookeeper).  Not yet explained.  A
+# ZooKeeper member logs mismatches of its own (ZK_DIGEST_LINE) right
+# after a fuzzy SNAP, from a paddockd or a ZooKeeper leader alike: the
+# SNAP stream has no digest, so it compares inside the fuzzy window,
+# where its plain replay differs for a while (seed 503521029: 15 of the
+# 30 transactions after the SNAP, then none); a ZooKeeper leader that
+# such a SNAP left stale for a while is the open suspect here.
 DIGEST_LINE = "digest mismatch"
+ZK_DIGEST_LINE = "Digests are not matching"
 # a snapshot every ~300 transactions; the reaper every 100 ms; TTL nodes
 # on (paddockd has them on always; ZooKeeper reads zookeeper.* system
 # properties from unknown zoo.cfg keys)
@@ -418,11 +425,11 @@ def churn(ens, seconds, wipes=False):
     for m in ens.members:
         bad = m.log_lines(BAD_LINES if m.kind == "paddock" else ZK_BAD_LINES)
         assert not bad, "s%d logged:\n%s" % (m.sid, "".join(bad[:5]))
-        if m.kind == "paddock":
-            digest = m.log_lines((DIGEST_LINE,))
-            if digest:
-                say("churn: s%d: %d digest mismatch lines, the first: %s" %
-                    (m.sid, len(digest), digest[0].strip()))
+        digest = m.log_lines((DIGEST_LINE if m.kind == "paddock"
+                              else ZK_DIGEST_LINE,))
+        if digest:
+            say("churn: s%d (%s): %d digest mismatch lines, the first: %s"
+                % (m.sid, m.kind, len(digest), digest[0].strip()))
 
 
 def test_members_agree_node_by_node_after_churn_and_recover_it_exactly():
