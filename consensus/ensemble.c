@@ -753,6 +753,8 @@ static void snap_jobs_reap(struct ens *e)
 		if (j->err)
 			peer_close(e->peer, j->to);
 		if (rc == ZOK)
+			zab_snap_sent(e->z, e->s->now, j->to);
+		if (rc == ZOK)
 			fprintf(stderr, "paddockd: ensemble: snapshot 0x%" PRIx64
 					" for server %" PRId64 ": %zu bytes, "
 					"%" PRId64 " znodes, serialized in %lld "

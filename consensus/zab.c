@@ -40,6 +40,7 @@ enum lh_stage {
 	LH_NONE = 0,
 	LH_INFO,     /* *INFO received, LEADERINFO maybe sent */
 	LH_EPOCH,    /* ACKEPOCH received, waiting to be synced */
+	LH_SNAP,     /* SNAP sent, the state on its way (zab_snap_sent) */
 	LH_SYNCED,   /* DIFF/TRUNC/SNAP + NEWLEADER sent, forwarding */
 	LH_UPTODATE, /* UPTODATE sent */
 };
@@ -55,6 +56,7 @@ struct lh {
 	int64_t heard;     /* last packet from it */
 	bool cumulative;   /* both ends announced ZAB_PADDOCK_VERSION */
 	zxid_t acked;      /* cumulative: its newest ACK */
+	zxid_t snap_at;    /* LH_SNAP: the zxid of the state sent */
 };
 
 /* A transaction in the window. */
@@ -249,7 +251,12 @@ static void hist_trim(struct zab *z)
 {
 	if (z->hn <= z->cfg.hist_max + z->cfg.hist_max / 64)
 		return;
-	while (z->hn > z->cfg.hist_max && hat(z, 0)->zxid <= z->applied)
+	/* what a learner in LH_SNAP is yet to be sent stays */
+	zxid_t keep = z->applied;
+	for (int i = 0; i < z->cfg.n; i++)
+		if (z->lh[i].stage == LH_SNAP && z->lh[i].snap_at < keep)
+			keep = z->lh[i].snap_at;
+	while (z->hn > z->cfg.hist_max && hat(z, 0)->zxid <= keep)
 		hist_drop_oldest(z);
 }
 
@@ -656,6 +663,8 @@ static void try_establish(struct zab *z)
  * there, TRUNC when it has more (uncommitted proposals are then sent
  * again, Leader.startForwarding), DIFF or TRUNC+DIFF when the window
  * reaches back to its last zxid, SNAP otherwise. */
+static void sync_from(struct zab *z, int i, uint32_t from);
+
 static void sync_learner(struct zab *z, int i)
 {
 	struct lh *l = &z->lh[i];
@@ -676,9 +685,29 @@ static void sync_learner(struct zab *z, int i)
 		else
 			send_pkt(z, sid, ZP_DIFF, c, NULL, 0);
 	} else {
-		zxid_t at = z->io->snap_send(z->io, sid);
-		from = hist_after(z, at);
+		/* the rest once the state is on the link (zab_snap_sent) */
+		l->snap_at = z->io->snap_send(z->io, sid);
+		if (l->stage == LH_EPOCH) /* (the link may have failed) */
+			l->stage = LH_SNAP;
+		return;
 	}
+	sync_from(z, i, from);
+}
+
+/* The rest of a learner's sync, from window index `from`: the committed
+ * proposals with their COMMITs, NEWLEADER, then the uncommitted ones.
+ * After a SNAP this runs once the state is sent, so that the proposals
+ * committed while a paddock leader walked its tree go before NEWLEADER,
+ * as a ZooKeeper leader sends the ones committed while it serializes:
+ * a ZooKeeper learner applies those without checking its digest (it
+ * checks none before NEWLEADER), and after NEWLEADER it would check
+ * them against a tree the fuzzy snapshot made ahead of them ("Digests
+ * are not matching", once per transaction, until past the walk's end). */
+static void sync_from(struct zab *z, int i, uint32_t from)
+{
+	struct lh *l = &z->lh[i];
+	int64_t sid = z->cfg.m[i].sid;
+	zxid_t c = z->applied;
 	uint32_t k = from;
 	for (; k < z->hn && hat(z, k)->zxid <= c; k++) {
 		struct htx *t = hat(z, k);
@@ -1001,11 +1030,20 @@ static void lead_tick(struct zab *z)
 		if (up)
 			send_pkt(z, z->cfg.m[i].sid, ZP_PING, z->logged, NULL,
 				 0);
-		if (l->stage >= LH_SYNCED)
+		if (l->stage >= LH_SNAP) /* (ZooKeeper: alive, in time) */
 			synced |= 1ull << i;
 	}
 	if (!quorum(z, synced))
 		go_looking(z); /* "Not sufficient followers synced" */
+}
+
+void zab_snap_sent(struct zab *z, int64_t now, int64_t to)
+{
+	z->now = now;
+	int i = member(z, to);
+	if (i < 0 || z->lh[i].stage != LH_SNAP)
+		return;
+	sync_from(z, i, hist_after(z, z->lh[i].snap_at));
 }
 
 int zab_propose(struct zab *z, int64_t now, const void *p, size_t len,

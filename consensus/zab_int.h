@@ -221,9 +221,12 @@ struct zab_io {
 	void (*apply)(struct zab_io *io, zxid_t zxid, const void *p,
 		      size_t len);
 	/* Leader: send SNAP and then the state (as of the last applied
-	 * zxid, which is what it returns) on the link with `to`.
-	 * Learner: the io installs a received snapshot durably before it
-	 * delivers the SNAP packet (zxid = the snapshot's). */
+	 * zxid, which is what it returns) on the link with `to`, and call
+	 * zab_snap_sent once the state is on the link: the core sends
+	 * that learner nothing more until then (the proposals committed
+	 * meanwhile then go before NEWLEADER, as a ZooKeeper leader sends
+	 * them).  Learner: the io installs a received snapshot durably
+	 * before it delivers the SNAP packet (zxid = the snapshot's). */
 	zxid_t (*snap_send)(struct zab_io *io, int64_t to);
 	/* Leader: a learner forwarded a client request (REQUEST body). */
 	void (*request)(struct zab_io *io, int64_t from, const void *p,
@@ -272,6 +275,9 @@ void zab_link_up(struct zab *z, int64_t now_ms, int64_t peer);
 void zab_link_down(struct zab *z, int64_t now_ms, int64_t peer);
 /* Every transaction appended up to `zxid` is durable. */
 void zab_durable(struct zab *z, int64_t now_ms, zxid_t zxid);
+/* Leader: the state io->snap_send began for learner `to` is on the link
+ * (not called when the link broke first). */
+void zab_snap_sent(struct zab *z, int64_t now_ms, int64_t to);
 /* Timers; call again no later than zab_deadline(). */
 void zab_tick(struct zab *z, int64_t now_ms);
 int64_t zab_deadline(const struct zab *z);

@@ -124,7 +124,7 @@ static struct point *G;
 static int nG, capG;
 static int64_t epoch_leader[4096];
 static uint32_t max_est_epoch;
-static int64_t commits, elections, starts_truncated;
+static int64_t commits, elections, starts_truncated, snaps_sent;
 
 static bool partitioned;
 static int64_t flush_max; /* ms a flush may take, per seed */
@@ -172,7 +172,7 @@ static void *grow(void *p, int *cap, int need, size_t size)
 
 enum ev_type { EV_VOTE = 1, EV_PKT, EV_LINK_UP, EV_LINK_DOWN, EV_FLUSH,
 	       EV_TICK, EV_CRASH, EV_RESTART, EV_PARTITION, EV_HEAL,
-	       EV_WRITE };
+	       EV_WRITE, EV_SNAP_SENT };
 
 struct ev {
 	int64_t t;
@@ -506,7 +506,14 @@ static zxid_t io_snap_send(struct zab_io *io, int64_t to)
 	struct zab_pkt p = {.type = ZP_SNAP, .zxid = cur.zxid,
 			    .data = (const uint8_t *)s->st,
 			    .len = (uint32_t)(sizeof(*s->st) * (size_t)s->nst)};
-	send_raw((int)(s - S), idx(to), &p);
+	int a = (int)(s - S), b = idx(to);
+	send_raw(a, b, &p);
+	/* the state is on the link a while later (paddockd's io walks its
+	 * tree meanwhile): zab_snap_sent, unless that link broke first */
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+	push((struct ev){.t = now + range(0, 30), .type = EV_SNAP_SENT,
+			 .to = a, .from = b, .inc = s->inc,
+			 .link = link_gen[lo][hi]});
 	return cur.zxid;
 }
 
@@ -677,6 +684,12 @@ static void deliver(struct ev *e)
 		if (link_gen[lo][hi] != e->link)
 			return;
 		zab_link_up(s->z, now, S[e->from].sid);
+		break;
+	case EV_SNAP_SENT:
+		if (!e->link || link_gen[lo][hi] != e->link)
+			return;
+		zab_snap_sent(s->z, now, S[e->from].sid);
+		snaps_sent++;
 		break;
 	case EV_LINK_DOWN:
 		if (link_gen[lo][hi])
@@ -934,8 +947,9 @@ int main(int argc, char **argv)
 	free(G);
 	printf("zab-sim: %" PRIu64 " seeds (%" PRIu64 "..%" PRIu64 "), %" PRIu64
 	       " failed; %" PRIu64 " commits, %" PRIu64 " leaders established, "
-	       "%" PRId64 " restarts that dropped a log past currentEpoch\n",
+	       "%" PRId64 " snapshots sent, %" PRId64 " restarts that dropped "
+	       "a log past currentEpoch\n",
 	       seeds, first, first + seeds - 1, failed, total_commits,
-	       total_leaders, starts_truncated);
+	       total_leaders, snaps_sent, starts_truncated);
 	return failed ? 1 : 0;
 }
