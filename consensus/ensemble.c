@@ -425,14 +425,17 @@ static int io_reset(struct zab_io *io)
  * (sessions, the ACL cache, nodes parent first with StatPersisted, "/",
  * "BenWasHere").  As in ZooKeeper 3.8, writes go on while it is made:
  * the sequencer sends SNAP (zxid = applied), reserves the stream's place
- * on the link (peer_bulk_reserve: the proposals after applied, NEWLEADER
- * and whatever follows queue behind it), writes the sessions, and a
- * thread of its own walks the live tree (a fuzzy snapshot, as log/snap.c
- * makes; each node read between two transactions), writes the ACLs it
- * met and the nodes, and wakes the sequencer, which hands the stream to
- * the link (peer_bulk_fill; dropped if the link went meanwhile).  The
- * learner replays the transactions after the SNAP's zxid over the fuzzy
- * tree by the replay rules (apply_record while syncing).  ACLs are
+ * on the link (peer_bulk_reserve: a PING or anything else that follows
+ * queues behind it), writes the sessions, and a thread of its own walks
+ * the live tree (a fuzzy snapshot, as log/snap.c makes; each node read
+ * between two transactions), writes the ACLs it met and the nodes, and
+ * wakes the sequencer, which hands the stream to the link
+ * (peer_bulk_fill; dropped if the link went meanwhile) and tells the
+ * core (zab_snap_sent), which sends the proposals after the SNAP's zxid
+ * and NEWLEADER only then, as ZooKeeper's LearnerHandler queues
+ * NEWLEADER after serializing.  The learner replays the transactions
+ * after the SNAP's zxid over the fuzzy tree by the replay rules
+ * (apply_record while syncing).  ACLs are
  * numbered by content, so a pointer freed and reused during the walk
  * cannot alias. */
 struct snap_acls {
