@@ -51,12 +51,10 @@ ZK_BAD_LINES = ZK_ACK_COMPLAINTS[:1]
 # digest was off from its leader's by one constant (1021491056) from
 # the first transactions of an epoch on, while every member's tree was
 # the same node by node (outside /zookeeper).  Not yet explained.  A
-# ZooKeeper member logs mismatches of its own (ZK_DIGEST_LINE) right
-# after a fuzzy SNAP, from a paddockd or a ZooKeeper leader alike: the
-# SNAP stream has no digest, so it compares inside the fuzzy window,
-# where its plain replay differs for a while (seed 503521029: 15 of the
-# 30 transactions after the SNAP, then none); a ZooKeeper leader that
-# such a SNAP left stale for a while is the open suspect here.
+# ZooKeeper member's own (ZK_DIGEST_LINE) came, until 7051791, right
+# after a SNAP from a paddockd leader, which sent NEWLEADER before what
+# committed during its fuzzy walk, so ZooKeeper checked those (seed
+# 503521029: 15 of the 30 transactions after the SNAP, then none).
 DIGEST_LINE = "digest mismatch"
 ZK_DIGEST_LINE = "Digests are not matching"
 # a snapshot every ~300 transactions; the reaper every 100 ms; TTL nodes
