@@ -93,7 +93,7 @@ class BarrierTest extends Zk {
             early.get());
         log("left %d, any before all were leaving: %b", left.get(),
             leftEarly.get());
-        log("barrier children left %s", cs.get(0).getChildren().forPath(p));
+        log("barrier children left %s", Rx.childrenOrNone(cs.get(0), p));
     }
 
     @Test

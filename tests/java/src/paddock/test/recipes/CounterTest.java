@@ -175,7 +175,7 @@ class CounterTest extends Zk {
         DistributedAtomicLong d = new DistributedAtomicLong(cs.get(0), p,
             new RetryNTimes(3, 10));
         log("value %d successful adds %d", d.get().postValue(), ok.get());
-        log("lock nodes left %s", cs.get(0).getChildren().forPath(root + "/lock"));
+        log("lock nodes left %s", Rx.childrenOrNone(cs.get(0), root + "/lock"));
     }
 
     @Test

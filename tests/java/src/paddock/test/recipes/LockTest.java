@@ -81,7 +81,7 @@ class LockTest extends Zk {
         hammer(locks, 20, sec);
         log("max concurrent holders %d, acquisitions %d", sec.max.get(),
             sec.entries.get());
-        log("lock nodes left %s", cs.get(0).getChildren().forPath(p));
+        log("lock nodes left %s", Rx.childrenOrNone(cs.get(0), p));
         assertThat(sec.max.get()).isEqualTo(1);
     }
 
@@ -152,7 +152,7 @@ class LockTest extends Zk {
         log("both waiters acquired after holder's session closed: %b",
             got.await(10, TimeUnit.SECONDS));
         log("max concurrent %d", max.get());
-        log("nodes left %s", cs.get(1).getChildren().forPath(p));
+        log("nodes left %s", Rx.childrenOrNone(cs.get(1), p));
     }
 
     @Test
@@ -193,8 +193,8 @@ class LockTest extends Zk {
         log("other client after release %b",
             locks.get(1).acquire(5, TimeUnit.SECONDS));
         locks.get(1).release();
-        log("structure %s", Rx.sorted(cs.get(0).getChildren().forPath(p)));
-        log("leases left %s", cs.get(0).getChildren().forPath(p + "/leases"));
+        log("structure %s", Rx.nonEmptyChildren(cs.get(0), p));
+        log("leases left %s", Rx.childrenOrNone(cs.get(0), p + "/leases"));
         assertThat(sec.max.get()).isEqualTo(1);
     }
 
@@ -237,7 +237,7 @@ class LockTest extends Zk {
         });
         log("exclusion violated: %b, reads %d, writes %d", bad.get(),
             reads.get(), writes.get());
-        log("nodes left %s", cs.get(0).getChildren().forPath(p));
+        log("nodes left %s", Rx.childrenOrNone(cs.get(0), p));
     }
 
     @Test
@@ -270,7 +270,7 @@ class LockTest extends Zk {
         log("a read while c reads %b", a.readLock().acquire(5, TimeUnit.SECONDS));
         a.readLock().release();
         c.readLock().release();
-        log("nodes left %s", cs.get(0).getChildren().forPath(p));
+        log("nodes left %s", Rx.childrenOrNone(cs.get(0), p));
         log("participants of empty lock %s", c.writeLock().getParticipantNodes());
     }
 
@@ -324,8 +324,8 @@ class LockTest extends Zk {
         });
         log("max concurrent leases <= 2: %b, leases %d", sec.max.get() <= 2,
             sec.entries.get());
-        log("structure %s", Rx.sorted(cs.get(0).getChildren().forPath(p)));
-        log("leases left %s", cs.get(0).getChildren().forPath(p + "/leases"));
+        log("structure %s", Rx.nonEmptyChildren(cs.get(0), p));
+        log("leases left %s", Rx.childrenOrNone(cs.get(0), p + "/leases"));
         assertThat(sec.max.get()).isLessThanOrEqualTo(2);
     }
 
@@ -352,7 +352,7 @@ class LockTest extends Zk {
         log("b 2 more after return %d", b2 == null ? 0 : b2.size());
         b.returnAll(b2);
         b.returnLease(one);
-        log("leases left %s", cs.get(0).getChildren().forPath(p + "/leases"));
+        log("leases left %s", Rx.childrenOrNone(cs.get(0), p + "/leases"));
         // a lease holder's session ends: its lease goes with it
         Lease held = b.acquire(5, TimeUnit.SECONDS);
         Collection<Lease> more = b.acquire(2, 5, TimeUnit.SECONDS);

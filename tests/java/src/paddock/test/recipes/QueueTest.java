@@ -101,7 +101,7 @@ class QueueTest extends Zk {
         log("queue empty: %b", Rx.until(() -> cs.get(0).getChildren()
             .forPath(p).isEmpty(), 5000));
         if (lockPath != null)
-            log("lock nodes left %s", cs.get(0).getChildren().forPath(lockPath));
+            log("lock nodes left %s", Rx.childrenOrNone(cs.get(0), lockPath));
         assertThat(once).isTrue();
     }
 

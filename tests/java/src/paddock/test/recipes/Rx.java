@@ -135,6 +135,34 @@ final class Rx {
         return l;
     }
 
+    /** path's children that have children themselves, sorted ([] when
+     *  path is gone).  Curator makes a recipe's parents containers, and
+     *  the reaper (every second in this suite) takes an empty one at a
+     *  moment of its own on either server: whether an empty container
+     *  is still listed is timing, not behaviour. */
+    static List<String> nonEmptyChildren(CuratorFramework c, String path)
+            throws Exception {
+        List<String> out = new ArrayList<>();
+        for (String ch : childrenOrNone(c, path)) {
+            org.apache.zookeeper.data.Stat st =
+                c.checkExists().forPath(path + "/" + ch);
+            if (st != null && st.getNumChildren() > 0)
+                out.add(ch);
+        }
+        return out;
+    }
+
+    /** path's children, sorted; [] when path is gone (an empty
+     *  container the reaper took: nonEmptyChildren). */
+    static List<String> childrenOrNone(CuratorFramework c, String path)
+            throws Exception {
+        try {
+            return sorted(c.getChildren().forPath(path));
+        } catch (KeeperException.NoNodeException e) {
+            return new ArrayList<>();
+        }
+    }
+
     /** path relative to root ("/a"), "." for root itself. */
     static String rel(String root, String path) {
         if (path == null)
