@@ -280,13 +280,15 @@ IMPAIRED = ["--seed", 7, "--loss", 3, "--dup", 1, "--delay-ms", 2,
             "--jitter-ms", 3, "--reorder", 5]
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_echo_twenty_connections_through_loss_dup_delay_reorder(make_stack):
     s = make_stack(*IMPAIRED)
     # kernel to kernel through the same impairment this takes ~3 s
-    # (test_impairment_is_survivable_kernel_to_kernel): 30 s is ample
+    # (test_impairment_is_survivable_kernel_to_kernel).  Under ASan with
+    # the TSan suite beside it, one connection once needed more than 30
+    # s (its RTOs back off): 60 s
     res = s.client("echo", "--conns", 20, "--bytes", 1 << 20,
-                   "--timeout", 30, timeout=40)
+                   "--timeout", 60, timeout=70)
     st = s.stats()
     assert res["ok"], _explain(s, res, st)
     # the impairment did happen, and the stack repaired it
