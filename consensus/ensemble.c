@@ -755,9 +755,8 @@ static void snap_jobs_reap(struct ens *e)
 						 &j->w.w);
 		if (j->err)
 			peer_close(e->peer, j->to);
-		if (rc == ZOK)
+		if (rc == ZOK) {
 			zab_snap_sent(e->z, e->s->now, j->to);
-		if (rc == ZOK)
 			fprintf(stderr, "paddockd: ensemble: snapshot 0x%" PRIx64
 					" for server %" PRId64 ": %zu bytes, "
 					"%" PRId64 " znodes, serialized in %lld "
@@ -765,13 +764,14 @@ static void snap_jobs_reap(struct ens *e)
 				(uint64_t)j->zxid, j->to, bytes, j->nodes,
 				(long long)(zk_clock_us(CLOCK_MONOTONIC) -
 					    j->t0) / 1000);
-		else
+		} else {
 			fprintf(stderr, "paddockd: ensemble: cannot send "
 					"snapshot 0x%" PRIx64 " to server "
 					"%" PRId64 ": %s\n",
 				(uint64_t)j->zxid, j->to,
 				j->err ? strerror(j->err)
 				       : "the link went meanwhile");
+		}
 		snap_job_free(j);
 	}
 }
