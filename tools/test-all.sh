@@ -152,25 +152,54 @@ if [ -n "${PADDOCK_FUZZ_SECONDS:-}" ]; then
 	FUZZ_BUILD="$PWD/build/fuzz" bash tests/fuzz/run-fuzzers.sh \
 		"$PADDOCK_FUZZ_SECONDS" || rc=1
 fi
+# The last three suites run at the same time, each into a file of its
+# own, printed when all are done in the order below.  Each keeps well
+# under one CPU busy (JVM start-ups, sessions, servers and ZooKeeper
+# waiting on each other; the integration run averages a third of the two
+# CPUs), so together they take the time of the longest, the integration
+# run, where one after the other they took four minutes more.
+#
+# $1 label, then the command: started in the background; show_suite
+# waits for it and prints its output.
+declare -A suite_pid suite_out
+start_suite() {
+	local label=$1
+	shift
+	suite_out[$label]=$(mktemp /tmp/paddock-suite.XXXXXX)
+	"$@" >"${suite_out[$label]}" 2>&1 &
+	suite_pid[$label]=$!
+}
+show_suite() {
+	wait "${suite_pid[$1]}" || rc=1
+	cat "${suite_out[$1]}"
+	rm -f "${suite_out[$1]}"
+}
 # The JUnit 5 suite (tests/java): the Java client and Curator against
 # ZooKeeper 3.8 and paddockd in one run, per-case outcomes compared; its
 # last line counts the cases run against each server.
-PADDOCK_BUILD="$PWD/build" /usr/bin/python3 tests/java/run.py || rc=1
+start_suite java env PADDOCK_BUILD="$PWD/build" /usr/bin/python3 tests/java/run.py
 # kazoo's own test suite (Debian's python3-kazoo ships it as kazoo.tests)
 # on the 3-server ensembles its harness writes zoo.cfg files for, each
 # server a paddockd (tests/kazoo/paddock_harness.py); what paddockd does
 # not do is a strict xfail there.  (Under the same harness, ZooKeeper 3.8
 # itself fails 8 of its timing-bound cases here; paddockd none.)
-PYTHONPATH=tests/kazoo PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest \
-	-q -p no:cacheprovider -p paddock_harness --timeout=120 \
-	--pyargs kazoo.tests || rc=1
-# Last, so that the run ends with pytest's own summary line: the
+start_suite kazoo env PYTHONPATH=tests/kazoo PADDOCK_BUILD="$PWD/build" \
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider -p paddock_harness \
+	--timeout=120 --pyargs kazoo.tests
+# Printed last, so that the run ends with pytest's own summary line: the
 # integration tests (real paddockd, kazoo, C client, zkCli, ZooKeeper side
 # by side), the fault tests (kill -9, torn logs, a full disk) and the
 # Debian package (tests/package: built, linted, installed, run, purged;
 # as root only, since it installs it).
 pkg=()
 [ "$(id -u)" = 0 ] && pkg=(tests/package)
-PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-	tests/integration tests/fault tests/lincheck "${pkg[@]}" || rc=1
+start_suite integration env PADDOCK_BUILD="$PWD/build" /usr/bin/python3 \
+	-m pytest -q -p no:cacheprovider tests/integration tests/fault \
+	tests/lincheck "${pkg[@]}"
+echo "== tests/java (the Java client and Curator)"
+show_suite java
+echo "== kazoo.tests against paddockd ensembles (tests/kazoo)"
+show_suite kazoo
+echo "== tests/integration tests/fault tests/lincheck ${pkg[*]}"
+show_suite integration
 exit $rc
