@@ -390,7 +390,7 @@ static inline void dp_count_reply(struct dp_worker *w, int64_t size,
  * packet received: checkFourLetterWord's packetReceived(4).) */
 static inline void dp_count_4lw_reply(struct dp_worker *w, size_t len)
 {
-	atomic_fetch_add(&w->packets_sent, (int64_t)((len + 8191) / 8192));
+	dp_stat_add(&w->packets_sent, (int64_t)((len + 8191) / 8192));
 }
 /* Request.op2String's abbreviation of op ("GETD"), as cons prints it */
 const char *dp_op_name(int op);

@@ -100,8 +100,8 @@ void dp_send_frame(struct dp_worker *w, struct dp_conn *c, const void *body,
 	jw_bytes(&c->out, body, len);
 	jw_frame_end(&c->out, at);
 	dp_count_reply(w, (int64_t)(c->out.len - at - 4), false);
-	atomic_fetch_add(&c->sent, 1);
-	atomic_fetch_add(&w->packets_sent, 1);
+	dp_stat_add(&c->sent, 1);
+	dp_stat_add(&w->packets_sent, 1);
 	if (zxid > 0)
 		c->last_zxid = zxid;
 	dp_mark_dirty(w, c);
@@ -215,7 +215,7 @@ static void parse_burst(struct dp_worker *w, struct dp_conn *c)
 			break;
 		if (c->state == CS_NEW && c->in_off == 0 && dp_4lw_known(p)) {
 			c->in_off = c->in.len; /* ignore what follows */
-			atomic_fetch_add(&w->packets_recv, 1);
+			dp_stat_add(&w->packets_recv, 1);
 			size_t before = c->out.len;
 			if (dp_4lw(w, p, p + 4, avail - 4, &c->out)) {
 				dp_count_4lw_reply(w, c->out.len - before);

@@ -113,8 +113,8 @@ static void notify(struct wt_owner *o, void *arg)
 	jw_buf(&c->out, m->body, (int32_t)zab_event_path_len(m));
 	jw_frame_end(&c->out, at);
 	dp_count_reply(w, (int64_t)(c->out.len - at - 4), true);
-	atomic_fetch_add(&c->sent, 1);
-	atomic_fetch_add(&w->packets_sent, 1);
+	dp_stat_add(&c->sent, 1);
+	dp_stat_add(&w->packets_sent, 1);
 	dp_mark_dirty(w, c);
 }
 
@@ -914,8 +914,8 @@ void dp_handle_request(struct dp_worker *w, struct dp_conn *c, const uint8_t *p,
 	c->touched = true;
 	c->last_op = op;
 	c->last_cxid = xid;
-	atomic_fetch_add(&c->recv, 1);
-	atomic_fetch_add(&w->packets_recv, 1);
+	dp_stat_add(&c->recv, 1);
+	dp_stat_add(&w->packets_recv, 1);
 	if (op == ZOP_AUTH) {
 		handle_auth(w, c, &r);
 		return;

@@ -74,12 +74,15 @@ struct zacl *zacl_new(int n, const int32_t *perms, const char *const *scheme,
 		return NULL;
 	a->refs = 1;
 	a->n = n;
+	a->anyone = 0;
 	p = (char *)&a->e[n];
 	for (i = 0; i < n; i++) {
 		const char *s = scheme[i] ? scheme[i] : "";
 		const char *d = id[i] ? id[i] : "";
 
 		a->e[i].perms = perms[i];
+		if (!strcmp(s, "world") && !strcmp(d, "anyone"))
+			a->anyone |= perms[i];
 		off = strlen(s) + 1;
 		memcpy(p, s, off);
 		a->e[i].scheme = p;
@@ -284,7 +287,8 @@ int zacl_check(const struct zacl *acl, int perm, const struct zauth_id *ids,
 {
 	int i, j;
 
-	if (!acl || acl->n == 0)
+	/* the common case, world:anyone, without a string compared */
+	if (!acl || acl->n == 0 || (acl->anyone & perm))
 		return ZOK;
 	for (j = 0; j < n; j++)
 		if (ids[j].scheme && strcmp(ids[j].scheme, "super") == 0)

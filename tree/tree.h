@@ -333,6 +333,7 @@ struct zacl_entry {
 struct zacl {
 	int refs;
 	int n;
+	int32_t anyone; /* the perms world:anyone entries grant (zacl_check) */
 	struct zacl_entry e[];
 };
 

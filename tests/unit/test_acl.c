@@ -162,6 +162,26 @@ static void test_check_world_anyone_matches_everyone(void **state)
 	zacl_unref(a);
 }
 
+/* world:anyone entries grant the union of their perms, whatever else
+ * the list holds; other perms still go by the other entries */
+static void test_check_world_anyone_beside_other_entries(void **state)
+{
+	struct zacl *a =
+	    acl2(ZPERM_WRITE, "digest", "a:1", ZPERM_READ, "world", "anyone");
+	struct zacl *b = acl2(ZPERM_READ, "world", "anyone", ZPERM_DELETE,
+			      "world", "anyone");
+	struct zauth_id id = {"digest", "a:1"};
+
+	assert_int_equal(zacl_check(a, ZPERM_READ, NULL, 0), ZOK);
+	assert_int_equal(zacl_check(a, ZPERM_WRITE, NULL, 0), ZNOAUTH);
+	assert_int_equal(zacl_check(a, ZPERM_WRITE, &id, 1), ZOK);
+	assert_int_equal(zacl_check(b, ZPERM_DELETE, NULL, 0), ZOK);
+	assert_int_equal(zacl_check(b, ZPERM_READ, NULL, 0), ZOK);
+	assert_int_equal(zacl_check(b, ZPERM_ADMIN, NULL, 0), ZNOAUTH);
+	zacl_unref(a);
+	zacl_unref(b);
+}
+
 static void test_check_world_other_id_does_not_match(void **state)
 {
 	struct zacl *a = acl1(ZPERM_ALL, "world", "someone");
@@ -426,6 +446,7 @@ int main(void)
 	    cmocka_unit_test(test_acl_new_empty_list),
 	    cmocka_unit_test(test_check_null_or_empty_acl_grants_all),
 	    cmocka_unit_test(test_check_world_anyone_matches_everyone),
+	    cmocka_unit_test(test_check_world_anyone_beside_other_entries),
 	    cmocka_unit_test(test_check_world_other_id_does_not_match),
 	    cmocka_unit_test(test_check_super_passes_everything),
 	    cmocka_unit_test(test_check_digest_exact_match),
