@@ -251,9 +251,23 @@ uint64_t zk_path_hash(const char *p, size_t len)
 		len -= 8;
 	}
 	if (len) {
-		uint64_t w = 0;
+		/* the last 1..7 bytes by whole loads (a byte-wise copy into
+		 * a word stalls the load that reads it back: a failed store
+		 * forward was most of this function's time); which bytes
+		 * the loads overlap on does not matter, len is hashed too */
+		uint64_t w;
 
-		memcpy(&w, p, len);
+		if (len >= 4) {
+			uint32_t a, b;
+
+			memcpy(&a, p, 4);
+			memcpy(&b, p + len - 4, 4);
+			w = (uint64_t)a | (uint64_t)b << 32;
+		} else {
+			w = (uint64_t)(unsigned char)p[0] |
+			    (uint64_t)(unsigned char)p[len / 2] << 8 |
+			    (uint64_t)(unsigned char)p[len - 1] << 16;
+		}
 		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
 		h ^= h >> 29;
 	}
