@@ -29,30 +29,36 @@ uint32_t net_csum_add(const void *p, size_t len, uint32_t sum)
 	const unsigned char *b = p;
 	uint64_t acc = sum;
 
-	/* 32-bit words into 64-bit sums: the carries are folded back at
-	 * the end, which one's-complement addition allows; four sums, so
-	 * the adds of a 32-byte block do not wait on each other */
+	/* 32-bit halves of 64-bit loads into 64-bit sums: the carries
+	 * are folded back at the end, which one's-complement addition
+	 * allows; four sums, so the adds of a 32-byte block do not wait on
+	 * each other.  Whole-word loads: copying the block into a uint32_t
+	 * array went through the stack (a 16-byte store, then 4-byte loads
+	 * of it), a third of this function's time */
 	uint64_t a1 = 0, a2 = 0, a3 = 0;
+	const uint64_t lo = 0xffffffffu;
 
 	while (len >= 32) {
-		uint32_t w[8];
+		uint64_t w0, w1, w2, w3;
 
-		memcpy(w, b, sizeof(w));
-		acc += (uint64_t)w[0] + w[4];
-		a1 += (uint64_t)w[1] + w[5];
-		a2 += (uint64_t)w[2] + w[6];
-		a3 += (uint64_t)w[3] + w[7];
+		memcpy(&w0, b, 8);
+		memcpy(&w1, b + 8, 8);
+		memcpy(&w2, b + 16, 8);
+		memcpy(&w3, b + 24, 8);
+		acc += (w0 & lo) + (w0 >> 32);
+		a1 += (w1 & lo) + (w1 >> 32);
+		a2 += (w2 & lo) + (w2 >> 32);
+		a3 += (w3 & lo) + (w3 >> 32);
 		b += 32;
 		len -= 32;
 	}
-	acc = (acc & 0xffffffffu) + (acc >> 32) + (a1 & 0xffffffffu) +
-	      (a1 >> 32) + (a2 & 0xffffffffu) + (a2 >> 32) +
-	      (a3 & 0xffffffffu) + (a3 >> 32);
+	acc = (acc & lo) + (acc >> 32) + (a1 & lo) + (a1 >> 32) + (a2 & lo) +
+	      (a2 >> 32) + (a3 & lo) + (a3 >> 32);
 	while (len >= 8) {
-		uint32_t w[2];
+		uint64_t w;
 
-		memcpy(w, b, sizeof(w));
-		acc += (uint64_t)w[0] + w[1];
+		memcpy(&w, b, 8);
+		acc += (w & lo) + (w >> 32);
 		b += 8;
 		len -= 8;
 	}
