@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build paddock and run every test suite: cmocka unit tests (meson test),
-# the JUnit 5 suite (tests/java/run.py: the Java client and Curator),
-# kazoo's own test suite (tests/kazoo), then the integration and fault
-# tests (pytest, real paddockd + real clients, and Apache ZooKeeper 3.8
-# for side-by-side comparisons).
+# then, at the same time, the JUnit 5 suite (tests/java/run.py: the Java
+# client and Curator), kazoo's own test suite (tests/kazoo) and the
+# integration and fault tests (pytest, real paddockd + real clients, and
+# Apache ZooKeeper 3.8 for side-by-side comparisons), printed in that
+# order.
 #
 # Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
 # normal build; an ASan+UBSan build with -Werror (build/asan) that runs
