@@ -26,6 +26,7 @@
 #include "log/log.h"
 #include "log/log_int.h"
 #include "tests/unit/tmpdir_int.h"
+#include "tests/unit/zstat_int.h"
 
 #define S(p) (p), strlen(p)
 
@@ -98,7 +99,7 @@ static void cmp_node(struct cmp_ctx *c, const char *p)
 		fail_msg("%s missing after load", p);
 	znode_view(x, &vx);
 	znode_view(y, &vy);
-	assert_memory_equal(&vx.stat, &vy.stat, sizeof(struct zstat));
+	assert_stat_equal(&vx.stat, &vy.stat);
 	assert_int_equal(vx.data_null, vy.data_null);
 	if (vx.stat.data_length)
 		assert_memory_equal(vx.data, vy.data, vx.stat.data_length);

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "tree/tree.h"
+#include "tests/unit/zstat_int.h"
 
 #define S(p) (p), strlen(p)
 
@@ -43,22 +44,6 @@ static struct zstat st(struct tree *t, const char *p)
 	return v.stat;
 }
 
-/* Field by field: a struct zstat has padding (after aversion), which
- * copies need not carry, so memcmp of two equal stats may differ. */
-static void assert_stat_equal(const struct zstat *a, const struct zstat *b)
-{
-	assert_int_equal(a->czxid, b->czxid);
-	assert_int_equal(a->mzxid, b->mzxid);
-	assert_int_equal(a->ctime, b->ctime);
-	assert_int_equal(a->mtime, b->mtime);
-	assert_int_equal(a->version, b->version);
-	assert_int_equal(a->cversion, b->cversion);
-	assert_int_equal(a->aversion, b->aversion);
-	assert_int_equal(a->ephemeral_owner, b->ephemeral_owner);
-	assert_int_equal(a->data_length, b->data_length);
-	assert_int_equal(a->num_children, b->num_children);
-	assert_int_equal(a->pzxid, b->pzxid);
-}
 static int mk(struct tree *t, const char *p, const char *data, zxid_t zxid)
 {
 	struct zacl *a = zacl_open();
