@@ -55,6 +55,23 @@ sanitized_integration() {
 	return $status
 }
 
+# $1 label, then the command: started in the background, its output
+# into a file of its own; show_suite waits for it and prints that output
+# (the status goes into rc).
+declare -A suite_pid suite_out
+start_suite() {
+	local label=$1
+	shift
+	suite_out[$label]=$(mktemp /tmp/paddock-suite.XXXXXX)
+	"$@" >"${suite_out[$label]}" 2>&1 &
+	suite_pid[$label]=$!
+}
+show_suite() {
+	wait "${suite_pid[$1]}" || rc=1
+	cat "${suite_out[$1]}"
+	rm -f "${suite_out[$1]}"
+}
+
 # Both sanitizer builds first, with their unit tests; then their
 # integration suites at the same time: each keeps well under one of the
 # two CPUs busy (servers, clients and ZooKeeper mostly wait on each
@@ -108,15 +125,12 @@ else
 	rc=1
 fi
 
-tsan_out=$(mktemp /tmp/paddock-tsan-run.XXXXXX)
-tsan_pid=
 if [ $tsan_ok = 1 ]; then
-	sanitized_integration TSan $tsan tests/integration \
+	start_suite tsan sanitized_integration TSan $tsan tests/integration \
 		--ignore=tests/integration/test_dpdk.py \
 		--ignore=tests/integration/test_net_tcp.py \
 		--ignore=tests/integration/test_admin_ensemble.py -- \
-		TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan" >"$tsan_out" 2>&1 &
-	tsan_pid=$!
+		TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan"
 fi
 if [ $asan_ok = 1 ]; then
 	sanitized_integration ASan+UBSan $asan tests/integration tests/fault \
@@ -125,11 +139,7 @@ if [ $asan_ok = 1 ]; then
 		-- ASAN_OPTIONS=detect_leaks=1:log_path=@R/asan \
 		UBSAN_OPTIONS=print_stacktrace=1:log_path=@R/ubsan || rc=1
 fi
-if [ -n "$tsan_pid" ]; then
-	wait "$tsan_pid" || rc=1
-	cat "$tsan_out"
-fi
-rm -f "$tsan_out"
+[ -n "${suite_pid[tsan]:-}" ] && show_suite tsan
 
 if [ "${PADDOCK_CLANG:-0}" = 1 ]; then
 	echo "== clang build (-Werror): build/clang"
@@ -156,25 +166,10 @@ fi
 # The last three suites run at the same time, each into a file of its
 # own, printed when all are done in the order below.  Each keeps well
 # under one CPU busy (JVM start-ups, sessions, servers and ZooKeeper
-# waiting on each other; the integration run averages a third of the two
+# waiting on each other; the integration run averages 40 % of the two
 # CPUs), so together they take the time of the longest, the integration
 # run, where one after the other they took four minutes more.
 #
-# $1 label, then the command: started in the background; show_suite
-# waits for it and prints its output.
-declare -A suite_pid suite_out
-start_suite() {
-	local label=$1
-	shift
-	suite_out[$label]=$(mktemp /tmp/paddock-suite.XXXXXX)
-	"$@" >"${suite_out[$label]}" 2>&1 &
-	suite_pid[$label]=$!
-}
-show_suite() {
-	wait "${suite_pid[$1]}" || rc=1
-	cat "${suite_out[$1]}"
-	rm -f "${suite_out[$1]}"
-}
 # The JUnit 5 suite (tests/java): the Java client and Curator against
 # ZooKeeper 3.8 and paddockd in one run, per-case outcomes compared; its
 # last line counts the cases run against each server.
