@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Build paddock and run every test suite: cmocka unit tests (meson test),
-# then, at the same time, the JUnit 5 suite (tests/java/run.py: the Java
-# client and Curator), kazoo's own test suite (tests/kazoo) and the
-# integration and fault tests (pytest, real paddockd + real clients, and
-# Apache ZooKeeper 3.8 for side-by-side comparisons), printed in that
-# order.
+# the JUnit 5 suite (tests/java/run.py: the Java client and Curator),
+# kazoo's own test suite (tests/kazoo), then the integration and fault
+# tests (pytest, real paddockd + real clients, and Apache ZooKeeper 3.8
+# for side-by-side comparisons).
 #
 # Also, always: the fuzz corpus replay (suite 'fuzz', tests/fuzz) in the
 # normal build; an ASan+UBSan build with -Werror (build/asan) that runs
@@ -53,23 +52,6 @@ sanitized_integration() {
 	fi
 	rm -rf "$reports"
 	return $status
-}
-
-# $1 label, then the command: started in the background, its output
-# into a file of its own; show_suite waits for it and prints that output
-# (the status goes into rc).
-declare -A suite_pid suite_out
-start_suite() {
-	local label=$1
-	shift
-	suite_out[$label]=$(mktemp /tmp/paddock-suite.XXXXXX)
-	"$@" >"${suite_out[$label]}" 2>&1 &
-	suite_pid[$label]=$!
-}
-show_suite() {
-	wait "${suite_pid[$1]}" || rc=1
-	cat "${suite_out[$1]}"
-	rm -f "${suite_out[$1]}"
 }
 
 # Both sanitizer builds first, with their unit tests; then their
@@ -125,12 +107,15 @@ else
 	rc=1
 fi
 
+tsan_out=$(mktemp /tmp/paddock-tsan-run.XXXXXX)
+tsan_pid=
 if [ $tsan_ok = 1 ]; then
-	start_suite tsan sanitized_integration TSan $tsan tests/integration \
+	sanitized_integration TSan $tsan tests/integration \
 		--ignore=tests/integration/test_dpdk.py \
 		--ignore=tests/integration/test_net_tcp.py \
 		--ignore=tests/integration/test_admin_ensemble.py -- \
-		TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan"
+		TSAN_OPTIONS="$tsan_opts:log_path=@R/tsan" >"$tsan_out" 2>&1 &
+	tsan_pid=$!
 fi
 if [ $asan_ok = 1 ]; then
 	sanitized_integration ASan+UBSan $asan tests/integration tests/fault \
@@ -139,7 +124,11 @@ if [ $asan_ok = 1 ]; then
 		-- ASAN_OPTIONS=detect_leaks=1:log_path=@R/asan \
 		UBSAN_OPTIONS=print_stacktrace=1:log_path=@R/ubsan || rc=1
 fi
-[ -n "${suite_pid[tsan]:-}" ] && show_suite tsan
+if [ -n "$tsan_pid" ]; then
+	wait "$tsan_pid" || rc=1
+	cat "$tsan_out"
+fi
+rm -f "$tsan_out"
 
 if [ "${PADDOCK_CLANG:-0}" = 1 ]; then
 	echo "== clang build (-Werror): build/clang"
@@ -163,39 +152,25 @@ if [ -n "${PADDOCK_FUZZ_SECONDS:-}" ]; then
 	FUZZ_BUILD="$PWD/build/fuzz" bash tests/fuzz/run-fuzzers.sh \
 		"$PADDOCK_FUZZ_SECONDS" || rc=1
 fi
-# The last three suites run at the same time, each into a file of its
-# own, printed when all are done in the order below.  Each keeps well
-# under one CPU busy (JVM start-ups, sessions, servers and ZooKeeper
-# waiting on each other; the integration run averages 40 % of the two
-# CPUs), so together they take the time of the longest, the integration
-# run, where one after the other they took four minutes more.
-#
 # The JUnit 5 suite (tests/java): the Java client and Curator against
 # ZooKeeper 3.8 and paddockd in one run, per-case outcomes compared; its
 # last line counts the cases run against each server.
-start_suite java env PADDOCK_BUILD="$PWD/build" /usr/bin/python3 tests/java/run.py
+PADDOCK_BUILD="$PWD/build" /usr/bin/python3 tests/java/run.py || rc=1
 # kazoo's own test suite (Debian's python3-kazoo ships it as kazoo.tests)
 # on the 3-server ensembles its harness writes zoo.cfg files for, each
 # server a paddockd (tests/kazoo/paddock_harness.py); what paddockd does
 # not do is a strict xfail there.  (Under the same harness, ZooKeeper 3.8
 # itself fails 8 of its timing-bound cases here; paddockd none.)
-start_suite kazoo env PYTHONPATH=tests/kazoo PADDOCK_BUILD="$PWD/build" \
-	/usr/bin/python3 -m pytest -q -p no:cacheprovider -p paddock_harness \
-	--timeout=120 --pyargs kazoo.tests
-# Printed last, so that the run ends with pytest's own summary line: the
+PYTHONPATH=tests/kazoo PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest \
+	-q -p no:cacheprovider -p paddock_harness --timeout=120 \
+	--pyargs kazoo.tests || rc=1
+# Last, so that the run ends with pytest's own summary line: the
 # integration tests (real paddockd, kazoo, C client, zkCli, ZooKeeper side
 # by side), the fault tests (kill -9, torn logs, a full disk) and the
 # Debian package (tests/package: built, linted, installed, run, purged;
 # as root only, since it installs it).
 pkg=()
 [ "$(id -u)" = 0 ] && pkg=(tests/package)
-start_suite integration env PADDOCK_BUILD="$PWD/build" /usr/bin/python3 \
-	-m pytest -q -p no:cacheprovider tests/integration tests/fault \
-	tests/lincheck "${pkg[@]}"
-echo "== tests/java (the Java client and Curator)"
-show_suite java
-echo "== kazoo.tests against paddockd ensembles (tests/kazoo)"
-show_suite kazoo
-echo "== tests/integration tests/fault tests/lincheck ${pkg[*]}"
-show_suite integration
+PADDOCK_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	tests/integration tests/fault tests/lincheck "${pkg[@]}" || rc=1
 exit $rc
